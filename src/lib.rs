@@ -1,1 +1,15 @@
+//! bnproof: a formally checked symbolic explainer for normalization layers.
+//!
+//! See `ARCHITECTURE.md` for the pipeline and the invariants.
+
+pub mod cert;
+pub mod eval;
 pub mod ir;
+pub mod kernel;
+pub mod library;
+pub mod prove;
+pub mod refute;
+pub mod ring;
+pub mod rules;
+pub mod sign;
+pub mod syntax;
