@@ -1,1 +1,171 @@
-//! (in progress)
+//! Proof certificates: JSON that anyone can re-check with the kernel alone
+//! (`bnproof check-proof`). Every expression is stored as text in the input
+//! syntax, so a certificate is readable and independent of bnproof's
+//! internal data structures.
+
+use crate::ir::{Assumption, Statement};
+use crate::kernel::{self, Direction, Proof, Step};
+use crate::rules::{self, Binding, Subst};
+use crate::syntax;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::fmt;
+
+/// Certificate format version.
+pub const VERSION: u32 = 1;
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct Certificate {
+    pub version: u32,
+    pub statement: CertStatement,
+    pub assumptions: Vec<String>,
+    pub steps: Vec<CertStep>,
+    /// The kernel's verdict when the certificate was written.
+    pub checked: bool,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct CertStatement {
+    pub lhs: String,
+    pub rhs: String,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct CertStep {
+    /// The whole expression after the step.
+    pub expr: String,
+    /// A rule name, or `ring`.
+    pub rule: String,
+    /// `forward` or `backward`.
+    pub direction: String,
+    /// Child indices from the root to the rewritten subterm.
+    pub position: Vec<usize>,
+    /// Variable bindings of the rule (axis variables as `[i, j]`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub substitution: Option<BTreeMap<String, String>>,
+    /// The rule's one-line justification (informational; not trusted).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub why: Option<String>,
+}
+
+/// Why a certificate could not be read.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CertError(pub String);
+
+impl fmt::Display for CertError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for CertError {}
+
+/// Text of an assumption, as `--assume` takes it.
+pub fn assumption_text(a: &Assumption) -> String {
+    format!("{} {} 0", syntax::print(&a.expr), a.rel.as_str())
+}
+
+/// The certificate of a proof.
+pub fn to_certificate(proof: &Proof, checked: bool) -> Certificate {
+    Certificate {
+        version: VERSION,
+        statement: CertStatement {
+            lhs: syntax::print(&proof.statement.lhs),
+            rhs: syntax::print(&proof.statement.rhs),
+        },
+        assumptions: proof.assumptions.iter().map(assumption_text).collect(),
+        steps: proof
+            .steps
+            .iter()
+            .map(|s| CertStep {
+                expr: syntax::print(&s.expr),
+                rule: s.rule.clone(),
+                direction: s.direction.as_str().into(),
+                position: s.position.clone(),
+                substitution: s.subst.as_ref().map(|m| {
+                    m.iter()
+                        .map(|(k, b)| {
+                            let v = match b {
+                                Binding::Expr(e) => syntax::print(e),
+                                Binding::Axes(a) => format!("[{}]", a.join(", ")),
+                            };
+                            (k.clone(), v)
+                        })
+                        .collect()
+                }),
+                why: rules::get(&s.rule).map(|r| r.why.to_string()),
+            })
+            .collect(),
+        checked,
+    }
+}
+
+/// Read a certificate back into a proof (parsing every expression).
+pub fn from_certificate(c: &Certificate) -> Result<Proof, CertError> {
+    if c.version != VERSION {
+        return Err(CertError(format!(
+            "certificate version {} is not supported (expected {VERSION})",
+            c.version
+        )));
+    }
+    let parse = |what: &str, src: &str| {
+        syntax::parse_expr(src).map_err(|e| CertError(format!("{what}: cannot parse {src:?}: {e}")))
+    };
+    let statement = Statement {
+        lhs: parse("statement lhs", &c.statement.lhs)?,
+        rhs: parse("statement rhs", &c.statement.rhs)?,
+    };
+    let assumptions = c
+        .assumptions
+        .iter()
+        .map(|a| {
+            syntax::parse_assumption(a)
+                .map_err(|e| CertError(format!("assumption {a:?}: {e}")))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut steps = Vec::new();
+    for (k, s) in c.steps.iter().enumerate() {
+        let what = format!("step {}", k + 1);
+        let direction = match s.direction.as_str() {
+            "forward" => Direction::Forward,
+            "backward" => Direction::Backward,
+            d => return Err(CertError(format!("{what}: direction {d:?} is neither forward nor backward"))),
+        };
+        let subst = match &s.substitution {
+            None => None,
+            Some(m) => {
+                let mut out = Subst::new();
+                for (var, text) in m {
+                    let b = match text.trim().strip_prefix('[').and_then(|t| t.strip_suffix(']')) {
+                        Some(list) => {
+                            let mut axes: Vec<String> =
+                                list.split(',').map(|a| a.trim().to_string()).collect();
+                            axes.sort();
+                            Binding::Axes(axes)
+                        }
+                        None => Binding::Expr(parse(&format!("{what}, ?{var}"), text)?),
+                    };
+                    out.insert(var.clone(), b);
+                }
+                Some(out)
+            }
+        };
+        steps.push(Step {
+            expr: parse(&what, &s.expr)?,
+            rule: s.rule.clone(),
+            direction,
+            position: s.position.clone(),
+            subst,
+        });
+    }
+    Ok(Proof { statement, assumptions, steps })
+}
+
+/// Parse and re-check a certificate with the kernel alone.
+pub fn check_json(text: &str) -> Result<Proof, CertError> {
+    let c: Certificate =
+        serde_json::from_str(text).map_err(|e| CertError(format!("malformed certificate: {e}")))?;
+    let proof = from_certificate(&c)?;
+    kernel::check(&proof).map_err(|e| CertError(e.to_string()))?;
+    Ok(proof)
+}

@@ -9,6 +9,7 @@ pub mod kernel;
 pub mod library;
 pub mod prove;
 pub mod refute;
+pub mod render;
 pub mod ring;
 pub mod rules;
 pub mod sign;

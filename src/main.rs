@@ -1,1 +1,7 @@
-fn main() {}
+//! The `bnproof` command line. All logic lives in the library; this is glue.
+
+mod cli;
+
+fn main() {
+    std::process::exit(cli::main());
+}

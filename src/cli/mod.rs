@@ -1,0 +1,267 @@
+#![allow(clippy::disallowed_macros)]
+//! Command-line glue: flags → library calls → printed output and the
+//! documented exit codes (0 proved/ok, 1 refuted/failed, 2 bad input,
+//! 3 unknown).
+
+use bnproof::cert;
+use bnproof::ir::{Assumption, Expr};
+use bnproof::library;
+use bnproof::prove::{self, Options, Outcome};
+use bnproof::render;
+use bnproof::syntax;
+use clap::{Parser, Subcommand, ValueEnum};
+use std::time::{Duration, Instant};
+
+/// Exit codes of SPEC.md.
+pub const OK: i32 = 0;
+pub const FAILED: i32 = 1;
+pub const BAD_INPUT: i32 = 2;
+pub const UNKNOWN: i32 = 3;
+
+#[derive(Parser)]
+#[command(name = "bnproof", version, about = "Formally checked symbolic explainer for normalization layers")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
+enum Format {
+    Text,
+    Json,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Prove an identity (exit 0), refute it with a counterexample (exit 1),
+    /// or say which limit stopped the search (exit 3).
+    Prove {
+        /// The statement, e.g. 'mean[i](x[i] - mean[i](x[i])) = 0'.
+        statement: String,
+        /// An assumption `e > 0`, `e >= 0` or `e != 0` (repeatable).
+        #[arg(long = "assume", value_name = "F")]
+        assume: Vec<String>,
+        #[arg(long, value_enum, default_value = "text")]
+        format: Format,
+        /// Seconds per statement.
+        #[arg(long, default_value_t = 5.0)]
+        timeout: f64,
+        #[arg(long, default_value_t = 100_000)]
+        node_limit: usize,
+        #[arg(long, default_value_t = 30)]
+        iter_limit: usize,
+        /// Seed of the counterexample search.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+    },
+    /// Re-check a saved certificate with the kernel alone.
+    CheckProof {
+        /// A certificate written by `prove --format json`.
+        file: String,
+    },
+    /// Prove the built-in library and refute its false neighbours.
+    Theorems {
+        #[arg(long, value_enum, default_value = "text")]
+        format: Format,
+    },
+}
+
+/// Parse the arguments and run; returns the exit code.
+pub fn main() -> i32 {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let code = if e.use_stderr() { BAD_INPUT } else { OK };
+            let _ = e.print();
+            return code;
+        }
+    };
+    // Deep but legal inputs recurse; give them room.
+    let worker = std::thread::Builder::new().stack_size(256 << 20).spawn(move || run(cli));
+    match worker.map(|h| h.join()) {
+        Ok(Ok(code)) => code,
+        _ => {
+            eprintln!("bnproof: internal error");
+            FAILED
+        }
+    }
+}
+
+fn run(cli: Cli) -> i32 {
+    match cli.command {
+        Command::Prove { statement, assume, format, timeout, node_limit, iter_limit, seed } => {
+            if !(timeout.is_finite() && timeout > 0.0 && timeout <= 86_400.0) {
+                eprintln!("error: --timeout must be a number of seconds between 0 and 86400");
+                return BAD_INPUT;
+            }
+            let opts = Options {
+                node_limit,
+                iter_limit,
+                timeout: Duration::from_secs_f64(timeout),
+                seed,
+                ..Options::default()
+            };
+            prove_cmd(&statement, &assume, format, &opts)
+        }
+        Command::CheckProof { file } => check_proof_cmd(&file),
+        Command::Theorems { format } => theorems_cmd(format),
+    }
+}
+
+fn parse_inputs(statement: &str, assume: &[String]) -> Result<(bnproof::ir::Statement, Vec<Assumption>), i32> {
+    let stmt = syntax::parse_statement(statement).map_err(|e| {
+        eprint!("{}", e.render("statement", statement));
+        BAD_INPUT
+    })?;
+    let mut assumptions = Vec::new();
+    for (k, a) in assume.iter().enumerate() {
+        let parsed = syntax::parse_assumption(a).map_err(|e| {
+            eprint!("{}", e.render(&format!("--assume #{}", k + 1), a));
+            BAD_INPUT
+        })?;
+        assumptions.push(parsed);
+    }
+    let mut all: Vec<&Expr> = vec![&stmt.lhs, &stmt.rhs];
+    all.extend(assumptions.iter().map(|a| &a.expr));
+    if let Err(m) = syntax::check_consistent(&all) {
+        eprintln!("error: {m}");
+        return Err(BAD_INPUT);
+    }
+    Ok((stmt, assumptions))
+}
+
+fn prove_cmd(statement: &str, assume: &[String], format: Format, opts: &Options) -> i32 {
+    let (stmt, assumptions) = match parse_inputs(statement, assume) {
+        Ok(x) => x,
+        Err(code) => return code,
+    };
+    let start = Instant::now();
+    let (outcome, stats) = prove::prove(&stmt, &assumptions, opts);
+    let elapsed = start.elapsed();
+    let mut out = String::new();
+    let code = match &outcome {
+        Outcome::Proved(p) => {
+            match format {
+                Format::Json => {
+                    let c = cert::to_certificate(p, true);
+                    out = serde_json::to_string_pretty(&c).unwrap_or_default();
+                    out.push('\n');
+                }
+                Format::Text => {
+                    let _ = render::proof_text(&mut out, p);
+                    out.push_str(&format!("proved in {:.1} ms ({} e-nodes, {} iterations)\n", ms(elapsed), stats.nodes, stats.iterations));
+                }
+            }
+            OK
+        }
+        Outcome::Refuted(c) => {
+            match format {
+                Format::Json => {
+                    out = serde_json::to_string_pretty(&serde_json::json!({
+                        "verdict": "refuted",
+                        "statement": {"lhs": syntax::print(&stmt.lhs), "rhs": syntax::print(&stmt.rhs)},
+                        "assumptions": assumptions.iter().map(cert::assumption_text).collect::<Vec<_>>(),
+                        "counterexample": {
+                            "sizes": c.sizes,
+                            "values": c.values.iter().map(|(k, t)| (k.clone(), t.data.iter().map(|v| v.to_string()).collect::<Vec<_>>())).collect::<std::collections::BTreeMap<_, _>>(),
+                            "index": c.index,
+                            "lhs": c.lhs.to_string(),
+                            "rhs": c.rhs.to_string(),
+                        },
+                        "checked": false,
+                    }))
+                    .unwrap_or_default();
+                    out.push('\n');
+                }
+                Format::Text => {
+                    out.push_str(&format!("refuted: {} ≠ {}\n", syntax::print(&stmt.lhs), syntax::print(&stmt.rhs)));
+                    let _ = render::counterexample_text(&mut out, c);
+                }
+            }
+            FAILED
+        }
+        Outcome::Unknown { reason } => {
+            match format {
+                Format::Json => {
+                    out = serde_json::to_string_pretty(&serde_json::json!({"verdict": "unknown", "reason": reason, "checked": false})).unwrap_or_default();
+                    out.push('\n');
+                }
+                Format::Text => out.push_str(&format!("unknown: {reason}\n")),
+            }
+            UNKNOWN
+        }
+    };
+    print!("{out}");
+    code
+}
+
+fn check_proof_cmd(file: &str) -> i32 {
+    let text = match std::fs::read_to_string(file) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("error: cannot read {file}: {e}");
+            return BAD_INPUT;
+        }
+    };
+    match cert::check_json(&text) {
+        Ok(p) => {
+            println!("valid: {} = {} ({} steps checked by the kernel)", syntax::print(&p.statement.lhs), syntax::print(&p.statement.rhs), p.steps.len());
+            OK
+        }
+        Err(e) => {
+            println!("invalid: {e}");
+            FAILED
+        }
+    }
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e3
+}
+
+fn theorems_cmd(format: Format) -> i32 {
+    let opts = Options::default();
+    let start = Instant::now();
+    let runs: Vec<library::Run> = library::THEOREMS.iter().map(|t| library::run(t, &opts)).collect();
+    let total = start.elapsed();
+    let all_ok = runs.iter().all(|r| r.as_expected());
+    match format {
+        Format::Json => {
+            let rows: Vec<_> = runs
+                .iter()
+                .map(|r| {
+                    serde_json::json!({
+                        "name": r.theorem.name,
+                        "source": r.theorem.source,
+                        "statement": r.theorem.statement,
+                        "assumptions": r.theorem.assume,
+                        "expected": r.theorem.expect.as_str(),
+                        "verdict": r.verdict(),
+                        "ms": ms(r.elapsed),
+                        "steps": match &r.outcome { Outcome::Proved(p) => Some(p.steps.len()), _ => None },
+                    })
+                })
+                .collect();
+            println!("{}", serde_json::to_string_pretty(&serde_json::json!({"theorems": rows, "total_ms": ms(total), "all_as_expected": all_ok})).unwrap_or_default());
+        }
+        Format::Text => {
+            for r in &runs {
+                let mark = if r.as_expected() { "ok " } else { "BAD" };
+                let detail = match &r.outcome {
+                    Outcome::Proved(p) => format!("{} steps", p.steps.len()),
+                    Outcome::Refuted(_) => "counterexample".to_string(),
+                    Outcome::Unknown { reason } => reason.clone(),
+                };
+                let assume = if r.theorem.assume.is_empty() { String::new() } else { format!("  [{}]", r.theorem.assume.join(", ")) };
+                println!("{mark} {:<34} {:<8} {:>8.2} ms  {}{}  ({detail})", r.theorem.name, r.verdict(), ms(r.elapsed), r.theorem.statement, assume);
+            }
+            let n_ok = runs.iter().filter(|r| r.as_expected()).count();
+            println!("{n_ok}/{} as expected in {:.1} ms", runs.len(), ms(total));
+        }
+    }
+    if all_ok {
+        OK
+    } else {
+        FAILED
+    }
+}

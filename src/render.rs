@@ -1,0 +1,118 @@
+//! Rendering of proofs and verdicts as text. The library writes into any
+//! [`fmt::Write`]; only the command line prints.
+
+use crate::cert;
+use crate::ir::Expr;
+use crate::kernel::{Direction, Proof};
+use crate::refute::Counterexample;
+use crate::rules::{self, Binding, Cond};
+use crate::syntax;
+use std::fmt::{self, Write};
+
+/// Widest expression column before the rule name moves to its own line.
+const MAX_COLUMN: usize = 72;
+
+/// A calc-style proof: one line per step, each naming its rule, then the
+/// rules' justifications.
+pub fn proof_text(out: &mut impl Write, proof: &Proof) -> fmt::Result {
+    let st = &proof.statement;
+    writeln!(out, "theorem   {} = {}", syntax::print(&st.lhs), syntax::print(&st.rhs))?;
+    if !proof.assumptions.is_empty() {
+        let a: Vec<String> = proof.assumptions.iter().map(cert::assumption_text).collect();
+        writeln!(out, "assuming  {}", a.join(", "))?;
+    }
+    writeln!(out, "proof")?;
+    let mut lines: Vec<(String, String)> = vec![(syntax::print(&st.lhs), String::new())];
+    for s in &proof.steps {
+        lines.push((syntax::print(&s.expr), step_label(&s.rule, s.direction, s.subst.as_ref())));
+    }
+    let width = lines.iter().map(|(e, _)| e.chars().count()).filter(|&w| w <= MAX_COLUMN).max().unwrap_or(0);
+    for (k, (e, label)) in lines.iter().enumerate() {
+        let lead = if k == 0 { "    " } else { "  = " };
+        let w = e.chars().count();
+        if label.is_empty() {
+            writeln!(out, "{lead}{e}")?;
+        } else if w <= width {
+            writeln!(out, "{lead}{e}{}   [{label}]", " ".repeat(width - w))?;
+        } else {
+            writeln!(out, "{lead}{e}")?;
+            writeln!(out, "    {}   [{label}]", " ".repeat(width))?;
+        }
+    }
+    let mut used: Vec<&str> = Vec::new();
+    for s in &proof.steps {
+        if !used.contains(&s.rule.as_str()) {
+            used.push(&s.rule);
+        }
+    }
+    if !used.is_empty() {
+        writeln!(out, "rules")?;
+        for name in used {
+            let why = match rules::get(name) {
+                Some(r) => r.why,
+                None => "both sides have the same normal form as polynomials over the opaque atoms (mean, sum, var, sqrt, 1/…)",
+            };
+            writeln!(out, "  {name:<20} {why}")?;
+        }
+    }
+    writeln!(out, "checked by the kernel: {} steps, every side condition re-established", proof.steps.len())
+}
+
+fn step_label(rule: &str, dir: Direction, subst: Option<&rules::Subst>) -> String {
+    let mut s = rule.to_string();
+    if dir == Direction::Backward {
+        s.push_str(" ←");
+    }
+    if let (Some(r), Some(subst)) = (rules::get(rule), subst) {
+        let conds: Vec<String> = r.conds.iter().filter_map(|c| cond_text(c, subst)).collect();
+        if !conds.is_empty() {
+            s.push_str(", ");
+            s.push_str(&conds.join(", "));
+        }
+    }
+    s
+}
+
+fn cond_text(c: &Cond, subst: &rules::Subst) -> Option<String> {
+    let e = |v: &str| match subst.get(v) {
+        Some(Binding::Expr(e)) => Some(syntax::print(e)),
+        _ => None,
+    };
+    Some(match c {
+        Cond::Pos(v) => format!("{} > 0", e(v)?),
+        Cond::NonNeg(v) => format!("{} >= 0", e(v)?),
+        Cond::NonZero(v) => format!("{} != 0", e(v)?),
+        Cond::Const(_) => return None,
+        Cond::Indep(v, i) => {
+            let axes = match subst.get(*i) {
+                Some(Binding::Axes(a)) => a.join(","),
+                _ => return None,
+            };
+            format!("{} is constant along {axes}", e(v)?)
+        }
+    })
+}
+
+/// A counterexample: axis sizes, every symbol's values, both sides.
+pub fn counterexample_text(out: &mut impl Write, c: &Counterexample) -> fmt::Result {
+    writeln!(out, "counterexample (double-checked exactly)")?;
+    if !c.sizes.is_empty() {
+        let sizes: Vec<String> = c.sizes.iter().map(|(a, n)| format!("{a} = {n}")).collect();
+        writeln!(out, "  axis sizes: {}", sizes.join(", "))?;
+    }
+    for (name, t) in &c.values {
+        let vals: Vec<String> = t.data.iter().map(|v| v.to_string()).collect();
+        let sym = Expr::Sym(crate::ir::Symbol::new(name.clone(), t.axes.iter().cloned()));
+        if t.axes.is_empty() {
+            writeln!(out, "  {} = {}", syntax::print(&sym), vals.join(", "))?;
+        } else {
+            writeln!(out, "  {} = [{}]", syntax::print(&sym), vals.join(", "))?;
+        }
+    }
+    if !c.index.is_empty() {
+        let at: Vec<String> = c.index.iter().map(|(a, i)| format!("{a} = {i}")).collect();
+        writeln!(out, "  at {}:", at.join(", "))?;
+    }
+    writeln!(out, "  left side  = {}", c.lhs)?;
+    writeln!(out, "  right side = {}", c.rhs)
+}

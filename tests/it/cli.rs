@@ -1,0 +1,108 @@
+//! The command line: verdicts, exit codes, certificates, bad input.
+
+use std::io::Write;
+use std::process::{Command, Output};
+
+fn bnproof(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_bnproof")).args(args).output().unwrap()
+}
+
+fn text(o: &Output) -> String {
+    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+}
+
+const SEED: &str = "u[i] + (b + Δb) − E[u[i] + (b + Δb)] = u[i] + b − E[u[i] + b]";
+
+#[test]
+fn seed_identity_is_proved_with_named_steps() {
+    let o = bnproof(&["prove", SEED]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let t = text(&o);
+    assert!(t.contains("[mean-add]"), "{t}");
+    assert!(t.contains("[mean-const"), "{t}");
+    assert!(t.contains("checked by the kernel"), "{t}");
+}
+
+#[test]
+fn certificate_round_trip_and_tampering() {
+    let o = bnproof(&["prove", SEED, "--format", "json"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let json: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(json["checked"], true);
+    assert!(json["statement"]["lhs"].is_string());
+    let steps = json["steps"].as_array().unwrap();
+    assert!(!steps.is_empty());
+    for s in steps {
+        for field in ["expr", "rule", "direction", "position"] {
+            assert!(!s[field].is_null(), "step lacks {field}: {s}");
+        }
+    }
+    let dir = std::env::temp_dir().join(format!("bnproof-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let good = dir.join("good.json");
+    std::fs::write(&good, &o.stdout).unwrap();
+    let ok = bnproof(&["check-proof", good.to_str().unwrap()]);
+    assert_eq!(ok.status.code(), Some(0), "{}", text(&ok));
+
+    // Alter one step's expression: rejected, naming the step.
+    let mut bad = json.clone();
+    bad["steps"][0]["expr"] = serde_json::Value::String("u[i] + b".into());
+    let path = dir.join("bad.json");
+    std::fs::File::create(&path).unwrap().write_all(bad.to_string().as_bytes()).unwrap();
+    let o = bnproof(&["check-proof", path.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(text(&o).contains("step 1"), "{}", text(&o));
+
+    let missing = bnproof(&["check-proof", dir.join("nope.json").to_str().unwrap()]);
+    assert_eq!(missing.status.code(), Some(2));
+    let garbage = dir.join("garbage.json");
+    std::fs::write(&garbage, "{not json").unwrap();
+    assert_eq!(bnproof(&["check-proof", garbage.to_str().unwrap()]).status.code(), Some(1));
+}
+
+#[test]
+fn false_statements_exit_1_with_a_counterexample() {
+    let o = bnproof(&["prove", "mean[i](x[i] * y[i]) = mean[i](x[i]) * mean[i](y[i])"]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(text(&o).contains("counterexample"));
+    let o = bnproof(&["prove", "sqrt(a^2) = a"]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let o = bnproof(&["prove", "sqrt(a^2) = a", "--assume", "a >= 0"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+}
+
+#[test]
+fn bad_input_exits_2_with_a_located_message() {
+    for (input, fragment) in [
+        ("", "empty"),
+        ("x + = y", ""),
+        ("foo(x) = x", "unknown function"),
+        ("x[i] + x[j] = 0", "x"),
+        ("x + 1", "="),
+    ] {
+        let o = bnproof(&["prove", input]);
+        assert_eq!(o.status.code(), Some(2), "{input:?}: {}", text(&o));
+        assert!(text(&o).contains(fragment), "{input:?}: {}", text(&o));
+    }
+    let deep = format!("{}x{} = x", "(".repeat(10_000), ")".repeat(10_000));
+    let o = bnproof(&["prove", &deep]);
+    assert!(matches!(o.status.code(), Some(0) | Some(2)), "{}", text(&o));
+    let o = bnproof(&["prove", "x[i] = 1", "--assume", "x[j] > 0"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+}
+
+#[test]
+fn huge_literals_are_ordinary_exact_numbers() {
+    let big = "7".repeat(1000);
+    let o = bnproof(&["prove", &format!("{big} * x - x * {big} = 0")]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let o = bnproof(&["prove", &format!("{big} * x = x * {big} + 1")]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+}
+
+#[test]
+fn theorems_get_their_expected_verdicts() {
+    let o = bnproof(&["theorems"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(!text(&o).contains("BAD"));
+}

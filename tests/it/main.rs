@@ -1,0 +1,8 @@
+//! All integration tests in one binary (faster to build and link).
+
+mod cli;
+mod independence;
+mod kernel;
+mod library;
+mod prove;
+mod rules;

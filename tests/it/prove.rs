@@ -1,0 +1,77 @@
+//! Tests are data: identities that must be proved (and kernel-checked),
+//! false claims that must be refuted, and statements that must stay unknown
+//! rather than be decided wrongly.
+
+use bnproof::kernel;
+use bnproof::prove::{self, Options, Outcome};
+use bnproof::render;
+use bnproof::syntax;
+
+fn verdict(stmt: &str, assume: &[&str]) -> Outcome {
+    let s = syntax::parse_statement(stmt).unwrap_or_else(|e| panic!("{stmt}: {e}"));
+    let a: Vec<_> = assume.iter().map(|x| syntax::parse_assumption(x).unwrap()).collect();
+    prove::prove(&s, &a, &Options::default()).0
+}
+
+macro_rules! proved {
+    ($($stmt:literal $(where $($a:literal),*)?;)*) => {
+        #[test]
+        fn identities_are_proved() {
+            $( match verdict($stmt, &[$($($a),*)?]) {
+                Outcome::Proved(p) => kernel::check(&p).unwrap(),
+                o => panic!("{}: expected a proof, got {o:?}", $stmt),
+            } )*
+        }
+    };
+}
+
+macro_rules! refuted {
+    ($($stmt:literal $(where $($a:literal),*)?;)*) => {
+        #[test]
+        fn false_claims_are_refuted() {
+            $( match verdict($stmt, &[$($($a),*)?]) {
+                Outcome::Refuted(_) => {}
+                o => panic!("{}: expected a counterexample, got {o:?}", $stmt),
+            } )*
+        }
+    };
+}
+
+proved! {
+    "x + y = y + x";
+    "mean[i](Δb) = Δb";
+    "mean[i](c * x[i]) = c * mean[i](x[i])";
+    "sum[i](x[i] + y[i]) = sum[i](x[i]) + sum[i](y[i])";
+    "sum[i](c) = sum[i](1) * c";
+    "mean[i](x[i] - mean[i](x[i])) = 0";
+    "u[i] + (b + Δb) − E[u[i] + (b + Δb)] = u[i] + b − E[u[i] + b]";
+    "var[i](x[i] + c) = var[i](x[i])";
+    "x / x = 1" where "x != 0";
+    "sqrt(a^2) = a" where "a > 0";
+    "sqrt(x^2 + 1)^2 = x^2 + 1";
+    "(x + 1)^2 = x^2 + 2*x + 1";
+    "mean[i,j](x[i,j] - mean[i,j](x[i,j])) = 0";
+}
+
+refuted! {
+    "x / x = 1";
+    "sqrt(a^2) = a";
+    "sqrt(x)^2 = x";
+    "mean[i](x[i] * y[i]) = mean[i](x[i]) * mean[i](y[i])";
+    "mean[i](x[i]) = x[i]";
+    "var[i](a * x[i]) = a * var[i](x[i])";
+    "(x + 1)^2 = x^2 + 1";
+    "sum[i](x[i]) = mean[i](x[i])";
+}
+
+#[test]
+fn seed_proof_text() {
+    let p = match verdict("u[i] + (b + Δb) − E[u[i] + (b + Δb)] = u[i] + b − E[u[i] + b]", &[]) {
+        Outcome::Proved(p) => p,
+        o => panic!("{o:?}"),
+    };
+    let mut out = String::new();
+    render::proof_text(&mut out, &p).unwrap();
+    assert!(p.steps.len() <= 12, "{out}");
+    insta::assert_snapshot!(out);
+}
