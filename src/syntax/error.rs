@@ -1,6 +1,6 @@
 //! Parse errors with byte spans, 1-based line/column and a hint.
 
-use ariadne::{Config, IndexType, Label, Report, ReportKind, Source};
+use ariadne::{CharSet, Config, IndexType, Label, Report, ReportKind, Source};
 use std::fmt;
 use std::ops::Range;
 
@@ -39,10 +39,11 @@ impl ParseError {
             .with_config(
                 Config::default()
                     .with_color(false)
+                    .with_char_set(CharSet::Ascii)
                     .with_index_type(IndexType::Byte),
             )
             .with_message(&self.message)
-            .with_label(Label::new((name.clone(), start..end)).with_message(&self.message));
+            .with_label(Label::new((name.clone(), start..end)).with_message("here"));
         if let Some(h) = &self.hint {
             report = report.with_help(h);
         }
@@ -59,7 +60,11 @@ impl ParseError {
 
 impl fmt::Display for ParseError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "line {}, column {}: {}", self.line, self.col, self.message)
+        write!(
+            f,
+            "line {}, column {}: {}",
+            self.line, self.col, self.message
+        )
     }
 }
 

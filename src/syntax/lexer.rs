@@ -18,7 +18,10 @@ pub enum Tok {
     /// A pattern variable `?a` (the name without `?`).
     PVar(String),
     /// A numeric literal; `int` when it is a plain digit string.
-    Num { value: BigRational, int: bool },
+    Num {
+        value: BigRational,
+        int: bool,
+    },
     /// A run of superscript digits, possibly with a leading superscript minus.
     Sup(BigInt),
     Plus,

@@ -53,7 +53,9 @@ fn parse_one(src: &str, ctx: Ctx<'_>, what: &str) -> Result<Expr, PErr> {
 
 /// Parse one expression. Every use of a symbol must carry the same axes.
 pub fn parse_expr(src: &str) -> Result<Expr, ParseError> {
-    parse_one(src, Ctx::default(), "the expression").map_err(|e| e.locate(src))
+    parser::with_big_stack(|| {
+        parse_one(src, Ctx::default(), "the expression").map_err(|e| e.locate(src))
+    })
 }
 
 /// Parse a rule pattern: like [`parse_expr`] but pattern variables `?a` and
@@ -64,13 +66,13 @@ pub fn parse_pattern(src: &str) -> Result<Expr, ParseError> {
         pattern: true,
         scope: None,
     };
-    parse_one(src, ctx, "the pattern").map_err(|e| e.locate(src))
+    parser::with_big_stack(|| parse_one(src, ctx, "the pattern").map_err(|e| e.locate(src)))
 }
 
 /// Parse a statement `lhs = rhs`; both sides are checked together for
 /// consistent axes.
 pub fn parse_statement(src: &str) -> Result<Statement, ParseError> {
-    statement(src).map_err(|e| e.locate(src))
+    parser::with_big_stack(|| statement(src).map_err(|e| e.locate(src)))
 }
 
 fn statement(src: &str) -> Result<Statement, PErr> {
@@ -87,13 +89,11 @@ fn statement(src: &str) -> Result<Statement, PErr> {
                 "a statement has the form `lhs = rhs`",
             ))
         }
-        Tok::Gt | Tok::Ge | Tok::Lt | Tok::Le | Tok::Ne => {
-            return Err(PErr::new(
-                format!("expected `=`, found {}", p.peek().describe()),
-                p.span(),
-                "a statement has the form `lhs = rhs`; comparisons belong in assumptions (--assume)",
-            ))
-        }
+        Tok::Gt | Tok::Ge | Tok::Lt | Tok::Le | Tok::Ne => return Err(PErr::new(
+            format!("expected `=`, found {}", p.peek().describe()),
+            p.span(),
+            "a statement has the form `lhs = rhs`; comparisons belong in assumptions (--assume)",
+        )),
         _ => return Err(p.trailing("the left-hand side")),
     }
     let rhs = p.expr()?;
@@ -108,7 +108,7 @@ fn statement(src: &str) -> Result<Statement, PErr> {
 /// `a > b` means `a - b > 0` (just `a` when `b` is the literal 0);
 /// `a < b` and `a <= b` are read as `b - a > 0` and `b - a >= 0`.
 pub fn parse_assumption(src: &str) -> Result<Assumption, ParseError> {
-    assumption(src, 0, Ctx::default()).map_err(|e| e.locate(src))
+    parser::with_big_stack(|| assumption(src, 0, Ctx::default()).map_err(|e| e.locate(src)))
 }
 
 pub(crate) fn assumption(line: &str, base: usize, ctx: Ctx<'_>) -> Result<Assumption, PErr> {
@@ -143,7 +143,15 @@ pub(crate) fn assumption(line: &str, base: usize, ctx: Ctx<'_>) -> Result<Assump
         parser::check_occurrences(&p.occurrences, line, base)?;
     }
     let zero = |e: &Expr| matches!(e, Expr::Num(r) if *r == crate::ir::Rat::from_integer(0.into()));
-    let diff = |a: Expr, b: Expr| if zero(&b) { a } else if zero(&a) { Expr::neg(b) } else { Expr::sub(a, b) };
+    let diff = |a: Expr, b: Expr| {
+        if zero(&b) {
+            a
+        } else if zero(&a) {
+            Expr::neg(b)
+        } else {
+            Expr::sub(a, b)
+        }
+    };
     let (expr, rel) = match rel {
         Tok::Gt => (diff(lhs, rhs), Rel::Gt),
         Tok::Ge => (diff(lhs, rhs), Rel::Ge),

@@ -74,7 +74,7 @@ struct Pending {
 
 /// Parse a model file. Errors carry the line and column in the file.
 pub fn parse_model(src: &str) -> Result<Model, ParseError> {
-    model(src).map_err(|e| e.locate(src))
+    super::parser::with_big_stack(|| model(src).map_err(|e| e.locate(src)))
 }
 
 fn name_of(t: &Token) -> Option<&str> {
@@ -224,7 +224,10 @@ fn model(src: &str) -> Result<Model, PErr> {
                 let t = p.bump();
                 let Some(wrt) = name_of(&t).map(str::to_string) else {
                     return Err(PErr::new(
-                        format!("expected an input or parameter name, found {}", t.tok.describe()),
+                        format!(
+                            "expected an input or parameter name, found {}",
+                            t.tok.describe()
+                        ),
                         t.span.clone(),
                         "claims have the form `claim grad x = expression`",
                     ));
@@ -282,10 +285,8 @@ fn model(src: &str) -> Result<Model, PErr> {
     let mut claim_scope = scope.clone();
     for y in &m.outputs {
         let d = format!("d{y}");
-        if !claim_scope.names.contains_key(&d) {
-            let axes = scope.names.get(y).cloned().unwrap_or_default();
-            claim_scope.names.insert(d, axes);
-        }
+        let axes = scope.names.get(y).cloned().unwrap_or_default();
+        claim_scope.names.entry(d).or_insert(axes);
     }
     for c in pending {
         let ctx = Ctx {
@@ -317,7 +318,10 @@ fn list_sep(p: &mut Parser<'_>, example: &str) -> Result<bool, PErr> {
         Tok::Comma => Ok(true),
         Tok::Eof => Ok(false),
         other => Err(PErr::new(
-            format!("expected `,` or the end of the line, found {}", other.describe()),
+            format!(
+                "expected `,` or the end of the line, found {}",
+                other.describe()
+            ),
             t.span,
             format!("separate items with commas: `{example}`"),
         )),
@@ -341,7 +345,11 @@ fn declare(
     scalars: &HashMap<String, Range<usize>>,
 ) -> Result<(), PErr> {
     if let Some(k) = kinds.get(name) {
-        let what = if kind == Kind::Def { "defined" } else { "declared" };
+        let what = if kind == Kind::Def {
+            "defined"
+        } else {
+            "declared"
+        };
         return Err(PErr::new(
             format!("{name} is already {}; it cannot be {what} again", k.word()),
             span.clone(),

@@ -19,6 +19,37 @@ use num_traits::Zero;
 use std::collections::{BTreeSet, HashMap};
 use std::ops::Range;
 
+/// Stack size of the thread the parser runs on: deep (but admissible)
+/// nesting needs more than a default 2 MiB test thread in debug builds.
+const PARSER_STACK: usize = 64 << 20;
+
+/// Run `f` on a thread with a large stack (falling back to the current
+/// thread if no thread can be spawned).
+pub(crate) fn with_big_stack<T: Send>(f: impl FnOnce() -> T + Send) -> T {
+    let mut f = Some(f);
+    let spawned = std::thread::scope(|s| {
+        let slot = &mut f;
+        let h = std::thread::Builder::new()
+            .name("bnproof-parser".into())
+            .stack_size(PARSER_STACK)
+            .spawn_scoped(s, move || slot.take().map(|f| f()));
+        match h {
+            Ok(h) => match h.join() {
+                Ok(r) => r,
+                Err(panic) => std::panic::resume_unwind(panic),
+            },
+            Err(_) => None,
+        }
+    });
+    match spawned {
+        Some(r) => r,
+        None => match f.take() {
+            Some(f) => f(),
+            None => unreachable!("the parser thread ran but returned nothing"),
+        },
+    }
+}
+
 /// Maximum nesting: parser recursion (parentheses, unary operators,
 /// exponents, roots) and the height of the resulting tree.
 pub const MAX_DEPTH: usize = 500;
@@ -174,7 +205,6 @@ impl<'s> Parser<'s> {
     }
 
     fn additive(&mut self) -> Result<P, PErr> {
-        self.enter()?;
         let mut l = self.term()?;
         loop {
             let add = match self.peek() {
@@ -193,7 +223,6 @@ impl<'s> Parser<'s> {
             };
             l = self.mk(e, depth, span)?;
         }
-        self.level -= 1;
         Ok(l)
     }
 
@@ -243,30 +272,29 @@ impl<'s> Parser<'s> {
     }
 
     fn unary(&mut self) -> Result<P, PErr> {
-        self.enter()?;
-        let out = if let Tok::Minus = self.peek() {
+        if let Tok::Minus = self.peek() {
             let minus = self.bump();
             match self.peek().clone() {
                 Tok::Num { value, int } if !self.exponent_follows(1) => {
                     let t = self.bump();
-                    P {
+                    Ok(P {
                         e: Expr::Num(-value),
                         depth: 1,
                         int_lit: int,
                         span: minus.span.start..t.span.end,
-                    }
+                    })
                 }
                 _ => {
+                    self.enter()?;
                     let a = self.unary()?;
+                    self.level -= 1;
                     let span = minus.span.start..a.span.end;
-                    self.mk(Expr::neg(a.e), a.depth + 1, span)?
+                    self.mk(Expr::neg(a.e), a.depth + 1, span)
                 }
             }
         } else {
-            self.power()?
-        };
-        self.level -= 1;
-        Ok(out)
+            self.power()
+        }
     }
 
     fn power(&mut self) -> Result<P, PErr> {
@@ -274,7 +302,9 @@ impl<'s> Parser<'s> {
         match self.peek().clone() {
             Tok::Caret => {
                 self.bump();
+                self.enter()?;
                 let x = self.unary()?;
+                self.level -= 1;
                 let ok = x.e.const_value().is_some() || (self.ctx.pattern && contains_pvar(&x.e));
                 if !ok {
                     return Err(PErr::new(
@@ -313,9 +343,15 @@ impl<'s> Parser<'s> {
             ));
         }
         Err(PErr::new(
-            format!("expected {closer}, found {}", self.peek().describe()),
+            format!(
+                "expected {closer} to close {what}, found {}",
+                self.peek().describe()
+            ),
             self.span(),
-            format!("{what} opened here is not closed; check for a missing operator or {closer}"),
+            format!(
+                "add {closer} to close the {} opened earlier, or check for a missing operator",
+                open.tok.describe()
+            ),
         ))
     }
 
@@ -345,7 +381,9 @@ impl<'s> Parser<'s> {
                 })
             }
             Tok::LParen => {
+                self.enter()?;
                 let inner = self.additive()?;
+                self.level -= 1;
                 let close = self.expect(Tok::RParen, &t, "the parenthesis")?;
                 Ok(P {
                     e: inner.e,
@@ -493,7 +531,10 @@ impl<'s> Parser<'s> {
                 let open = self.span();
                 if *self.peek() != Tok::LParen {
                     return Err(PErr::new(
-                        format!("expected `(` after {name}[...], found {}", self.peek().describe()),
+                        format!(
+                            "expected `(` after {name}[...], found {}",
+                            self.peek().describe()
+                        ),
                         open,
                         format!("write {name}[i](expression)"),
                     ));
@@ -506,9 +547,15 @@ impl<'s> Parser<'s> {
                 let full = span.start..close.span.end;
                 let axes = match explicit {
                     Some(a) => a,
-                    None => self.infer_axis(&body.e, &name, &format!("{name}(...)"), full.clone())?,
+                    None => {
+                        self.infer_axis(&body.e, &name, &format!("{name}(...)"), full.clone())?
+                    }
                 };
-                return self.mk(Expr::Reduce(op, axes, Box::new(body.e)), body.depth + 1, full);
+                return self.mk(
+                    Expr::Reduce(op, axes, Box::new(body.e)),
+                    body.depth + 1,
+                    full,
+                );
             }
         }
         if name == "E" && next == Tok::LBrack {
@@ -532,7 +579,11 @@ impl<'s> Parser<'s> {
                 let body = self.additive()?;
                 self.level -= 1;
                 let close = self.expect(Tok::RParen, &open, "sqrt(...)")?;
-                return self.mk(Expr::sqrt(body.e), body.depth + 1, span.start..close.span.end);
+                return self.mk(
+                    Expr::sqrt(body.e),
+                    body.depth + 1,
+                    span.start..close.span.end,
+                );
             }
             return Err(PErr::new(
                 format!("unknown function {name}; bnproof knows sqrt, mean, sum, var, E"),
@@ -558,7 +609,12 @@ impl<'s> Parser<'s> {
         })
     }
 
-    fn resolve(&self, name: &str, axes: Option<Vec<String>>, span: &Range<usize>) -> Result<Symbol, PErr> {
+    fn resolve(
+        &self,
+        name: &str,
+        axes: Option<Vec<String>>,
+        span: &Range<usize>,
+    ) -> Result<Symbol, PErr> {
         let Some(scope) = self.ctx.scope else {
             return Ok(Symbol::new(name, axes.unwrap_or_default()));
         };

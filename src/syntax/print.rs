@@ -7,7 +7,7 @@
 //! integer literals, 4 `^`, 5 atoms.
 
 use crate::ir::{Expr, Rat};
-use num_traits::Signed;
+use num_traits::{Signed, Zero};
 use std::fmt::Write;
 
 fn prec(e: &Expr) -> u8 {
@@ -72,15 +72,16 @@ fn go(e: &Expr, min: u8, force: bool, out: &mut String) {
             out.push('-');
             // `-(2)` stays a negation (`-2` would read as a literal);
             // `-(-x)` for readability.
-            let force = match &**a {
-                Expr::Num(_) | Expr::Neg(_) => true,
-                _ => false,
-            };
+            let force = matches!(&**a, Expr::Num(_) | Expr::Neg(_));
             wrap(a, 3, force, out);
         }
         Expr::Add(a, b) | Expr::Sub(a, b) => {
             wrap(a, 1, false, out);
-            out.push_str(if matches!(e, Expr::Add(..)) { " + " } else { " - " });
+            out.push_str(if matches!(e, Expr::Add(..)) {
+                " + "
+            } else {
+                " - "
+            });
             wrap(b, 2, false, out);
         }
         Expr::Mul(a, b) => {
@@ -91,8 +92,9 @@ fn go(e: &Expr, min: u8, force: bool, out: &mut String) {
         Expr::Div(a, b) => {
             wrap(a, 2, false, out);
             out.push_str(" / ");
-            // `2 / 3` would read back as the rational 2/3.
-            let force = is_int(a) && is_nonneg_int(b);
+            // `2 / 3` would read back as the rational 2/3 (`2 / 0` would not).
+            let force =
+                is_int(a) && is_nonneg_int(b) && !matches!(&**b, Expr::Num(r) if r.is_zero());
             wrap(b, 3, force, out);
         }
         Expr::Pow(a, b) => {
