@@ -104,6 +104,41 @@ fn red_op(name: &str) -> Option<RedOp> {
     }
 }
 
+/// Largest size (in bits, estimated) of a constant exponent the parser will
+/// evaluate; larger constants such as `(10^4000)^4000` are refused so that
+/// checking an exponent never exhausts memory.
+const MAX_CONST_BITS: u64 = 1 << 20;
+
+/// An upper bound on the bit size of the value of a constant expression,
+/// or `None` when it is not a constant or may exceed [`MAX_CONST_BITS`].
+fn const_bits(e: &Expr) -> Option<u64> {
+    let b = match e {
+        Expr::Num(r) => r.numer().bits() + r.denom().bits(),
+        Expr::Neg(a) => const_bits(a)?,
+        Expr::Add(a, b) | Expr::Sub(a, b) | Expr::Mul(a, b) | Expr::Div(a, b) => const_bits(a)?
+            .saturating_add(const_bits(b)?)
+            .saturating_add(1),
+        Expr::Pow(a, b) => {
+            if const_bits(b)? > 64 {
+                return None;
+            }
+            let n = b.const_value()?;
+            if !n.is_integer() {
+                return None;
+            }
+            let n: u64 = n.to_integer().magnitude().try_into().ok()?;
+            let ab = const_bits(a)?;
+            if ab <= 2 {
+                2
+            } else {
+                ab.saturating_mul(n.max(1))
+            }
+        }
+        _ => return None,
+    };
+    (b <= MAX_CONST_BITS).then_some(b)
+}
+
 fn contains_pvar(e: &Expr) -> bool {
     matches!(e, Expr::PVar(_)) || e.children().iter().any(|c| contains_pvar(c))
 }
@@ -305,7 +340,8 @@ impl<'s> Parser<'s> {
                 self.enter()?;
                 let x = self.unary()?;
                 self.level -= 1;
-                let ok = x.e.const_value().is_some() || (self.ctx.pattern && contains_pvar(&x.e));
+                let ok = (const_bits(&x.e).is_some() && x.e.const_value().is_some())
+                    || (self.ctx.pattern && contains_pvar(&x.e));
                 if !ok {
                     return Err(PErr::new(
                         "exponent must be a constant rational number",

@@ -76,6 +76,8 @@ fn parses_and_prints_canonically() {
         ("x^(1/2)", "x^(1/2)"),
         ("x^-1", "x^(-1)"),
         ("x^(2 - 3)", "x^(2 - 3)"),
+        ("x^(1^100000000)", "x^1^100000000"),
+        ("x^(10^400)", "x^10^400"),
         ("x^2/3", "x^2 / 3"),
         // reductions
         ("mean[n,h,w](x[n,c,h,w])", "mean[h,n,w](x[c,h,n,w])"),
@@ -272,6 +274,7 @@ fn errors_have_messages_positions_and_hints() {
         ("x^y", "exponent must be a constant rational number", 3),
         ("x^(y + 1)", "exponent must be a constant rational number", 3),
         ("x^(2^(1/2))", "exponent must be a constant", 3),
+        ("x^(((10^4000)^4000)^4000)", "exponent must be a constant", 3),
         ("2x", "unexpected name `x`", 2),
         ("x $ y", "unexpected character `$`", 3),
         ("x +", "expected an expression, found the end", 4),
