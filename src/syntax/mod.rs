@@ -147,7 +147,10 @@ pub(crate) fn assumption(line: &str, base: usize, ctx: Ctx<'_>) -> Result<Assump
         if zero(&b) {
             a
         } else if zero(&a) {
-            Expr::neg(b)
+            match b {
+                Expr::Neg(inner) => *inner,
+                b => Expr::neg(b),
+            }
         } else {
             Expr::sub(a, b)
         }

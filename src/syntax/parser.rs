@@ -228,7 +228,10 @@ impl<'s> Parser<'s> {
             _ => "remove it or add an operand".to_string(),
         };
         PErr::new(
-            format!("unexpected {} after the end of {what}", t.describe()),
+            format!(
+                "unexpected {} after the end of {what}",
+                t.describe().trim_start_matches("a ")
+            ),
             self.span(),
             hint,
         )
@@ -473,6 +476,13 @@ impl<'s> Parser<'s> {
             let ax = match &t.tok {
                 Tok::Name(a) => a.clone(),
                 Tok::PVar(a) if self.ctx.pattern => format!("?{a}"),
+                Tok::PVar(a) => {
+                    return Err(PErr::new(
+                        format!("pattern variable `?{a}` outside a rule pattern"),
+                        t.span.clone(),
+                        "`?i` is only allowed in rule patterns; use a plain axis name",
+                    ))
+                }
                 Tok::RBrack if axes.is_empty() => {
                     return Err(PErr::new(
                         "empty axis list",

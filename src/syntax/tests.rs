@@ -640,3 +640,19 @@ proptest! {
         let _ = parse_model(&s);
     }
 }
+
+#[test]
+fn small_error_details() {
+    let err = parse_expr("sum[?i](1)").unwrap_err();
+    assert!(err.message.contains("pattern variable"), "{err}");
+    let err = parse_assumption("x > 0 0").unwrap_err();
+    assert_eq!(
+        err.message,
+        "unexpected number after the end of the assumption"
+    );
+    assert_eq!(parse_assumption("-x < 0").unwrap().to_string(), "x > 0");
+    assert_eq!(
+        parse_expr("√x²").unwrap(),
+        Expr::pow(Expr::sqrt(Expr::sym("x", &[])), Expr::num(2))
+    );
+}
