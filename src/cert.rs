@@ -119,8 +119,7 @@ pub fn from_certificate(c: &Certificate) -> Result<Proof, CertError> {
         .assumptions
         .iter()
         .map(|a| {
-            syntax::parse_assumption(a)
-                .map_err(|e| CertError(format!("assumption {a:?}: {e}")))
+            syntax::parse_assumption(a).map_err(|e| CertError(format!("assumption {a:?}: {e}")))
         })
         .collect::<Result<Vec<_>, _>>()?;
     let mut steps = Vec::new();
@@ -129,14 +128,22 @@ pub fn from_certificate(c: &Certificate) -> Result<Proof, CertError> {
         let direction = match s.direction.as_str() {
             "forward" => Direction::Forward,
             "backward" => Direction::Backward,
-            d => return Err(CertError(format!("{what}: direction {d:?} is neither forward nor backward"))),
+            d => {
+                return Err(CertError(format!(
+                    "{what}: direction {d:?} is neither forward nor backward"
+                )))
+            }
         };
         let subst = match &s.substitution {
             None => None,
             Some(m) => {
                 let mut out = Subst::new();
                 for (var, text) in m {
-                    let b = match text.trim().strip_prefix('[').and_then(|t| t.strip_suffix(']')) {
+                    let b = match text
+                        .trim()
+                        .strip_prefix('[')
+                        .and_then(|t| t.strip_suffix(']'))
+                    {
                         Some(list) => {
                             let mut axes: Vec<String> =
                                 list.split(',').map(|a| a.trim().to_string()).collect();
@@ -158,7 +165,11 @@ pub fn from_certificate(c: &Certificate) -> Result<Proof, CertError> {
             subst,
         });
     }
-    Ok(Proof { statement, assumptions, steps })
+    Ok(Proof {
+        statement,
+        assumptions,
+        steps,
+    })
 }
 
 /// Parse and re-check a certificate with the kernel alone.

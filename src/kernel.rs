@@ -87,7 +87,9 @@ pub fn check(proof: &Proof) -> Result<(), KernelError> {
         .chain(proof.steps.iter().map(|s| &s.expr))
     {
         if e.depth() > MAX_DEPTH {
-            return Err(whole(format!("an expression is nested deeper than {MAX_DEPTH}")));
+            return Err(whole(format!(
+                "an expression is nested deeper than {MAX_DEPTH}"
+            )));
         }
         if !e.is_ground() {
             return Err(whole("an expression contains a pattern variable".into()));
@@ -96,7 +98,10 @@ pub fn check(proof: &Proof) -> Result<(), KernelError> {
     let facts = Facts::new(&proof.assumptions);
     let mut current = &proof.statement.lhs;
     for (k, step) in proof.steps.iter().enumerate() {
-        check_step(current, step, &facts).map_err(|message| KernelError { step: k + 1, message })?;
+        check_step(current, step, &facts).map_err(|message| KernelError {
+            step: k + 1,
+            message,
+        })?;
         current = &step.expr;
     }
     if *current != proof.statement.rhs {
@@ -141,7 +146,11 @@ fn check_step(before: &Expr, step: &Step, facts: &Facts) -> Result<(), String> {
     if !rules::match_pattern(from, old, &mut subst) {
         return Err(format!(
             "the rewritten subterm is not an instance of the {} side of rule {}",
-            if step.direction == Direction::Forward { "left" } else { "right" },
+            if step.direction == Direction::Forward {
+                "left"
+            } else {
+                "right"
+            },
             rule.name
         ));
     }
@@ -160,8 +169,13 @@ fn check_step(before: &Expr, step: &Step, facts: &Facts) -> Result<(), String> {
         }
     }
     for cond in &rule.conds {
-        check_cond(cond, &subst, facts)
-            .map_err(|m| format!("side condition {} of rule {}: {m}", cond.describe(), rule.name))?;
+        check_cond(cond, &subst, facts).map_err(|m| {
+            format!(
+                "side condition {} of rule {}: {m}",
+                cond.describe(),
+                rule.name
+            )
+        })?;
     }
     Ok(())
 }

@@ -58,7 +58,11 @@ pub const THEOREMS: &[Theorem] = &[
 /// A parsed entry.
 pub fn parse(t: &Theorem) -> Result<(Statement, Vec<Assumption>), ParseError> {
     let stmt = syntax::parse_statement(t.statement)?;
-    let assumptions = t.assume.iter().map(|a| syntax::parse_assumption(a)).collect::<Result<Vec<_>, _>>()?;
+    let assumptions = t
+        .assume
+        .iter()
+        .map(|a| syntax::parse_assumption(a))
+        .collect::<Result<Vec<_>, _>>()?;
     Ok((stmt, assumptions))
 }
 
@@ -91,9 +95,19 @@ pub fn run(t: &Theorem, opts: &Options) -> Run {
     let start = Instant::now();
     let (outcome, stats) = match parse(t) {
         Ok((stmt, assumptions)) => prove::prove(&stmt, &assumptions, opts),
-        Err(e) => (Outcome::Unknown { reason: format!("library entry does not parse: {e}") }, Stats::default()),
+        Err(e) => (
+            Outcome::Unknown {
+                reason: format!("library entry does not parse: {e}"),
+            },
+            Stats::default(),
+        ),
     };
-    Run { theorem: *t, outcome, stats, elapsed: start.elapsed() }
+    Run {
+        theorem: *t,
+        outcome,
+        stats,
+        elapsed: start.elapsed(),
+    }
 }
 
 /// Look an entry up by name.

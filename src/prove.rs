@@ -17,8 +17,8 @@ use crate::refute::{self, Counterexample, RefuteOptions, RefuteOutcome};
 use crate::ring;
 use crate::rules::{self, Cond, Search};
 use egg::{
-    define_language, Analysis, CostFunction, DidMerge, EGraph, ENodeOrVar, Extractor, FlatTerm,
-    Id, Language, Pattern, PatternAst, RecExpr, Rewrite, Runner, StopReason, Var,
+    define_language, Analysis, CostFunction, DidMerge, EGraph, ENodeOrVar, Extractor, FlatTerm, Id,
+    Language, Pattern, PatternAst, RecExpr, Rewrite, Runner, StopReason, Var,
 };
 use num_traits::{Signed, Zero};
 use std::collections::{BTreeSet, HashSet};
@@ -96,17 +96,35 @@ pub struct SignFlags {
 impl SignFlags {
     fn or(self, o: SignFlags) -> SignFlags {
         let pos = self.pos || o.pos;
-        SignFlags { pos, nonneg: pos || self.nonneg || o.nonneg, nonzero: pos || self.nonzero || o.nonzero }
+        SignFlags {
+            pos,
+            nonneg: pos || self.nonneg || o.nonneg,
+            nonzero: pos || self.nonzero || o.nonzero,
+        }
     }
     fn of_rel(rel: Rel) -> SignFlags {
         match rel {
-            Rel::Gt => SignFlags { pos: true, nonneg: true, nonzero: true },
-            Rel::Ge => SignFlags { nonneg: true, ..Default::default() },
-            Rel::Ne => SignFlags { nonzero: true, ..Default::default() },
+            Rel::Gt => SignFlags {
+                pos: true,
+                nonneg: true,
+                nonzero: true,
+            },
+            Rel::Ge => SignFlags {
+                nonneg: true,
+                ..Default::default()
+            },
+            Rel::Ne => SignFlags {
+                nonzero: true,
+                ..Default::default()
+            },
         }
     }
     fn of_rat(r: &Rat) -> SignFlags {
-        SignFlags { pos: r.is_positive(), nonneg: !r.is_negative(), nonzero: !r.is_zero() }
+        SignFlags {
+            pos: r.is_positive(),
+            nonneg: !r.is_negative(),
+            nonzero: !r.is_zero(),
+        }
     }
 }
 
@@ -129,10 +147,19 @@ impl Analysis<Node> for Facts {
 
     fn make(egraph: &mut EGraph<Node, Self>, enode: &Node, _id: Id) -> Data {
         let d = |i: &Id| &egraph[*i].data;
-        let union = |ids: &[Id]| ids.iter().flat_map(|i| egraph[*i].data.free.clone()).collect();
+        let union = |ids: &[Id]| {
+            ids.iter()
+                .flat_map(|i| egraph[*i].data.free.clone())
+                .collect()
+        };
         let c = |i: &Id| egraph[*i].data.constant.clone();
         let s = |i: &Id| egraph[*i].data.sign;
-        let mut out = Data { constant: None, free: BTreeSet::new(), sign: SignFlags::default(), axes: None };
+        let mut out = Data {
+            constant: None,
+            free: BTreeSet::new(),
+            sign: SignFlags::default(),
+            axes: None,
+        };
         match enode {
             Node::Num(r) => {
                 out.constant = Some(r.clone());
@@ -145,7 +172,11 @@ impl Analysis<Node> for Facts {
                 out.constant = c(a).zip(c(b)).map(|(x, y)| x + y);
                 let (x, y) = (s(a), s(b));
                 let pos = (x.pos && y.nonneg) || (x.nonneg && y.pos);
-                out.sign = SignFlags { pos, nonneg: x.nonneg && y.nonneg, nonzero: pos };
+                out.sign = SignFlags {
+                    pos,
+                    nonneg: x.nonneg && y.nonneg,
+                    nonzero: pos,
+                };
             }
             Node::Sub([a, b]) => {
                 out.free = union(&[*a, *b]);
@@ -198,7 +229,11 @@ impl Analysis<Node> for Facts {
             Node::Sqrt([a]) => {
                 out.free = d(a).free.clone();
                 let x = s(a);
-                out.sign = SignFlags { pos: x.pos, nonneg: true, nonzero: x.pos };
+                out.sign = SignFlags {
+                    pos: x.pos,
+                    nonneg: true,
+                    nonzero: x.pos,
+                };
             }
             Node::Mean([ax, b]) | Node::Sum([ax, b]) | Node::Var([ax, b]) => {
                 let mut f = d(b).free.clone();
@@ -207,8 +242,14 @@ impl Analysis<Node> for Facts {
                 }
                 out.free = f;
                 out.sign = match enode {
-                    Node::Var(_) => SignFlags { nonneg: true, ..Default::default() },
-                    _ => SignFlags { nonzero: s(b).pos, ..s(b) },
+                    Node::Var(_) => SignFlags {
+                        nonneg: true,
+                        ..Default::default()
+                    },
+                    _ => SignFlags {
+                        nonzero: s(b).pos,
+                        ..s(b)
+                    },
                 };
             }
         }
@@ -241,7 +282,9 @@ pub fn to_pattern(e: &Expr) -> PatternAst<Node> {
 fn add_pattern(e: &Expr, out: &mut PatternAst<Node>) -> Id {
     let node = |n: Node, out: &mut PatternAst<Node>| out.add(ENodeOrVar::ENode(n));
     match e {
-        Expr::PVar(v) => out.add(ENodeOrVar::Var(Var::from_str(&format!("?{v}")).expect("var"))),
+        Expr::PVar(v) => out.add(ENodeOrVar::Var(
+            Var::from_str(&format!("?{v}")).expect("var"),
+        )),
         Expr::Num(r) => node(Node::Num(r.clone()), out),
         Expr::Sym(s) => node(Node::Sym(SymLeaf(s.clone())), out),
         Expr::Neg(a) => {
@@ -265,7 +308,9 @@ fn add_pattern(e: &Expr, out: &mut PatternAst<Node>) -> Id {
         }
         Expr::Reduce(op, axes, body) => {
             let ax = match axes.as_slice() {
-                [v] if v.starts_with('?') => out.add(ENodeOrVar::Var(Var::from_str(v).expect("axis var"))),
+                [v] if v.starts_with('?') => {
+                    out.add(ENodeOrVar::Var(Var::from_str(v).expect("axis var")))
+                }
                 _ => node(Node::Axes(AxesLeaf(axes.clone())), out),
             };
             let b = add_pattern(body, out);
@@ -407,7 +452,13 @@ pub struct Options {
 
 impl Default for Options {
     fn default() -> Self {
-        Options { node_limit: 100_000, iter_limit: 30, timeout: Duration::from_secs(5), seed: 0, samples: 300 }
+        Options {
+            node_limit: 100_000,
+            iter_limit: 30,
+            timeout: Duration::from_secs(5),
+            seed: 0,
+            samples: 300,
+        }
     }
 }
 
@@ -445,7 +496,11 @@ impl Conditions {
 impl egg::Condition<Node, Facts> for Conditions {
     fn check(&self, egraph: &mut EG, _eclass: Id, subst: &egg::Subst) -> bool {
         self.conds.iter().all(|c| {
-            let data = |v: &str| self.var(v).and_then(|v| subst.get(v)).map(|id| &egraph[*id].data);
+            let data = |v: &str| {
+                self.var(v)
+                    .and_then(|v| subst.get(v))
+                    .map(|id| &egraph[*id].data)
+            };
             match c {
                 Cond::Pos(v) => data(v).is_some_and(|d| d.sign.pos),
                 Cond::NonNeg(v) => data(v).is_some_and(|d| d.sign.nonneg),
@@ -471,7 +526,11 @@ fn rewrites() -> Vec<Rewrite<Node, Facts>> {
             Search::Both => &[true, false],
         };
         for &fwd in dirs {
-            let (from, to) = if fwd { (&rule.lhs, &rule.rhs) } else { (&rule.rhs, &rule.lhs) };
+            let (from, to) = if fwd {
+                (&rule.lhs, &rule.rhs)
+            } else {
+                (&rule.rhs, &rule.lhs)
+            };
             let mut names = Vec::new();
             rules::pattern_vars(from, &mut names);
             let vars = names
@@ -479,10 +538,17 @@ fn rewrites() -> Vec<Rewrite<Node, Facts>> {
                 .map(|n| (n.clone(), Var::from_str(&format!("?{n}")).expect("var")))
                 .collect();
             let applier = egg::ConditionalApplier {
-                condition: Conditions { conds: rule.conds.clone(), vars },
+                condition: Conditions {
+                    conds: rule.conds.clone(),
+                    vars,
+                },
                 applier: Pattern::new(to_pattern(to)),
             };
-            let name = if fwd { rule.name.to_string() } else { format!("{}{REVERSED}", rule.name) };
+            let name = if fwd {
+                rule.name.to_string()
+            } else {
+                format!("{}{REVERSED}", rule.name)
+            };
             // A reversed rule whose right side has variables the left lacks is skipped.
             if let Ok(rw) = Rewrite::new(name, Pattern::new(to_pattern(from)), applier) {
                 out.push(rw);
@@ -523,7 +589,12 @@ fn ring_pass(egraph: &mut EG, seen: &mut HashSet<RecExpr<Node>>) {
         }
     }
     let ground = |r: &RecExpr<Node>| -> PatternAst<Node> {
-        r.as_ref().iter().cloned().map(ENodeOrVar::ENode).collect::<Vec<_>>().into()
+        r.as_ref()
+            .iter()
+            .cloned()
+            .map(ENodeOrVar::ENode)
+            .collect::<Vec<_>>()
+            .into()
     };
     for (from, to) in unions {
         egraph.union_instantiations(&ground(&from), &ground(&to), &Default::default(), "ring");
@@ -532,10 +603,18 @@ fn ring_pass(egraph: &mut EG, seen: &mut HashSet<RecExpr<Node>>) {
 }
 
 /// Search for a proof with the e-graph; `Err` carries why none was found.
-pub fn search(stmt: &Statement, assumptions: &[Assumption], opts: &Options) -> (Result<Proof, String>, Stats) {
+pub fn search(
+    stmt: &Statement,
+    assumptions: &[Assumption],
+    opts: &Options,
+) -> (Result<Proof, String>, Stats) {
     let mut stats = Stats::default();
     if stmt.lhs == stmt.rhs {
-        let proof = Proof { statement: stmt.clone(), assumptions: assumptions.to_vec(), steps: vec![] };
+        let proof = Proof {
+            statement: stmt.clone(),
+            assumptions: assumptions.to_vec(),
+            steps: vec![],
+        };
         return (Ok(proof), stats);
     }
     let mut egraph = EG::new(Facts).with_explanations_enabled();
@@ -579,13 +658,17 @@ pub fn search(stmt: &Statement, assumptions: &[Assumption], opts: &Options) -> (
         Some(StopReason::IterationLimit(n)) => format!("iteration limit {n}"),
         Some(StopReason::NodeLimit(n)) => format!("node limit {n}"),
         Some(StopReason::TimeLimit(t)) => format!("time limit {t:.1} s"),
-        Some(StopReason::Other(s)) if s == "time" => format!("time limit {:.1} s", opts.timeout.as_secs_f64()),
+        Some(StopReason::Other(s)) if s == "time" => {
+            format!("time limit {:.1} s", opts.timeout.as_secs_f64())
+        }
         Some(StopReason::Other(s)) => s.clone(),
         None => "stopped".into(),
     };
     if runner.egraph.find(l) != runner.egraph.find(r) {
         let reason = match stats.stop.as_str() {
-            "saturated" => "the rules are exhausted (saturated) without connecting the two sides".to_string(),
+            "saturated" => {
+                "the rules are exhausted (saturated) without connecting the two sides".to_string()
+            }
             s => format!("{s} reached"),
         };
         return (Err(reason), stats);
@@ -594,17 +677,31 @@ pub fn search(stmt: &Statement, assumptions: &[Assumption], opts: &Options) -> (
     let flat = expl.make_flat_explanation().clone();
     let proof = match proof_from_flat(stmt, assumptions, &flat) {
         Some(p) => p,
-        None => return (Err("the explanation could not be converted into a proof".into()), stats),
+        None => {
+            return (
+                Err("the explanation could not be converted into a proof".into()),
+                stats,
+            )
+        }
     };
     match kernel::check(&proof) {
         Ok(()) => (Ok(proof), stats),
-        Err(e) => (Err(format!("a proof was found but the kernel rejected it ({e})")), stats),
+        Err(e) => (
+            Err(format!(
+                "a proof was found but the kernel rejected it ({e})"
+            )),
+            stats,
+        ),
     }
 }
 
 /// Turn egg's flat explanation into calc-style steps: runs of ring-like
 /// steps collapse into one `ring` step, no-op steps vanish.
-fn proof_from_flat(stmt: &Statement, assumptions: &[Assumption], flat: &[FlatTerm<Node>]) -> Option<Proof> {
+fn proof_from_flat(
+    stmt: &Statement,
+    assumptions: &[Assumption],
+    flat: &[FlatTerm<Node>],
+) -> Option<Proof> {
     let mut raw: Vec<(Expr, String, bool, Vec<usize>)> = Vec::new();
     let mut prev = flat_to_expr(flat.first()?)?;
     if prev != stmt.lhs {
@@ -635,15 +732,31 @@ fn proof_from_flat(stmt: &Statement, assumptions: &[Assumption], flat: &[FlatTer
             let after = raw[j].0.clone();
             if after != before {
                 let position = rules::diff_position(&before, &after).unwrap_or_default();
-                steps.push(Step { expr: after.clone(), rule: "ring".into(), direction: Direction::Forward, position, subst: None });
+                steps.push(Step {
+                    expr: after.clone(),
+                    rule: "ring".into(),
+                    direction: Direction::Forward,
+                    position,
+                    subst: None,
+                });
             }
             before = after;
             k = j + 1;
         } else {
             let (e, name, fwd, path) = raw[k].clone();
-            let direction = if fwd { Direction::Forward } else { Direction::Backward };
+            let direction = if fwd {
+                Direction::Forward
+            } else {
+                Direction::Backward
+            };
             let subst = rule_subst(&name, direction, &before, &e, &path);
-            steps.push(Step { expr: e.clone(), rule: name, direction, position: path, subst });
+            steps.push(Step {
+                expr: e.clone(),
+                rule: name,
+                direction,
+                position: path,
+                subst,
+            });
             before = e;
             k += 1;
         }
@@ -664,27 +777,49 @@ fn proof_from_flat(stmt: &Statement, assumptions: &[Assumption], flat: &[FlatTer
         }
         cur = s.expr;
     }
-    Some(Proof { statement: stmt.clone(), assumptions: assumptions.to_vec(), steps: merged })
+    Some(Proof {
+        statement: stmt.clone(),
+        assumptions: assumptions.to_vec(),
+        steps: merged,
+    })
 }
 
-fn rule_subst(name: &str, dir: Direction, before: &Expr, after: &Expr, path: &[usize]) -> Option<rules::Subst> {
+fn rule_subst(
+    name: &str,
+    dir: Direction,
+    before: &Expr,
+    after: &Expr,
+    path: &[usize],
+) -> Option<rules::Subst> {
     let rule = rules::get(name)?;
     let (from, to) = match dir {
         Direction::Forward => (&rule.lhs, &rule.rhs),
         Direction::Backward => (&rule.rhs, &rule.lhs),
     };
     let mut s = rules::Subst::new();
-    (rules::match_pattern(from, before.at(path)?, &mut s) && rules::match_pattern(to, after.at(path)?, &mut s))
-        .then_some(s)
+    (rules::match_pattern(from, before.at(path)?, &mut s)
+        && rules::match_pattern(to, after.at(path)?, &mut s))
+    .then_some(s)
 }
 
 /// Prove or refute `stmt` under `assumptions`: a quick exact counterexample
 /// search, then the e-graph, then the full counterexample search.
 pub fn prove(stmt: &Statement, assumptions: &[Assumption], opts: &Options) -> (Outcome, Stats) {
     let start = Instant::now();
-    let quick = RefuteOptions { seed: opts.seed, samples: opts.samples.min(24), max_axis_size: 3, deadline: Some(start + opts.timeout) };
+    let quick = RefuteOptions {
+        seed: opts.seed,
+        samples: opts.samples.min(24),
+        max_axis_size: 3,
+        deadline: Some(start + opts.timeout),
+    };
     if let RefuteOutcome::Refuted(c) = refute::refute(stmt, assumptions, &quick) {
-        return (Outcome::Refuted(c), Stats { stop: "counterexample".into(), ..Default::default() });
+        return (
+            Outcome::Refuted(c),
+            Stats {
+                stop: "counterexample".into(),
+                ..Default::default()
+            },
+        );
     }
     let (res, stats) = search(stmt, assumptions, opts);
     let reason = match res {
@@ -703,7 +838,11 @@ pub fn prove(stmt: &Statement, assumptions: &[Assumption], opts: &Options) -> (O
             Outcome::Unknown {
                 reason: format!(
                     "no proof: {reason}; no counterexample in {tried} exact samples{}",
-                    if skipped > 0 { format!(" ({skipped} undecidable samples skipped)") } else { String::new() }
+                    if skipped > 0 {
+                        format!(" ({skipped} undecidable samples skipped)")
+                    } else {
+                        String::new()
+                    }
                 ),
             },
             stats,

@@ -16,17 +16,34 @@ const MAX_COLUMN: usize = 72;
 /// rules' justifications.
 pub fn proof_text(out: &mut impl Write, proof: &Proof) -> fmt::Result {
     let st = &proof.statement;
-    writeln!(out, "theorem   {} = {}", syntax::print(&st.lhs), syntax::print(&st.rhs))?;
+    writeln!(
+        out,
+        "theorem   {} = {}",
+        syntax::print(&st.lhs),
+        syntax::print(&st.rhs)
+    )?;
     if !proof.assumptions.is_empty() {
-        let a: Vec<String> = proof.assumptions.iter().map(cert::assumption_text).collect();
+        let a: Vec<String> = proof
+            .assumptions
+            .iter()
+            .map(cert::assumption_text)
+            .collect();
         writeln!(out, "assuming  {}", a.join(", "))?;
     }
     writeln!(out, "proof")?;
     let mut lines: Vec<(String, String)> = vec![(syntax::print(&st.lhs), String::new())];
     for s in &proof.steps {
-        lines.push((syntax::print(&s.expr), step_label(&s.rule, s.direction, s.subst.as_ref())));
+        lines.push((
+            syntax::print(&s.expr),
+            step_label(&s.rule, s.direction, s.subst.as_ref()),
+        ));
     }
-    let width = lines.iter().map(|(e, _)| e.chars().count()).filter(|&w| w <= MAX_COLUMN).max().unwrap_or(0);
+    let width = lines
+        .iter()
+        .map(|(e, _)| e.chars().count())
+        .filter(|&w| w <= MAX_COLUMN)
+        .max()
+        .unwrap_or(0);
     for (k, (e, label)) in lines.iter().enumerate() {
         let lead = if k == 0 { "    " } else { "  = " };
         let w = e.chars().count();
@@ -55,7 +72,11 @@ pub fn proof_text(out: &mut impl Write, proof: &Proof) -> fmt::Result {
             writeln!(out, "  {name:<20} {why}")?;
         }
     }
-    writeln!(out, "checked by the kernel: {} steps, every side condition re-established", proof.steps.len())
+    writeln!(
+        out,
+        "checked by the kernel: {} steps, every side condition re-established",
+        proof.steps.len()
+    )
 }
 
 fn step_label(rule: &str, dir: Direction, subst: Option<&rules::Subst>) -> String {

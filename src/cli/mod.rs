@@ -19,7 +19,11 @@ pub const BAD_INPUT: i32 = 2;
 pub const UNKNOWN: i32 = 3;
 
 #[derive(Parser)]
-#[command(name = "bnproof", version, about = "Formally checked symbolic explainer for normalization layers")]
+#[command(
+    name = "bnproof",
+    version,
+    about = "Formally checked symbolic explainer for normalization layers"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -77,7 +81,9 @@ pub fn main() -> i32 {
         }
     };
     // Deep but legal inputs recurse; give them room.
-    let worker = std::thread::Builder::new().stack_size(256 << 20).spawn(move || run(cli));
+    let worker = std::thread::Builder::new()
+        .stack_size(256 << 20)
+        .spawn(move || run(cli));
     match worker.map(|h| h.join()) {
         Ok(Ok(code)) => code,
         _ => {
@@ -89,7 +95,15 @@ pub fn main() -> i32 {
 
 fn run(cli: Cli) -> i32 {
     match cli.command {
-        Command::Prove { statement, assume, format, timeout, node_limit, iter_limit, seed } => {
+        Command::Prove {
+            statement,
+            assume,
+            format,
+            timeout,
+            node_limit,
+            iter_limit,
+            seed,
+        } => {
             if !(timeout.is_finite() && timeout > 0.0 && timeout <= 86_400.0) {
                 eprintln!("error: --timeout must be a number of seconds between 0 and 86400");
                 return BAD_INPUT;
@@ -108,7 +122,10 @@ fn run(cli: Cli) -> i32 {
     }
 }
 
-fn parse_inputs(statement: &str, assume: &[String]) -> Result<(bnproof::ir::Statement, Vec<Assumption>), i32> {
+fn parse_inputs(
+    statement: &str,
+    assume: &[String],
+) -> Result<(bnproof::ir::Statement, Vec<Assumption>), i32> {
     let stmt = syntax::parse_statement(statement).map_err(|e| {
         eprint!("{}", e.render("statement", statement));
         BAD_INPUT
@@ -149,7 +166,12 @@ fn prove_cmd(statement: &str, assume: &[String], format: Format, opts: &Options)
                 }
                 Format::Text => {
                     let _ = render::proof_text(&mut out, p);
-                    out.push_str(&format!("proved in {:.1} ms ({} e-nodes, {} iterations)\n", ms(elapsed), stats.nodes, stats.iterations));
+                    out.push_str(&format!(
+                        "proved in {:.1} ms ({} e-nodes, {} iterations)\n",
+                        ms(elapsed),
+                        stats.nodes,
+                        stats.iterations
+                    ));
                 }
             }
             OK
@@ -174,7 +196,11 @@ fn prove_cmd(statement: &str, assume: &[String], format: Format, opts: &Options)
                     out.push('\n');
                 }
                 Format::Text => {
-                    out.push_str(&format!("refuted: {} ≠ {}\n", syntax::print(&stmt.lhs), syntax::print(&stmt.rhs)));
+                    out.push_str(&format!(
+                        "refuted: {} ≠ {}\n",
+                        syntax::print(&stmt.lhs),
+                        syntax::print(&stmt.rhs)
+                    ));
                     let _ = render::counterexample_text(&mut out, c);
                 }
             }
@@ -205,7 +231,12 @@ fn check_proof_cmd(file: &str) -> i32 {
     };
     match cert::check_json(&text) {
         Ok(p) => {
-            println!("valid: {} = {} ({} steps checked by the kernel)", syntax::print(&p.statement.lhs), syntax::print(&p.statement.rhs), p.steps.len());
+            println!(
+                "valid: {} = {} ({} steps checked by the kernel)",
+                syntax::print(&p.statement.lhs),
+                syntax::print(&p.statement.rhs),
+                p.steps.len()
+            );
             OK
         }
         Err(e) => {
@@ -222,7 +253,10 @@ fn ms(d: Duration) -> f64 {
 fn theorems_cmd(format: Format) -> i32 {
     let opts = Options::default();
     let start = Instant::now();
-    let runs: Vec<library::Run> = library::THEOREMS.iter().map(|t| library::run(t, &opts)).collect();
+    let runs: Vec<library::Run> = library::THEOREMS
+        .iter()
+        .map(|t| library::run(t, &opts))
+        .collect();
     let total = start.elapsed();
     let all_ok = runs.iter().all(|r| r.as_expected());
     match format {
@@ -252,8 +286,19 @@ fn theorems_cmd(format: Format) -> i32 {
                     Outcome::Refuted(_) => "counterexample".to_string(),
                     Outcome::Unknown { reason } => reason.clone(),
                 };
-                let assume = if r.theorem.assume.is_empty() { String::new() } else { format!("  [{}]", r.theorem.assume.join(", ")) };
-                println!("{mark} {:<34} {:<8} {:>8.2} ms  {}{}  ({detail})", r.theorem.name, r.verdict(), ms(r.elapsed), r.theorem.statement, assume);
+                let assume = if r.theorem.assume.is_empty() {
+                    String::new()
+                } else {
+                    format!("  [{}]", r.theorem.assume.join(", "))
+                };
+                println!(
+                    "{mark} {:<34} {:<8} {:>8.2} ms  {}{}  ({detail})",
+                    r.theorem.name,
+                    r.verdict(),
+                    ms(r.elapsed),
+                    r.theorem.statement,
+                    assume
+                );
             }
             let n_ok = runs.iter().filter(|r| r.as_expected()).count();
             println!("{n_ok}/{} as expected in {:.1} ms", runs.len(), ms(total));

@@ -4,11 +4,18 @@ use std::io::Write;
 use std::process::{Command, Output};
 
 fn bnproof(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_bnproof")).args(args).output().unwrap()
+    Command::new(env!("CARGO_BIN_EXE_bnproof"))
+        .args(args)
+        .output()
+        .unwrap()
 }
 
 fn text(o: &Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
 }
 
 const SEED: &str = "u[i] + (b + Δb) − E[u[i] + (b + Δb)] = u[i] + b − E[u[i] + b]";
@@ -48,7 +55,10 @@ fn certificate_round_trip_and_tampering() {
     let mut bad = json.clone();
     bad["steps"][0]["expr"] = serde_json::Value::String("u[i] + b".into());
     let path = dir.join("bad.json");
-    std::fs::File::create(&path).unwrap().write_all(bad.to_string().as_bytes()).unwrap();
+    std::fs::File::create(&path)
+        .unwrap()
+        .write_all(bad.to_string().as_bytes())
+        .unwrap();
     let o = bnproof(&["check-proof", path.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
     assert!(text(&o).contains("step 1"), "{}", text(&o));
@@ -57,12 +67,20 @@ fn certificate_round_trip_and_tampering() {
     assert_eq!(missing.status.code(), Some(2));
     let garbage = dir.join("garbage.json");
     std::fs::write(&garbage, "{not json").unwrap();
-    assert_eq!(bnproof(&["check-proof", garbage.to_str().unwrap()]).status.code(), Some(1));
+    assert_eq!(
+        bnproof(&["check-proof", garbage.to_str().unwrap()])
+            .status
+            .code(),
+        Some(1)
+    );
 }
 
 #[test]
 fn false_statements_exit_1_with_a_counterexample() {
-    let o = bnproof(&["prove", "mean[i](x[i] * y[i]) = mean[i](x[i]) * mean[i](y[i])"]);
+    let o = bnproof(&[
+        "prove",
+        "mean[i](x[i] * y[i]) = mean[i](x[i]) * mean[i](y[i])",
+    ]);
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
     assert!(text(&o).contains("counterexample"));
     let o = bnproof(&["prove", "sqrt(a^2) = a"]);

@@ -1,7 +1,13 @@
 //! The kernel is the trusted core: it (and what it uses) must not depend on
 //! egg or on the prover.
 
-const TRUSTED: &[&str] = &["src/kernel.rs", "src/ring.rs", "src/sign.rs", "src/rules.rs", "src/ir.rs"];
+const TRUSTED: &[&str] = &[
+    "src/kernel.rs",
+    "src/ring.rs",
+    "src/sign.rs",
+    "src/rules.rs",
+    "src/ir.rs",
+];
 
 #[test]
 fn trusted_core_imports_neither_egg_nor_the_prover() {
@@ -10,7 +16,14 @@ fn trusted_core_imports_neither_egg_nor_the_prover() {
         let src = std::fs::read_to_string(&path).unwrap();
         for line in src.lines() {
             let code = line.split("//").next().unwrap_or("");
-            for banned in ["egg::", "use egg", "crate::prove", "prove::", "crate::refute", "crate::eval"] {
+            for banned in [
+                "egg::",
+                "use egg",
+                "crate::prove",
+                "prove::",
+                "crate::refute",
+                "crate::eval",
+            ] {
                 assert!(!code.contains(banned), "{file} mentions {banned:?}: {line}");
             }
         }

@@ -8,7 +8,10 @@ use bnproof::syntax;
 
 fn proof_of(stmt: &str, assume: &[&str]) -> Proof {
     let s = syntax::parse_statement(stmt).unwrap();
-    let a: Vec<_> = assume.iter().map(|x| syntax::parse_assumption(x).unwrap()).collect();
+    let a: Vec<_> = assume
+        .iter()
+        .map(|x| syntax::parse_assumption(x).unwrap())
+        .collect();
     match prove::search(&s, &a, &Options::default()).0 {
         Ok(p) => p,
         Err(e) => panic!("no proof of {stmt}: {e}"),
@@ -16,7 +19,10 @@ fn proof_of(stmt: &str, assume: &[&str]) -> Proof {
 }
 
 fn seed() -> Proof {
-    proof_of("u[i] + (b + Δb) − E[u[i] + (b + Δb)] = u[i] + b − E[u[i] + b]", &[])
+    proof_of(
+        "u[i] + (b + Δb) − E[u[i] + (b + Δb)] = u[i] + b − E[u[i] + b]",
+        &[],
+    )
 }
 
 fn scale() -> Proof {
@@ -130,7 +136,13 @@ fn unsound_steps_are_rejected() {
     let p = Proof {
         statement: stmt.clone(),
         assumptions: vec![],
-        steps: vec![kernel::Step { expr: stmt.rhs.clone(), rule: "mean-const".into(), direction: Direction::Forward, position: vec![], subst: None }],
+        steps: vec![kernel::Step {
+            expr: stmt.rhs.clone(),
+            rule: "mean-const".into(),
+            direction: Direction::Forward,
+            position: vec![],
+            subst: None,
+        }],
     };
     assert!(rejected(&p).message.contains("side condition"));
     // A "ring" step that is not a ring identity.
@@ -138,7 +150,13 @@ fn unsound_steps_are_rejected() {
     let p = Proof {
         statement: stmt.clone(),
         assumptions: vec![],
-        steps: vec![kernel::Step { expr: stmt.rhs.clone(), rule: "ring".into(), direction: Direction::Forward, position: vec![], subst: None }],
+        steps: vec![kernel::Step {
+            expr: stmt.rhs.clone(),
+            rule: "ring".into(),
+            direction: Direction::Forward,
+            position: vec![],
+            subst: None,
+        }],
     };
     rejected(&p);
 }

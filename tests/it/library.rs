@@ -21,7 +21,11 @@ fn library_verdicts() {
             }
             (Outcome::Refuted(c), Expect::Refuted) => {
                 let (stmt, assumptions) = library::parse(t).unwrap();
-                assert!(bnproof::refute::check_counterexample(&stmt, &assumptions, c), "{}", t.name);
+                assert!(
+                    bnproof::refute::check_counterexample(&stmt, &assumptions, c),
+                    "{}",
+                    t.name
+                );
             }
             (o, e) => panic!("{}: expected {}, got {o:?}", t.name, e.as_str()),
         }

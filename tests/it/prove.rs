@@ -9,7 +9,10 @@ use bnproof::syntax;
 
 fn verdict(stmt: &str, assume: &[&str]) -> Outcome {
     let s = syntax::parse_statement(stmt).unwrap_or_else(|e| panic!("{stmt}: {e}"));
-    let a: Vec<_> = assume.iter().map(|x| syntax::parse_assumption(x).unwrap()).collect();
+    let a: Vec<_> = assume
+        .iter()
+        .map(|x| syntax::parse_assumption(x).unwrap())
+        .collect();
     prove::prove(&s, &a, &Options::default()).0
 }
 
@@ -66,7 +69,10 @@ refuted! {
 
 #[test]
 fn seed_proof_text() {
-    let p = match verdict("u[i] + (b + Δb) − E[u[i] + (b + Δb)] = u[i] + b − E[u[i] + b]", &[]) {
+    let p = match verdict(
+        "u[i] + (b + Δb) − E[u[i] + (b + Δb)] = u[i] + b − E[u[i] + b]",
+        &[],
+    ) {
         Outcome::Proved(p) => p,
         o => panic!("{o:?}"),
     };

@@ -53,7 +53,18 @@ fn random_axes(rng: &mut ChaCha8Rng) -> Vec<String> {
 }
 
 fn random_rat(rng: &mut ChaCha8Rng, positive: bool) -> Rat {
-    let choices = [(0, 1), (1, 1), (-1, 1), (2, 1), (-2, 1), (1, 2), (-1, 3), (3, 2), (4, 1), (9, 4)];
+    let choices = [
+        (0, 1),
+        (1, 1),
+        (-1, 1),
+        (2, 1),
+        (-2, 1),
+        (1, 2),
+        (-1, 3),
+        (3, 2),
+        (4, 1),
+        (9, 4),
+    ];
     loop {
         let (p, q) = choices[rng.gen_range(0..choices.len())];
         if !positive || p > 0 {
@@ -63,13 +74,28 @@ fn random_rat(rng: &mut ChaCha8Rng, positive: bool) -> Rat {
 }
 
 fn random_env(rng: &mut ChaCha8Rng) -> Env {
-    let sizes: BTreeMap<String, usize> =
-        [("i".to_string(), rng.gen_range(1..=3)), ("j".to_string(), rng.gen_range(1..=3))].into();
+    let sizes: BTreeMap<String, usize> = [
+        ("i".to_string(), rng.gen_range(1..=3)),
+        ("j".to_string(), rng.gen_range(1..=3)),
+    ]
+    .into();
     let mut values = BTreeMap::new();
-    for (name, axes) in [("x", vec!["i"]), ("y", vec!["j"]), ("z", vec!["i", "j"]), ("a", vec![]), ("c", vec![])] {
+    for (name, axes) in [
+        ("x", vec!["i"]),
+        ("y", vec!["j"]),
+        ("z", vec!["i", "j"]),
+        ("a", vec![]),
+        ("c", vec![]),
+    ] {
         let n: usize = axes.iter().map(|a| sizes[*a]).product();
         let data = (0..n).map(|_| random_rat(rng, name == "a")).collect();
-        values.insert(name.to_string(), Tensor { axes: axes.iter().map(|s| s.to_string()).collect(), data });
+        values.insert(
+            name.to_string(),
+            Tensor {
+                axes: axes.iter().map(|s| s.to_string()).collect(),
+                data,
+            },
+        );
     }
     Env { sizes, values }
 }
@@ -124,16 +150,28 @@ fn every_rule_is_sound_on_random_exact_inputs() {
         let mut compared = 0;
         for _ in 0..400 {
             let s = random_subst(&mut rng, &vars, &avars);
-            let (Some(lhs), Some(rhs)) = (rules::instantiate(&rule.lhs, &s), rules::instantiate(&rule.rhs, &s)) else {
+            let (Some(lhs), Some(rhs)) = (
+                rules::instantiate(&rule.lhs, &s),
+                rules::instantiate(&rule.rhs, &s),
+            ) else {
                 continue;
             };
             if syntax::check_consistent(&[&lhs, &rhs]).is_err() {
                 continue;
             }
             let proof = Proof {
-                statement: Statement { lhs: lhs.clone(), rhs: rhs.clone() },
+                statement: Statement {
+                    lhs: lhs.clone(),
+                    rhs: rhs.clone(),
+                },
                 assumptions: assumptions.clone(),
-                steps: vec![Step { expr: rhs.clone(), rule: rule.name.into(), direction: Direction::Forward, position: vec![], subst: None }],
+                steps: vec![Step {
+                    expr: rhs.clone(),
+                    rule: rule.name.into(),
+                    direction: Direction::Forward,
+                    position: vec![],
+                    subst: None,
+                }],
             };
             if kernel::check(&proof).is_err() {
                 continue;
@@ -141,7 +179,8 @@ fn every_rule_is_sound_on_random_exact_inputs() {
             accepted += 1;
             for _ in 0..4 {
                 let env = random_env(&mut rng);
-                let (Ok(l), Ok(r)) = (eval::eval_all(&lhs, &env), eval::eval_all(&rhs, &env)) else {
+                let (Ok(l), Ok(r)) = (eval::eval_all(&lhs, &env), eval::eval_all(&rhs, &env))
+                else {
                     continue;
                 };
                 for ((il, vl), (ir, vr)) in l.iter().zip(r.iter()) {
@@ -158,7 +197,15 @@ fn every_rule_is_sound_on_random_exact_inputs() {
                 }
             }
         }
-        assert!(accepted >= 20, "rule {}: only {accepted} random instances accepted by the kernel", rule.name);
-        assert!(compared >= 40, "rule {}: only {compared} exact comparisons", rule.name);
+        assert!(
+            accepted >= 20,
+            "rule {}: only {accepted} random instances accepted by the kernel",
+            rule.name
+        );
+        assert!(
+            compared >= 40,
+            "rule {}: only {compared} exact comparisons",
+            rule.name
+        );
     }
 }
