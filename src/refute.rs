@@ -58,6 +58,9 @@ impl Counterexample {
     }
 }
 
+/// The result of a search. (`Refuted` is unboxed, as the interface
+/// specifies; outcomes are produced once per statement.)
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum RefuteOutcome {
     Refuted(Counterexample),
@@ -272,7 +275,7 @@ fn free_axes(stmt: &Statement) -> Vec<String> {
 }
 
 enum Compare {
-    Differ(BTreeMap<String, usize>, Value, Value),
+    Differ(Box<(BTreeMap<String, usize>, Value, Value)>),
     Equal,
     Undecided,
 }
@@ -288,7 +291,7 @@ fn compare(ev: &mut Evaluator, stmt: &Statement, env: &Env) -> Compare {
         match (l, r) {
             (Ok(l), Ok(r)) => {
                 if l.definitely_ne(&r) {
-                    return Compare::Differ(idx, l, r);
+                    return Compare::Differ(Box::new((idx, l, r)));
                 }
                 if !l.definitely_eq(&r) {
                     undecided = true;
@@ -341,7 +344,8 @@ pub fn refute(stmt: &Statement, assumptions: &[Assumption], opts: &RefuteOptions
         match compare(&mut ev, stmt, &env) {
             Compare::Equal => tried += 1,
             Compare::Undecided => skipped += 1,
-            Compare::Differ(index, lhs, rhs) => {
+            Compare::Differ(found) => {
+                let (index, lhs, rhs) = *found;
                 let cx = Counterexample {
                     sizes: env.sizes,
                     values: env.values,
