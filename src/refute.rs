@@ -542,6 +542,46 @@ mod tests {
     }
 
     #[test]
+    fn assumptions_hold_at_every_position() {
+        let sq = Expr::sqrt(Expr::pow(x("x"), Expr::num(2)));
+        let stmt = st(sq, x("x"));
+        let (tried, _) = not_refuted(&stmt, &[ge(x("x"))]);
+        assert!(tried > 100);
+        // a mean that is positive does not make every entry non-negative
+        let cx = refuted(&stmt, &[gt(mean(x("x")))]);
+        assert!(cx.values["x"].data.iter().any(|v| v.is_negative()));
+        // x[i]/x[i] = 1 under x[i] != 0
+        let stmt = st(Expr::div(x("x"), x("x")), Expr::num(1));
+        not_refuted(&stmt, &[ne(x("x"))]);
+        refuted(&stmt, &[]);
+        // var > 0 only excludes constant tensors, not the statement
+        let stmt = st(var(x("x")), Expr::num(0));
+        refuted(&stmt, &[]);
+        let (tried, skipped) = not_refuted(&st(var(x("x")), var(x("x"))), &[gt(var(x("x")))]);
+        assert!(tried > 100 && skipped == 0);
+    }
+
+    #[test]
+    fn intervals_decide_close_irrational_values() {
+        // sqrt(2) differs from this 16-digit decimal only after 1e-16
+        let approx = Expr::Num(Rat::new(
+            BigInt::from(1414213562373095i64),
+            BigInt::from(1000000000000000i64),
+        ));
+        let cx = refuted(&st(Expr::sqrt(Expr::num(2)), approx), &[]);
+        assert!(!cx.lhs.is_exact());
+        assert!(cx.lhs.to_string().contains('≈'));
+        // cube roots: (2^(1/3))^3 = 2 is never refuted
+        let c = Expr::pow(Expr::pow(Expr::num(2), Expr::rat(1, 3)), Expr::num(3));
+        not_refuted(&st(c, Expr::num(2)), &[]);
+        // sqrt(a)^2 = a under a >= 0, with irrational roots of random values
+        let e = Expr::pow(Expr::sqrt(s("a")), Expr::num(2));
+        not_refuted(&st(e.clone(), s("a")), &[ge(s("a"))]);
+        // ... and refuted without the assumption
+        refuted(&st(e, s("a")), &[]);
+    }
+
+    #[test]
     fn deterministic_and_deadline() {
         let stmt = st(
             mean(Expr::mul(x("x"), x("y"))),
