@@ -1,1 +1,1202 @@
-//! (in progress)
+//! Exact evaluation of expressions under the total semantics, with a
+//! rigorous interval fallback for irrational roots.
+//!
+//! Values are exact rationals whenever possible. A square root or `b`-th
+//! root of a rational that is not a perfect power becomes a rational
+//! interval `[lo, hi]` with `lo^b <= x <= hi^b` established by integer
+//! arithmetic, and interval arithmetic is carried through the remaining
+//! operations with outward rounding. Every result is an enclosure of the
+//! true value: an [`Value::Interval`] never claims more than is known.
+//!
+//! Operations are total (Lean's mathlib conventions): `x/0 = 0`,
+//! `sqrt(x) = 0` for `x < 0`, `0^-n = 0`, non-integer powers of negative
+//! numbers are `0`. Where such a convention makes an operation discontinuous
+//! (division or a negative power near `0`) and an interval straddles the
+//! discontinuity, evaluation answers [`EvalError::Undefined`] rather than
+//! guess.
+
+use crate::ir::{int_pow, Expr, Rat, RedOp, Rel, MAX_EXPONENT};
+use num_bigint::BigInt;
+use num_integer::Integer;
+use num_traits::{One, Signed, ToPrimitive, Zero};
+use std::collections::BTreeMap;
+use std::fmt;
+use std::time::Instant;
+
+/// Largest bit length of a numerator or denominator before evaluation gives
+/// up with [`EvalError::TooLarge`].
+pub const MAX_BITS: u64 = 100_000;
+
+/// Default work budget: node evaluations per [`Evaluator`].
+pub const DEFAULT_BUDGET: u64 = 2_000_000;
+
+/// Interval endpoints with a denominator longer than this many bits are
+/// rounded outward to a grid of relative spacing `2^-ROUND_PREC`.
+const ROUND_THRESHOLD_BITS: u64 = 128;
+const ROUND_PREC: i64 = 96;
+
+/// Bits of the integer root computed for an irrational root (relative
+/// precision of the enclosure, about `2^-ROOT_PREC`).
+const ROOT_PREC: i64 = 80;
+
+/// Largest root index enclosed by an interval (exact roots go further).
+const MAX_ROOT_INDEX: u64 = 64;
+
+/// Deepest expression tree evaluated (recursion guard).
+const MAX_DEPTH: usize = 256;
+
+/// A tensor of exact values: row-major over `axes` (sorted, as in
+/// [`crate::ir::Symbol`]), the last axis varying fastest.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Tensor {
+    pub axes: Vec<String>,
+    pub data: Vec<Rat>,
+}
+
+impl Tensor {
+    /// A tensor with no axes.
+    pub fn scalar(v: Rat) -> Tensor {
+        Tensor {
+            axes: vec![],
+            data: vec![v],
+        }
+    }
+}
+
+/// Axis sizes and symbol values (keyed by symbol name).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Env {
+    pub sizes: BTreeMap<String, usize>,
+    pub values: BTreeMap<String, Tensor>,
+}
+
+/// The value of an expression at one point: exact, or a rigorous enclosure.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Value {
+    Exact(Rat),
+    /// `lo <= true value <= hi`, with `lo < hi`.
+    Interval(Rat, Rat),
+}
+
+impl Value {
+    pub fn lo(&self) -> &Rat {
+        match self {
+            Value::Exact(v) => v,
+            Value::Interval(lo, _) => lo,
+        }
+    }
+
+    pub fn hi(&self) -> &Rat {
+        match self {
+            Value::Exact(v) => v,
+            Value::Interval(_, hi) => hi,
+        }
+    }
+
+    pub fn is_exact(&self) -> bool {
+        matches!(self, Value::Exact(_))
+    }
+
+    /// True only when the two values certainly differ: both exact and
+    /// different, or disjoint enclosures.
+    pub fn definitely_ne(&self, other: &Value) -> bool {
+        self.hi() < other.lo() || other.hi() < self.lo()
+    }
+
+    /// True only when both values are exact and equal.
+    pub fn definitely_eq(&self, other: &Value) -> bool {
+        match (self, other) {
+            (Value::Exact(a), Value::Exact(b)) => a == b,
+            _ => false,
+        }
+    }
+
+    /// Whether `value REL 0` holds: `Some(true)` / `Some(false)` when
+    /// decided (exactly or by the enclosure), `None` when undecided.
+    pub fn holds(&self, rel: Rel) -> Option<bool> {
+        let zero = Rat::zero();
+        let (lo, hi) = (self.lo(), self.hi());
+        match rel {
+            Rel::Gt => {
+                if *lo > zero {
+                    Some(true)
+                } else if *hi <= zero {
+                    Some(false)
+                } else {
+                    None
+                }
+            }
+            Rel::Ge => {
+                if *lo >= zero {
+                    Some(true)
+                } else if *hi < zero {
+                    Some(false)
+                } else {
+                    None
+                }
+            }
+            Rel::Ne => {
+                if *lo > zero || *hi < zero {
+                    Some(true)
+                } else if lo.is_zero() && hi.is_zero() {
+                    Some(false)
+                } else {
+                    None
+                }
+            }
+        }
+    }
+
+    /// A floating-point approximation (the midpoint of an interval).
+    pub fn approx(&self) -> f64 {
+        match self {
+            Value::Exact(v) => rat_to_f64(v),
+            Value::Interval(lo, hi) => {
+                rat_to_f64(&((lo + hi) / Rat::from_integer(BigInt::from(2))))
+            }
+        }
+    }
+
+    fn from_iv(iv: Iv) -> Value {
+        if iv.lo == iv.hi {
+            Value::Exact(iv.lo)
+        } else {
+            Value::Interval(iv.lo, iv.hi)
+        }
+    }
+}
+
+fn rat_to_f64(v: &Rat) -> f64 {
+    v.to_f64().unwrap_or(f64::NAN)
+}
+
+impl fmt::Display for Value {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Value::Exact(v) => write!(f, "{v}"),
+            Value::Interval(lo, hi) => write!(f, "[{lo}, {hi}] (≈ {:e})", self.approx()),
+        }
+    }
+}
+
+/// Why evaluation gave no value.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum EvalError {
+    #[error("unbound symbol `{0}`")]
+    UnboundSymbol(String),
+    #[error("no size for axis `{0}`")]
+    UnknownAxisSize(String),
+    #[error("undecidable: {0}")]
+    Undefined(String),
+    #[error("too large: {0}")]
+    TooLarge(String),
+}
+
+type R<T> = Result<T, EvalError>;
+
+/// Values at positions: each assignment of the free axes with its value.
+pub type Points = Vec<(BTreeMap<String, usize>, Value)>;
+
+/// An enclosure `lo <= v <= hi`; exact when `lo == hi`.
+#[derive(Clone, Debug)]
+struct Iv {
+    lo: Rat,
+    hi: Rat,
+}
+
+fn too_large(what: &str) -> EvalError {
+    EvalError::TooLarge(what.to_string())
+}
+
+fn check_bits(r: &Rat) -> R<()> {
+    if r.numer().bits() > MAX_BITS || r.denom().bits() > MAX_BITS {
+        Err(too_large("a number exceeds 100000 bits"))
+    } else {
+        Ok(())
+    }
+}
+
+fn pow2(k: u64) -> BigInt {
+    BigInt::one() << (k as usize)
+}
+
+/// Approximate `log2 |v|` (exact to within 1) for `v != 0`.
+fn log2_approx(v: &Rat) -> i64 {
+    v.numer().bits() as i64 - v.denom().bits() as i64
+}
+
+/// `v` rounded toward `-inf` (`up = false`) or `+inf` (`up = true`) to a
+/// grid of relative spacing `2^-ROUND_PREC`, when its denominator is long.
+fn round_dir(v: Rat, up: bool) -> Rat {
+    if v.is_zero() || v.denom().bits() <= ROUND_THRESHOLD_BITS {
+        return v;
+    }
+    let shift = ROUND_PREC - log2_approx(&v);
+    let (n, d) = (v.numer(), v.denom());
+    // floor or ceil of v * 2^shift, then divided back.
+    let (num, den) = if shift >= 0 {
+        (n << (shift as usize), d.clone())
+    } else {
+        (n.clone(), d << ((-shift) as usize))
+    };
+    let q = if up {
+        -((-num).div_floor(&den))
+    } else {
+        num.div_floor(&den)
+    };
+    if shift >= 0 {
+        Rat::new(q, pow2(shift as u64))
+    } else {
+        Rat::from_integer(q * pow2((-shift) as u64))
+    }
+}
+
+fn exact(v: Rat) -> R<Iv> {
+    check_bits(&v)?;
+    Ok(Iv {
+        lo: v.clone(),
+        hi: v,
+    })
+}
+
+/// Builds an enclosure from `lo <= hi`, rounding outward.
+fn mk(lo: Rat, hi: Rat) -> R<Iv> {
+    if lo == hi {
+        return exact(lo);
+    }
+    let lo = round_dir(lo, false);
+    let hi = round_dir(hi, true);
+    check_bits(&lo)?;
+    check_bits(&hi)?;
+    if lo == hi {
+        Ok(Iv {
+            lo: lo.clone(),
+            hi: lo,
+        })
+    } else {
+        Ok(Iv { lo, hi })
+    }
+}
+
+impl Iv {
+    fn is_exact(&self) -> bool {
+        self.lo == self.hi
+    }
+
+    fn contains_zero(&self) -> bool {
+        !self.lo.is_positive() && !self.hi.is_negative()
+    }
+
+    fn is_zero(&self) -> bool {
+        self.lo.is_zero() && self.hi.is_zero()
+    }
+
+    fn neg(self) -> Iv {
+        Iv {
+            lo: -self.hi,
+            hi: -self.lo,
+        }
+    }
+
+    fn add(&self, o: &Iv) -> R<Iv> {
+        if self.is_exact() && o.is_exact() {
+            return exact(&self.lo + &o.lo);
+        }
+        mk(&self.lo + &o.lo, &self.hi + &o.hi)
+    }
+
+    fn sub(&self, o: &Iv) -> R<Iv> {
+        if self.is_exact() && o.is_exact() {
+            return exact(&self.lo - &o.lo);
+        }
+        mk(&self.lo - &o.hi, &self.hi - &o.lo)
+    }
+
+    fn mul(&self, o: &Iv) -> R<Iv> {
+        if self.is_zero() || o.is_zero() {
+            return exact(Rat::zero());
+        }
+        if self.is_exact() && o.is_exact() {
+            return exact(&self.lo * &o.lo);
+        }
+        let ps = [
+            &self.lo * &o.lo,
+            &self.lo * &o.hi,
+            &self.hi * &o.lo,
+            &self.hi * &o.hi,
+        ];
+        let lo = ps.iter().min().cloned().unwrap_or_default();
+        let hi = ps.iter().max().cloned().unwrap_or_default();
+        mk(lo, hi)
+    }
+
+    /// Total reciprocal: `1/0 = 0`; undecidable for an enclosure of `0`.
+    fn recip(&self) -> R<Iv> {
+        if self.is_exact() {
+            return exact(if self.lo.is_zero() {
+                Rat::zero()
+            } else {
+                self.lo.recip()
+            });
+        }
+        if self.contains_zero() {
+            return Err(EvalError::Undefined(
+                "division by an interval containing 0".to_string(),
+            ));
+        }
+        mk(self.hi.recip(), self.lo.recip())
+    }
+
+    fn div(&self, o: &Iv) -> R<Iv> {
+        if self.is_zero() {
+            return exact(Rat::zero());
+        }
+        self.mul(&o.recip()?)
+    }
+
+    fn sq(&self) -> R<Iv> {
+        self.ipow(2)
+    }
+
+    /// `self ^ n` for an integer `n >= 0` (`0^0 = 1`).
+    fn ipow(&self, n: u64) -> R<Iv> {
+        if n == 0 {
+            return exact(Rat::one());
+        }
+        if self.is_exact() {
+            let v = &self.lo;
+            if !v.is_zero() && !v.abs().is_one() {
+                let bits = v.numer().bits().max(v.denom().bits());
+                if bits.saturating_mul(n) > MAX_BITS + 64 {
+                    return Err(too_large("power of a number exceeds 100000 bits"));
+                }
+            }
+            return exact(int_pow(v, n as i64).ok_or_else(|| too_large("exponent"))?);
+        }
+        let (lo, hi) = (&self.lo, &self.hi);
+        if !lo.is_negative() {
+            mk(pow_dir(lo, n, false)?, pow_dir(hi, n, true)?)
+        } else if !hi.is_positive() {
+            let (a, b) = (-hi, -lo); // |x| in [a, b]
+            let (pa, pb) = (pow_dir(&a, n, false)?, pow_dir(&b, n, true)?);
+            if n % 2 == 0 {
+                mk(pa, pb)
+            } else {
+                mk(-pb, -pa)
+            }
+        } else {
+            let neg = -lo;
+            if n % 2 == 0 {
+                let m = if neg > *hi { neg } else { hi.clone() };
+                mk(Rat::zero(), pow_dir(&m, n, true)?)
+            } else {
+                mk(-pow_dir(&neg, n, true)?, pow_dir(hi, n, true)?)
+            }
+        }
+    }
+
+    /// `self ^ (a/b)` under the total semantics, `b >= 1`, `gcd(a, b) = 1`.
+    fn rpow(&self, a: i64, b: u64) -> R<Iv> {
+        if b == 1 {
+            return if a >= 0 {
+                self.ipow(a as u64)
+            } else {
+                self.ipow(a.unsigned_abs())?.recip()
+            };
+        }
+        // Non-integer exponent: 0 for x <= 0 (including 0^(negative)).
+        if !self.hi.is_positive() {
+            return exact(Rat::zero());
+        }
+        let root = if self.lo.is_positive() {
+            if self.is_exact() {
+                match root_exact(&self.lo, b)? {
+                    Some(r) => exact(r)?,
+                    None => {
+                        let (l, h) = root_bounds(&self.lo, b)?;
+                        mk(l, h)?
+                    }
+                }
+            } else {
+                mk(root_dir(&self.lo, b, false)?, root_dir(&self.hi, b, true)?)?
+            }
+        } else {
+            // The interval straddles 0 (or starts at it): x^(a/b) is 0 on
+            // the non-positive part and continuous at 0 when a > 0.
+            if a < 0 {
+                return Err(EvalError::Undefined(
+                    "negative power of an interval containing 0".to_string(),
+                ));
+            }
+            mk(Rat::zero(), root_dir(&self.hi, b, true)?)?
+        };
+        if a >= 0 {
+            root.ipow(a as u64)
+        } else {
+            root.ipow(a.unsigned_abs())?.recip()
+        }
+    }
+}
+
+/// `v^n` for `v >= 0`, rounded down or up (each step rounded the same way,
+/// which is sound because every intermediate is non-negative).
+fn pow_dir(v: &Rat, n: u64, up: bool) -> R<Rat> {
+    if v.is_zero() {
+        return Ok(Rat::zero());
+    }
+    let mag = log2_approx(v).unsigned_abs() + 1;
+    if mag.saturating_mul(n) > MAX_BITS {
+        return Err(too_large("power of an interval exceeds 100000 bits"));
+    }
+    let mut result = Rat::one();
+    let mut base = v.clone();
+    let mut e = n;
+    while e > 0 {
+        if e & 1 == 1 {
+            result = round_dir(&result * &base, up);
+            check_bits(&result)?;
+        }
+        e >>= 1;
+        if e > 0 {
+            base = round_dir(&base * &base, up);
+            check_bits(&base)?;
+        }
+    }
+    Ok(result)
+}
+
+/// The exact `b`-th root of `x > 0` if `x` is a perfect `b`-th power.
+fn root_exact(x: &Rat, b: u64) -> R<Option<Rat>> {
+    let b32 = u32::try_from(b).map_err(|_| too_large("root index"))?;
+    let n = x.numer();
+    let d = x.denom();
+    let rn = n.nth_root(b32);
+    if &num_traits::pow(rn.clone(), b as usize) != n {
+        return Ok(None);
+    }
+    let rd = d.nth_root(b32);
+    if &num_traits::pow(rd.clone(), b as usize) != d {
+        return Ok(None);
+    }
+    Ok(Some(Rat::new(rn, rd)))
+}
+
+/// Rigorous bounds `lo <= x^(1/b) <= hi` for `x > 0`, `lo < hi`, relative
+/// width about `2^-ROOT_PREC`.
+///
+/// With `M = floor(x * 2^(b k))` and `s = floor(M^(1/b))` (exact integer
+/// root): `s^b <= M <= x 2^(bk)` gives `(s/2^k)^b <= x`, and
+/// `(s+1)^b > M`, i.e. `(s+1)^b >= M + 1 > x 2^(bk)`, gives
+/// `((s+1)/2^k)^b > x`.
+fn root_bounds(x: &Rat, b: u64) -> R<(Rat, Rat)> {
+    if b > MAX_ROOT_INDEX {
+        // The integer root below converges too slowly for such indices.
+        return Err(too_large("irrational root of index above 64"));
+    }
+    let b32 = u32::try_from(b).map_err(|_| too_large("root index"))?;
+    let bi = b as i64;
+    let k = ROOT_PREC - log2_approx(x).div_euclid(bi);
+    let shift = (bi as u128) * (k.unsigned_abs() as u128);
+    if shift > (4 * MAX_BITS as u128) {
+        return Err(too_large("root of a number too large or small"));
+    }
+    let shift = shift as usize;
+    let (n, d) = (x.numer(), x.denom());
+    let m = if k >= 0 {
+        (n << shift).div_floor(d)
+    } else {
+        n.div_floor(&(d << shift))
+    };
+    let s = m.nth_root(b32);
+    let s1 = &s + BigInt::one();
+    if k >= 0 {
+        let den = pow2(k as u64);
+        Ok((Rat::new(s, den.clone()), Rat::new(s1, den)))
+    } else {
+        let f = pow2(k.unsigned_abs());
+        Ok((Rat::from_integer(s * &f), Rat::from_integer(s1 * f)))
+    }
+}
+
+/// A rigorous bound of `x^(1/b)` for `x >= 0` from below (`up = false`) or above.
+fn root_dir(x: &Rat, b: u64, up: bool) -> R<Rat> {
+    if x.is_zero() {
+        return Ok(Rat::zero());
+    }
+    if let Some(r) = root_exact(x, b)? {
+        return Ok(r);
+    }
+    let (lo, hi) = root_bounds(x, b)?;
+    Ok(if up { hi } else { lo })
+}
+
+/// Limits of one evaluation run.
+#[derive(Clone, Debug)]
+pub struct Limits {
+    /// Node evaluations allowed.
+    pub budget: u64,
+    pub deadline: Option<Instant>,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            budget: DEFAULT_BUDGET,
+            deadline: None,
+        }
+    }
+}
+
+/// An evaluator over one environment; all calls share one work budget.
+pub struct Evaluator<'a> {
+    env: &'a Env,
+    limits: Limits,
+    steps: u64,
+}
+
+impl<'a> Evaluator<'a> {
+    pub fn new(env: &'a Env) -> Self {
+        Evaluator {
+            env,
+            limits: Limits::default(),
+            steps: 0,
+        }
+    }
+
+    pub fn with_limits(env: &'a Env, limits: Limits) -> Self {
+        Evaluator {
+            env,
+            limits,
+            steps: 0,
+        }
+    }
+
+    /// Node evaluations spent so far.
+    pub fn steps(&self) -> u64 {
+        self.steps
+    }
+
+    /// The value of `e` at one assignment of (at least) its free axes.
+    pub fn eval(&mut self, e: &Expr, index: &BTreeMap<String, usize>) -> R<Value> {
+        let mut idx = index.clone();
+        self.ev(e, &mut idx, 0).map(Value::from_iv)
+    }
+
+    /// The value of `e` at every assignment of its free axes, in
+    /// lexicographic order of the (sorted) free axes.
+    pub fn eval_all(&mut self, e: &Expr) -> R<Points> {
+        let axes: Vec<String> = e.free_axes().into_iter().collect();
+        let points = assignments(&axes, &self.env.sizes, self.limits.budget)?;
+        let mut out = Vec::with_capacity(points.len());
+        for p in points {
+            let v = self.eval(e, &p)?;
+            out.push((p, v));
+        }
+        Ok(out)
+    }
+
+    fn size(&self, axis: &str) -> R<usize> {
+        self.env
+            .sizes
+            .get(axis)
+            .copied()
+            .ok_or_else(|| EvalError::UnknownAxisSize(axis.to_string()))
+    }
+
+    fn tick(&mut self) -> R<()> {
+        self.steps += 1;
+        if self.steps > self.limits.budget {
+            return Err(too_large("evaluation work budget exhausted"));
+        }
+        if self.steps % 1024 == 0 {
+            if let Some(d) = self.limits.deadline {
+                if Instant::now() >= d {
+                    return Err(too_large("time limit reached during evaluation"));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn symbol(&self, s: &crate::ir::Symbol, index: &BTreeMap<String, usize>) -> R<Iv> {
+        let t = self
+            .env
+            .values
+            .get(&s.name)
+            .ok_or_else(|| EvalError::UnboundSymbol(s.name.clone()))?;
+        if t.axes != s.axes {
+            return Err(EvalError::Undefined(format!(
+                "symbol `{}` used with axes [{}] but bound with axes [{}]",
+                s.name,
+                s.axes.join(","),
+                t.axes.join(",")
+            )));
+        }
+        let mut offset: usize = 0;
+        let mut total: usize = 1;
+        for a in &t.axes {
+            let n = self.size(a)?;
+            let i = *index
+                .get(a)
+                .ok_or_else(|| EvalError::Undefined(format!("no position given for axis `{a}`")))?;
+            if i >= n {
+                return Err(EvalError::Undefined(format!(
+                    "position {i} out of range for axis `{a}` of size {n}"
+                )));
+            }
+            offset = offset * n + i;
+            total = total.saturating_mul(n);
+        }
+        if t.data.len() != total {
+            return Err(EvalError::Undefined(format!(
+                "symbol `{}` has {} values, expected {}",
+                s.name,
+                t.data.len(),
+                total
+            )));
+        }
+        exact(t.data[offset].clone())
+    }
+
+    fn ev(&mut self, e: &Expr, index: &mut BTreeMap<String, usize>, depth: usize) -> R<Iv> {
+        self.tick()?;
+        if depth > MAX_DEPTH {
+            return Err(too_large("expression nested too deeply"));
+        }
+        let d = depth + 1;
+        // Each arm calls out so that this recursive frame stays small.
+        match e {
+            Expr::Num(r) => exact(r.clone()),
+            Expr::Sym(s) => self.symbol(s, index),
+            Expr::PVar(v) => Err(EvalError::Undefined(format!("pattern variable ?{v}"))),
+            Expr::Neg(a) => Ok(self.ev(a, index, d)?.neg()),
+            Expr::Add(a, b) | Expr::Sub(a, b) | Expr::Mul(a, b) | Expr::Div(a, b) => {
+                self.binary(e, a, b, index, d)
+            }
+            Expr::Sqrt(a) => self.ev(a, index, d)?.rpow(1, 2),
+            Expr::Pow(a, p) => self.power(a, p, index, d),
+            Expr::Reduce(op, axes, body) => self.reduce(*op, axes, body, index, d),
+        }
+    }
+
+    #[inline(never)]
+    fn binary(
+        &mut self,
+        e: &Expr,
+        a: &Expr,
+        b: &Expr,
+        index: &mut BTreeMap<String, usize>,
+        d: usize,
+    ) -> R<Iv> {
+        let x = self.ev(a, index, d)?;
+        let y = self.ev(b, index, d)?;
+        match e {
+            Expr::Add(..) => x.add(&y),
+            Expr::Sub(..) => x.sub(&y),
+            Expr::Mul(..) => x.mul(&y),
+            _ => x.div(&y),
+        }
+    }
+
+    #[inline(never)]
+    fn power(
+        &mut self,
+        a: &Expr,
+        p: &Expr,
+        index: &mut BTreeMap<String, usize>,
+        d: usize,
+    ) -> R<Iv> {
+        let p = match p.const_value() {
+            Some(p) => p,
+            None => {
+                let v = self.ev(p, index, d)?;
+                if !v.is_exact() {
+                    return Err(EvalError::Undefined(
+                        "exponent is not a rational constant".to_string(),
+                    ));
+                }
+                v.lo
+            }
+        };
+        let x = self.ev(a, index, d)?;
+        pow_value(&x, &p)
+    }
+
+    #[inline(never)]
+    fn reduce(
+        &mut self,
+        op: RedOp,
+        axes: &[String],
+        body: &Expr,
+        index: &mut BTreeMap<String, usize>,
+        depth: usize,
+    ) -> R<Iv> {
+        let sizes: Vec<usize> = axes.iter().map(|a| self.size(a)).collect::<R<_>>()?;
+        let mut count: usize = 1;
+        for &n in &sizes {
+            count = count
+                .checked_mul(n)
+                .filter(|&c| (c as u64) <= self.limits.budget)
+                .ok_or_else(|| too_large("reduction over too many points"))?;
+        }
+        let saved: Vec<Option<usize>> = axes.iter().map(|a| index.get(a).copied()).collect();
+        let result = self.reduce_inner(op, axes, &sizes, count, body, index, depth);
+        for (a, s) in axes.iter().zip(saved) {
+            match s {
+                Some(v) => {
+                    index.insert(a.clone(), v);
+                }
+                None => {
+                    index.remove(a);
+                }
+            }
+        }
+        result
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn reduce_inner(
+        &mut self,
+        op: RedOp,
+        axes: &[String],
+        sizes: &[usize],
+        count: usize,
+        body: &Expr,
+        index: &mut BTreeMap<String, usize>,
+        depth: usize,
+    ) -> R<Iv> {
+        let mut vals: Vec<Iv> = Vec::new();
+        let mut sum = exact(Rat::zero())?;
+        let mut pos = vec![0usize; axes.len()];
+        for _ in 0..count {
+            for (a, &p) in axes.iter().zip(&pos) {
+                index.insert(a.clone(), p);
+            }
+            let v = self.ev(body, index, depth)?;
+            sum = sum.add(&v)?;
+            if op == RedOp::Var {
+                vals.push(v);
+            }
+            // advance the odometer, last axis fastest
+            for k in (0..pos.len()).rev() {
+                pos[k] += 1;
+                if pos[k] < sizes[k] {
+                    break;
+                }
+                pos[k] = 0;
+            }
+        }
+        let n = exact(Rat::from_integer(BigInt::from(count)))?;
+        match op {
+            RedOp::Sum => Ok(sum),
+            RedOp::Mean => sum.div(&n),
+            RedOp::Var => {
+                let m = sum.div(&n)?;
+                let mut acc = exact(Rat::zero())?;
+                for v in &vals {
+                    self.tick()?;
+                    acc = acc.add(&v.sub(&m)?.sq()?)?;
+                }
+                acc.div(&n)
+            }
+        }
+    }
+}
+
+/// `x ^ p` for a rational constant `p` under the total semantics.
+fn pow_value(x: &Iv, p: &Rat) -> R<Iv> {
+    // Bases 0, 1, -1 with any exponent, before the exponent size check.
+    if x.is_exact() {
+        let v = &x.lo;
+        if v.is_zero() {
+            return exact(if p.is_zero() { Rat::one() } else { Rat::zero() });
+        }
+        if v.is_one() {
+            return exact(Rat::one());
+        }
+        if (-v).is_one() {
+            if !p.is_integer() {
+                return exact(Rat::zero());
+            }
+            let odd = p.numer().is_odd();
+            return exact(if odd { -Rat::one() } else { Rat::one() });
+        }
+    }
+    let a = p
+        .numer()
+        .to_i64()
+        .filter(|a| a.unsigned_abs() <= MAX_EXPONENT as u64)
+        .ok_or_else(|| too_large("exponent beyond MAX_EXPONENT"))?;
+    let b = p
+        .denom()
+        .to_u64()
+        .filter(|&b| b <= MAX_EXPONENT as u64)
+        .ok_or_else(|| too_large("root index beyond MAX_EXPONENT"))?;
+    x.rpow(a, b)
+}
+
+/// Every assignment of `axes` to positions, in lexicographic order (last
+/// axis fastest).
+pub fn assignments(
+    axes: &[String],
+    sizes: &BTreeMap<String, usize>,
+    max_points: u64,
+) -> R<Vec<BTreeMap<String, usize>>> {
+    let mut dims = Vec::with_capacity(axes.len());
+    let mut count: u64 = 1;
+    for a in axes {
+        let n = *sizes
+            .get(a)
+            .ok_or_else(|| EvalError::UnknownAxisSize(a.clone()))?;
+        count = count.saturating_mul(n as u64);
+        dims.push(n);
+    }
+    if count > max_points {
+        return Err(too_large("too many positions to evaluate"));
+    }
+    let mut out = Vec::with_capacity(count as usize);
+    let mut pos = vec![0usize; axes.len()];
+    for _ in 0..count {
+        out.push(axes.iter().cloned().zip(pos.iter().copied()).collect());
+        for k in (0..pos.len()).rev() {
+            pos[k] += 1;
+            if pos[k] < dims[k] {
+                break;
+            }
+            pos[k] = 0;
+        }
+    }
+    Ok(out)
+}
+
+/// The value of `e` at one assignment of its free axes (default limits).
+pub fn eval(e: &Expr, env: &Env, index: &BTreeMap<String, usize>) -> Result<Value, EvalError> {
+    Evaluator::new(env).eval(e, index)
+}
+
+/// The value of `e` at every assignment of its free axes (default limits,
+/// one budget for all of them).
+pub fn eval_all(e: &Expr, env: &Env) -> Result<Points, EvalError> {
+    Evaluator::new(env).eval_all(e)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ir::RedOp::{Mean, Sum, Var};
+
+    fn q(p: i64, d: i64) -> Rat {
+        Rat::new(BigInt::from(p), BigInt::from(d))
+    }
+
+    fn z(p: i64) -> Rat {
+        Rat::from_integer(BigInt::from(p))
+    }
+
+    fn n(p: i64) -> Expr {
+        Expr::num(p)
+    }
+
+    fn env(sizes: &[(&str, usize)], values: &[(&str, &[&str], Vec<Rat>)]) -> Env {
+        let mut e = Env::default();
+        for (a, s) in sizes {
+            e.sizes.insert(a.to_string(), *s);
+        }
+        for (name, axes, data) in values {
+            let mut axes: Vec<String> = axes.iter().map(|s| s.to_string()).collect();
+            axes.sort();
+            e.values.insert(
+                name.to_string(),
+                Tensor {
+                    axes,
+                    data: data.clone(),
+                },
+            );
+        }
+        e
+    }
+
+    fn at(pairs: &[(&str, usize)]) -> BTreeMap<String, usize> {
+        pairs.iter().map(|(a, i)| (a.to_string(), *i)).collect()
+    }
+
+    fn exact_of(e: &Expr, en: &Env, idx: &BTreeMap<String, usize>) -> Rat {
+        match eval(e, en, idx) {
+            Ok(Value::Exact(v)) => v,
+            other => panic!("expected an exact value for {e:?}, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn total_semantics_table() {
+        let cases: Vec<(Expr, Rat)> = vec![
+            (Expr::div(n(1), n(0)), z(0)),
+            (Expr::div(n(0), n(0)), z(0)),
+            (Expr::sqrt(n(-4)), z(0)),
+            (Expr::sqrt(n(0)), z(0)),
+            (Expr::sqrt(Expr::rat(9, 4)), q(3, 2)),
+            (Expr::pow(n(0), n(-1)), z(0)),
+            (Expr::pow(n(0), n(0)), z(1)),
+            (Expr::pow(n(-8), Expr::rat(1, 3)), z(0)),
+            (Expr::pow(n(0), Expr::rat(-1, 2)), z(0)),
+            (Expr::pow(n(4), Expr::rat(3, 2)), z(8)),
+            (Expr::pow(n(4), Expr::rat(-3, 2)), q(1, 8)),
+            (Expr::pow(Expr::rat(8, 27), Expr::rat(2, 3)), q(4, 9)),
+            (Expr::pow(n(-2), n(3)), z(-8)),
+            (Expr::pow(n(-2), n(-2)), q(1, 4)),
+            (Expr::pow(n(-1), n(1 << 40)), z(1)),
+            (Expr::pow(n(1), Expr::rat(1, 1 << 40)), z(1)),
+            (
+                Expr::neg(Expr::sub(n(2), Expr::mul(n(3), Expr::rat(1, 3)))),
+                z(-1),
+            ),
+            // sqrt(2) * 0 stays exact
+            (Expr::mul(Expr::sqrt(n(2)), n(0)), z(0)),
+            (Expr::div(n(0), Expr::sqrt(n(2))), z(0)),
+        ];
+        let en = Env::default();
+        for (e, want) in cases {
+            assert_eq!(exact_of(&e, &en, &BTreeMap::new()), want, "{e:?}");
+        }
+    }
+
+    fn interval(e: &Expr) -> (Rat, Rat) {
+        match eval(e, &Env::default(), &BTreeMap::new()) {
+            Ok(Value::Interval(lo, hi)) => {
+                assert!(lo < hi);
+                (lo, hi)
+            }
+            other => panic!("expected an interval for {e:?}, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn irrational_roots_are_tight_rigorous_intervals() {
+        let (lo, hi) = interval(&Expr::pow(n(2), Expr::rat(1, 2)));
+        let r = Rat::new(BigInt::from(141421356), BigInt::from(100000000));
+        assert!(lo <= &r + q(1, 100000000) && r <= hi);
+        assert!(&lo * &lo <= z(2) && z(2) <= &hi * &hi);
+        assert!((&hi - &lo) < Rat::new(BigInt::one(), BigInt::from(10u64.pow(15))));
+        let (lo, hi) = interval(&Expr::sqrt(n(2)));
+        assert!(&lo * &lo <= z(2) && z(2) <= &hi * &hi);
+        // cube root of 2, and 2^(-1/2)
+        let (lo, hi) = interval(&Expr::pow(n(2), Expr::rat(1, 3)));
+        assert!(num_traits::pow(lo, 3) <= z(2) && z(2) <= num_traits::pow(hi, 3));
+        let (lo, hi) = interval(&Expr::pow(n(2), Expr::rat(-1, 2)));
+        assert!(&lo * &lo <= q(1, 2) && q(1, 2) <= &hi * &hi);
+        // sqrt(2) * sqrt(2) encloses 2 but is not exact
+        let two = Expr::mul(Expr::sqrt(n(2)), Expr::sqrt(n(2)));
+        let v = eval(&two, &Env::default(), &BTreeMap::new()).unwrap();
+        assert!(!v.definitely_ne(&Value::Exact(z(2))));
+        assert!(!v.definitely_eq(&Value::Exact(z(2))));
+        // sqrt(3) - sqrt(2) is definitely positive
+        let d = Expr::sub(Expr::sqrt(n(3)), Expr::sqrt(n(2)));
+        let v = eval(&d, &Env::default(), &BTreeMap::new()).unwrap();
+        assert_eq!(v.holds(Rel::Gt), Some(true));
+        // huge and tiny radicands
+        let big = Expr::sqrt(Expr::pow(n(10), n(301)));
+        let (lo, hi) = interval(&big);
+        assert!(&lo * &lo <= num_traits::pow(z(10), 301));
+        assert!(num_traits::pow(z(10), 301) <= &hi * &hi);
+        let tiny = Expr::sqrt(Expr::pow(n(10), n(-301)));
+        let (lo, hi) = interval(&tiny);
+        assert!(lo.is_positive() && &lo * &lo <= num_traits::pow(q(1, 10), 301));
+        assert!(num_traits::pow(q(1, 10), 301) <= &hi * &hi);
+    }
+
+    #[test]
+    fn intervals_through_discontinuities() {
+        let en = Env::default();
+        let none = BTreeMap::new();
+        // 1 / (sqrt(2)*sqrt(2) - 2): the divisor interval contains 0
+        let z0 = Expr::sub(Expr::mul(Expr::sqrt(n(2)), Expr::sqrt(n(2))), n(2));
+        assert!(matches!(
+            eval(&Expr::div(n(1), z0.clone()), &en, &none),
+            Err(EvalError::Undefined(_))
+        ));
+        // sqrt of an interval straddling 0 is [0, small]
+        let v = eval(&Expr::sqrt(z0.clone()), &en, &none).unwrap();
+        assert!(v.lo().is_zero() && v.hi().is_positive());
+        // a negative power of it is undecidable, a positive one is not
+        assert!(eval(&Expr::pow(z0.clone(), Expr::rat(-1, 2)), &en, &none).is_err());
+        assert!(eval(&Expr::pow(z0.clone(), n(-1)), &en, &none).is_err());
+        let v = eval(&Expr::pow(z0.clone(), n(2)), &en, &none).unwrap();
+        assert!(!v.lo().is_negative());
+        // sqrt of a negative interval is exactly 0
+        let neg = Expr::neg(Expr::sqrt(n(2)));
+        assert_eq!(
+            eval(&Expr::sqrt(neg), &en, &none).unwrap(),
+            Value::Exact(z(0))
+        );
+    }
+
+    #[test]
+    fn resource_limits() {
+        let en = Env::default();
+        let none = BTreeMap::new();
+        let huge = Expr::pow(n(3), n(MAX_EXPONENT + 1));
+        assert!(matches!(
+            eval(&huge, &en, &none),
+            Err(EvalError::TooLarge(_))
+        ));
+        // repeated squaring blows past the bit limit
+        let mut e = Expr::num(3);
+        for _ in 0..20 {
+            e = Expr::pow(e, n(4));
+        }
+        assert!(matches!(eval(&e, &en, &none), Err(EvalError::TooLarge(_))));
+        // deep nesting
+        let mut e = Expr::num(1);
+        for _ in 0..1000 {
+            e = Expr::neg(e);
+        }
+        assert!(matches!(eval(&e, &en, &none), Err(EvalError::TooLarge(_))));
+        // work budget: sum over 1000^3 points
+        let big = env(&[("i", 1000), ("j", 1000), ("k", 1000)], &[]);
+        let e = Expr::reduce(Sum, &["i", "j", "k"], n(1));
+        assert!(matches!(eval(&e, &big, &none), Err(EvalError::TooLarge(_))));
+        let e = Expr::reduce(
+            Sum,
+            &["i"],
+            Expr::reduce(Sum, &["j"], Expr::reduce(Sum, &["k"], n(1))),
+        );
+        assert!(matches!(eval(&e, &big, &none), Err(EvalError::TooLarge(_))));
+    }
+
+    #[test]
+    fn high_roots() {
+        let none = BTreeMap::new();
+        let en = Env::default();
+        let e = Expr::pow(Expr::sqrt(n(2)), Expr::rat(1, 4095));
+        assert!(matches!(eval(&e, &en, &none), Err(EvalError::TooLarge(_))));
+        let e = Expr::pow(Expr::sqrt(n(2)), Expr::rat(1, 63));
+        assert!(eval(&e, &en, &none).is_ok());
+        let e = Expr::pow(Expr::pow(n(3), n(4095)), Expr::rat(2, 4095));
+        assert_eq!(eval(&e, &en, &none), Ok(Value::Exact(z(9))));
+        let e = Expr::pow(Expr::pow(n(3), n(4095)), Expr::rat(-2, 4095));
+        assert_eq!(eval(&e, &en, &none), Ok(Value::Exact(q(1, 9))));
+    }
+
+    #[test]
+    fn errors() {
+        let none = BTreeMap::new();
+        let en = Env::default();
+        assert_eq!(
+            eval(&Expr::sym("x", &[]), &en, &none),
+            Err(EvalError::UnboundSymbol("x".into()))
+        );
+        assert_eq!(
+            eval(&Expr::reduce(Sum, &["i"], n(1)), &en, &none),
+            Err(EvalError::UnknownAxisSize("i".into()))
+        );
+        let en = env(&[("i", 2)], &[("x", &["i"], vec![z(1), z(2)])]);
+        assert!(eval(&Expr::sym("x", &["i"]), &en, &none).is_err());
+        assert!(eval(&Expr::sym("x", &[]), &en, &none).is_err());
+        assert!(eval(&Expr::sym("x", &["i"]), &en, &at(&[("i", 2)])).is_err());
+        assert!(eval(&Expr::pvar("a"), &en, &none).is_err());
+    }
+
+    #[test]
+    fn reductions() {
+        let x = || Expr::sym("x", &["i"]);
+        let en = env(
+            &[("i", 3), ("j", 2)],
+            &[
+                ("x", &["i"], vec![z(1), z(2), z(6)]),
+                (
+                    "m",
+                    &["i", "j"],
+                    vec![z(1), z(2), z(3), z(4), z(5), q(1, 2)],
+                ),
+                ("c", &[], vec![q(7, 3)]),
+            ],
+        );
+        let none = BTreeMap::new();
+        let cases: Vec<(Expr, Rat)> = vec![
+            (Expr::reduce(Mean, &["i"], x()), z(3)),
+            (Expr::reduce(Sum, &["i"], x()), z(9)),
+            (Expr::reduce(Sum, &["i"], n(1)), z(3)),
+            (Expr::reduce(Sum, &["i", "j"], n(1)), z(6)),
+            // var = mean((x-3)^2) = (4 + 1 + 9)/3
+            (Expr::reduce(Var, &["i"], x()), q(14, 3)),
+            (
+                Expr::reduce(Var, &["i"], Expr::add(x(), Expr::sym("c", &[]))),
+                q(14, 3),
+            ),
+            (
+                Expr::reduce(Mean, &["i", "j"], Expr::sym("m", &["i", "j"])),
+                q(31, 12),
+            ),
+            (
+                Expr::reduce(
+                    Mean,
+                    &["j"],
+                    Expr::reduce(Mean, &["i"], Expr::sym("m", &["i", "j"])),
+                ),
+                q(31, 12),
+            ),
+            // shadowing: the inner mean rebinds i
+            (
+                Expr::reduce(Mean, &["i"], Expr::reduce(Mean, &["i"], x())),
+                z(3),
+            ),
+            (
+                Expr::reduce(
+                    Mean,
+                    &["i"],
+                    Expr::sub(x(), Expr::reduce(Mean, &["i"], x())),
+                ),
+                z(0),
+            ),
+            (Expr::reduce(Mean, &["i"], Expr::div(n(1), x())), q(5, 9)),
+        ];
+        for (e, want) in cases {
+            assert_eq!(exact_of(&e, &en, &none), want, "{e:?}");
+        }
+        // free axis outside, bound inside: x[i] - mean[i](x[i]) at i = 2
+        let e = Expr::sub(x(), Expr::reduce(Mean, &["i"], x()));
+        assert_eq!(exact_of(&e, &en, &at(&[("i", 2)])), z(3));
+        let all = eval_all(&e, &en).unwrap();
+        let got: Vec<Value> = all.iter().map(|(_, v)| v.clone()).collect();
+        assert_eq!(
+            got,
+            vec![Value::Exact(z(-2)), Value::Exact(z(-1)), Value::Exact(z(3))]
+        );
+        assert_eq!(all[1].0, at(&[("i", 1)]));
+        // row-major over sorted axes: m[i=1, j=0] = 3
+        assert_eq!(
+            exact_of(
+                &Expr::sym("m", &["j", "i"]),
+                &en,
+                &at(&[("i", 1), ("j", 0)])
+            ),
+            z(3)
+        );
+        let pts = eval_all(
+            &Expr::reduce(Mean, &["i"], Expr::sym("m", &["i", "j"])),
+            &en,
+        )
+        .unwrap();
+        assert_eq!(pts.len(), 2);
+        assert_eq!(pts[0].1, Value::Exact(z(3)));
+        assert_eq!(pts[1].1, Value::Exact(q(13, 6)));
+    }
+
+    #[test]
+    fn value_helpers_and_display() {
+        let a = Value::Exact(q(1, 3));
+        let b = Value::Interval(q(1, 4), q(1, 2));
+        let c = Value::Interval(q(3, 5), z(1));
+        assert!(!a.definitely_ne(&b) && !a.definitely_eq(&b));
+        assert!(b.definitely_ne(&c) && a.definitely_ne(&c));
+        assert!(a.definitely_eq(&Value::Exact(q(2, 6))));
+        assert!(!b.definitely_eq(&b));
+        assert_eq!(a.to_string(), "1/3");
+        assert!(b.to_string().starts_with("[1/4, 1/2]"));
+        assert_eq!(b.holds(Rel::Gt), Some(true));
+        assert_eq!(Value::Interval(z(-1), z(0)).holds(Rel::Gt), Some(false));
+        assert_eq!(Value::Interval(z(-1), z(0)).holds(Rel::Ge), None);
+        assert_eq!(Value::Exact(z(0)).holds(Rel::Ne), Some(false));
+        assert_eq!(Value::Exact(z(0)).holds(Rel::Ge), Some(true));
+    }
+}

@@ -1,1 +1,681 @@
-//! (in progress)
+//! Counterexample search: seeded random samples of axis sizes and exact
+//! rational values, evaluated with [`crate::eval`]. A sample refutes a
+//! statement only when every assumption definitely holds at every position
+//! and the two sides definitely differ at some position (exactly, or with
+//! disjoint rigorous enclosures); the finding is then re-checked from
+//! scratch by [`check_counterexample`] before it is reported.
+
+use crate::eval::{assignments, Env, EvalError, Evaluator, Limits, Tensor, Value, DEFAULT_BUDGET};
+use crate::ir::{Assumption, Expr, Rat, Rel, Statement, Symbol};
+use num_bigint::BigInt;
+use num_traits::{Signed, Zero};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Instant;
+
+/// Options of the search.
+#[derive(Clone, Debug)]
+pub struct RefuteOptions {
+    pub seed: u64,
+    /// Samples to decide (samples discarded because an assumption is false
+    /// do not count, up to four times this many draws in all).
+    pub samples: usize,
+    /// Axis sizes tried are `1..=max_axis_size`.
+    pub max_axis_size: usize,
+    pub deadline: Option<Instant>,
+}
+
+impl Default for RefuteOptions {
+    fn default() -> Self {
+        RefuteOptions {
+            seed: 0,
+            samples: 300,
+            max_axis_size: 5,
+            deadline: None,
+        }
+    }
+}
+
+/// Axis sizes and values at which the two sides differ.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Counterexample {
+    pub sizes: BTreeMap<String, usize>,
+    /// Keyed by symbol name.
+    pub values: BTreeMap<String, Tensor>,
+    /// The free-axis position where the sides differ.
+    pub index: BTreeMap<String, usize>,
+    pub lhs: Value,
+    pub rhs: Value,
+}
+
+impl Counterexample {
+    pub fn env(&self) -> Env {
+        Env {
+            sizes: self.sizes.clone(),
+            values: self.values.clone(),
+        }
+    }
+}
+
+/// The result of a search. (`Refuted` is unboxed, as the interface
+/// specifies; outcomes are produced once per statement.)
+#[allow(clippy::large_enum_variant)]
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RefuteOutcome {
+    Refuted(Counterexample),
+    NotFound {
+        /// Samples where the assumptions held and both sides were decided equal
+        /// at every position.
+        tried: usize,
+        /// Samples where evaluation was undecidable (or too large), or an
+        /// assumption could not be decided.
+        skipped: usize,
+    },
+}
+
+/// How values of a symbol are biased by a bare-symbol assumption.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Bias {
+    NonZero,
+    NonNeg,
+    Positive,
+}
+
+fn statement_axes(stmt: &Statement, assumptions: &[Assumption]) -> BTreeSet<String> {
+    let mut axes = BTreeSet::new();
+    stmt.lhs.all_axes(&mut axes);
+    stmt.rhs.all_axes(&mut axes);
+    for a in assumptions {
+        a.expr.all_axes(&mut axes);
+    }
+    axes
+}
+
+fn statement_symbols(stmt: &Statement, assumptions: &[Assumption]) -> BTreeMap<String, Symbol> {
+    let mut syms = BTreeSet::new();
+    stmt.lhs.symbols(&mut syms);
+    stmt.rhs.symbols(&mut syms);
+    for a in assumptions {
+        a.expr.symbols(&mut syms);
+    }
+    // One tensor per name; a name used with two axis sets cannot be
+    // evaluated consistently (evaluation reports it and the sample is skipped).
+    let mut out = BTreeMap::new();
+    for s in syms {
+        out.entry(s.name.clone()).or_insert(s);
+    }
+    out
+}
+
+fn biases(assumptions: &[Assumption]) -> BTreeMap<String, Bias> {
+    let mut out: BTreeMap<String, Bias> = BTreeMap::new();
+    for a in assumptions {
+        if let Expr::Sym(s) = &a.expr {
+            let b = match a.rel {
+                Rel::Gt => Bias::Positive,
+                Rel::Ge => Bias::NonNeg,
+                Rel::Ne => Bias::NonZero,
+            };
+            let e = out.entry(s.name.clone()).or_insert(b);
+            *e = (*e).max(b);
+        }
+    }
+    out
+}
+
+fn rat(p: i64, q: i64) -> Rat {
+    Rat::new(BigInt::from(p), BigInt::from(q))
+}
+
+/// Axis sizes for sample number `n`: all ones first, then uniform sizes
+/// cycling through `1..=max`, and mixed random sizes.
+fn draw_sizes(
+    n: usize,
+    axes: &BTreeSet<String>,
+    max: usize,
+    rng: &mut ChaCha8Rng,
+) -> BTreeMap<String, usize> {
+    let uniform = |s: usize| axes.iter().map(|a| (a.clone(), s)).collect();
+    if n == 0 || max <= 1 {
+        return uniform(1);
+    }
+    match n % 4 {
+        // uniform, cycling 2..=max
+        1 => uniform(2 + (n / 4) % (max - 1)),
+        // mixed, any size
+        2 => axes
+            .iter()
+            .map(|a| (a.clone(), rng.gen_range(1..=max)))
+            .collect(),
+        // mixed, at least 2
+        3 => axes
+            .iter()
+            .map(|a| (a.clone(), rng.gen_range(2..=max)))
+            .collect(),
+        // uniform, cycling 1..=max
+        _ => uniform(1 + (n / 4) % max),
+    }
+}
+
+/// A random rational in the given style.
+fn draw_value(style: u32, rng: &mut ChaCha8Rng) -> Rat {
+    let pick = rng.gen_range(0..10);
+    match (style, pick) {
+        // small integers, zero included
+        (0, _) | (1, 0..=5) | (2, 0..=3) | (3, 0..=2) => rat(rng.gen_range(-3..=3), 1),
+        // simple fractions
+        (1, _) | (3, 3..=5) => rat(rng.gen_range(-6..=6), rng.gen_range(2..=5)),
+        // perfect squares of simple rationals (roots stay exact)
+        (2, _) | (3, 6) => {
+            let r = rat(rng.gen_range(0..=5), rng.gen_range(1..=3));
+            &r * &r
+        }
+        // wider values
+        _ => rat(rng.gen_range(-12..=12), rng.gen_range(1..=7)),
+    }
+}
+
+fn apply_bias(v: Rat, bias: Option<Bias>, rng: &mut ChaCha8Rng) -> Rat {
+    let nonzero = |rng: &mut ChaCha8Rng| rat(rng.gen_range(1..=4), rng.gen_range(1..=2));
+    match bias {
+        None => v,
+        Some(Bias::NonNeg) => v.abs(),
+        Some(Bias::Positive) => {
+            if v.is_zero() {
+                nonzero(rng)
+            } else {
+                v.abs()
+            }
+        }
+        Some(Bias::NonZero) => {
+            if v.is_zero() {
+                let r = nonzero(rng);
+                if rng.gen_bool(0.5) {
+                    -r
+                } else {
+                    r
+                }
+            } else {
+                v
+            }
+        }
+    }
+}
+
+fn draw_values(
+    syms: &BTreeMap<String, Symbol>,
+    sizes: &BTreeMap<String, usize>,
+    bias: &BTreeMap<String, Bias>,
+    rng: &mut ChaCha8Rng,
+) -> BTreeMap<String, Tensor> {
+    let style = rng.gen_range(0..4u32);
+    let mut out = BTreeMap::new();
+    for (name, s) in syms {
+        let len: usize = s
+            .axes
+            .iter()
+            .map(|a| sizes.get(a).copied().unwrap_or(1))
+            .product();
+        let b = bias.get(name).copied();
+        // Sometimes a tensor is constant along its axes (zero variance).
+        let constant = !s.axes.is_empty() && rng.gen_range(0..8) == 0;
+        let mut data = Vec::with_capacity(len);
+        for k in 0..len {
+            if constant && k > 0 {
+                let first: &Rat = &data[0];
+                data.push(first.clone());
+            } else {
+                let v = draw_value(style, rng);
+                data.push(apply_bias(v, b, rng));
+            }
+        }
+        out.insert(
+            name.clone(),
+            Tensor {
+                axes: s.axes.clone(),
+                data,
+            },
+        );
+    }
+    out
+}
+
+/// `Some(true)` when every assumption definitely holds at every position,
+/// `Some(false)` when one definitely fails somewhere, `None` when undecided.
+fn assumptions_hold(ev: &mut Evaluator, assumptions: &[Assumption]) -> Option<bool> {
+    let mut undecided = false;
+    for a in assumptions {
+        let points = match ev.eval_all(&a.expr) {
+            Ok(p) => p,
+            Err(_) => {
+                undecided = true;
+                continue;
+            }
+        };
+        for (_, v) in points {
+            match v.holds(a.rel) {
+                Some(true) => {}
+                Some(false) => return Some(false),
+                None => undecided = true,
+            }
+        }
+    }
+    if undecided {
+        None
+    } else {
+        Some(true)
+    }
+}
+
+fn free_axes(stmt: &Statement) -> Vec<String> {
+    let mut f = stmt.lhs.free_axes();
+    f.extend(stmt.rhs.free_axes());
+    f.into_iter().collect()
+}
+
+enum Compare {
+    Differ(Box<(BTreeMap<String, usize>, Value, Value)>),
+    Equal,
+    Undecided,
+}
+
+fn compare(ev: &mut Evaluator, stmt: &Statement, env: &Env) -> Compare {
+    let Ok(points) = assignments(&free_axes(stmt), &env.sizes, DEFAULT_BUDGET) else {
+        return Compare::Undecided;
+    };
+    let mut undecided = false;
+    for idx in points {
+        let l = ev.eval(&stmt.lhs, &idx);
+        let r = ev.eval(&stmt.rhs, &idx);
+        match (l, r) {
+            (Ok(l), Ok(r)) => {
+                if l.definitely_ne(&r) {
+                    return Compare::Differ(Box::new((idx, l, r)));
+                }
+                if !l.definitely_eq(&r) {
+                    undecided = true;
+                }
+            }
+            (Err(EvalError::TooLarge(_)), _) | (_, Err(EvalError::TooLarge(_))) => {
+                return Compare::Undecided;
+            }
+            _ => undecided = true,
+        }
+    }
+    if undecided {
+        Compare::Undecided
+    } else {
+        Compare::Equal
+    }
+}
+
+/// Searches for a counterexample to `stmt` under `assumptions`.
+pub fn refute(stmt: &Statement, assumptions: &[Assumption], opts: &RefuteOptions) -> RefuteOutcome {
+    let axes = statement_axes(stmt, assumptions);
+    let syms = statement_symbols(stmt, assumptions);
+    let bias = biases(assumptions);
+    let max = opts.max_axis_size.max(1);
+    let mut rng = ChaCha8Rng::seed_from_u64(opts.seed);
+    let (mut tried, mut skipped) = (0usize, 0usize);
+    let max_draws = opts.samples.saturating_mul(4);
+    let mut draw = 0usize;
+    while tried + skipped < opts.samples && draw < max_draws {
+        if opts.deadline.is_some_and(|d| Instant::now() >= d) {
+            break;
+        }
+        let sizes = draw_sizes(draw, &axes, max, &mut rng);
+        draw += 1;
+        let values = draw_values(&syms, &sizes, &bias, &mut rng);
+        let env = Env { sizes, values };
+        let limits = Limits {
+            budget: DEFAULT_BUDGET,
+            deadline: opts.deadline,
+        };
+        let mut ev = Evaluator::with_limits(&env, limits);
+        match assumptions_hold(&mut ev, assumptions) {
+            Some(true) => {}
+            Some(false) => continue,
+            None => {
+                skipped += 1;
+                continue;
+            }
+        }
+        match compare(&mut ev, stmt, &env) {
+            Compare::Equal => tried += 1,
+            Compare::Undecided => skipped += 1,
+            Compare::Differ(found) => {
+                let (index, lhs, rhs) = *found;
+                let cx = Counterexample {
+                    sizes: env.sizes,
+                    values: env.values,
+                    index,
+                    lhs,
+                    rhs,
+                };
+                if check_counterexample(stmt, assumptions, &cx) {
+                    return RefuteOutcome::Refuted(cx);
+                }
+                skipped += 1;
+            }
+        }
+    }
+    RefuteOutcome::NotFound { tried, skipped }
+}
+
+/// Re-evaluates a counterexample from scratch: true only when every axis of
+/// the statement and assumptions has a size of at least 1, every assumption
+/// definitely holds at every position, and the two sides definitely differ
+/// at the stated position.
+pub fn check_counterexample(
+    stmt: &Statement,
+    assumptions: &[Assumption],
+    cx: &Counterexample,
+) -> bool {
+    for a in statement_axes(stmt, assumptions) {
+        match cx.sizes.get(&a) {
+            Some(&n) if n >= 1 => {}
+            _ => return false,
+        }
+    }
+    for a in free_axes(stmt) {
+        match (cx.index.get(&a), cx.sizes.get(&a)) {
+            (Some(i), Some(n)) if i < n => {}
+            _ => return false,
+        }
+    }
+    let env = cx.env();
+    let mut ev = Evaluator::new(&env);
+    if assumptions_hold(&mut ev, assumptions) != Some(true) {
+        return false;
+    }
+    let mut ev = Evaluator::new(&env);
+    match (ev.eval(&stmt.lhs, &cx.index), ev.eval(&stmt.rhs, &cx.index)) {
+        (Ok(l), Ok(r)) => l.definitely_ne(&r),
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ir::RedOp::{Mean, Sum, Var};
+    use proptest::prelude::*;
+
+    fn x(name: &str) -> Expr {
+        Expr::sym(name, &["i"])
+    }
+    fn s(name: &str) -> Expr {
+        Expr::sym(name, &[])
+    }
+    fn mean(e: Expr) -> Expr {
+        Expr::reduce(Mean, &["i"], e)
+    }
+    fn var(e: Expr) -> Expr {
+        Expr::reduce(Var, &["i"], e)
+    }
+    fn st(lhs: Expr, rhs: Expr) -> Statement {
+        Statement { lhs, rhs }
+    }
+    fn gt(e: Expr) -> Assumption {
+        Assumption {
+            expr: e,
+            rel: Rel::Gt,
+        }
+    }
+    fn ge(e: Expr) -> Assumption {
+        Assumption {
+            expr: e,
+            rel: Rel::Ge,
+        }
+    }
+    fn ne(e: Expr) -> Assumption {
+        Assumption {
+            expr: e,
+            rel: Rel::Ne,
+        }
+    }
+
+    fn refuted(stmt: &Statement, asm: &[Assumption]) -> Counterexample {
+        match refute(stmt, asm, &RefuteOptions::default()) {
+            RefuteOutcome::Refuted(cx) => {
+                assert!(check_counterexample(stmt, asm, &cx));
+                assert!(cx.lhs.definitely_ne(&cx.rhs));
+                cx
+            }
+            other => panic!("not refuted: {stmt:?}: {other:?}"),
+        }
+    }
+
+    fn not_refuted(stmt: &Statement, asm: &[Assumption]) -> (usize, usize) {
+        match refute(stmt, asm, &RefuteOptions::default()) {
+            RefuteOutcome::NotFound { tried, skipped } => (tried, skipped),
+            RefuteOutcome::Refuted(cx) => panic!("true statement refuted: {stmt:?}: {cx:?}"),
+        }
+    }
+
+    /// `(a x - mean(a x)) / sqrt(var(a x) + k)`
+    fn bn(scale: Expr, k: Expr) -> Expr {
+        let ax = Expr::mul(scale, x("x"));
+        Expr::div(
+            Expr::sub(ax.clone(), mean(ax.clone())),
+            Expr::sqrt(Expr::add(var(ax), k)),
+        )
+    }
+
+    fn plain_bn() -> Expr {
+        Expr::div(
+            Expr::sub(x("x"), mean(x("x"))),
+            Expr::sqrt(Expr::add(var(x("x")), s("eps"))),
+        )
+    }
+
+    #[test]
+    fn refutes_false_statements() {
+        refuted(
+            &st(
+                mean(Expr::mul(x("x"), x("y"))),
+                Expr::mul(mean(x("x")), mean(x("y"))),
+            ),
+            &[],
+        );
+        let cx = refuted(&st(Expr::div(s("x"), s("x")), Expr::num(1)), &[]);
+        assert!(cx.values["x"].data[0].is_zero());
+        let cx = refuted(
+            &st(Expr::sqrt(Expr::pow(s("a"), Expr::num(2))), s("a")),
+            &[],
+        );
+        assert!(cx.values["a"].data[0].is_negative());
+        let b_d = Expr::add(s("b"), x("d"));
+        let lhs = Expr::sub(Expr::add(x("u"), b_d.clone()), mean(Expr::add(x("u"), b_d)));
+        let rhs = Expr::sub(Expr::add(x("u"), s("b")), mean(Expr::add(x("u"), s("b"))));
+        refuted(&st(lhs, rhs), &[]);
+        refuted(
+            &st(Expr::reduce(Sum, &["i"], Expr::num(1)), Expr::num(3)),
+            &[],
+        );
+    }
+
+    #[test]
+    fn refutes_with_irrational_roots() {
+        let asm = [gt(s("a")), gt(s("eps"))];
+        let cx = refuted(&st(bn(s("a"), s("eps")), plain_bn()), &asm);
+        // a counterexample that breaks an assumption fails the double check
+        let mut bad = cx.clone();
+        bad.values.insert("eps".into(), Tensor::scalar(Rat::zero()));
+        assert!(!check_counterexample(
+            &st(bn(s("a"), s("eps")), plain_bn()),
+            &asm,
+            &bad
+        ));
+    }
+
+    #[test]
+    fn does_not_refute_true_statements() {
+        not_refuted(
+            &st(mean(Expr::sub(x("x"), mean(x("x")))), Expr::num(0)),
+            &[],
+        );
+        let sq = Expr::sqrt(Expr::pow(s("a"), Expr::num(2)));
+        let (tried, _) = not_refuted(&st(sq, s("a")), &[ge(s("a"))]);
+        assert!(tried > 100);
+        let (tried, _) = not_refuted(&st(Expr::div(s("x"), s("x")), Expr::num(1)), &[ne(s("x"))]);
+        assert!(tried > 100);
+        not_refuted(&st(var(Expr::add(x("x"), s("c"))), var(x("x"))), &[]);
+        let a2eps = Expr::mul(Expr::pow(s("a"), Expr::num(2)), s("eps"));
+        let (tried, skipped) = not_refuted(
+            &st(bn(s("a"), a2eps), plain_bn()),
+            &[gt(s("a")), gt(s("eps"))],
+        );
+        assert!(tried + skipped >= 300);
+        let two = Expr::mul(Expr::sqrt(Expr::num(2)), Expr::sqrt(Expr::num(2)));
+        let (tried, skipped) = not_refuted(&st(two, Expr::num(2)), &[]);
+        assert_eq!(tried, 0);
+        assert!(skipped > 0);
+        not_refuted(
+            &st(
+                Expr::reduce(Sum, &["i"], Expr::num(1)),
+                Expr::reduce(Sum, &["i"], Expr::num(1)),
+            ),
+            &[],
+        );
+    }
+
+    #[test]
+    fn assumptions_hold_at_every_position() {
+        let sq = Expr::sqrt(Expr::pow(x("x"), Expr::num(2)));
+        let stmt = st(sq, x("x"));
+        let (tried, _) = not_refuted(&stmt, &[ge(x("x"))]);
+        assert!(tried > 100);
+        // a mean that is positive does not make every entry non-negative
+        let cx = refuted(&stmt, &[gt(mean(x("x")))]);
+        assert!(cx.values["x"].data.iter().any(|v| v.is_negative()));
+        // x[i]/x[i] = 1 under x[i] != 0
+        let stmt = st(Expr::div(x("x"), x("x")), Expr::num(1));
+        not_refuted(&stmt, &[ne(x("x"))]);
+        refuted(&stmt, &[]);
+        // var > 0 only excludes constant tensors, not the statement
+        let stmt = st(var(x("x")), Expr::num(0));
+        refuted(&stmt, &[]);
+        let (tried, skipped) = not_refuted(&st(var(x("x")), var(x("x"))), &[gt(var(x("x")))]);
+        assert!(tried > 100 && skipped == 0);
+    }
+
+    #[test]
+    fn intervals_decide_close_irrational_values() {
+        // sqrt(2) differs from this 16-digit decimal only after 1e-16
+        let approx = Expr::Num(Rat::new(
+            BigInt::from(1414213562373095i64),
+            BigInt::from(1000000000000000i64),
+        ));
+        let cx = refuted(&st(Expr::sqrt(Expr::num(2)), approx), &[]);
+        assert!(!cx.lhs.is_exact());
+        assert!(cx.lhs.to_string().contains('≈'));
+        // cube roots: (2^(1/3))^3 = 2 is never refuted
+        let c = Expr::pow(Expr::pow(Expr::num(2), Expr::rat(1, 3)), Expr::num(3));
+        not_refuted(&st(c, Expr::num(2)), &[]);
+        // sqrt(a)^2 = a under a >= 0, with irrational roots of random values
+        let e = Expr::pow(Expr::sqrt(s("a")), Expr::num(2));
+        not_refuted(&st(e.clone(), s("a")), &[ge(s("a"))]);
+        // ... and refuted without the assumption
+        refuted(&st(e, s("a")), &[]);
+    }
+
+    #[test]
+    fn deterministic_and_deadline() {
+        let stmt = st(
+            mean(Expr::mul(x("x"), x("y"))),
+            Expr::mul(mean(x("x")), mean(x("y"))),
+        );
+        let o = RefuteOptions {
+            seed: 7,
+            ..RefuteOptions::default()
+        };
+        assert_eq!(refute(&stmt, &[], &o), refute(&stmt, &[], &o));
+        let o = RefuteOptions {
+            deadline: Some(Instant::now()),
+            ..RefuteOptions::default()
+        };
+        assert_eq!(
+            refute(&stmt, &[], &o),
+            RefuteOutcome::NotFound {
+                tried: 0,
+                skipped: 0
+            }
+        );
+    }
+
+    #[test]
+    fn check_rejects_bad_counterexamples() {
+        let stmt = st(Expr::div(s("x"), s("x")), Expr::num(1));
+        let mut cx = refuted(&stmt, &[]);
+        assert!(!check_counterexample(&stmt, &[ne(s("x"))], &cx));
+        cx.values.insert(
+            "x".into(),
+            Tensor::scalar(Rat::from_integer(BigInt::from(2))),
+        );
+        assert!(!check_counterexample(&stmt, &[], &cx));
+        // sizes must be at least 1 and the index in range
+        let stmt = st(x("x"), mean(x("x")));
+        let cx = refuted(&stmt, &[]);
+        let mut bad = cx.clone();
+        bad.index.insert("i".into(), 99);
+        assert!(!check_counterexample(&stmt, &[], &bad));
+        let mut bad = cx;
+        bad.index.clear();
+        assert!(!check_counterexample(&stmt, &[], &bad));
+    }
+
+    fn leaf() -> impl Strategy<Value = Expr> {
+        prop_oneof![
+            Just(x("x")),
+            Just(x("y")),
+            Just(s("a")),
+            Just(s("b")),
+            (-2i64..=2).prop_map(Expr::num),
+        ]
+    }
+
+    fn expr() -> impl Strategy<Value = Expr> {
+        leaf().prop_recursive(4, 24, 2, |inner| {
+            prop_oneof![
+                inner.clone().prop_map(Expr::neg),
+                (inner.clone(), inner.clone()).prop_map(|(a, b)| Expr::add(a, b)),
+                (inner.clone(), inner.clone()).prop_map(|(a, b)| Expr::sub(a, b)),
+                (inner.clone(), inner.clone()).prop_map(|(a, b)| Expr::mul(a, b)),
+                (inner.clone(), inner.clone()).prop_map(|(a, b)| Expr::div(a, b)),
+                inner.clone().prop_map(Expr::sqrt),
+                (
+                    inner.clone(),
+                    prop_oneof![
+                        Just((2, 1)),
+                        Just((-1, 1)),
+                        Just((1, 2)),
+                        Just((3, 2)),
+                        Just((-1, 3))
+                    ]
+                )
+                    .prop_map(|(a, (p, q))| Expr::pow(a, Expr::rat(p, q))),
+                inner.clone().prop_map(mean),
+                inner.clone().prop_map(var),
+                inner.prop_map(|e| Expr::reduce(Sum, &["i"], e)),
+            ]
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+        #[test]
+        fn reflexive_statements_are_never_refuted(e in expr(), seed in 0u64..1000) {
+            let o = RefuteOptions { seed, samples: 40, ..RefuteOptions::default() };
+            let stmt = st(e.clone(), e.clone());
+            let outcome = refute(&stmt, &[], &o);
+            let not_found = matches!(outcome, RefuteOutcome::NotFound { .. });
+            prop_assert!(not_found, "e = e refuted: {:?}", outcome);
+            let stmt1 = st(e.clone(), Expr::add(e, Expr::num(1)));
+            if let RefuteOutcome::Refuted(cx) = refute(&stmt1, &[], &o) {
+                prop_assert!(check_counterexample(&stmt1, &[], &cx));
+            }
+        }
+    }
+}
