@@ -26,7 +26,7 @@ pub const MAX_POW: u32 = 256;
 /// Largest power of one atom inside a monomial.
 pub const MAX_DEGREE: u32 = 4_096;
 /// Largest size in bits of a numerator or denominator produced by arithmetic.
-pub const MAX_COEFF_BITS: u64 = 1 << 20;
+pub const MAX_COEFF_BITS: u64 = 1 << 14;
 /// Most multiplications of terms one polynomial product may take.
 const MAX_PRODUCT_WORK: usize = 1_000_000;
 
@@ -152,6 +152,44 @@ fn print_key(m: &Monomial) -> (Reverse<u64>, Vec<(&Atom, Reverse<u32>)>) {
 #[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Poly(BTreeMap<Monomial, Rat>);
 
+/// `a * b`, skipping the gcd work of `Ratio` for integers (the common case).
+fn rmul(a: &Rat, b: &Rat) -> Rat {
+    if a.is_integer() && b.is_integer() {
+        Rat::from_integer(a.numer() * b.numer())
+    } else {
+        a * b
+    }
+}
+
+/// `a + b`, skipping the gcd work of `Ratio` for integers.
+fn radd(a: &Rat, b: &Rat) -> Rat {
+    if a.is_integer() && b.is_integer() {
+        Rat::from_integer(a.numer() + b.numer())
+    } else {
+        a + b
+    }
+}
+
+/// An upper bound on the number of terms of `p^n` for `p` with `t` terms:
+/// the number of monomials of degree `n` in `t` variables, `C(n+t-1, t-1)`,
+/// saturating at `usize::MAX`.
+fn power_terms_bound(t: usize, n: u32) -> usize {
+    if t <= 1 {
+        return 1;
+    }
+    let n = n as usize;
+    let k = (t - 1).min(n);
+    let mut acc: u128 = 1;
+    for i in 1..=k {
+        // acc = C(n+t-1, i) computed incrementally stays an integer.
+        acc = acc * (n + t - 1 + 1 - i) as u128 / i as u128;
+        if acc > usize::MAX as u128 / 4 {
+            return usize::MAX;
+        }
+    }
+    acc as usize
+}
+
 fn check_coeff(c: &Rat) -> Result<(), RingError> {
     if c.numer().bits() > MAX_COEFF_BITS || c.denom().bits() > MAX_COEFF_BITS {
         return too_large(format!("a coefficient above {MAX_COEFF_BITS} bits"));
@@ -226,7 +264,7 @@ impl Poly {
                 v.insert(c);
             }
             std::collections::btree_map::Entry::Occupied(mut o) => {
-                let s = o.get() + c;
+                let s = radd(o.get(), &c);
                 if s.is_zero() {
                     o.remove();
                 } else {
@@ -257,7 +295,7 @@ impl Poly {
         }
         let mut out = BTreeMap::new();
         for (m, c) in &self.0 {
-            let p = c * k;
+            let p = rmul(c, k);
             check_coeff(&p)?;
             out.insert(m.clone(), p);
         }
@@ -271,7 +309,7 @@ impl Poly {
         let mut out = Poly::zero();
         for (m1, c1) in &self.0 {
             for (m2, c2) in &other.0 {
-                let c = c1 * c2;
+                let c = rmul(c1, c2);
                 check_coeff(&c)?;
                 out.add_term(m1.mul(m2)?, c);
             }
@@ -287,6 +325,15 @@ impl Poly {
     pub fn pow(&self, n: u32) -> Result<Poly, RingError> {
         if n > MAX_POW {
             return too_large(format!("an exponent above {MAX_POW}"));
+        }
+        if power_terms_bound(self.0.len(), n) > MAX_TERMS {
+            return too_large(format!("a power with more than {MAX_TERMS} terms"));
+        }
+        if let Some((_, c)) = self.0.iter().next().filter(|_| self.0.len() == 1) {
+            let bits = c.numer().bits().max(c.denom().bits());
+            if bits.saturating_mul(u64::from(n)) > MAX_COEFF_BITS + bits {
+                return too_large(format!("a coefficient above {MAX_COEFF_BITS} bits"));
+            }
         }
         let mut out = Poly::constant_poly(Rat::one());
         for _ in 0..n {
