@@ -1,1 +1,913 @@
-//! (in progress)
+//! Commutative-ring normal form over opaque atoms (part of the trusted core).
+//!
+//! [`normalize`] maps an [`Expr`] to a [`Poly`]: a polynomial with exact
+//! rational coefficients over opaque [`Atom`]s. Two expressions with the same
+//! normal form denote the same real function under the *total* semantics of
+//! the specification (`x/0 = 0`, `sqrt` and non-integer powers of negatives
+//! are `0`, `0^-n = 0`). Every rewriting step used here holds for every real
+//! value, including `0` and negatives; see the comments at each step. The
+//! normal form is sound but not complete: it never cancels `x * (1/x)`, never
+//! simplifies `sqrt(x^2)`, and treats reductions as atoms (no linearity).
+//!
+//! This module must not depend on `egg`.
+
+use crate::ir::{Expr, Rat, RedOp, Symbol};
+use num_bigint::BigInt;
+use num_integer::Integer;
+use num_traits::{One, Signed, ToPrimitive, Zero};
+use std::cmp::Reverse;
+use std::collections::BTreeMap;
+use std::fmt;
+
+/// Most terms a normal form may have.
+pub const MAX_TERMS: usize = 5_000;
+/// Largest absolute integer exponent (of a `^`) that is expanded.
+pub const MAX_POW: u32 = 256;
+/// Largest power of one atom inside a monomial.
+pub const MAX_DEGREE: u32 = 4_096;
+/// Largest size in bits of a numerator or denominator produced by arithmetic.
+pub const MAX_COEFF_BITS: u64 = 1 << 14;
+/// Most multiplications of terms one polynomial product may take.
+const MAX_PRODUCT_WORK: usize = 1_000_000;
+
+/// Normalization refused to continue because a limit was hit.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RingError {
+    TooLarge(String),
+}
+
+impl fmt::Display for RingError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RingError::TooLarge(why) => write!(f, "ring normal form too large: {why}"),
+        }
+    }
+}
+
+impl std::error::Error for RingError {}
+
+fn too_large<T>(why: impl Into<String>) -> Result<T, RingError> {
+    Err(RingError::TooLarge(why.into()))
+}
+
+/// An opaque atom of the ring normal form. Every expression stored inside an
+/// atom is itself in canonical form (`to_expr(normalize(..))`), so equal
+/// values give equal atoms whatever way they were written.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Atom {
+    Sym(Symbol),
+    PVar(String),
+    /// `op[axes](body)`, body canonical.
+    Reduce(RedOp, Vec<String>, Box<Expr>),
+    /// `sqrt(e)` (same as `e^(1/2)`), `e` canonical and not a constant whose
+    /// root is rational or zero.
+    Sqrt(Box<Expr>),
+    /// `e^(1/q)` for `q >= 3` (zero for `e < 0`, odd `q` included).
+    Root(u32, Box<Expr>),
+    /// `base ^ exponent` whose exponent is not a constant; both canonical.
+    Pow(Box<Expr>, Box<Expr>),
+    /// `1 / e` (zero at `e = 0`) where `e` is the expression of a non-`Inv`
+    /// atom, or a canonical polynomial with at least two terms, no common
+    /// monomial factor, integer coprime coefficients and a positive leading
+    /// coefficient.
+    Inv(Box<Expr>),
+}
+
+impl Atom {
+    /// The expression this atom stands for.
+    pub fn to_expr(&self) -> Expr {
+        match self {
+            Atom::Sym(s) => Expr::Sym(s.clone()),
+            Atom::PVar(n) => Expr::PVar(n.clone()),
+            Atom::Reduce(op, axes, body) => Expr::Reduce(*op, axes.clone(), body.clone()),
+            Atom::Sqrt(e) => Expr::Sqrt(e.clone()),
+            Atom::Root(q, e) => Expr::pow((**e).clone(), Expr::Num(Rat::new(BigInt::one(), BigInt::from(*q)))),
+            Atom::Pow(b, x) => Expr::Pow(b.clone(), x.clone()),
+            Atom::Inv(e) => Expr::div(Expr::num(1), (**e).clone()),
+        }
+    }
+}
+
+/// A product of atoms with positive integer powers (empty = 1).
+#[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Monomial(BTreeMap<Atom, u32>);
+
+impl Monomial {
+    pub fn one() -> Monomial {
+        Monomial(BTreeMap::new())
+    }
+    pub fn is_one(&self) -> bool {
+        self.0.is_empty()
+    }
+    /// The atoms with their powers, in atom order.
+    pub fn factors(&self) -> impl Iterator<Item = (&Atom, u32)> {
+        self.0.iter().map(|(a, k)| (a, *k))
+    }
+    /// Sum of the powers.
+    pub fn degree(&self) -> u64 {
+        self.0.values().map(|&k| u64::from(k)).sum()
+    }
+    fn mul(&self, other: &Monomial) -> Result<Monomial, RingError> {
+        let mut out = self.0.clone();
+        for (a, k) in &other.0 {
+            let e = out.entry(a.clone()).or_insert(0);
+            match e.checked_add(*k).filter(|&d| d <= MAX_DEGREE) {
+                Some(d) => *e = d,
+                None => return too_large(format!("a power above {MAX_DEGREE}")),
+            }
+        }
+        Ok(Monomial(out))
+    }
+    /// Exponents of `self` minus those of `g` (`g` must divide `self`).
+    fn div_exact(&self, g: &Monomial) -> Monomial {
+        let mut out = self.0.clone();
+        for (a, k) in &g.0 {
+            let e = out.get_mut(a).expect("divisor monomial");
+            *e -= k;
+            if *e == 0 {
+                out.remove(a);
+            }
+        }
+        Monomial(out)
+    }
+    /// Largest monomial dividing both.
+    fn gcd(&self, other: &Monomial) -> Monomial {
+        Monomial(
+            self.0
+                .iter()
+                .filter_map(|(a, k)| other.0.get(a).map(|l| (a.clone(), (*k).min(*l))))
+                .collect(),
+        )
+    }
+}
+
+/// Key of the display order: higher degree first, then lexicographic with
+/// atoms in atom order and higher powers first (`a^2`, `a*b`, `b^2`, `a`, `1`).
+fn print_key(m: &Monomial) -> (Reverse<u64>, Vec<(&Atom, Reverse<u32>)>) {
+    (Reverse(m.degree()), m.0.iter().map(|(a, k)| (a, Reverse(*k))).collect())
+}
+
+/// A polynomial over atoms with exact rational coefficients, no zero
+/// coefficients. Equal polynomials denote equal functions.
+#[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Poly(BTreeMap<Monomial, Rat>);
+
+/// `a * b`, skipping the gcd work of `Ratio` for integers (the common case).
+fn rmul(a: &Rat, b: &Rat) -> Rat {
+    if a.is_integer() && b.is_integer() {
+        Rat::from_integer(a.numer() * b.numer())
+    } else {
+        a * b
+    }
+}
+
+/// `a + b`, skipping the gcd work of `Ratio` for integers.
+fn radd(a: &Rat, b: &Rat) -> Rat {
+    if a.is_integer() && b.is_integer() {
+        Rat::from_integer(a.numer() + b.numer())
+    } else {
+        a + b
+    }
+}
+
+/// An upper bound on the number of terms of `p^n` for `p` with `t` terms:
+/// the number of monomials of degree `n` in `t` variables, `C(n+t-1, t-1)`,
+/// saturating at `usize::MAX`.
+fn power_terms_bound(t: usize, n: u32) -> usize {
+    if t <= 1 {
+        return 1;
+    }
+    let n = n as usize;
+    let k = (t - 1).min(n);
+    let mut acc: u128 = 1;
+    for i in 1..=k {
+        // acc = C(n+t-1, i) computed incrementally stays an integer.
+        acc = acc * (n + t - 1 + 1 - i) as u128 / i as u128;
+        if acc > usize::MAX as u128 / 4 {
+            return usize::MAX;
+        }
+    }
+    acc as usize
+}
+
+fn check_coeff(c: &Rat) -> Result<(), RingError> {
+    if c.numer().bits() > MAX_COEFF_BITS || c.denom().bits() > MAX_COEFF_BITS {
+        return too_large(format!("a coefficient above {MAX_COEFF_BITS} bits"));
+    }
+    Ok(())
+}
+
+impl Poly {
+    pub fn zero() -> Poly {
+        Poly(BTreeMap::new())
+    }
+    pub fn constant_poly(c: Rat) -> Poly {
+        Poly::monomial(c, Monomial::one())
+    }
+    pub fn monomial(c: Rat, m: Monomial) -> Poly {
+        let mut map = BTreeMap::new();
+        if !c.is_zero() {
+            map.insert(m, c);
+        }
+        Poly(map)
+    }
+    pub fn atom(a: Atom) -> Poly {
+        Poly::monomial(Rat::one(), Monomial(BTreeMap::from([(a, 1)])))
+    }
+    /// The value when the polynomial is constant (`Some(0)` for zero).
+    pub fn constant(&self) -> Option<Rat> {
+        match self.0.len() {
+            0 => Some(Rat::zero()),
+            1 => self.0.get(&Monomial::one()).cloned(),
+            _ => None,
+        }
+    }
+    pub fn is_zero(&self) -> bool {
+        self.0.is_empty()
+    }
+    /// Number of terms.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+    /// The terms in monomial order.
+    pub fn terms(&self) -> impl Iterator<Item = (&Monomial, &Rat)> {
+        self.0.iter()
+    }
+    /// The terms in display order (the order [`to_expr`] prints them).
+    pub fn display_terms(&self) -> Vec<(&Monomial, &Rat)> {
+        let mut v: Vec<_> = self.0.iter().collect();
+        v.sort_by(|a, b| print_key(a.0).cmp(&print_key(b.0)));
+        v
+    }
+    /// The single atom when the polynomial is exactly one atom to the power 1.
+    pub fn as_atom(&self) -> Option<&Atom> {
+        let (m, c) = self.0.iter().next()?;
+        if self.0.len() == 1 && c.is_one() && m.0.len() == 1 {
+            let (a, k) = m.0.iter().next()?;
+            if *k == 1 {
+                return Some(a);
+            }
+        }
+        None
+    }
+
+    fn add_term(&mut self, m: Monomial, c: Rat) {
+        if c.is_zero() {
+            return;
+        }
+        let entry = self.0.entry(m);
+        match entry {
+            std::collections::btree_map::Entry::Vacant(v) => {
+                v.insert(c);
+            }
+            std::collections::btree_map::Entry::Occupied(mut o) => {
+                let s = radd(o.get(), &c);
+                if s.is_zero() {
+                    o.remove();
+                } else {
+                    *o.get_mut() = s;
+                }
+            }
+        }
+    }
+
+    pub fn add(&self, other: &Poly) -> Result<Poly, RingError> {
+        let mut out = self.clone();
+        for (m, c) in &other.0 {
+            out.add_term(m.clone(), c.clone());
+        }
+        if out.0.len() > MAX_TERMS {
+            return too_large(format!("more than {MAX_TERMS} terms"));
+        }
+        Ok(out)
+    }
+
+    pub fn neg(&self) -> Poly {
+        Poly(self.0.iter().map(|(m, c)| (m.clone(), -c)).collect())
+    }
+
+    pub fn scale(&self, k: &Rat) -> Result<Poly, RingError> {
+        if k.is_zero() {
+            return Ok(Poly::zero());
+        }
+        let mut out = BTreeMap::new();
+        for (m, c) in &self.0 {
+            let p = rmul(c, k);
+            check_coeff(&p)?;
+            out.insert(m.clone(), p);
+        }
+        Ok(Poly(out))
+    }
+
+    pub fn mul(&self, other: &Poly) -> Result<Poly, RingError> {
+        if self.0.len().saturating_mul(other.0.len()) > MAX_PRODUCT_WORK {
+            return too_large("a product with too many terms");
+        }
+        let mut out = Poly::zero();
+        for (m1, c1) in &self.0 {
+            for (m2, c2) in &other.0 {
+                let c = rmul(c1, c2);
+                check_coeff(&c)?;
+                out.add_term(m1.mul(m2)?, c);
+            }
+        }
+        if out.0.len() > MAX_TERMS {
+            return too_large(format!("more than {MAX_TERMS} terms"));
+        }
+        Ok(out)
+    }
+
+    /// `self ^ n` by repeated multiplication (`p^0 = 1`, also for `p = 0`,
+    /// as `0^0 = 1`).
+    pub fn pow(&self, n: u32) -> Result<Poly, RingError> {
+        if n > MAX_POW {
+            return too_large(format!("an exponent above {MAX_POW}"));
+        }
+        if power_terms_bound(self.0.len(), n) > MAX_TERMS {
+            return too_large(format!("a power with more than {MAX_TERMS} terms"));
+        }
+        if let Some((_, c)) = self.0.iter().next().filter(|_| self.0.len() == 1) {
+            let bits = c.numer().bits().max(c.denom().bits());
+            if bits.saturating_mul(u64::from(n)) > MAX_COEFF_BITS + bits {
+                return too_large(format!("a coefficient above {MAX_COEFF_BITS} bits"));
+            }
+        }
+        let mut out = Poly::constant_poly(Rat::one());
+        for _ in 0..n {
+            out = out.mul(self)?;
+        }
+        Ok(out)
+    }
+
+    /// `self = c * g * q` with `c` a non-zero rational, `g` the largest
+    /// monomial dividing every term, and `q` with coprime integer
+    /// coefficients whose leading (first displayed) coefficient is positive.
+    /// `None` for the zero polynomial.
+    pub fn split_content(&self) -> Option<(Rat, Monomial, Poly)> {
+        let mut it = self.0.iter();
+        let (m0, c0) = it.next()?;
+        let mut g = m0.clone();
+        let mut num = c0.numer().abs();
+        let mut den = c0.denom().clone();
+        for (m, c) in it {
+            g = g.gcd(m);
+            num = num.gcd(c.numer());
+            den = den.lcm(c.denom());
+        }
+        let mut content = Rat::new(num, den);
+        let mut q = Poly(
+            self.0
+                .iter()
+                .map(|(m, c)| (m.div_exact(&g), c / &content))
+                .collect(),
+        );
+        if q.display_terms()[0].1.is_negative() {
+            content = -content;
+            q = q.neg();
+        }
+        Some((content, g, q))
+    }
+
+    /// `self = c * p` with `c > 0` and `p` with coprime integer coefficients
+    /// (sign kept). `None` for the zero polynomial.
+    pub fn positive_primitive(&self) -> Option<(Rat, Poly)> {
+        let (c, g, q) = self.split_content()?;
+        let gq = Poly(q.0.iter().map(|(m, k)| (m.mul(&g).expect("divides self"), k.clone())).collect());
+        Some(if c.is_negative() { (-c, gq.neg()) } else { (c, gq) })
+    }
+}
+
+/// `x^(1/q)` of a constant `c` when it is rational: zero for `c <= 0`
+/// (total semantics), the exact root for a positive perfect power.
+fn exact_root(c: &Rat, q: u32) -> Option<Rat> {
+    if !c.is_positive() {
+        return Some(Rat::zero());
+    }
+    let n = c.numer();
+    let d = c.denom();
+    let rn = n.nth_root(q);
+    let rd = d.nth_root(q);
+    if num_traits::pow(rn.clone(), q as usize) == *n && num_traits::pow(rd.clone(), q as usize) == *d {
+        Some(Rat::new(rn, rd))
+    } else {
+        None
+    }
+}
+
+/// `p^(1/q)`, `q >= 2`: a constant when exact, else a `Sqrt`/`Root` atom.
+fn root_poly(p: Poly, q: u32) -> Result<Poly, RingError> {
+    if let Some(c) = p.constant() {
+        if let Some(r) = exact_root(&c, q) {
+            return Ok(Poly::constant_poly(r));
+        }
+    }
+    let e = Box::new(to_expr(&p));
+    Ok(Poly::atom(if q == 2 { Atom::Sqrt(e) } else { Atom::Root(q, e) }))
+}
+
+/// `1 / a` for one atom. `Inv` is an involution under the total semantics:
+/// `1/(1/x) = x` for `x != 0`, and both sides are `0` at `x = 0`.
+fn inv_atom(a: &Atom) -> Result<Poly, RingError> {
+    match a {
+        Atom::Inv(e) => normalize(e),
+        _ => Ok(Poly::atom(Atom::Inv(Box::new(a.to_expr())))),
+    }
+}
+
+/// `1 / p` for a polynomial.
+///
+/// - `1/0 = 0`; `1/c` for a constant `c != 0` is the coefficient.
+/// - `1/(c * m * q) = (1/c) * (1/m) * (1/q)`: the total inverse is
+///   multiplicative (if any factor is `0` both sides are `0`).
+/// - `1/(a1^k1 ... an^kn) = (1/a1)^k1 ... (1/an)^kn` likewise.
+fn inv_poly(p: &Poly) -> Result<Poly, RingError> {
+    let Some((c, g, q)) = p.split_content() else {
+        return Ok(Poly::zero());
+    };
+    let mut out = Poly::constant_poly(c.recip());
+    for (a, k) in g.factors() {
+        out = out.mul(&inv_atom(a)?.pow(k)?)?;
+    }
+    if q.constant().is_none() {
+        out = out.mul(&Poly::atom(Atom::Inv(Box::new(to_expr(&q)))))?;
+    }
+    Ok(out)
+}
+
+/// `1 / e`, splitting products, quotients and positive integer powers
+/// structurally before normalizing (so `1/((a-b)*(a+b))` becomes
+/// `(1/(a-b)) * (1/(a+b))`, which is how such a product is printed):
+/// `1/(a*b) = (1/a)(1/b)`, `1/(-a) = -(1/a)`, `1/(a/b) = (1/a) * b`,
+/// `1/a^n = (1/a)^n`, each true at `0` because `1/0 = 0`.
+fn inv_expr(e: &Expr) -> Result<Poly, RingError> {
+    match e {
+        Expr::Mul(a, b) => inv_expr(a)?.mul(&inv_expr(b)?),
+        Expr::Neg(a) => Ok(inv_expr(a)?.neg()),
+        Expr::Div(a, b) => inv_expr(a)?.mul(&normalize(b)?),
+        Expr::Pow(a, x) => {
+            let xp = normalize(x)?;
+            match xp.constant() {
+                Some(n) if n.is_integer() && n.is_positive() => {
+                    let n = n.to_integer().to_u32().filter(|&n| n <= MAX_POW);
+                    match n {
+                        Some(n) => inv_expr(a)?.pow(n),
+                        None => too_large(format!("an exponent above {MAX_POW}")),
+                    }
+                }
+                _ => inv_poly(&normalize(e)?),
+            }
+        }
+        _ => inv_poly(&normalize(e)?),
+    }
+}
+
+/// `b ^ r` for a rational constant `r`.
+///
+/// - `r = n >= 0` integer: polynomial power (`x^0 = 1` everywhere).
+/// - `r = -n`: `x^-n = (1/x)^n` (both `0` at `x = 0`).
+/// - `r = p/q`, `q >= 2`: `x^(p/q) = (x^(1/q))^p` for `p > 0` and
+///   `(1/x^(1/q))^|p|` for `p < 0`. For `x > 0` this is real arithmetic; for
+///   `x <= 0` both sides are `0` (non-integer powers of negatives and of `0`
+///   are `0`, and the root atom is `0` there too).
+fn pow_rat(b: &Expr, r: &Rat) -> Result<Poly, RingError> {
+    let p = r.numer();
+    let q = r.denom();
+    let mag = p.abs().to_u32().filter(|&m| m <= MAX_POW);
+    let Some(mag) = mag else {
+        return too_large(format!("an exponent above {MAX_POW}"));
+    };
+    if q.is_one() {
+        return if p.is_negative() { inv_expr(b)?.pow(mag) } else { normalize(b)?.pow(mag) };
+    }
+    let Some(q) = q.to_u32() else {
+        return too_large("a root of too high an order");
+    };
+    let root = root_poly(normalize(b)?, q)?;
+    if p.is_negative() {
+        inv_poly(&root)?.pow(mag)
+    } else {
+        root.pow(mag)
+    }
+}
+
+/// The ring normal form of an expression.
+pub fn normalize(e: &Expr) -> Result<Poly, RingError> {
+    Ok(match e {
+        Expr::Num(r) => Poly::constant_poly(r.clone()),
+        Expr::Sym(s) => Poly::atom(Atom::Sym(s.clone())),
+        Expr::PVar(n) => Poly::atom(Atom::PVar(n.clone())),
+        Expr::Neg(a) => normalize(a)?.neg(),
+        Expr::Add(a, b) => normalize(a)?.add(&normalize(b)?)?,
+        Expr::Sub(a, b) => normalize(a)?.add(&normalize(b)?.neg())?,
+        Expr::Mul(a, b) => normalize(a)?.mul(&normalize(b)?)?,
+        // a / b = a * (1/b) by definition of the total division.
+        Expr::Div(a, b) => normalize(a)?.mul(&inv_expr(b)?)?,
+        Expr::Pow(b, x) => {
+            let xp = normalize(x)?;
+            match xp.constant() {
+                Some(r) => pow_rat(b, &r)?,
+                // The value depends only on the values of base and exponent.
+                None => Poly::atom(Atom::Pow(Box::new(canonical(b)?), Box::new(to_expr(&xp)))),
+            }
+        }
+        // sqrt(x) = x^(1/2) everywhere (both 0 for x <= 0).
+        Expr::Sqrt(a) => root_poly(normalize(a)?, 2)?,
+        // A reduction depends only on the values of its body.
+        Expr::Reduce(op, axes, body) => Poly::atom(Atom::Reduce(*op, axes.clone(), Box::new(canonical(body)?))),
+    })
+}
+
+/// The canonical expression of a polynomial; `normalize(&to_expr(p)) == Ok(p)`.
+pub fn to_expr(p: &Poly) -> Expr {
+    let terms = p.display_terms();
+    let mut it = terms.into_iter();
+    let Some((m0, c0)) = it.next() else {
+        return Expr::num(0);
+    };
+    let mut out = monomial_expr(c0, m0);
+    for (m, c) in it {
+        out = if c.is_negative() {
+            Expr::sub(out, monomial_expr(&-c, m))
+        } else {
+            Expr::add(out, monomial_expr(c, m))
+        };
+    }
+    out
+}
+
+fn power_expr(base: Expr, k: u32) -> Expr {
+    if k == 1 {
+        base
+    } else {
+        Expr::pow(base, Expr::num(i64::from(k)))
+    }
+}
+
+fn product(factors: Vec<Expr>) -> Option<Expr> {
+    factors.into_iter().reduce(Expr::mul)
+}
+
+/// `c * atoms`, with `Inv` atoms collected into a denominator.
+fn monomial_expr(c: &Rat, m: &Monomial) -> Expr {
+    let mut num = Vec::new();
+    let mut den = Vec::new();
+    for (a, k) in m.factors() {
+        match a {
+            Atom::Inv(e) => den.push(power_expr((**e).clone(), k)),
+            _ => num.push(power_expr(a.to_expr(), k)),
+        }
+    }
+    let numerator = match product(num) {
+        None => Expr::Num(c.clone()),
+        Some(p) if c.is_one() => p,
+        Some(p) if (-c).is_one() => Expr::neg(p),
+        Some(p) => Expr::mul(Expr::Num(c.clone()), p),
+    };
+    match product(den) {
+        None => numerator,
+        Some(d) => Expr::div(numerator, d),
+    }
+}
+
+/// Same ring normal form.
+pub fn ring_eq(a: &Expr, b: &Expr) -> Result<bool, RingError> {
+    Ok(normalize(a)? == normalize(b)?)
+}
+
+/// `to_expr(normalize(e))`.
+pub fn canonical(e: &Expr) -> Result<Expr, RingError> {
+    Ok(to_expr(&normalize(e)?))
+}
+
+/// `g * (P/g)` where `g` is the common monomial factor of the terms of `e`'s
+/// normal form `P` times their rational content, signed so that the cofactor's
+/// leading coefficient is positive (`-(..)` when `g = -1`). `None` when `g = 1`
+/// or `P` has fewer than two terms. Always `ring_eq` to `e`.
+pub fn factored(e: &Expr) -> Result<Option<Expr>, RingError> {
+    let p = normalize(e)?;
+    if p.len() < 2 {
+        return Ok(None);
+    }
+    let Some((c, g, q)) = p.split_content() else {
+        return Ok(None);
+    };
+    if g.is_one() && c.is_one() {
+        return Ok(None);
+    }
+    let q = to_expr(&q);
+    if g.is_one() && (-&c).is_one() {
+        return Ok(Some(Expr::neg(q)));
+    }
+    Ok(Some(Expr::mul(to_expr(&Poly::monomial(c, g)), q)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ir::total_div;
+    use proptest::prelude::*;
+    use std::collections::HashMap;
+
+    fn s(n: &str) -> Expr {
+        Expr::sym(n, &[])
+    }
+    fn u() -> Expr {
+        Expr::sym("u", &["i"])
+    }
+    fn n(k: i64) -> Expr {
+        Expr::num(k)
+    }
+    fn add(a: Expr, b: Expr) -> Expr {
+        Expr::add(a, b)
+    }
+    fn sub(a: Expr, b: Expr) -> Expr {
+        Expr::sub(a, b)
+    }
+    fn mul(a: Expr, b: Expr) -> Expr {
+        Expr::mul(a, b)
+    }
+    fn div(a: Expr, b: Expr) -> Expr {
+        Expr::div(a, b)
+    }
+    fn pow(a: Expr, b: Expr) -> Expr {
+        Expr::pow(a, b)
+    }
+    fn mean(e: Expr) -> Expr {
+        Expr::reduce(RedOp::Mean, &["i"], e)
+    }
+
+    fn eq(a: &Expr, b: &Expr) -> bool {
+        ring_eq(a, b).unwrap()
+    }
+
+    /// A tiny printer for the tests' messages and display checks.
+    fn show(e: &Expr) -> String {
+        match e {
+            Expr::Num(r) => format!("{r}"),
+            Expr::Sym(s) if s.axes.is_empty() => s.name.clone(),
+            Expr::Sym(s) => format!("{}[{}]", s.name, s.axes.join(",")),
+            Expr::PVar(v) => format!("?{v}"),
+            Expr::Neg(a) => format!("-{}", show(a)),
+            Expr::Add(a, b) => format!("({} + {})", show(a), show(b)),
+            Expr::Sub(a, b) => format!("({} - {})", show(a), show(b)),
+            Expr::Mul(a, b) => format!("{}*{}", show(a), show(b)),
+            Expr::Div(a, b) => format!("{}/{}", show(a), show(b)),
+            Expr::Pow(a, b) => format!("{}^{}", show(a), show(b)),
+            Expr::Sqrt(a) => format!("sqrt({})", show(a)),
+            Expr::Reduce(op, ax, b) => format!("{}[{}]({})", op.keyword(), ax.join(","), show(b)),
+        }
+    }
+
+    #[test]
+    fn equalities_that_hold() {
+        let (a, b, d, x) = (s("a"), s("b"), s("d"), s("x"));
+        let cases: Vec<(Expr, Expr)> = vec![
+            (
+                pow(add(a.clone(), b.clone()), n(2)),
+                add(add(pow(a.clone(), n(2)), mul(mul(n(2), a.clone()), b.clone())), pow(b.clone(), n(2))),
+            ),
+            (div(a.clone(), b.clone()), mul(a.clone(), div(n(1), b.clone()))),
+            (
+                div(n(1), mul(mul(n(2), a.clone()), b.clone())),
+                mul(mul(Expr::rat(1, 2), div(n(1), a.clone())), div(n(1), b.clone())),
+            ),
+            (pow(x.clone(), Expr::rat(1, 2)), Expr::sqrt(x.clone())),
+            (mean(add(u(), b.clone())), mean(add(b.clone(), u()))),
+            (
+                sub(add(u(), add(b.clone(), d.clone())), add(mean(u()), add(b.clone(), d.clone()))),
+                sub(add(u(), b.clone()), add(mean(u()), b.clone())),
+            ),
+            (sub(add(u(), b.clone()), add(mean(u()), b.clone())), sub(u(), mean(u()))),
+            (pow(x.clone(), n(-2)), div(n(1), mul(x.clone(), x.clone()))),
+            (div(n(1), div(n(1), x.clone())), x.clone()),
+            (div(n(1), div(a.clone(), b.clone())), div(b.clone(), a.clone())),
+            (div(x.clone(), n(0)), n(0)),
+            (div(n(3), n(4)), Expr::rat(3, 4)),
+            (Expr::sqrt(n(4)), n(2)),
+            (Expr::sqrt(Expr::rat(1, 9)), Expr::rat(1, 3)),
+            (Expr::sqrt(n(-4)), n(0)),
+            (pow(n(8), Expr::rat(1, 3)), n(2)),
+            (pow(n(-8), Expr::rat(1, 3)), n(0)),
+            (pow(n(4), Expr::rat(-3, 2)), Expr::rat(1, 8)),
+            (pow(n(0), n(-1)), n(0)),
+            (pow(n(0), n(0)), n(1)),
+            (pow(x.clone(), n(0)), n(1)),
+            (pow(x.clone(), Expr::rat(3, 2)), pow(Expr::sqrt(x.clone()), n(3))),
+            (pow(x.clone(), Expr::rat(-1, 2)), div(n(1), Expr::sqrt(x.clone()))),
+            (Expr::sqrt(add(a.clone(), b.clone())), Expr::sqrt(add(b.clone(), a.clone()))),
+            (div(a.clone(), add(mul(n(2), b.clone()), n(4))), div(mul(Expr::rat(1, 2), a.clone()), add(b.clone(), n(2)))),
+            (div(n(1), sub(n(-1), x.clone())), Expr::neg(div(n(1), add(x.clone(), n(1))))),
+            (
+                div(n(1), add(mul(x.clone(), a.clone()), mul(x.clone(), b.clone()))),
+                mul(div(n(1), x.clone()), div(n(1), add(a.clone(), b.clone()))),
+            ),
+            (pow(x.clone(), pow(n(2), n(2))), mul(pow(x.clone(), n(2)), pow(x.clone(), n(2)))),
+            (pow(x.clone(), Expr::sqrt(n(4))), mul(x.clone(), x.clone())),
+            (pow(x.clone(), a.clone()), pow(x.clone(), add(a.clone(), n(0)))),
+            (mul(Expr::pvar("p"), n(2)), add(Expr::pvar("p"), Expr::pvar("p"))),
+        ];
+        for (l, r) in cases {
+            assert!(eq(&l, &r), "{} should equal {}", show(&l), show(&r));
+        }
+    }
+
+    #[test]
+    fn equalities_that_must_not_hold() {
+        let (a, b, x) = (s("a"), s("b"), s("x"));
+        let cases: Vec<(Expr, Expr)> = vec![
+            (div(x.clone(), x.clone()), n(1)),
+            (mul(x.clone(), div(n(1), x.clone())), n(1)),
+            (pow(Expr::sqrt(x.clone()), n(2)), x.clone()),
+            (Expr::sqrt(pow(x.clone(), n(2))), x.clone()),
+            (mean(add(a.clone(), b.clone())), add(mean(a.clone()), mean(b.clone()))),
+            (pow(pow(x.clone(), n(2)), Expr::rat(1, 2)), x.clone()),
+            (mul(pow(x.clone(), n(2)), pow(x.clone(), n(-1))), x.clone()),
+            (pow(pow(x.clone(), Expr::rat(1, 3)), n(3)), x.clone()),
+            (mul(Expr::sqrt(x.clone()), Expr::sqrt(x.clone())), x.clone()),
+            (div(n(1), add(a.clone(), div(n(1), b.clone()))), div(b.clone(), add(mul(a.clone(), b.clone()), n(1)))),
+            (mean(n(1)), n(1)),
+            (Expr::sym("x", &["i"]), x.clone()),
+        ];
+        for (l, r) in cases {
+            assert!(!eq(&l, &r), "{} must not equal {}", show(&l), show(&r));
+        }
+    }
+
+    #[test]
+    fn display_reads_naturally() {
+        let (a, b, d, x, y) = (s("a"), s("b"), s("d"), s("x"), s("y"));
+        let lhs = sub(add(u(), add(b.clone(), d.clone())), add(mean(u()), add(b, d)));
+        assert_eq!(show(&canonical(&lhs).unwrap()), "(u[i] - mean[i](u[i]))");
+        let sq = pow(add(a.clone(), Expr::neg(x.clone())), n(2));
+        assert_eq!(show(&canonical(&sq).unwrap()), "((a^2 - 2*a*x) + x^2)");
+        let e = sub(n(1), mul(n(3), x.clone()));
+        assert_eq!(show(&canonical(&e).unwrap()), "(-3*x + 1)");
+        let e = div(mul(n(2), x.clone()), mul(pow(y.clone(), n(2)), add(x.clone(), n(1))));
+        assert_eq!(show(&canonical(&e).unwrap()), "2*x/y^2*(x + 1)");
+        assert_eq!(show(&canonical(&div(n(1), x.clone())).unwrap()), "1/x");
+        assert_eq!(show(&canonical(&Expr::neg(x.clone())).unwrap()), "-x");
+        assert_eq!(show(&canonical(&pow(x.clone(), Expr::rat(2, 3))).unwrap()), "x^1/3^2");
+        assert_eq!(show(&canonical(&n(0)).unwrap()), "0");
+    }
+
+    #[test]
+    fn factored_pulls_out_common_factors() {
+        let (a, b, x) = (s("a"), s("b"), s("x"));
+        let e = add(mul(mul(n(4), x.clone()), a.clone()), mul(mul(n(6), x.clone()), b.clone()));
+        let f = factored(&e).unwrap().unwrap();
+        assert_eq!(show(&f), "2*x*(2*a + 3*b)");
+        assert!(eq(&e, &f));
+        let e = sub(Expr::neg(a.clone()), b.clone());
+        assert_eq!(show(&factored(&e).unwrap().unwrap()), "-(a + b)");
+        let e = sub(mul(Expr::rat(-1, 2), a.clone()), b.clone());
+        let f = factored(&e).unwrap().unwrap();
+        assert_eq!(show(&f), "-1/2*(a + 2*b)");
+        assert!(eq(&e, &f));
+        assert_eq!(factored(&add(a.clone(), b.clone())).unwrap(), None);
+        assert_eq!(factored(&mul(n(3), a.clone())).unwrap(), None);
+        assert_eq!(factored(&n(3)).unwrap(), None);
+        let e = add(div(x.clone(), b.clone()), div(n(1), b.clone()));
+        let f = factored(&e).unwrap().unwrap();
+        assert_eq!(show(&f), "1/b*(x + 1)");
+        assert!(eq(&e, &f));
+    }
+
+    #[test]
+    fn limits_are_errors_not_hangs() {
+        let (a, b, c, x) = (s("a"), s("b"), s("c"), s("x"));
+        assert!(normalize(&pow(x.clone(), n(257))).is_err());
+        let big = pow(add(add(a, b), c), n(200));
+        assert!(matches!(normalize(&big), Err(RingError::TooLarge(_))));
+        let mut e = x.clone();
+        for _ in 0..5 {
+            e = pow(e, n(200));
+        }
+        assert!(normalize(&e).is_err());
+        let mut e = n(10);
+        for _ in 0..5 {
+            e = pow(e, n(250));
+        }
+        assert!(normalize(&e).is_err());
+        assert!(normalize(&pow(x.clone(), Expr::Num(Rat::new(1.into(), BigInt::from(1u64 << 40))))).is_err());
+        assert!(normalize(&pow(add(x, n(1)), n(256))).is_ok());
+    }
+
+    #[test]
+    fn poly_accessors() {
+        let p = normalize(&add(n(2), n(3))).unwrap();
+        assert_eq!(p.constant(), Some(Rat::from_integer(5.into())));
+        assert!(normalize(&sub(s("x"), s("x"))).unwrap().is_zero());
+        assert_eq!(normalize(&n(0)).unwrap().constant(), Some(Rat::zero()));
+        let p = normalize(&add(s("x"), n(1))).unwrap();
+        assert_eq!(p.constant(), None);
+        assert_eq!(p.terms().count(), 2);
+        assert_eq!(normalize(&s("x")).unwrap().as_atom(), Some(&Atom::Sym(Symbol::new("x", Vec::<String>::new()))));
+    }
+
+    // ---- property tests ----
+
+    const NAMES: [&str; 3] = ["a", "b", "c"];
+
+    /// Expressions over a, b, c with + - * / and integer powers.
+    fn arb_field_expr() -> impl Strategy<Value = Expr> {
+        let leaf = prop_oneof![
+            (0..NAMES.len()).prop_map(|i| s(NAMES[i])),
+            (-3i64..=3, 1i64..=3).prop_map(|(p, q)| Expr::rat(p, q)),
+        ];
+        leaf.prop_recursive(5, 40, 2, |inner| {
+            prop_oneof![
+                inner.clone().prop_map(Expr::neg),
+                (inner.clone(), inner.clone()).prop_map(|(a, b)| add(a, b)),
+                (inner.clone(), inner.clone()).prop_map(|(a, b)| sub(a, b)),
+                (inner.clone(), inner.clone()).prop_map(|(a, b)| mul(a, b)),
+                (inner.clone(), inner.clone()).prop_map(|(a, b)| div(a, b)),
+                (inner, -3i64..=3).prop_map(|(a, k)| pow(a, n(k))),
+            ]
+        })
+    }
+
+    /// Expressions with every construct the normal form knows.
+    fn arb_any_expr() -> impl Strategy<Value = Expr> {
+        let leaf = prop_oneof![
+            (0..NAMES.len()).prop_map(|i| s(NAMES[i])),
+            Just(u()),
+            Just(Expr::pvar("p")),
+            (-4i64..=9, 1i64..=4).prop_map(|(p, q)| Expr::rat(p, q)),
+        ];
+        leaf.prop_recursive(5, 40, 2, |inner| {
+            prop_oneof![
+                inner.clone().prop_map(Expr::neg),
+                (inner.clone(), inner.clone()).prop_map(|(a, b)| add(a, b)),
+                (inner.clone(), inner.clone()).prop_map(|(a, b)| sub(a, b)),
+                (inner.clone(), inner.clone()).prop_map(|(a, b)| mul(a, b)),
+                (inner.clone(), inner.clone()).prop_map(|(a, b)| div(a, b)),
+                (inner.clone(), -3i64..=3, 1i64..=4).prop_map(|(a, p, q)| pow(a, Expr::rat(p, q))),
+                (inner.clone(), inner.clone()).prop_map(|(a, b)| pow(a, b)),
+                inner.clone().prop_map(Expr::sqrt),
+                inner.clone().prop_map(mean),
+                inner.prop_map(|b| Expr::reduce(RedOp::Var, &["i"], b)),
+            ]
+        })
+    }
+
+    /// Exact evaluation of the `+ - * /`, integer-power subset under the
+    /// total semantics.
+    fn eval(e: &Expr, env: &HashMap<String, Rat>) -> Rat {
+        match e {
+            Expr::Num(r) => r.clone(),
+            Expr::Sym(s) => env[&s.name].clone(),
+            Expr::Neg(a) => -eval(a, env),
+            Expr::Add(a, b) => eval(a, env) + eval(b, env),
+            Expr::Sub(a, b) => eval(a, env) - eval(b, env),
+            Expr::Mul(a, b) => eval(a, env) * eval(b, env),
+            Expr::Div(a, b) => total_div(&eval(a, env), &eval(b, env)),
+            Expr::Pow(a, k) => {
+                let k = k.const_value().expect("constant exponent");
+                assert!(k.is_integer(), "integer exponent");
+                crate::ir::int_pow(&eval(a, env), k.to_integer().to_i64().unwrap()).unwrap()
+            }
+            other => panic!("outside the test evaluator's subset: {other:?}"),
+        }
+    }
+
+    fn arb_value() -> impl Strategy<Value = Rat> {
+        prop_oneof![
+            Just(Rat::zero()),
+            (-5i64..=5, 1i64..=4).prop_map(|(p, q)| Rat::new(p.into(), q.into())),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(400))]
+
+        #[test]
+        fn normal_form_round_trips(e in arb_any_expr()) {
+            if let Ok(p) = normalize(&e) {
+                let back = to_expr(&p);
+                prop_assert_eq!(normalize(&back), Ok(p), "printed as {}", show(&back));
+                // canonical is idempotent
+                prop_assert_eq!(canonical(&back), Ok(back.clone()));
+            }
+        }
+
+        #[test]
+        fn canonical_and_factored_keep_the_value(
+            e in arb_field_expr(),
+            vals in proptest::collection::vec(arb_value(), 3),
+        ) {
+            let env: HashMap<String, Rat> =
+                NAMES.iter().map(|s| s.to_string()).zip(vals).collect();
+            let v = eval(&e, &env);
+            if let Ok(c) = canonical(&e) {
+                prop_assert_eq!(&eval(&c, &env), &v, "canonical {}", show(&c));
+                if let Some(f) = factored(&e).unwrap() {
+                    prop_assert_eq!(&eval(&f, &env), &v, "factored {}", show(&f));
+                    prop_assert!(ring_eq(&f, &e).unwrap());
+                }
+            }
+        }
+    }
+}
