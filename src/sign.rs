@@ -14,9 +14,9 @@
 
 use crate::ir::{Assumption, Expr, Rat, RedOp, Rel};
 use crate::ring::{self, Atom, Poly};
-use std::collections::BTreeMap;
 use num_integer::Integer;
 use num_traits::{Signed, Zero};
+use std::collections::BTreeMap;
 use std::collections::HashMap;
 
 /// A set of possible signs, as a bit mask.
@@ -157,7 +157,9 @@ impl Facts {
     pub fn new(assumptions: &[Assumption]) -> Facts {
         let mut facts = Vec::new();
         for a in assumptions {
-            let Ok(p) = ring::normalize(&a.expr) else { continue };
+            let Ok(p) = ring::normalize(&a.expr) else {
+                continue;
+            };
             if p.constant().is_some() {
                 continue;
             }
@@ -227,7 +229,9 @@ impl Analysis<'_> {
             Expr::Sub(a, b) => add(self.sign(a, d), flip(self.sign(b, d))),
             Expr::Mul(a, b) | Expr::Div(a, b) => mul(self.sign(a, d), self.sign(b, d)),
             Expr::Pow(b, x) => {
-                let r = x.const_value().or_else(|| ring::normalize(x).ok()?.constant());
+                let r = x
+                    .const_value()
+                    .or_else(|| ring::normalize(x).ok()?.constant());
                 match r {
                     None => ALL,
                     Some(r) if r.is_integer() => {
@@ -273,7 +277,10 @@ impl Analysis<'_> {
 
 /// What is proven about the sign of `e` under `facts`.
 pub fn sign(e: &Expr, facts: &Facts) -> Sign {
-    let mut an = Analysis { facts, memo: HashMap::new() };
+    let mut an = Analysis {
+        facts,
+        memo: HashMap::new(),
+    };
     Sign::from_set(an.sign(e, 0))
 }
 
