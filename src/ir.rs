@@ -27,7 +27,10 @@ impl Symbol {
         let mut axes: Vec<String> = axes.into_iter().map(Into::into).collect();
         axes.sort();
         axes.dedup();
-        Symbol { name: name.into(), axes }
+        Symbol {
+            name: name.into(),
+            axes,
+        }
     }
 }
 
@@ -340,7 +343,10 @@ mod tests {
 
     #[test]
     fn paths_address_subterms() {
-        let e = Expr::add(Expr::sym("x", &["i"]), Expr::mul(Expr::num(2), Expr::sym("y", &[])));
+        let e = Expr::add(
+            Expr::sym("x", &["i"]),
+            Expr::mul(Expr::num(2), Expr::sym("y", &[])),
+        );
         assert_eq!(e.at(&[1, 0]), Some(&Expr::num(2)));
         assert_eq!(e.at(&[2]), None);
         let r = e.replace_at(&[1, 0], Expr::num(3)).unwrap();
@@ -354,16 +360,34 @@ mod tests {
             Expr::sym("x", &["i", "j"]),
             Expr::reduce(RedOp::Mean, &["i"], Expr::sym("x", &["j", "i"])),
         );
-        assert_eq!(e.free_axes().into_iter().collect::<Vec<_>>(), vec!["i", "j"]);
-        assert_eq!(e.children()[1].free_axes().into_iter().collect::<Vec<_>>(), vec!["j"]);
+        assert_eq!(
+            e.free_axes().into_iter().collect::<Vec<_>>(),
+            vec!["i", "j"]
+        );
+        assert_eq!(
+            e.children()[1].free_axes().into_iter().collect::<Vec<_>>(),
+            vec!["j"]
+        );
     }
 
     #[test]
     fn constants_follow_total_semantics() {
-        assert_eq!(Expr::div(Expr::num(1), Expr::num(0)).const_value(), Some(Rat::zero()));
-        assert_eq!(Expr::pow(Expr::num(0), Expr::num(-1)).const_value(), Some(Rat::zero()));
+        assert_eq!(
+            Expr::div(Expr::num(1), Expr::num(0)).const_value(),
+            Some(Rat::zero())
+        );
+        assert_eq!(
+            Expr::pow(Expr::num(0), Expr::num(-1)).const_value(),
+            Some(Rat::zero())
+        );
         assert_eq!(Expr::pow(Expr::num(2), Expr::rat(1, 2)).const_value(), None);
-        assert_eq!(Expr::pow(Expr::num(2), Expr::num(-2)).const_value(), Some(Rat::new(1.into(), 4.into())));
-        assert_eq!(Expr::pow(Expr::num(2), Expr::num(1 << 40)).const_value(), None);
+        assert_eq!(
+            Expr::pow(Expr::num(2), Expr::num(-2)).const_value(),
+            Some(Rat::new(1.into(), 4.into()))
+        );
+        assert_eq!(
+            Expr::pow(Expr::num(2), Expr::num(1 << 40)).const_value(),
+            None
+        );
     }
 }

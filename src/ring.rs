@@ -81,7 +81,10 @@ impl Atom {
             Atom::PVar(n) => Expr::PVar(n.clone()),
             Atom::Reduce(op, axes, body) => Expr::Reduce(*op, axes.clone(), body.clone()),
             Atom::Sqrt(e) => Expr::Sqrt(e.clone()),
-            Atom::Root(q, e) => Expr::pow((**e).clone(), Expr::Num(Rat::new(BigInt::one(), BigInt::from(*q)))),
+            Atom::Root(q, e) => Expr::pow(
+                (**e).clone(),
+                Expr::Num(Rat::new(BigInt::one(), BigInt::from(*q))),
+            ),
             Atom::Pow(b, x) => Expr::Pow(b.clone(), x.clone()),
             Atom::Inv(e) => Expr::div(Expr::num(1), (**e).clone()),
         }
@@ -107,7 +110,7 @@ impl Monomial {
     pub fn degree(&self) -> u64 {
         self.0.values().map(|&k| u64::from(k)).sum()
     }
-    fn mul(&self, other: &Monomial) -> Result<Monomial, RingError> {
+    fn times(&self, other: &Monomial) -> Result<Monomial, RingError> {
         let mut out = self.0.clone();
         for (a, k) in &other.0 {
             let e = out.entry(a.clone()).or_insert(0);
@@ -144,7 +147,10 @@ impl Monomial {
 /// Key of the display order: higher degree first, then lexicographic with
 /// atoms in atom order and higher powers first (`a^2`, `a*b`, `b^2`, `a`, `1`).
 fn print_key(m: &Monomial) -> (Reverse<u64>, Vec<(&Atom, Reverse<u32>)>) {
-    (Reverse(m.degree()), m.0.iter().map(|(a, k)| (a, Reverse(*k))).collect())
+    (
+        Reverse(m.degree()),
+        m.0.iter().map(|(a, k)| (a, Reverse(*k))).collect(),
+    )
 }
 
 /// A polynomial over atoms with exact rational coefficients, no zero
@@ -274,7 +280,7 @@ impl Poly {
         }
     }
 
-    pub fn add(&self, other: &Poly) -> Result<Poly, RingError> {
+    pub fn plus(&self, other: &Poly) -> Result<Poly, RingError> {
         let mut out = self.clone();
         for (m, c) in &other.0 {
             out.add_term(m.clone(), c.clone());
@@ -285,7 +291,7 @@ impl Poly {
         Ok(out)
     }
 
-    pub fn neg(&self) -> Poly {
+    pub fn negate(&self) -> Poly {
         Poly(self.0.iter().map(|(m, c)| (m.clone(), -c)).collect())
     }
 
@@ -302,7 +308,7 @@ impl Poly {
         Ok(Poly(out))
     }
 
-    pub fn mul(&self, other: &Poly) -> Result<Poly, RingError> {
+    pub fn times(&self, other: &Poly) -> Result<Poly, RingError> {
         if self.0.len().saturating_mul(other.0.len()) > MAX_PRODUCT_WORK {
             return too_large("a product with too many terms");
         }
@@ -311,7 +317,7 @@ impl Poly {
             for (m2, c2) in &other.0 {
                 let c = rmul(c1, c2);
                 check_coeff(&c)?;
-                out.add_term(m1.mul(m2)?, c);
+                out.add_term(m1.times(m2)?, c);
             }
         }
         if out.0.len() > MAX_TERMS {
@@ -337,7 +343,7 @@ impl Poly {
         }
         let mut out = Poly::constant_poly(Rat::one());
         for _ in 0..n {
-            out = out.mul(self)?;
+            out = out.times(self)?;
         }
         Ok(out)
     }
@@ -366,7 +372,7 @@ impl Poly {
         );
         if q.display_terms()[0].1.is_negative() {
             content = -content;
-            q = q.neg();
+            q = q.negate();
         }
         Some((content, g, q))
     }
@@ -375,8 +381,16 @@ impl Poly {
     /// (sign kept). `None` for the zero polynomial.
     pub fn positive_primitive(&self) -> Option<(Rat, Poly)> {
         let (c, g, q) = self.split_content()?;
-        let gq = Poly(q.0.iter().map(|(m, k)| (m.mul(&g).expect("divides self"), k.clone())).collect());
-        Some(if c.is_negative() { (-c, gq.neg()) } else { (c, gq) })
+        let gq = Poly(
+            q.0.iter()
+                .map(|(m, k)| (m.times(&g).expect("divides self"), k.clone()))
+                .collect(),
+        );
+        Some(if c.is_negative() {
+            (-c, gq.negate())
+        } else {
+            (c, gq)
+        })
     }
 }
 
@@ -390,7 +404,9 @@ fn exact_root(c: &Rat, q: u32) -> Option<Rat> {
     let d = c.denom();
     let rn = n.nth_root(q);
     let rd = d.nth_root(q);
-    if num_traits::pow(rn.clone(), q as usize) == *n && num_traits::pow(rd.clone(), q as usize) == *d {
+    if num_traits::pow(rn.clone(), q as usize) == *n
+        && num_traits::pow(rd.clone(), q as usize) == *d
+    {
         Some(Rat::new(rn, rd))
     } else {
         None
@@ -405,7 +421,11 @@ fn root_poly(p: Poly, q: u32) -> Result<Poly, RingError> {
         }
     }
     let e = Box::new(to_expr(&p));
-    Ok(Poly::atom(if q == 2 { Atom::Sqrt(e) } else { Atom::Root(q, e) }))
+    Ok(Poly::atom(if q == 2 {
+        Atom::Sqrt(e)
+    } else {
+        Atom::Root(q, e)
+    }))
 }
 
 /// `1 / a` for one atom. `Inv` is an involution under the total semantics:
@@ -429,10 +449,10 @@ fn inv_poly(p: &Poly) -> Result<Poly, RingError> {
     };
     let mut out = Poly::constant_poly(c.recip());
     for (a, k) in g.factors() {
-        out = out.mul(&inv_atom(a)?.pow(k)?)?;
+        out = out.times(&inv_atom(a)?.pow(k)?)?;
     }
     if q.constant().is_none() {
-        out = out.mul(&Poly::atom(Atom::Inv(Box::new(to_expr(&q)))))?;
+        out = out.times(&Poly::atom(Atom::Inv(Box::new(to_expr(&q)))))?;
     }
     Ok(out)
 }
@@ -444,9 +464,9 @@ fn inv_poly(p: &Poly) -> Result<Poly, RingError> {
 /// `1/a^n = (1/a)^n`, each true at `0` because `1/0 = 0`.
 fn inv_expr(e: &Expr) -> Result<Poly, RingError> {
     match e {
-        Expr::Mul(a, b) => inv_expr(a)?.mul(&inv_expr(b)?),
-        Expr::Neg(a) => Ok(inv_expr(a)?.neg()),
-        Expr::Div(a, b) => inv_expr(a)?.mul(&normalize(b)?),
+        Expr::Mul(a, b) => inv_expr(a)?.times(&inv_expr(b)?),
+        Expr::Neg(a) => Ok(inv_expr(a)?.negate()),
+        Expr::Div(a, b) => inv_expr(a)?.times(&normalize(b)?),
         Expr::Pow(a, x) => {
             let xp = normalize(x)?;
             match xp.constant() {
@@ -480,7 +500,11 @@ fn pow_rat(b: &Expr, r: &Rat) -> Result<Poly, RingError> {
         return too_large(format!("an exponent above {MAX_POW}"));
     };
     if q.is_one() {
-        return if p.is_negative() { inv_expr(b)?.pow(mag) } else { normalize(b)?.pow(mag) };
+        return if p.is_negative() {
+            inv_expr(b)?.pow(mag)
+        } else {
+            normalize(b)?.pow(mag)
+        };
     }
     let Some(q) = q.to_u32() else {
         return too_large("a root of too high an order");
@@ -499,12 +523,12 @@ pub fn normalize(e: &Expr) -> Result<Poly, RingError> {
         Expr::Num(r) => Poly::constant_poly(r.clone()),
         Expr::Sym(s) => Poly::atom(Atom::Sym(s.clone())),
         Expr::PVar(n) => Poly::atom(Atom::PVar(n.clone())),
-        Expr::Neg(a) => normalize(a)?.neg(),
-        Expr::Add(a, b) => normalize(a)?.add(&normalize(b)?)?,
-        Expr::Sub(a, b) => normalize(a)?.add(&normalize(b)?.neg())?,
-        Expr::Mul(a, b) => normalize(a)?.mul(&normalize(b)?)?,
+        Expr::Neg(a) => normalize(a)?.negate(),
+        Expr::Add(a, b) => normalize(a)?.plus(&normalize(b)?)?,
+        Expr::Sub(a, b) => normalize(a)?.plus(&normalize(b)?.negate())?,
+        Expr::Mul(a, b) => normalize(a)?.times(&normalize(b)?)?,
         // a / b = a * (1/b) by definition of the total division.
-        Expr::Div(a, b) => normalize(a)?.mul(&inv_expr(b)?)?,
+        Expr::Div(a, b) => normalize(a)?.times(&inv_expr(b)?)?,
         Expr::Pow(b, x) => {
             let xp = normalize(x)?;
             match xp.constant() {
@@ -516,7 +540,9 @@ pub fn normalize(e: &Expr) -> Result<Poly, RingError> {
         // sqrt(x) = x^(1/2) everywhere (both 0 for x <= 0).
         Expr::Sqrt(a) => root_poly(normalize(a)?, 2)?,
         // A reduction depends only on the values of its body.
-        Expr::Reduce(op, axes, body) => Poly::atom(Atom::Reduce(*op, axes.clone(), Box::new(canonical(body)?))),
+        Expr::Reduce(op, axes, body) => {
+            Poly::atom(Atom::Reduce(*op, axes.clone(), Box::new(canonical(body)?)))
+        }
     })
 }
 
@@ -667,23 +693,41 @@ mod tests {
         let cases: Vec<(Expr, Expr)> = vec![
             (
                 pow(add(a.clone(), b.clone()), n(2)),
-                add(add(pow(a.clone(), n(2)), mul(mul(n(2), a.clone()), b.clone())), pow(b.clone(), n(2))),
+                add(
+                    add(pow(a.clone(), n(2)), mul(mul(n(2), a.clone()), b.clone())),
+                    pow(b.clone(), n(2)),
+                ),
             ),
-            (div(a.clone(), b.clone()), mul(a.clone(), div(n(1), b.clone()))),
+            (
+                div(a.clone(), b.clone()),
+                mul(a.clone(), div(n(1), b.clone())),
+            ),
             (
                 div(n(1), mul(mul(n(2), a.clone()), b.clone())),
-                mul(mul(Expr::rat(1, 2), div(n(1), a.clone())), div(n(1), b.clone())),
+                mul(
+                    mul(Expr::rat(1, 2), div(n(1), a.clone())),
+                    div(n(1), b.clone()),
+                ),
             ),
             (pow(x.clone(), Expr::rat(1, 2)), Expr::sqrt(x.clone())),
             (mean(add(u(), b.clone())), mean(add(b.clone(), u()))),
             (
-                sub(add(u(), add(b.clone(), d.clone())), add(mean(u()), add(b.clone(), d.clone()))),
+                sub(
+                    add(u(), add(b.clone(), d.clone())),
+                    add(mean(u()), add(b.clone(), d.clone())),
+                ),
                 sub(add(u(), b.clone()), add(mean(u()), b.clone())),
             ),
-            (sub(add(u(), b.clone()), add(mean(u()), b.clone())), sub(u(), mean(u()))),
+            (
+                sub(add(u(), b.clone()), add(mean(u()), b.clone())),
+                sub(u(), mean(u())),
+            ),
             (pow(x.clone(), n(-2)), div(n(1), mul(x.clone(), x.clone()))),
             (div(n(1), div(n(1), x.clone())), x.clone()),
-            (div(n(1), div(a.clone(), b.clone())), div(b.clone(), a.clone())),
+            (
+                div(n(1), div(a.clone(), b.clone())),
+                div(b.clone(), a.clone()),
+            ),
             (div(x.clone(), n(0)), n(0)),
             (div(n(3), n(4)), Expr::rat(3, 4)),
             (Expr::sqrt(n(4)), n(2)),
@@ -695,19 +739,46 @@ mod tests {
             (pow(n(0), n(-1)), n(0)),
             (pow(n(0), n(0)), n(1)),
             (pow(x.clone(), n(0)), n(1)),
-            (pow(x.clone(), Expr::rat(3, 2)), pow(Expr::sqrt(x.clone()), n(3))),
-            (pow(x.clone(), Expr::rat(-1, 2)), div(n(1), Expr::sqrt(x.clone()))),
-            (Expr::sqrt(add(a.clone(), b.clone())), Expr::sqrt(add(b.clone(), a.clone()))),
-            (div(a.clone(), add(mul(n(2), b.clone()), n(4))), div(mul(Expr::rat(1, 2), a.clone()), add(b.clone(), n(2)))),
-            (div(n(1), sub(n(-1), x.clone())), Expr::neg(div(n(1), add(x.clone(), n(1))))),
             (
-                div(n(1), add(mul(x.clone(), a.clone()), mul(x.clone(), b.clone()))),
+                pow(x.clone(), Expr::rat(3, 2)),
+                pow(Expr::sqrt(x.clone()), n(3)),
+            ),
+            (
+                pow(x.clone(), Expr::rat(-1, 2)),
+                div(n(1), Expr::sqrt(x.clone())),
+            ),
+            (
+                Expr::sqrt(add(a.clone(), b.clone())),
+                Expr::sqrt(add(b.clone(), a.clone())),
+            ),
+            (
+                div(a.clone(), add(mul(n(2), b.clone()), n(4))),
+                div(mul(Expr::rat(1, 2), a.clone()), add(b.clone(), n(2))),
+            ),
+            (
+                div(n(1), sub(n(-1), x.clone())),
+                Expr::neg(div(n(1), add(x.clone(), n(1)))),
+            ),
+            (
+                div(
+                    n(1),
+                    add(mul(x.clone(), a.clone()), mul(x.clone(), b.clone())),
+                ),
                 mul(div(n(1), x.clone()), div(n(1), add(a.clone(), b.clone()))),
             ),
-            (pow(x.clone(), pow(n(2), n(2))), mul(pow(x.clone(), n(2)), pow(x.clone(), n(2)))),
+            (
+                pow(x.clone(), pow(n(2), n(2))),
+                mul(pow(x.clone(), n(2)), pow(x.clone(), n(2))),
+            ),
             (pow(x.clone(), Expr::sqrt(n(4))), mul(x.clone(), x.clone())),
-            (pow(x.clone(), a.clone()), pow(x.clone(), add(a.clone(), n(0)))),
-            (mul(Expr::pvar("p"), n(2)), add(Expr::pvar("p"), Expr::pvar("p"))),
+            (
+                pow(x.clone(), a.clone()),
+                pow(x.clone(), add(a.clone(), n(0))),
+            ),
+            (
+                mul(Expr::pvar("p"), n(2)),
+                add(Expr::pvar("p"), Expr::pvar("p")),
+            ),
         ];
         for (l, r) in cases {
             assert!(eq(&l, &r), "{} should equal {}", show(&l), show(&r));
@@ -722,12 +793,18 @@ mod tests {
             (mul(x.clone(), div(n(1), x.clone())), n(1)),
             (pow(Expr::sqrt(x.clone()), n(2)), x.clone()),
             (Expr::sqrt(pow(x.clone(), n(2))), x.clone()),
-            (mean(add(a.clone(), b.clone())), add(mean(a.clone()), mean(b.clone()))),
+            (
+                mean(add(a.clone(), b.clone())),
+                add(mean(a.clone()), mean(b.clone())),
+            ),
             (pow(pow(x.clone(), n(2)), Expr::rat(1, 2)), x.clone()),
             (mul(pow(x.clone(), n(2)), pow(x.clone(), n(-1))), x.clone()),
             (pow(pow(x.clone(), Expr::rat(1, 3)), n(3)), x.clone()),
             (mul(Expr::sqrt(x.clone()), Expr::sqrt(x.clone())), x.clone()),
-            (div(n(1), add(a.clone(), div(n(1), b.clone()))), div(b.clone(), add(mul(a.clone(), b.clone()), n(1)))),
+            (
+                div(n(1), add(a.clone(), div(n(1), b.clone()))),
+                div(b.clone(), add(mul(a.clone(), b.clone()), n(1))),
+            ),
             (mean(n(1)), n(1)),
             (Expr::sym("x", &["i"]), x.clone()),
         ];
@@ -739,24 +816,36 @@ mod tests {
     #[test]
     fn display_reads_naturally() {
         let (a, b, d, x, y) = (s("a"), s("b"), s("d"), s("x"), s("y"));
-        let lhs = sub(add(u(), add(b.clone(), d.clone())), add(mean(u()), add(b, d)));
+        let lhs = sub(
+            add(u(), add(b.clone(), d.clone())),
+            add(mean(u()), add(b, d)),
+        );
         assert_eq!(show(&canonical(&lhs).unwrap()), "(u[i] - mean[i](u[i]))");
         let sq = pow(add(a.clone(), Expr::neg(x.clone())), n(2));
         assert_eq!(show(&canonical(&sq).unwrap()), "((a^2 - 2*a*x) + x^2)");
         let e = sub(n(1), mul(n(3), x.clone()));
         assert_eq!(show(&canonical(&e).unwrap()), "(-3*x + 1)");
-        let e = div(mul(n(2), x.clone()), mul(pow(y.clone(), n(2)), add(x.clone(), n(1))));
+        let e = div(
+            mul(n(2), x.clone()),
+            mul(pow(y.clone(), n(2)), add(x.clone(), n(1))),
+        );
         assert_eq!(show(&canonical(&e).unwrap()), "2*x/y^2*(x + 1)");
         assert_eq!(show(&canonical(&div(n(1), x.clone())).unwrap()), "1/x");
         assert_eq!(show(&canonical(&Expr::neg(x.clone())).unwrap()), "-x");
-        assert_eq!(show(&canonical(&pow(x.clone(), Expr::rat(2, 3))).unwrap()), "x^1/3^2");
+        assert_eq!(
+            show(&canonical(&pow(x.clone(), Expr::rat(2, 3))).unwrap()),
+            "x^1/3^2"
+        );
         assert_eq!(show(&canonical(&n(0)).unwrap()), "0");
     }
 
     #[test]
     fn factored_pulls_out_common_factors() {
         let (a, b, x) = (s("a"), s("b"), s("x"));
-        let e = add(mul(mul(n(4), x.clone()), a.clone()), mul(mul(n(6), x.clone()), b.clone()));
+        let e = add(
+            mul(mul(n(4), x.clone()), a.clone()),
+            mul(mul(n(6), x.clone()), b.clone()),
+        );
         let f = factored(&e).unwrap().unwrap();
         assert_eq!(show(&f), "2*x*(2*a + 3*b)");
         assert!(eq(&e, &f));
@@ -791,7 +880,11 @@ mod tests {
             e = pow(e, n(250));
         }
         assert!(normalize(&e).is_err());
-        assert!(normalize(&pow(x.clone(), Expr::Num(Rat::new(1.into(), BigInt::from(1u64 << 40))))).is_err());
+        assert!(normalize(&pow(
+            x.clone(),
+            Expr::Num(Rat::new(1.into(), BigInt::from(1u64 << 40)))
+        ))
+        .is_err());
         assert!(normalize(&pow(add(x, n(1)), n(256))).is_ok());
     }
 
@@ -804,7 +897,10 @@ mod tests {
         let p = normalize(&add(s("x"), n(1))).unwrap();
         assert_eq!(p.constant(), None);
         assert_eq!(p.terms().count(), 2);
-        assert_eq!(normalize(&s("x")).unwrap().as_atom(), Some(&Atom::Sym(Symbol::new("x", Vec::<String>::new()))));
+        assert_eq!(
+            normalize(&s("x")).unwrap().as_atom(),
+            Some(&Atom::Sym(Symbol::new("x", Vec::<String>::new())))
+        );
     }
 
     // ---- property tests ----
