@@ -889,6 +889,29 @@ mod tests {
     }
 
     #[test]
+    fn printed_denominators_read_back() {
+        let (a, b, x) = (s("a"), s("b"), s("x"));
+        let cases = vec![
+            div(
+                n(1),
+                mul(sub(a.clone(), b.clone()), add(a.clone(), b.clone())),
+            ),
+            div(
+                mul(n(3), x.clone()),
+                mul(pow(Expr::sqrt(x.clone()), n(2)), add(x.clone(), n(1))),
+            ),
+            div(n(1), pow(x.clone(), Expr::rat(1, 3))),
+            div(mean(div(n(1), add(u(), b.clone()))), sub(n(2), a.clone())),
+            pow(add(x.clone(), n(1)), a.clone()),
+        ];
+        for e in cases {
+            let p = normalize(&e).unwrap();
+            let back = to_expr(&p);
+            assert_eq!(normalize(&back).unwrap(), p, "{}", show(&back));
+        }
+    }
+
+    #[test]
     fn poly_accessors() {
         let p = normalize(&add(n(2), n(3))).unwrap();
         assert_eq!(p.constant(), Some(Rat::from_integer(5.into())));
