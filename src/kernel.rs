@@ -75,7 +75,7 @@ impl std::error::Error for KernelError {}
 
 /// Deepest expression the kernel walks; deeper input is rejected rather than
 /// risking the stack.
-pub const MAX_DEPTH: usize = 2000;
+pub const MAX_DEPTH: usize = crate::syntax::MAX_DEPTH;
 
 /// Check a proof. `Ok(())` only if every step is valid and the chain runs
 /// from `statement.lhs` to `statement.rhs`.

@@ -685,7 +685,17 @@ pub fn search(
         }
     };
     match kernel::check(&proof) {
-        Ok(()) => (Ok(proof), stats),
+        Ok(()) => {
+            // A shorter proof is used only if the kernel accepts it too.
+            let polished = polish(&proof);
+            let proof =
+                if polished.steps.len() < proof.steps.len() && kernel::check(&polished).is_ok() {
+                    polished
+                } else {
+                    proof
+                };
+            (Ok(proof), stats)
+        }
         Err(e) => (
             Err(format!(
                 "a proof was found but the kernel rejected it ({e})"
@@ -847,5 +857,122 @@ pub fn prove(stmt: &Statement, assumptions: &[Assumption], opts: &Options) -> (O
             },
             stats,
         ),
+    }
+}
+
+/// Shorten a proof by moving `ring` steps past the named steps that follow
+/// them: when the named rule applies at some position of the expression
+/// *before* the ring step and the result is ring-equal to the expression
+/// after the named step, the two steps swap, and adjacent ring steps merge.
+/// (egg's explanations often reorder operands just to line a rule up.)
+fn polish(proof: &Proof) -> Proof {
+    let mut steps = proof.steps.clone();
+    let mut changed = true;
+    let mut rounds = 0;
+    while changed && rounds < 32 {
+        changed = false;
+        rounds += 1;
+        let mut before = proof.statement.lhs.clone();
+        let mut k = 0;
+        while k + 1 < steps.len() {
+            if steps[k].rule == "ring" && steps[k + 1].rule != "ring" {
+                if let Some(named) = replay(&before, &steps[k + 1]) {
+                    let target = steps[k + 1].expr.clone();
+                    let mut new = vec![named.clone()];
+                    if named.expr != target {
+                        let position =
+                            rules::diff_position(&named.expr, &target).unwrap_or_default();
+                        new.push(Step {
+                            expr: target,
+                            rule: "ring".into(),
+                            direction: Direction::Forward,
+                            position,
+                            subst: None,
+                        });
+                    }
+                    steps.splice(k..k + 2, new);
+                    changed = true;
+                    before = named.expr;
+                    k += 1;
+                    continue;
+                }
+            }
+            if steps[k].rule == "ring" && steps[k + 1].rule == "ring" {
+                let target = steps[k + 1].expr.clone();
+                if target == before {
+                    steps.drain(k..k + 2);
+                } else {
+                    let position = rules::diff_position(&before, &target).unwrap_or_default();
+                    steps.splice(
+                        k..k + 2,
+                        [Step {
+                            expr: target,
+                            rule: "ring".into(),
+                            direction: Direction::Forward,
+                            position,
+                            subst: None,
+                        }],
+                    );
+                }
+                changed = true;
+                continue;
+            }
+            before = steps[k].expr.clone();
+            k += 1;
+        }
+    }
+    Proof {
+        statement: proof.statement.clone(),
+        assumptions: proof.assumptions.clone(),
+        steps,
+    }
+}
+
+/// Apply the named step's rule (same direction, same substitution for the
+/// variables the match does not fix) somewhere in `before` so that the
+/// result is ring-equal to the step's result.
+fn replay(before: &Expr, step: &Step) -> Option<Step> {
+    let rule = rules::get(&step.rule)?;
+    let (from, to) = match step.direction {
+        Direction::Forward => (&rule.lhs, &rule.rhs),
+        Direction::Backward => (&rule.rhs, &rule.lhs),
+    };
+    let mut paths = Vec::new();
+    collect_paths(before, &mut vec![], &mut paths);
+    for path in paths {
+        let sub = before.at(&path)?;
+        let mut s = rules::Subst::new();
+        if !rules::match_pattern(from, sub, &mut s) {
+            continue;
+        }
+        for (k, v) in step.subst.iter().flatten() {
+            s.entry(k.clone()).or_insert_with(|| v.clone());
+        }
+        let Some(new_sub) = rules::instantiate(to, &s) else {
+            continue;
+        };
+        let Some(expr) = before.replace_at(&path, new_sub) else {
+            continue;
+        };
+        if ring::ring_eq(&expr, &step.expr) == Ok(true) {
+            let subst = rule_subst(&step.rule, step.direction, before, &expr, &path);
+            return Some(Step {
+                expr,
+                rule: step.rule.clone(),
+                direction: step.direction,
+                position: path,
+                subst,
+            });
+        }
+    }
+    None
+}
+
+fn collect_paths(e: &Expr, cur: &mut Vec<usize>, out: &mut Vec<Vec<usize>>) {
+    out.push(cur.clone());
+    for (k, c) in e.children().into_iter().enumerate() {
+        cur.push(k);
+        collect_paths(c, cur, out);
+        cur.pop();
     }
 }

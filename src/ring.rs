@@ -110,7 +110,7 @@ impl Monomial {
     pub fn degree(&self) -> u64 {
         self.0.values().map(|&k| u64::from(k)).sum()
     }
-    fn mul(&self, other: &Monomial) -> Result<Monomial, RingError> {
+    fn times(&self, other: &Monomial) -> Result<Monomial, RingError> {
         let mut out = self.0.clone();
         for (a, k) in &other.0 {
             let e = out.entry(a.clone()).or_insert(0);
@@ -280,7 +280,7 @@ impl Poly {
         }
     }
 
-    pub fn add(&self, other: &Poly) -> Result<Poly, RingError> {
+    pub fn plus(&self, other: &Poly) -> Result<Poly, RingError> {
         let mut out = self.clone();
         for (m, c) in &other.0 {
             out.add_term(m.clone(), c.clone());
@@ -291,7 +291,7 @@ impl Poly {
         Ok(out)
     }
 
-    pub fn neg(&self) -> Poly {
+    pub fn negate(&self) -> Poly {
         Poly(self.0.iter().map(|(m, c)| (m.clone(), -c)).collect())
     }
 
@@ -308,7 +308,7 @@ impl Poly {
         Ok(Poly(out))
     }
 
-    pub fn mul(&self, other: &Poly) -> Result<Poly, RingError> {
+    pub fn times(&self, other: &Poly) -> Result<Poly, RingError> {
         if self.0.len().saturating_mul(other.0.len()) > MAX_PRODUCT_WORK {
             return too_large("a product with too many terms");
         }
@@ -317,7 +317,7 @@ impl Poly {
             for (m2, c2) in &other.0 {
                 let c = rmul(c1, c2);
                 check_coeff(&c)?;
-                out.add_term(m1.mul(m2)?, c);
+                out.add_term(m1.times(m2)?, c);
             }
         }
         if out.0.len() > MAX_TERMS {
@@ -343,7 +343,7 @@ impl Poly {
         }
         let mut out = Poly::constant_poly(Rat::one());
         for _ in 0..n {
-            out = out.mul(self)?;
+            out = out.times(self)?;
         }
         Ok(out)
     }
@@ -372,7 +372,7 @@ impl Poly {
         );
         if q.display_terms()[0].1.is_negative() {
             content = -content;
-            q = q.neg();
+            q = q.negate();
         }
         Some((content, g, q))
     }
@@ -383,11 +383,11 @@ impl Poly {
         let (c, g, q) = self.split_content()?;
         let gq = Poly(
             q.0.iter()
-                .map(|(m, k)| (m.mul(&g).expect("divides self"), k.clone()))
+                .map(|(m, k)| (m.times(&g).expect("divides self"), k.clone()))
                 .collect(),
         );
         Some(if c.is_negative() {
-            (-c, gq.neg())
+            (-c, gq.negate())
         } else {
             (c, gq)
         })
@@ -449,10 +449,10 @@ fn inv_poly(p: &Poly) -> Result<Poly, RingError> {
     };
     let mut out = Poly::constant_poly(c.recip());
     for (a, k) in g.factors() {
-        out = out.mul(&inv_atom(a)?.pow(k)?)?;
+        out = out.times(&inv_atom(a)?.pow(k)?)?;
     }
     if q.constant().is_none() {
-        out = out.mul(&Poly::atom(Atom::Inv(Box::new(to_expr(&q)))))?;
+        out = out.times(&Poly::atom(Atom::Inv(Box::new(to_expr(&q)))))?;
     }
     Ok(out)
 }
@@ -464,9 +464,9 @@ fn inv_poly(p: &Poly) -> Result<Poly, RingError> {
 /// `1/a^n = (1/a)^n`, each true at `0` because `1/0 = 0`.
 fn inv_expr(e: &Expr) -> Result<Poly, RingError> {
     match e {
-        Expr::Mul(a, b) => inv_expr(a)?.mul(&inv_expr(b)?),
-        Expr::Neg(a) => Ok(inv_expr(a)?.neg()),
-        Expr::Div(a, b) => inv_expr(a)?.mul(&normalize(b)?),
+        Expr::Mul(a, b) => inv_expr(a)?.times(&inv_expr(b)?),
+        Expr::Neg(a) => Ok(inv_expr(a)?.negate()),
+        Expr::Div(a, b) => inv_expr(a)?.times(&normalize(b)?),
         Expr::Pow(a, x) => {
             let xp = normalize(x)?;
             match xp.constant() {
@@ -523,12 +523,12 @@ pub fn normalize(e: &Expr) -> Result<Poly, RingError> {
         Expr::Num(r) => Poly::constant_poly(r.clone()),
         Expr::Sym(s) => Poly::atom(Atom::Sym(s.clone())),
         Expr::PVar(n) => Poly::atom(Atom::PVar(n.clone())),
-        Expr::Neg(a) => normalize(a)?.neg(),
-        Expr::Add(a, b) => normalize(a)?.add(&normalize(b)?)?,
-        Expr::Sub(a, b) => normalize(a)?.add(&normalize(b)?.neg())?,
-        Expr::Mul(a, b) => normalize(a)?.mul(&normalize(b)?)?,
+        Expr::Neg(a) => normalize(a)?.negate(),
+        Expr::Add(a, b) => normalize(a)?.plus(&normalize(b)?)?,
+        Expr::Sub(a, b) => normalize(a)?.plus(&normalize(b)?.negate())?,
+        Expr::Mul(a, b) => normalize(a)?.times(&normalize(b)?)?,
         // a / b = a * (1/b) by definition of the total division.
-        Expr::Div(a, b) => normalize(a)?.mul(&inv_expr(b)?)?,
+        Expr::Div(a, b) => normalize(a)?.times(&inv_expr(b)?)?,
         Expr::Pow(b, x) => {
             let xp = normalize(x)?;
             match xp.constant() {
@@ -886,6 +886,29 @@ mod tests {
         ))
         .is_err());
         assert!(normalize(&pow(add(x, n(1)), n(256))).is_ok());
+    }
+
+    #[test]
+    fn printed_denominators_read_back() {
+        let (a, b, x) = (s("a"), s("b"), s("x"));
+        let cases = vec![
+            div(
+                n(1),
+                mul(sub(a.clone(), b.clone()), add(a.clone(), b.clone())),
+            ),
+            div(
+                mul(n(3), x.clone()),
+                mul(pow(Expr::sqrt(x.clone()), n(2)), add(x.clone(), n(1))),
+            ),
+            div(n(1), pow(x.clone(), Expr::rat(1, 3))),
+            div(mean(div(n(1), add(u(), b.clone()))), sub(n(2), a.clone())),
+            pow(add(x.clone(), n(1)), a.clone()),
+        ];
+        for e in cases {
+            let p = normalize(&e).unwrap();
+            let back = to_expr(&p);
+            assert_eq!(normalize(&back).unwrap(), p, "{}", show(&back));
+        }
     }
 
     #[test]

@@ -179,7 +179,7 @@ impl Facts {
         let Some((_, prim)) = p.positive_primitive() else {
             return ZERO;
         };
-        let neg = prim.neg();
+        let neg = prim.negate();
         let mut out = ALL;
         for (f, s) in &self.facts {
             if *f == prim {
@@ -307,4 +307,468 @@ pub fn is_neg(e: &Expr, facts: &Facts) -> bool {
 /// `e <= 0` is proven.
 pub fn is_nonpos(e: &Expr, facts: &Facts) -> bool {
     sign(e, facts).nonpos
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ir::{int_pow, total_div};
+    use num_traits::ToPrimitive;
+    use proptest::prelude::*;
+
+    fn s(n: &str) -> Expr {
+        Expr::sym(n, &[])
+    }
+    fn u() -> Expr {
+        Expr::sym("u", &["i"])
+    }
+    fn n(k: i64) -> Expr {
+        Expr::num(k)
+    }
+    fn gt(e: Expr) -> Assumption {
+        Assumption {
+            expr: e,
+            rel: Rel::Gt,
+        }
+    }
+    fn ge(e: Expr) -> Assumption {
+        Assumption {
+            expr: e,
+            rel: Rel::Ge,
+        }
+    }
+    fn ne(e: Expr) -> Assumption {
+        Assumption {
+            expr: e,
+            rel: Rel::Ne,
+        }
+    }
+
+    const POSITIVE: Sign = Sign {
+        pos: true,
+        neg: false,
+        zero: false,
+        nonneg: true,
+        nonpos: false,
+        nonzero: true,
+    };
+    const NEGATIVE: Sign = Sign {
+        pos: false,
+        neg: true,
+        zero: false,
+        nonneg: false,
+        nonpos: true,
+        nonzero: true,
+    };
+    const ZEROS: Sign = Sign {
+        pos: false,
+        neg: false,
+        zero: true,
+        nonneg: true,
+        nonpos: true,
+        nonzero: false,
+    };
+    const NONNEG: Sign = Sign {
+        pos: false,
+        neg: false,
+        zero: false,
+        nonneg: true,
+        nonpos: false,
+        nonzero: false,
+    };
+    const NONPOS: Sign = Sign {
+        pos: false,
+        neg: false,
+        zero: false,
+        nonneg: false,
+        nonpos: true,
+        nonzero: false,
+    };
+    const NONZERO: Sign = Sign {
+        pos: false,
+        neg: false,
+        zero: false,
+        nonneg: false,
+        nonpos: false,
+        nonzero: true,
+    };
+    const UNKNOWN: Sign = Sign {
+        pos: false,
+        neg: false,
+        zero: false,
+        nonneg: false,
+        nonpos: false,
+        nonzero: false,
+    };
+
+    #[test]
+    fn table() {
+        let (a, b, x, eps) = (s("a"), s("b"), s("x"), s("eps"));
+        let var = Expr::reduce(RedOp::Var, &["i"], u());
+        let mean = |e| Expr::reduce(RedOp::Mean, &["i"], e);
+        let sum = |e| Expr::reduce(RedOp::Sum, &["i"], e);
+        let half = Expr::rat(1, 2);
+        let cases: Vec<(Expr, Vec<Assumption>, Sign)> = vec![
+            (n(2), vec![], POSITIVE),
+            (n(0), vec![], ZEROS),
+            (Expr::rat(-1, 3), vec![], NEGATIVE),
+            (Expr::div(n(1), n(0)), vec![], ZEROS),
+            (x.clone(), vec![], UNKNOWN),
+            (Expr::pvar("p"), vec![], UNKNOWN),
+            (x.clone(), vec![gt(x.clone())], POSITIVE),
+            (x.clone(), vec![ge(x.clone())], NONNEG),
+            (x.clone(), vec![ne(x.clone())], NONZERO),
+            (Expr::neg(x.clone()), vec![gt(x.clone())], NEGATIVE),
+            (Expr::neg(x.clone()), vec![ge(x.clone())], NONPOS),
+            (Expr::pow(x.clone(), n(2)), vec![], NONNEG),
+            (Expr::mul(x.clone(), x.clone()), vec![], NONNEG),
+            (Expr::pow(x.clone(), n(2)), vec![ne(x.clone())], POSITIVE),
+            (
+                Expr::add(Expr::pow(x.clone(), n(2)), n(1)),
+                vec![],
+                POSITIVE,
+            ),
+            (
+                Expr::add(Expr::mul(x.clone(), x.clone()), n(1)),
+                vec![],
+                POSITIVE,
+            ),
+            (Expr::pow(x.clone(), n(3)), vec![], UNKNOWN),
+            (Expr::pow(x.clone(), n(3)), vec![ne(x.clone())], NONZERO),
+            (Expr::pow(x.clone(), n(-3)), vec![ne(x.clone())], NONZERO),
+            (Expr::pow(x.clone(), n(-3)), vec![gt(x.clone())], POSITIVE),
+            (Expr::pow(x.clone(), n(0)), vec![], POSITIVE),
+            (Expr::pow(x.clone(), half.clone()), vec![], NONNEG),
+            (
+                Expr::pow(x.clone(), half.clone()),
+                vec![gt(x.clone())],
+                POSITIVE,
+            ),
+            (
+                Expr::pow(x.clone(), Expr::rat(-1, 2)),
+                vec![gt(x.clone())],
+                POSITIVE,
+            ),
+            (
+                Expr::pow(x.clone(), Expr::rat(1, 3)),
+                vec![ne(x.clone())],
+                NONNEG,
+            ),
+            (
+                Expr::pow(x.clone(), a.clone()),
+                vec![gt(x.clone())],
+                UNKNOWN,
+            ),
+            (Expr::sqrt(x.clone()), vec![], NONNEG),
+            (Expr::sqrt(x.clone()), vec![ne(x.clone())], NONNEG),
+            (Expr::sqrt(x.clone()), vec![gt(x.clone())], POSITIVE),
+            (Expr::div(x.clone(), x.clone()), vec![], NONNEG),
+            (
+                Expr::div(x.clone(), x.clone()),
+                vec![ne(x.clone())],
+                POSITIVE,
+            ),
+            (
+                Expr::div(a.clone(), b.clone()),
+                vec![gt(a.clone()), ge(b.clone())],
+                NONNEG,
+            ),
+            (
+                Expr::div(a.clone(), b.clone()),
+                vec![gt(a.clone()), gt(b.clone())],
+                POSITIVE,
+            ),
+            (
+                Expr::div(a.clone(), b.clone()),
+                vec![ne(a.clone()), ne(b.clone())],
+                NONZERO,
+            ),
+            (
+                Expr::mul(a.clone(), b.clone()),
+                vec![gt(a.clone())],
+                UNKNOWN,
+            ),
+            (
+                Expr::add(a.clone(), b.clone()),
+                vec![gt(a.clone()), ge(b.clone())],
+                POSITIVE,
+            ),
+            (
+                Expr::sub(a.clone(), b.clone()),
+                vec![gt(a.clone()), ge(b.clone())],
+                UNKNOWN,
+            ),
+            (
+                Expr::sub(a.clone(), b.clone()),
+                vec![gt(Expr::sub(a.clone(), b.clone()))],
+                POSITIVE,
+            ),
+            (
+                Expr::sub(b.clone(), a.clone()),
+                vec![gt(Expr::sub(a.clone(), b.clone()))],
+                NEGATIVE,
+            ),
+            (
+                Expr::mul(n(2), Expr::sub(a.clone(), b.clone())),
+                vec![ge(Expr::sub(
+                    Expr::mul(n(3), a.clone()),
+                    Expr::mul(n(3), b.clone()),
+                ))],
+                NONNEG,
+            ),
+            (var.clone(), vec![], NONNEG),
+            (
+                Expr::add(var.clone(), eps.clone()),
+                vec![gt(eps.clone())],
+                POSITIVE,
+            ),
+            (
+                Expr::sqrt(Expr::add(var.clone(), eps.clone())),
+                vec![gt(eps.clone())],
+                POSITIVE,
+            ),
+            (
+                Expr::div(
+                    Expr::sub(u(), mean(u())),
+                    Expr::sqrt(Expr::add(var.clone(), eps.clone())),
+                ),
+                vec![gt(eps.clone())],
+                UNKNOWN,
+            ),
+            (
+                Expr::add(eps.clone(), var.clone()),
+                vec![gt(Expr::add(var.clone(), eps.clone()))],
+                POSITIVE,
+            ),
+            (mean(u()), vec![gt(u())], POSITIVE),
+            (sum(u()), vec![ge(u())], NONNEG),
+            (mean(Expr::neg(u())), vec![gt(u())], NEGATIVE),
+            (mean(u()), vec![ne(u())], UNKNOWN),
+            (sum(Expr::pow(u(), n(2))), vec![], NONNEG),
+            (mean(Expr::sub(u(), mean(u()))), vec![gt(u())], UNKNOWN),
+            (var.clone(), vec![gt(u())], NONNEG),
+            // contradictory assumptions prove everything (vacuously)
+            (
+                x.clone(),
+                vec![gt(x.clone()), gt(Expr::neg(x.clone()))],
+                Sign {
+                    pos: true,
+                    neg: true,
+                    zero: true,
+                    nonneg: true,
+                    nonpos: true,
+                    nonzero: true,
+                },
+            ),
+        ];
+        for (e, asm, want) in cases {
+            let got = sign(&e, &Facts::new(&asm));
+            assert_eq!(got, want, "sign of {e:?} under {asm:?}");
+        }
+        assert!(is_pos(&n(1), &Facts::empty()));
+        assert!(is_nonneg(&Expr::sqrt(x.clone()), &Facts::empty()));
+        assert!(!is_nonzero(&x, &Facts::empty()));
+        assert!(is_neg(&n(-1), &Facts::empty()));
+        assert!(is_nonpos(&Expr::neg(Expr::pow(x, n(2))), &Facts::empty()));
+    }
+
+    // ---- soundness property test ----
+
+    const AXIS: usize = 3;
+
+    struct Env {
+        a: Rat,
+        b: Rat,
+        c: Rat,
+        u: Vec<Rat>,
+        size: usize,
+    }
+
+    /// `v^(p/q)` exactly under the total semantics, `None` when irrational.
+    fn rat_pow(v: &Rat, r: &Rat) -> Option<Rat> {
+        if r.is_integer() {
+            return int_pow(v, r.to_integer().to_i64()?);
+        }
+        if !v.is_positive() {
+            return Some(Rat::zero());
+        }
+        let q = r.denom().to_u32()?;
+        let (n, d) = (v.numer().nth_root(q), v.denom().nth_root(q));
+        if num_traits::pow(n.clone(), q as usize) != *v.numer()
+            || num_traits::pow(d.clone(), q as usize) != *v.denom()
+        {
+            return None;
+        }
+        int_pow(&Rat::new(n, d), r.numer().to_i64()?)
+    }
+
+    /// Exact value at index `i` of the free axis `i`; `None` when a root is
+    /// irrational.
+    fn eval(e: &Expr, env: &Env, i: usize) -> Option<Rat> {
+        Some(match e {
+            Expr::Num(r) => r.clone(),
+            Expr::Sym(s) => match s.name.as_str() {
+                "a" => env.a.clone(),
+                "b" => env.b.clone(),
+                "c" => env.c.clone(),
+                "u" => env.u[i].clone(),
+                other => panic!("unknown symbol {other}"),
+            },
+            Expr::Neg(a) => -eval(a, env, i)?,
+            Expr::Add(a, b) => eval(a, env, i)? + eval(b, env, i)?,
+            Expr::Sub(a, b) => eval(a, env, i)? - eval(b, env, i)?,
+            Expr::Mul(a, b) => eval(a, env, i)? * eval(b, env, i)?,
+            Expr::Div(a, b) => total_div(&eval(a, env, i)?, &eval(b, env, i)?),
+            Expr::Pow(a, x) => rat_pow(&eval(a, env, i)?, &x.const_value()?)?,
+            Expr::Sqrt(a) => rat_pow(&eval(a, env, i)?, &Rat::new(1.into(), 2.into()))?,
+            Expr::Reduce(op, _, body) => {
+                let vals: Option<Vec<Rat>> = (0..env.size).map(|j| eval(body, env, j)).collect();
+                let vals = vals?;
+                let n = Rat::from_integer(env.size.into());
+                let sum: Rat = vals.iter().cloned().sum();
+                match op {
+                    RedOp::Sum => sum,
+                    RedOp::Mean => sum / n,
+                    RedOp::Var => {
+                        let m = sum / &n;
+                        vals.iter().map(|v| (v - &m) * (v - &m)).sum::<Rat>() / n
+                    }
+                }
+            }
+            Expr::PVar(_) => panic!("no pattern variables here"),
+        })
+    }
+
+    fn arb_expr(depth: u32) -> impl Strategy<Value = Expr> {
+        let leaf = prop_oneof![
+            1 => Just(s("a")),
+            1 => Just(s("b")),
+            1 => Just(s("c")),
+            3 => Just(u()),
+            1 => (-2i64..=2, 1i64..=2).prop_map(|(p, q)| Expr::rat(p, q)),
+        ];
+        leaf.prop_recursive(depth, 32, 2, |inner| {
+            prop_oneof![
+                inner.clone().prop_map(Expr::neg),
+                (inner.clone(), inner.clone()).prop_map(|(a, b)| Expr::add(a, b)),
+                (inner.clone(), inner.clone()).prop_map(|(a, b)| Expr::sub(a, b)),
+                (inner.clone(), inner.clone()).prop_map(|(a, b)| Expr::mul(a, b)),
+                (inner.clone(), inner.clone()).prop_map(|(a, b)| Expr::div(a, b)),
+                (inner.clone(), -3i64..=3).prop_map(|(a, k)| Expr::pow(a, Expr::num(k))),
+                (inner.clone(), -2i64..=2, 2i64..=3)
+                    .prop_map(|(a, p, q)| Expr::pow(a, Expr::rat(p, q))),
+                inner.clone().prop_map(Expr::sqrt),
+                inner
+                    .clone()
+                    .prop_map(|a| Expr::sqrt(Expr::mul(a.clone(), a))),
+                inner
+                    .clone()
+                    .prop_map(|a| Expr::reduce(RedOp::Mean, &["i"], a)),
+                inner
+                    .clone()
+                    .prop_map(|a| Expr::reduce(RedOp::Sum, &["i"], a)),
+                inner.prop_map(|a| Expr::reduce(RedOp::Var, &["i"], a)),
+            ]
+        })
+    }
+
+    /// Values rich in perfect squares and cubes, so that roots are often exact.
+    fn arb_value() -> impl Strategy<Value = Rat> {
+        let vals: Vec<(i64, i64)> = vec![
+            (0, 1),
+            (1, 1),
+            (-1, 1),
+            (4, 1),
+            (-4, 1),
+            (1, 4),
+            (9, 4),
+            (2, 1),
+            (-2, 1),
+            (8, 1),
+            (1, 8),
+            (-1, 8),
+        ];
+        prop::sample::select(vals).prop_map(|(p, q)| Rat::new(p.into(), q.into()))
+    }
+
+    fn holds(v: &Rat, rel: Rel) -> bool {
+        match rel {
+            Rel::Gt => v.is_positive(),
+            Rel::Ge => !v.is_negative(),
+            Rel::Ne => !v.is_zero(),
+        }
+    }
+
+    fn check_claims(
+        e: Expr,
+        which: Vec<bool>,
+        (a, b, c): (Rat, Rat, Rat),
+        us: Vec<Rat>,
+        size: usize,
+    ) -> Result<(), TestCaseError> {
+        let all = [
+            gt(s("a")),
+            ge(s("b")),
+            ne(s("c")),
+            gt(u()),
+            ge(Expr::sub(s("a"), s("b"))),
+            ne(u()),
+        ];
+        let env = Env {
+            a,
+            b,
+            c,
+            u: us,
+            size,
+        };
+        // Keep the chosen assumptions that hold at these values (at every index).
+        let asm: Vec<Assumption> = all
+            .iter()
+            .zip(&which)
+            .filter(|(x, w)| {
+                **w && (0..size).all(|i| holds(&eval(&x.expr, &env, i).unwrap(), x.rel))
+            })
+            .map(|(x, _)| x.clone())
+            .collect();
+        let sg = sign(&e, &Facts::new(&asm));
+        for i in 0..size {
+            let Some(v) = eval(&e, &env, i) else {
+                return Ok(());
+            };
+            let ok = (!sg.pos || v.is_positive())
+                && (!sg.neg || v.is_negative())
+                && (!sg.zero || v.is_zero())
+                && (!sg.nonneg || !v.is_negative())
+                && (!sg.nonpos || !v.is_positive())
+                && (!sg.nonzero || !v.is_zero());
+            prop_assert!(ok, "{:?} claimed for {:?} = {} under {:?}", sg, e, v, asm);
+        }
+        Ok(())
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(3000))]
+
+        #[test]
+        fn claimed_facts_hold_small(
+            e in arb_expr(2),
+            which in proptest::collection::vec(any::<bool>(), 6),
+            abc in (arb_value(), arb_value(), arb_value()),
+            us in proptest::collection::vec(arb_value(), AXIS),
+            size in 1usize..=AXIS,
+        ) {
+            check_claims(e, which, abc, us, size)?;
+        }
+
+        #[test]
+        fn claimed_facts_hold(
+            e in arb_expr(4),
+            which in proptest::collection::vec(any::<bool>(), 6),
+            abc in (arb_value(), arb_value(), arb_value()),
+            us in proptest::collection::vec(arb_value(), AXIS),
+            size in 1usize..=AXIS,
+        ) {
+            check_claims(e, which, abc, us, size)?;
+        }
+    }
 }
