@@ -2,7 +2,7 @@
 //!
 //! See `SPEC.md`, "The language". Entry points: [`parse_expr`],
 //! [`parse_statement`], [`parse_assumption`], [`parse_pattern`],
-//! [`parse_model`], [`check_consistent`] and [`print`].
+//! [`parse_model`], [`check_consistent`] and [`print()`].
 //!
 //! Reading rules worth knowing:
 //!
