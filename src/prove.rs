@@ -476,6 +476,10 @@ pub enum Outcome {
 /// Statistics of one search, for reports and benchmarks.
 #[derive(Clone, Debug, Default)]
 pub struct Stats {
+    /// Time in the counterexample searches.
+    pub refute_time: Duration,
+    /// Time in the e-graph search, explanation, kernel check and polish.
+    pub search_time: Duration,
     pub nodes: usize,
     pub classes: usize,
     pub iterations: usize,
@@ -813,25 +817,38 @@ fn rule_subst(
 }
 
 /// Prove or refute `stmt` under `assumptions`: a quick exact counterexample
-/// search, then the e-graph, then the full counterexample search.
+/// search, then the e-graph, then the full counterexample search, all
+/// within `opts.timeout` together.
 pub fn prove(stmt: &Statement, assumptions: &[Assumption], opts: &Options) -> (Outcome, Stats) {
     let start = Instant::now();
+    let deadline = start + opts.timeout;
     let quick = RefuteOptions {
         seed: opts.seed,
-        samples: opts.samples.min(24),
+        samples: opts.samples.min(8),
         max_axis_size: 3,
-        deadline: Some(start + opts.timeout),
+        deadline: Some(start + opts.timeout / 10),
     };
-    if let RefuteOutcome::Refuted(c) = refute::refute(stmt, assumptions, &quick) {
-        return (
-            Outcome::Refuted(c),
-            Stats {
-                stop: "counterexample".into(),
-                ..Default::default()
-            },
-        );
+    let quick_result = refute::refute(stmt, assumptions, &quick);
+    let quick_time = start.elapsed();
+    if let RefuteOutcome::Refuted(c) = quick_result {
+        let stats = Stats {
+            stop: "counterexample".into(),
+            refute_time: quick_time,
+            ..Default::default()
+        };
+        return (Outcome::Refuted(c), stats);
     }
-    let (res, stats) = search(stmt, assumptions, opts);
+    // The e-graph gets most of what is left; the full search the rest.
+    let search_opts = Options {
+        timeout: deadline
+            .saturating_duration_since(Instant::now())
+            .mul_f64(0.6),
+        ..opts.clone()
+    };
+    let search_start = Instant::now();
+    let (res, mut stats) = search(stmt, assumptions, &search_opts);
+    stats.search_time = search_start.elapsed();
+    stats.refute_time = quick_time;
     let reason = match res {
         Ok(p) => return (Outcome::Proved(p), stats),
         Err(r) => r,
@@ -840,23 +857,33 @@ pub fn prove(stmt: &Statement, assumptions: &[Assumption], opts: &Options) -> (O
         seed: opts.seed,
         samples: opts.samples,
         max_axis_size: 5,
-        deadline: Some(Instant::now() + opts.timeout),
+        deadline: Some(deadline),
     };
-    match refute::refute(stmt, assumptions, &full) {
+    let full_start = Instant::now();
+    let full_result = refute::refute(stmt, assumptions, &full);
+    stats.refute_time += full_start.elapsed();
+    match full_result {
         RefuteOutcome::Refuted(c) => (Outcome::Refuted(c), stats),
-        RefuteOutcome::NotFound { tried, skipped } => (
-            Outcome::Unknown {
-                reason: format!(
-                    "no proof: {reason}; no counterexample in {tried} exact samples{}",
-                    if skipped > 0 {
-                        format!(" ({skipped} undecidable samples skipped)")
-                    } else {
-                        String::new()
-                    }
-                ),
-            },
-            stats,
-        ),
+        RefuteOutcome::NotFound { tried, skipped } => {
+            let out_of_time = Instant::now() >= deadline;
+            let reason = format!(
+                "no proof: {reason}; no counterexample in {tried} exact samples{}{}",
+                if skipped > 0 {
+                    format!(" ({skipped} undecidable samples skipped)")
+                } else {
+                    String::new()
+                },
+                if out_of_time {
+                    format!(
+                        " before the time limit of {:.1} s",
+                        opts.timeout.as_secs_f64()
+                    )
+                } else {
+                    String::new()
+                }
+            );
+            (Outcome::Unknown { reason }, stats)
+        }
     }
 }
 

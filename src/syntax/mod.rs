@@ -53,7 +53,7 @@ fn parse_one(src: &str, ctx: Ctx<'_>, what: &str) -> Result<Expr, PErr> {
 
 /// Parse one expression. Every use of a symbol must carry the same axes.
 pub fn parse_expr(src: &str) -> Result<Expr, ParseError> {
-    parser::with_big_stack(|| {
+    parser::with_big_stack(src.len(), || {
         parse_one(src, Ctx::default(), "the expression").map_err(|e| e.locate(src))
     })
 }
@@ -66,13 +66,15 @@ pub fn parse_pattern(src: &str) -> Result<Expr, ParseError> {
         pattern: true,
         scope: None,
     };
-    parser::with_big_stack(|| parse_one(src, ctx, "the pattern").map_err(|e| e.locate(src)))
+    parser::with_big_stack(src.len(), || {
+        parse_one(src, ctx, "the pattern").map_err(|e| e.locate(src))
+    })
 }
 
 /// Parse a statement `lhs = rhs`; both sides are checked together for
 /// consistent axes.
 pub fn parse_statement(src: &str) -> Result<Statement, ParseError> {
-    parser::with_big_stack(|| statement(src).map_err(|e| e.locate(src)))
+    parser::with_big_stack(src.len(), || statement(src).map_err(|e| e.locate(src)))
 }
 
 fn statement(src: &str) -> Result<Statement, PErr> {
@@ -108,7 +110,9 @@ fn statement(src: &str) -> Result<Statement, PErr> {
 /// `a > b` means `a - b > 0` (just `a` when `b` is the literal 0);
 /// `a < b` and `a <= b` are read as `b - a > 0` and `b - a >= 0`.
 pub fn parse_assumption(src: &str) -> Result<Assumption, ParseError> {
-    parser::with_big_stack(|| assumption(src, 0, Ctx::default()).map_err(|e| e.locate(src)))
+    parser::with_big_stack(src.len(), || {
+        assumption(src, 0, Ctx::default()).map_err(|e| e.locate(src))
+    })
 }
 
 pub(crate) fn assumption(line: &str, base: usize, ctx: Ctx<'_>) -> Result<Assumption, PErr> {

@@ -74,7 +74,7 @@ struct Pending {
 
 /// Parse a model file. Errors carry the line and column in the file.
 pub fn parse_model(src: &str) -> Result<Model, ParseError> {
-    super::parser::with_big_stack(|| model(src).map_err(|e| e.locate(src)))
+    super::parser::with_big_stack(src.len(), || model(src).map_err(|e| e.locate(src)))
 }
 
 fn name_of(t: &Token) -> Option<&str> {

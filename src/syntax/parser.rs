@@ -23,9 +23,17 @@ use std::ops::Range;
 /// nesting needs more than a default 2 MiB test thread in debug builds.
 const PARSER_STACK: usize = 64 << 20;
 
+/// Inputs this short cannot nest deeply enough to need a big stack (each
+/// level of nesting takes at least one byte).
+const SHORT_INPUT: usize = 64;
+
 /// Run `f` on a thread with a large stack (falling back to the current
-/// thread if no thread can be spawned).
-pub(crate) fn with_big_stack<T: Send>(f: impl FnOnce() -> T + Send) -> T {
+/// thread if no thread can be spawned); short inputs run in place, since a
+/// thread per rule pattern would dominate the cost of small proofs.
+pub(crate) fn with_big_stack<T: Send>(input_len: usize, f: impl FnOnce() -> T + Send) -> T {
+    if input_len <= SHORT_INPUT {
+        return f();
+    }
     let mut f = Some(f);
     let spawned = std::thread::scope(|s| {
         let slot = &mut f;
