@@ -232,3 +232,110 @@ fn finite_differences_accept_the_right_gradient_only() {
             .passed
     );
 }
+
+const LAYERNORM: &str = "\
+axis n, d
+input x[n,d]
+param gamma[d], beta[d]
+assume eps > 0
+mu   = mean[d](x)
+var  = mean[d]((x - mu)^2)
+xhat = (x - mu) / sqrt(var + eps)
+y    = gamma * xhat + beta
+output y
+claim grad x = 1 / sqrt(var + eps) * (dy * gamma - mean[d](dy * gamma) - xhat * mean[d](dy * gamma * xhat))
+claim grad x = 1 / sqrt(var + eps) * (dy * gamma - mean[d](dy * gamma))
+claim grad gamma = sum[n](dy * xhat)
+";
+
+const RMSNORM: &str = "\
+axis n, d
+input x[n,d]
+param gamma[d]
+assume eps > 0
+r = (mean[d](x^2) + eps)^(-1/2)
+y = gamma * x * r
+output y
+claim grad x = r * dy * gamma - x * r^3 * mean[d](x * dy * gamma)
+claim grad x = r * dy * gamma
+";
+
+const BN_EVAL: &str = "\
+axis n, c
+input x[n,c]
+param gamma[c], beta[c], running_mean[c], running_var[c]
+assume running_var > 0
+assume eps > 0
+y = gamma * (x - running_mean) / sqrt(running_var + eps) + beta
+output y
+claim grad x = gamma / sqrt(running_var + eps) * dy
+claim grad x = gamma / (running_var + eps) * dy
+claim grad running_var = sum[n](-1/2 * gamma * (x - running_mean) * (running_var + eps)^(-3/2) * dy)
+";
+
+const BN4D: &str = "\
+axis n, c, h, w
+input x[n,c,h,w]
+param gamma[c], beta[c]
+assume eps > 0
+mu   = mean[n,h,w](x)
+var  = mean[n,h,w]((x - mu)^2)
+xhat = (x - mu) / sqrt(var + eps)
+y    = gamma * xhat + beta
+output y
+claim grad x = gamma / sqrt(var + eps) * (dy - mean[n,h,w](dy) - xhat * mean[n,h,w](dy * xhat))
+claim grad x = gamma / sqrt(var + eps) * (dy - mean[n,h,w](dy))
+claim grad gamma = sum[n,h,w](dy * xhat)
+";
+
+/// Claims 0 and 2 (if any) must pass, claim 1 must fail, exactly and with
+/// finite differences.
+fn check_model(src: &str, shapes: &[&[(&str, usize)]]) {
+    let m = parse_model(src).unwrap();
+    for (k, shape) in shapes.iter().enumerate() {
+        let sz = sizes(shape);
+        let env = exact_sample(&m, &sz, k as u64).unwrap();
+        let fenv = f64_sample(&m, &sz, k as u64).unwrap();
+        for (i, c) in m.claims.iter().enumerate() {
+            let r = check_gradient(&m, &c.wrt, &c.expr, &env, 11 + k as u64).unwrap();
+            let f = fd_check(&m, &c.wrt, &c.expr, &fenv, 11 + k as u64).unwrap();
+            assert_eq!(r.equal, i != 1, "claim {i} at {shape:?}: {r:?}");
+            assert_eq!(f.passed, i != 1, "claim {i} at {shape:?} (f64): {f:?}");
+        }
+    }
+}
+
+#[test]
+fn layernorm_rows_share_eps() {
+    check_model(LAYERNORM, &[&[("n", 3), ("d", 4)], &[("n", 2), ("d", 2)]]);
+}
+
+#[test]
+fn rmsnorm_rational_power() {
+    check_model(RMSNORM, &[&[("n", 3), ("d", 3)], &[("n", 1), ("d", 4)]]);
+}
+
+#[test]
+fn batchnorm_eval_running_variance() {
+    // the radicand running_var + eps is linear in the scaled entries
+    check_model(BN_EVAL, &[&[("n", 3), ("c", 2)], &[("n", 2), ("c", 1)]]);
+}
+
+#[test]
+fn batchnorm_four_axes() {
+    check_model(BN4D, &[&[("n", 2), ("c", 2), ("h", 2), ("w", 2)]]);
+}
+
+#[test]
+fn third_order_directional_derivative() {
+    // ℓ = dy · sqrt(x + 3) at x = 1: d³/dt³ sqrt(4 + t v)·dy = dy · v³ · 3/8 · 4^(-5/2)
+    let m = parse_model("input x\ny = sqrt(x + 3)\noutput y\n").unwrap();
+    let env = Env {
+        sizes: BTreeMap::new(),
+        values: BTreeMap::from([("x".to_string(), Tensor::scalar(q(1, 1)))]),
+    };
+    let v = BTreeMap::from([("x".to_string(), Tensor::scalar(q(2, 1)))]);
+    let d = directional(&m, &env, &v, &Tensor::scalar(q(3, 1)), 3).unwrap();
+    // f' = 1/(2·2) = 1/4, f'' = -1/4 · 4^(-3/2) = -1/32, f''' = 3/8 · 4^(-5/2) = 3/256
+    assert_eq!(d, vec![q(3 * 2, 4), q(-3 * 4, 32), q(3 * 8 * 3, 256)]);
+}
