@@ -1,0 +1,457 @@
+//! The forward pass of a model over jets, written independently of the
+//! symbolic differentiation code and of [`crate::eval`].
+//!
+//! Definitions are evaluated in file order, each as a tensor over its free
+//! axes (sorted, row-major, last axis fastest, as [`crate::eval::Tensor`]).
+//! A symbol that is perturbed (a direction is given for it) becomes
+//! `x + t v`; every other input, parameter or constant is a constant jet.
+
+use super::jet::Jet;
+use super::OracleError;
+use crate::eval::{assignments, Env, Tensor};
+use crate::ir::{Expr, Rat, RedOp};
+use crate::syntax::Model;
+use num_traits::Zero;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// Work budget: expression nodes evaluated per forward pass.
+pub const BUDGET: u64 = 20_000_000;
+
+/// Deepest expression evaluated (recursion guard).
+const MAX_DEPTH: usize = 256;
+
+/// A tensor of jets, laid out like [`Tensor`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct JetTensor {
+    pub axes: Vec<String>,
+    pub data: Vec<Jet>,
+}
+
+impl JetTensor {
+    /// The values at `t = 0`.
+    pub fn values(&self) -> Tensor {
+        Tensor {
+            axes: self.axes.clone(),
+            data: self.data.iter().map(|j| j.value().clone()).collect(),
+        }
+    }
+}
+
+/// Row-major offset of `index` into a tensor over `axes`, and the tensor's
+/// total number of entries.
+pub(crate) fn offset(
+    axes: &[String],
+    sizes: &BTreeMap<String, usize>,
+    index: &BTreeMap<String, usize>,
+) -> Result<(usize, usize), OracleError> {
+    let mut off = 0usize;
+    let mut total = 1usize;
+    for a in axes {
+        let n = *sizes
+            .get(a)
+            .ok_or_else(|| OracleError::Model(format!("no size for axis `{a}`")))?;
+        let i = *index
+            .get(a)
+            .ok_or_else(|| OracleError::Model(format!("no position for axis `{a}`")))?;
+        if i >= n {
+            return Err(OracleError::Model(format!(
+                "position {i} out of range for axis `{a}`"
+            )));
+        }
+        off = off * n + i;
+        total = total.saturating_mul(n);
+    }
+    Ok((off, total))
+}
+
+/// Number of entries of a tensor over `axes`.
+pub(crate) fn count(
+    axes: &[String],
+    sizes: &BTreeMap<String, usize>,
+) -> Result<usize, OracleError> {
+    axes.iter().try_fold(1usize, |acc, a| {
+        sizes
+            .get(a)
+            .map(|n| acc.saturating_mul(*n))
+            .ok_or_else(|| OracleError::Model(format!("no size for axis `{a}`")))
+    })
+}
+
+/// Evaluates expressions over jets in an environment of constant values,
+/// perturbed symbols and already evaluated definitions.
+pub struct JetEval<'a> {
+    env: &'a Env,
+    order: usize,
+    jets: BTreeMap<String, JetTensor>,
+    /// Names whose value depends on `t`.
+    varying: BTreeSet<String>,
+    steps: u64,
+}
+
+impl<'a> JetEval<'a> {
+    /// Perturb each symbol named in `directions`: its value becomes
+    /// `env value + t · direction`.
+    pub fn new(
+        env: &'a Env,
+        directions: &BTreeMap<String, Tensor>,
+        order: usize,
+    ) -> Result<Self, OracleError> {
+        if order > super::jet::MAX_ORDER {
+            return Err(OracleError::TooLarge(format!("jet order {order}")));
+        }
+        let mut jets = BTreeMap::new();
+        for (name, v) in directions {
+            let x = env
+                .values
+                .get(name)
+                .ok_or_else(|| OracleError::Model(format!("no value for `{name}`")))?;
+            if x.axes != v.axes || x.data.len() != v.data.len() {
+                return Err(OracleError::Model(format!(
+                    "direction for `{name}` does not match its shape"
+                )));
+            }
+            let data = x
+                .data
+                .iter()
+                .zip(&v.data)
+                .map(|(a, b)| Jet::linear(a.clone(), b.clone(), order))
+                .collect();
+            jets.insert(
+                name.clone(),
+                JetTensor {
+                    axes: x.axes.clone(),
+                    data,
+                },
+            );
+        }
+        Ok(JetEval {
+            env,
+            order,
+            varying: jets.keys().cloned().collect(),
+            jets,
+            steps: 0,
+        })
+    }
+
+    /// Evaluate the model's definitions in order and bind them.
+    pub fn run_defs(&mut self, model: &Model) -> Result<(), OracleError> {
+        for (name, e) in &model.defs {
+            let t = self.eval_tensor(e)?;
+            self.bind(name, e, t);
+        }
+        Ok(())
+    }
+
+    /// Bind `name` to a tensor computed from `e`.
+    pub fn bind(&mut self, name: &str, e: &Expr, t: JetTensor) {
+        if self.depends(e) {
+            self.varying.insert(name.to_string());
+        } else {
+            self.varying.remove(name);
+        }
+        self.jets.insert(name.to_string(), t);
+    }
+
+    /// The bound jet tensor of a perturbed symbol or evaluated definition.
+    pub fn get(&self, name: &str) -> Option<&JetTensor> {
+        self.jets.get(name)
+    }
+
+    /// Every bound jet tensor.
+    pub fn bound(&self) -> &BTreeMap<String, JetTensor> {
+        &self.jets
+    }
+
+    /// The value of `e` at every assignment of its free axes.
+    pub fn eval_tensor(&mut self, e: &Expr) -> Result<JetTensor, OracleError> {
+        let axes: Vec<String> = e.free_axes().into_iter().collect();
+        let points = assignments(&axes, &self.env.sizes, BUDGET)?;
+        let mut data = Vec::with_capacity(points.len());
+        for mut p in points {
+            data.push(self.ev(e, &mut p, 0)?);
+        }
+        Ok(JetTensor { axes, data })
+    }
+
+    /// The value of `e` at one position.
+    pub fn eval_at(
+        &mut self,
+        e: &Expr,
+        index: &BTreeMap<String, usize>,
+    ) -> Result<Jet, OracleError> {
+        let mut idx = index.clone();
+        self.ev(e, &mut idx, 0)
+    }
+
+    /// Whether `e` mentions a name whose value depends on `t`.
+    fn depends(&self, e: &Expr) -> bool {
+        match e {
+            Expr::Sym(s) => self.varying.contains(&s.name),
+            _ => e.children().iter().any(|c| self.depends(c)),
+        }
+    }
+
+    fn constant(&self, v: Rat) -> Jet {
+        Jet::constant(v, self.order)
+    }
+
+    fn symbol(
+        &self,
+        s: &crate::ir::Symbol,
+        index: &BTreeMap<String, usize>,
+    ) -> Result<Jet, OracleError> {
+        let sizes = &self.env.sizes;
+        let mismatch = |axes: &[String]| {
+            OracleError::Model(format!(
+                "`{}` used with axes [{}] but bound with axes [{}]",
+                s.name,
+                s.axes.join(","),
+                axes.join(",")
+            ))
+        };
+        if let Some(t) = self.jets.get(&s.name) {
+            if t.axes != s.axes {
+                return Err(mismatch(&t.axes));
+            }
+            let (off, total) = offset(&t.axes, sizes, index)?;
+            if t.data.len() != total {
+                return Err(OracleError::Model(format!("`{}` has a wrong size", s.name)));
+            }
+            return Ok(t.data[off].clone());
+        }
+        let t = self
+            .env
+            .values
+            .get(&s.name)
+            .ok_or_else(|| OracleError::Model(format!("no value for `{}`", s.name)))?;
+        if t.axes != s.axes {
+            return Err(mismatch(&t.axes));
+        }
+        let (off, total) = offset(&t.axes, sizes, index)?;
+        if t.data.len() != total {
+            return Err(OracleError::Model(format!("`{}` has a wrong size", s.name)));
+        }
+        Ok(self.constant(t.data[off].clone()))
+    }
+
+    fn ev(
+        &mut self,
+        e: &Expr,
+        index: &mut BTreeMap<String, usize>,
+        depth: usize,
+    ) -> Result<Jet, OracleError> {
+        self.steps += 1;
+        if self.steps > BUDGET {
+            return Err(OracleError::TooLarge(
+                "forward-pass work budget".to_string(),
+            ));
+        }
+        if depth > MAX_DEPTH {
+            return Err(OracleError::TooLarge(
+                "expression nested too deeply".to_string(),
+            ));
+        }
+        let d = depth + 1;
+        Ok(match e {
+            Expr::Num(r) => self.constant(r.clone()),
+            Expr::Sym(s) => self.symbol(s, index)?,
+            Expr::PVar(v) => return Err(OracleError::Model(format!("pattern variable ?{v}"))),
+            Expr::Neg(a) => -&self.ev(a, index, d)?,
+            Expr::Add(a, b) => &self.ev(a, index, d)? + &self.ev(b, index, d)?,
+            Expr::Sub(a, b) => &self.ev(a, index, d)? - &self.ev(b, index, d)?,
+            Expr::Mul(a, b) => &self.ev(a, index, d)? * &self.ev(b, index, d)?,
+            Expr::Div(a, b) => {
+                let x = self.ev(a, index, d)?;
+                let y = self.ev(b, index, d)?;
+                if y.value().is_zero() && !self.depends(b) {
+                    // x / 0 = 0 for every t: exact under the total semantics.
+                    Jet::zero(self.order)
+                } else {
+                    x.div(&y)?
+                }
+            }
+            Expr::Sqrt(a) => {
+                let x = self.ev(a, index, d)?;
+                if x.value().is_zero() && !self.depends(a) {
+                    Jet::zero(self.order)
+                } else {
+                    x.sqrt()?
+                }
+            }
+            Expr::Pow(a, p) => {
+                let p = match p.const_value() {
+                    Some(p) => p,
+                    None if !self.depends(p) => {
+                        let v = self.ev(p, index, d)?;
+                        v.value().clone()
+                    }
+                    None => {
+                        return Err(OracleError::Model(
+                            "exponent depends on a perturbed symbol".to_string(),
+                        ))
+                    }
+                };
+                let x = self.ev(a, index, d)?;
+                if x.value().is_zero() && !self.depends(a) {
+                    // 0^p for every t: 1 when p = 0, else 0.
+                    self.constant(if p.is_zero() {
+                        Rat::from_integer(1.into())
+                    } else {
+                        Rat::zero()
+                    })
+                } else {
+                    x.pow(&p)?
+                }
+            }
+            Expr::Reduce(op, axes, body) => self.reduce(*op, axes, body, index, d)?,
+        })
+    }
+
+    fn reduce(
+        &mut self,
+        op: RedOp,
+        axes: &[String],
+        body: &Expr,
+        index: &mut BTreeMap<String, usize>,
+        d: usize,
+    ) -> Result<Jet, OracleError> {
+        let points = assignments(axes, &self.env.sizes, BUDGET)?;
+        let saved: Vec<(String, Option<usize>)> = axes
+            .iter()
+            .map(|a| (a.clone(), index.get(a).copied()))
+            .collect();
+        let mut vals = Vec::with_capacity(points.len());
+        let mut result = Ok(());
+        for p in &points {
+            index.extend(p.iter().map(|(k, v)| (k.clone(), *v)));
+            match self.ev(body, index, d) {
+                Ok(v) => vals.push(v),
+                Err(e) => {
+                    result = Err(e);
+                    break;
+                }
+            }
+        }
+        for (a, v) in saved {
+            match v {
+                Some(v) => index.insert(a, v),
+                None => index.remove(&a),
+            };
+        }
+        result?;
+        let k = self.order;
+        let n = Rat::from_integer(vals.len().into());
+        let sum = |vs: &[Jet]| vs.iter().fold(Jet::zero(k), |acc, v| &acc + v);
+        let mean = |vs: &[Jet]| {
+            if vs.is_empty() {
+                Jet::zero(k)
+            } else {
+                sum(vs).scale(&n.recip())
+            }
+        };
+        Ok(match op {
+            RedOp::Sum => sum(&vals),
+            RedOp::Mean => mean(&vals),
+            RedOp::Var => {
+                let m = mean(&vals);
+                let sq: Vec<Jet> = vals
+                    .iter()
+                    .map(|v| {
+                        let c = v - &m;
+                        &c * &c
+                    })
+                    .collect();
+                mean(&sq)
+            }
+        })
+    }
+}
+
+/// The name and axes of the model's first output.
+pub fn output_of(model: &Model) -> Result<(String, Vec<String>), OracleError> {
+    let out = model
+        .outputs
+        .first()
+        .ok_or_else(|| OracleError::Model("the model has no output".to_string()))?;
+    if let Some((_, e)) = model.defs.iter().rev().find(|(n, _)| n == out) {
+        return Ok((out.clone(), e.free_axes().into_iter().collect()));
+    }
+    if let Some(s) = model
+        .inputs
+        .iter()
+        .chain(&model.params)
+        .find(|s| &s.name == out)
+    {
+        return Ok((out.clone(), s.axes.clone()));
+    }
+    Err(OracleError::Model(format!("output `{out}` is not defined")))
+}
+
+/// The jet of `ℓ(t) = Σ dy · y(x + t v)` over all positions of the first
+/// output `y`, with the model's definitions evaluated in `ev`.
+pub fn loss_jet(model: &Model, ev: &JetEval<'_>, dy: &Tensor) -> Result<Jet, OracleError> {
+    let (out, axes) = output_of(model)?;
+    if dy.axes != axes {
+        return Err(OracleError::Model(format!(
+            "upstream gradient has axes [{}], output `{out}` has [{}]",
+            dy.axes.join(","),
+            axes.join(",")
+        )));
+    }
+    let y = match ev.get(&out) {
+        Some(y) => y.clone(),
+        None => {
+            let x = ev
+                .env
+                .values
+                .get(&out)
+                .ok_or_else(|| OracleError::Model(format!("no value for output `{out}`")))?;
+            JetTensor {
+                axes: x.axes.clone(),
+                data: x
+                    .data
+                    .iter()
+                    .map(|v| Jet::constant(v.clone(), ev.order))
+                    .collect(),
+            }
+        }
+    };
+    if y.data.len() != dy.data.len() {
+        return Err(OracleError::Model(
+            "upstream gradient has a wrong size".to_string(),
+        ));
+    }
+    Ok(y.data
+        .iter()
+        .zip(&dy.data)
+        .fold(Jet::zero(ev.order), |acc, (y, g)| &acc + &y.scale(g)))
+}
+
+/// The derivatives `d^k ℓ / dt^k` at `t = 0`, `k = 1..=order`, of
+/// `ℓ(t) = Σ dy · y(x + t v)`, where `v` maps perturbed names (inputs,
+/// parameters, constants) to directions and `y` is the first output.
+/// `d²ℓ/dt² = ⟨H v, v⟩` and `d³ℓ/dt³` is the third derivative tensor applied
+/// to `v, v, v`.
+pub fn directional(
+    model: &Model,
+    env: &Env,
+    v: &BTreeMap<String, Tensor>,
+    dy: &Tensor,
+    order: usize,
+) -> Result<Vec<Rat>, OracleError> {
+    let mut ev = JetEval::new(env, v, order)?;
+    ev.run_defs(model)?;
+    let l = loss_jet(model, &ev, dy)?;
+    Ok(l.derivatives().into_iter().skip(1).collect())
+}
+
+/// Exact values of every definition (evaluated over order-0 jets).
+pub fn def_values(model: &Model, env: &Env) -> Result<BTreeMap<String, Tensor>, OracleError> {
+    let mut ev = JetEval::new(env, &BTreeMap::new(), 0)?;
+    ev.run_defs(model)?;
+    Ok(ev
+        .bound()
+        .iter()
+        .map(|(k, t)| (k.clone(), t.values()))
+        .collect())
+}

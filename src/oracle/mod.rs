@@ -1,0 +1,249 @@
+//! Numeric gradient oracles, independent of the symbolic differentiation.
+//!
+//! Nothing here calls the derivation code: the model's forward pass is
+//! evaluated afresh, over exact truncated Taylor series ([`jet`]) for the
+//! exact oracle and over `f64` ([`fd`]) for central finite differences.
+//!
+//! * [`check_gradient`]: `⟨grad, v⟩ == d/dt ℓ(x + t v)` exactly, with
+//!   `ℓ = Σ dy · y`, random `v` and `dy`, on a sample from
+//!   [`sample::exact_sample`] (all square roots rational).
+//! * [`check_hvp`]: a symbolic Hessian-vector product `H v` against the
+//!   exact `wᵀ H v`, obtained by polarization of second derivatives along
+//!   one direction: `wᵀ H v = (Q(v + w) − Q(v) − Q(w)) / 2` with
+//!   `Q(u) = d²/dt² ℓ(x + t u)` from [`directional`] at order 2.
+//! * [`check_second_order`]: the derivative of a gradient expression,
+//!   `d/ds ⟨grad(x + s w), v⟩` (the gradient evaluated over jets), against
+//!   the same `wᵀ H v`.
+//! * [`directional`] gives `d^k ℓ/dt^k` for `k ≤ 3` (and beyond) along one
+//!   direction; a symbolic third derivative `T` is checked as
+//!   `T[v, v, v] == directional(.., 3)[2]`.
+//! * [`fd::fd_check`]: central finite differences in `f64`.
+
+pub mod fd;
+pub mod forward;
+pub mod jet;
+pub mod sample;
+
+pub use forward::{def_values, directional, JetEval, JetTensor};
+pub use jet::Jet;
+pub use sample::{exact_sample, f64_sample};
+
+use crate::eval::{assignments, Env, EvalError, Evaluator, Tensor, Value};
+use crate::ir::{Expr, Rat};
+use crate::syntax::Model;
+use num_traits::Zero;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use std::collections::BTreeMap;
+
+/// Why an oracle gave no answer.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum OracleError {
+    /// The sample sits where the total semantics is not differentiable
+    /// (a division by, or a root of, a quantity whose value is 0).
+    #[error("not differentiable at the sample: {0}")]
+    NotSmooth(String),
+    /// A value is irrational, or no sample with rational roots was found.
+    #[error("irrational: {0}")]
+    Irrational(String),
+    /// The model, the gradient expression or the inputs do not fit together.
+    #[error("bad input: {0}")]
+    Model(String),
+    #[error("too large: {0}")]
+    TooLarge(String),
+    #[error("evaluation failed: {0}")]
+    Eval(#[from] EvalError),
+}
+
+/// Result of an exact check: `lhs` from the candidate expression, `rhs`
+/// from the jets; `equal` is exact equality (no tolerance).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ExactCheck {
+    pub lhs: Rat,
+    pub rhs: Rat,
+    pub equal: bool,
+}
+
+impl ExactCheck {
+    fn new(lhs: Rat, rhs: Rat) -> Self {
+        let equal = lhs == rhs;
+        ExactCheck { lhs, rhs, equal }
+    }
+}
+
+/// The axes of an input, parameter or bound constant named `name`.
+pub fn axes_of(model: &Model, env: &Env, name: &str) -> Result<Vec<String>, OracleError> {
+    if let Some(s) = model
+        .inputs
+        .iter()
+        .chain(&model.params)
+        .find(|s| s.name == name)
+    {
+        return Ok(s.axes.clone());
+    }
+    if model.defs.iter().any(|(n, _)| n == name) {
+        return Err(OracleError::Model(format!(
+            "`{name}` is a definition, not an input, parameter or constant"
+        )));
+    }
+    env.values
+        .get(name)
+        .map(|t| t.axes.clone())
+        .ok_or_else(|| OracleError::Model(format!("unknown name `{name}`")))
+}
+
+/// The name of the upstream gradient of the first output (`dy` for `y`).
+pub fn upstream_name(model: &Model) -> Result<String, OracleError> {
+    Ok(format!("d{}", forward::output_of(model)?.0))
+}
+
+/// `env` plus the exact values of every definition and the upstream
+/// gradient `dy`: the environment in which a gradient expression is read.
+pub fn gradient_env(model: &Model, env: &Env, dy: &Tensor) -> Result<Env, OracleError> {
+    let mut out = env.clone();
+    for (k, t) in def_values(model, env)? {
+        out.values.insert(k, t);
+    }
+    out.values.insert(upstream_name(model)?, dy.clone());
+    Ok(out)
+}
+
+/// `Σ_positions e · v` over the positions of `v`, evaluated exactly with
+/// [`crate::eval`]. The free axes of `e` must be among those of `v`.
+pub fn inner_product(e: &Expr, env: &Env, v: &Tensor) -> Result<Rat, OracleError> {
+    if let Some(a) = e.free_axes().iter().find(|a| !v.axes.contains(a)) {
+        return Err(OracleError::Model(format!(
+            "the expression varies along `{a}`, which the direction does not have"
+        )));
+    }
+    let points = assignments(&v.axes, &env.sizes, forward::BUDGET)?;
+    if points.len() != v.data.len() {
+        return Err(OracleError::Model("direction has a wrong size".to_string()));
+    }
+    let mut ev = Evaluator::new(env);
+    let mut acc = Rat::zero();
+    for (p, vi) in points.iter().zip(&v.data) {
+        if vi.is_zero() {
+            continue;
+        }
+        match ev.eval(e, p)? {
+            Value::Exact(r) => acc += r * vi,
+            Value::Interval(..) => {
+                return Err(OracleError::Irrational(
+                    "the expression has an irrational value at the sample".to_string(),
+                ))
+            }
+        }
+    }
+    Ok(acc)
+}
+
+/// Check a candidate gradient `grad` of `ℓ = Σ dy · y` with respect to
+/// `wrt` (an input, parameter or constant) exactly at `env`:
+/// `⟨grad, v⟩ == d/dt ℓ(wrt + t v)` for a random direction `v` and a random
+/// upstream gradient `dy` drawn from `seed`. `grad` may use the model's
+/// inputs, parameters, constants, definitions and `d<output>`.
+pub fn check_gradient(
+    model: &Model,
+    wrt: &str,
+    grad: &Expr,
+    env: &Env,
+    seed: u64,
+) -> Result<ExactCheck, OracleError> {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let axes = axes_of(model, env, wrt)?;
+    let v = sample::random_tensor(&axes, &env.sizes, &mut rng)?;
+    let (_, out_axes) = forward::output_of(model)?;
+    let dy = sample::random_tensor(&out_axes, &env.sizes, &mut rng)?;
+    let dirs = BTreeMap::from([(wrt.to_string(), v.clone())]);
+    let rhs = directional(model, env, &dirs, &dy, 1)?.remove(0);
+    let genv = gradient_env(model, env, &dy)?;
+    let lhs = inner_product(grad, &genv, &v)?;
+    Ok(ExactCheck::new(lhs, rhs))
+}
+
+/// `wᵀ H v` for the Hessian `H` of `ℓ = Σ dy · y` in `wrt`, by
+/// polarization of exact second directional derivatives.
+pub fn hessian_form(
+    model: &Model,
+    wrt: &str,
+    env: &Env,
+    dy: &Tensor,
+    v: &Tensor,
+    w: &Tensor,
+) -> Result<Rat, OracleError> {
+    let q = |u: &Tensor| -> Result<Rat, OracleError> {
+        let dirs = BTreeMap::from([(wrt.to_string(), u.clone())]);
+        Ok(directional(model, env, &dirs, dy, 2)?.remove(1))
+    };
+    let sum = Tensor {
+        axes: v.axes.clone(),
+        data: v.data.iter().zip(&w.data).map(|(a, b)| a + b).collect(),
+    };
+    let two = Rat::from_integer(2.into());
+    Ok((q(&sum)? - q(v)? - q(w)?) / two)
+}
+
+/// Check a symbolic Hessian-vector product: `hvp` is `H v` (with the axes
+/// of `wrt`), written in the model's names, `d<output>` and a symbol named
+/// `dir` with the axes of `wrt` standing for `v`. Compares `⟨hvp, w⟩` with
+/// the exact `wᵀ H v` for random `v`, `w`, `dy`.
+pub fn check_hvp(
+    model: &Model,
+    wrt: &str,
+    hvp: &Expr,
+    dir: &str,
+    env: &Env,
+    seed: u64,
+) -> Result<ExactCheck, OracleError> {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let axes = axes_of(model, env, wrt)?;
+    let v = sample::random_tensor(&axes, &env.sizes, &mut rng)?;
+    let w = sample::random_tensor(&axes, &env.sizes, &mut rng)?;
+    let (_, out_axes) = forward::output_of(model)?;
+    let dy = sample::random_tensor(&out_axes, &env.sizes, &mut rng)?;
+    let rhs = hessian_form(model, wrt, env, &dy, &v, &w)?;
+    let mut genv = gradient_env(model, env, &dy)?;
+    genv.values.insert(dir.to_string(), v);
+    let lhs = inner_product(hvp, &genv, &w)?;
+    Ok(ExactCheck::new(lhs, rhs))
+}
+
+/// Check a gradient expression to second order: `d/ds ⟨grad(x + s w), v⟩`
+/// (the expression `grad` evaluated over jets, definitions included)
+/// against the exact `wᵀ H v` of the model, for random `v`, `w`, `dy`.
+pub fn check_second_order(
+    model: &Model,
+    wrt: &str,
+    grad: &Expr,
+    env: &Env,
+    seed: u64,
+) -> Result<ExactCheck, OracleError> {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let axes = axes_of(model, env, wrt)?;
+    let v = sample::random_tensor(&axes, &env.sizes, &mut rng)?;
+    let w = sample::random_tensor(&axes, &env.sizes, &mut rng)?;
+    let (_, out_axes) = forward::output_of(model)?;
+    let dy = sample::random_tensor(&out_axes, &env.sizes, &mut rng)?;
+    let rhs = hessian_form(model, wrt, env, &dy, &v, &w)?;
+    let mut genv = env.clone();
+    genv.values.insert(upstream_name(model)?, dy);
+    let dirs = BTreeMap::from([(wrt.to_string(), w)]);
+    let mut ev = JetEval::new(&genv, &dirs, 1)?;
+    ev.run_defs(model)?;
+    if let Some(a) = grad.free_axes().iter().find(|a| !axes.contains(a)) {
+        return Err(OracleError::Model(format!(
+            "the gradient varies along `{a}`, which `{wrt}` does not have"
+        )));
+    }
+    let points = assignments(&axes, &env.sizes, forward::BUDGET)?;
+    let mut lhs = Rat::zero();
+    for (p, vi) in points.iter().zip(&v.data) {
+        let g = ev.eval_at(grad, p)?;
+        lhs += &g.c[1] * vi;
+    }
+    Ok(ExactCheck::new(lhs, rhs))
+}
+
+#[cfg(test)]
+mod tests;

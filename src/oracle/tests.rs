@@ -1,0 +1,341 @@
+//! Tests of the oracles on batch normalization, written inline.
+
+use super::fd::{fd_check, with_defs_f64};
+use super::*;
+use crate::syntax::{parse_expr, parse_model};
+use num_bigint::BigInt;
+
+const BN: &str = "\
+# Batch normalization, one channel
+axis  n
+input x[n]
+param gamma, beta
+assume eps > 0
+mu   = mean[n](x)
+var  = mean[n]((x - mu)^2)
+xhat = (x - mu) / sqrt(var + eps)
+y    = gamma * xhat + beta
+output y
+";
+
+const BN2D: &str = "\
+axis  n, c
+input x[n,c]
+param gamma[c], beta[c]
+assume eps > 0
+mu   = mean[n](x)
+var  = mean[n]((x - mu)^2)
+xhat = (x - mu) / sqrt(var + eps)
+y    = gamma * xhat + beta
+output y
+claim grad x = gamma / sqrt(var + eps) * (dy - mean[n](dy) - xhat * mean[n](dy * xhat))
+claim grad x = gamma / sqrt(var + eps) * (dy - mean[n](dy))
+claim grad gamma = sum[n](dy * xhat)
+";
+
+const GRAD_X: &str =
+    "gamma / sqrt(var + eps) * (dy[n] - mean[n](dy[n]) - xhat[n] * mean[n](dy[n] * xhat[n]))";
+const WRONG_X: &str = "gamma / sqrt(var + eps) * (dy[n] - mean[n](dy[n]))";
+
+fn sizes(pairs: &[(&str, usize)]) -> BTreeMap<String, usize> {
+    pairs.iter().map(|(k, v)| (k.to_string(), *v)).collect()
+}
+
+fn q(p: i64, d: i64) -> Rat {
+    Rat::new(BigInt::from(p), BigInt::from(d))
+}
+
+#[test]
+fn exact_sample_has_rational_roots_and_positive_eps() {
+    let m = parse_model(BN).unwrap();
+    for n in 1..=5 {
+        for seed in 0..4 {
+            let env = exact_sample(&m, &sizes(&[("n", n)]), seed).unwrap();
+            let eps = &env.values["eps"].data[0];
+            assert!(*eps > Rat::zero());
+            // every definition evaluates exactly (sqrt(var + eps) is rational)
+            let defs = def_values(&m, &env).unwrap();
+            assert_eq!(defs["y"].data.len(), n);
+        }
+    }
+}
+
+#[test]
+fn batchnorm_input_gradient_is_exact() {
+    let m = parse_model(BN).unwrap();
+    let good = parse_expr(GRAD_X).unwrap();
+    let wrong = parse_expr(WRONG_X).unwrap();
+    for n in 1..=5 {
+        for seed in 0..3 {
+            let env = exact_sample(&m, &sizes(&[("n", n)]), seed).unwrap();
+            let c = check_gradient(&m, "x", &good, &env, seed + 100).unwrap();
+            assert!(c.equal, "n={n} seed={seed}: {} != {}", c.lhs, c.rhs);
+            if n >= 2 {
+                let c = check_gradient(&m, "x", &wrong, &env, seed + 100).unwrap();
+                assert!(!c.equal, "wrong gradient passed at n={n} seed={seed}");
+            }
+        }
+    }
+}
+
+#[test]
+fn batchnorm_parameter_gradients_are_exact() {
+    let m = parse_model(BN).unwrap();
+    let dgamma = parse_expr("sum[n](dy[n] * xhat[n])").unwrap();
+    let dbeta = parse_expr("sum[n](dy[n])").unwrap();
+    let wrong_gamma = parse_expr("sum[n](dy[n] * x[n])").unwrap();
+    for n in 1..=5 {
+        let env = exact_sample(&m, &sizes(&[("n", n)]), 7 + n as u64).unwrap();
+        assert!(check_gradient(&m, "gamma", &dgamma, &env, 1).unwrap().equal);
+        assert!(check_gradient(&m, "beta", &dbeta, &env, 2).unwrap().equal);
+        assert!(
+            !check_gradient(&m, "gamma", &wrong_gamma, &env, 3)
+                .unwrap()
+                .equal
+        );
+    }
+}
+
+#[test]
+fn batchnorm2d_needs_shared_eps_and_passes() {
+    let m = parse_model(BN2D).unwrap();
+    let good = &m.claims[0].expr;
+    let wrong = &m.claims[1].expr;
+    let dgamma = &m.claims[2].expr;
+    for (n, c) in [(1, 2), (2, 3), (3, 2), (4, 4), (5, 3)] {
+        for seed in 0..2 {
+            let env = exact_sample(&m, &sizes(&[("n", n), ("c", c)]), seed).unwrap();
+            assert_eq!(env.values["eps"].data[0], q(1, 100));
+            let r = check_gradient(&m, "x", good, &env, seed).unwrap();
+            assert!(r.equal, "n={n} c={c}: {} != {}", r.lhs, r.rhs);
+            assert!(
+                check_gradient(&m, "gamma", dgamma, &env, seed)
+                    .unwrap()
+                    .equal
+            );
+            if n >= 2 {
+                assert!(!check_gradient(&m, "x", wrong, &env, seed).unwrap().equal);
+            }
+        }
+    }
+}
+
+#[test]
+fn conic_identity_holds() {
+    // a²·V + 1/100 = s² with a = t / (5 (V − t²)), s = 1/10 + t·a.
+    for (v, t) in [(q(7, 3), q(1, 2)), (q(2, 1), q(-3, 4)), (q(5, 9), q(2, 1))] {
+        let a = &t / (q(5, 1) * (&v - &t * &t));
+        let s = q(1, 10) + &t * &a;
+        assert_eq!(&a * &a * &v + q(1, 100), &s * &s);
+    }
+}
+
+#[test]
+fn directional_derivatives_of_a_cubic() {
+    // y = x^3 with x scalar: ℓ = dy · x^3, derivatives along v at x.
+    let m = parse_model("input x\ny = x^3\noutput y\n").unwrap();
+    let env = Env {
+        sizes: BTreeMap::new(),
+        values: BTreeMap::from([("x".to_string(), Tensor::scalar(q(2, 1)))]),
+    };
+    let v = BTreeMap::from([("x".to_string(), Tensor::scalar(q(1, 1)))]);
+    let d = directional(&m, &env, &v, &Tensor::scalar(q(1, 1)), 3).unwrap();
+    assert_eq!(d, vec![q(12, 1), q(12, 1), q(6, 1)]);
+}
+
+#[test]
+fn hessian_vector_products() {
+    // ℓ = dy · sqrt(x + eps) · x^2 at a sample; H v written by hand.
+    let m = parse_model(BN).unwrap();
+    let env = exact_sample(&m, &sizes(&[("n", 3)]), 5).unwrap();
+    // The gradient checked to second order through its own derivative.
+    let good = parse_expr(GRAD_X).unwrap();
+    let wrong = parse_expr(WRONG_X).unwrap();
+    assert!(check_second_order(&m, "x", &good, &env, 9).unwrap().equal);
+    assert!(!check_second_order(&m, "x", &wrong, &env, 9).unwrap().equal);
+    // ∂ℓ/∂β = sum(dy) is constant: H_ββ = 0, and H_γγ = 0 (ℓ is affine in γ).
+    let zero = parse_expr("0").unwrap();
+    assert!(check_hvp(&m, "beta", &zero, "v", &env, 1).unwrap().equal);
+    assert!(check_hvp(&m, "gamma", &zero, "v", &env, 1).unwrap().equal);
+    assert!(
+        !check_hvp(&m, "x", &parse_expr("0 * v[n]").unwrap(), "v", &env, 1)
+            .unwrap()
+            .equal
+    );
+    // scalar model: ℓ = dy · x^3, H v = 6 dy x v
+    let cube = parse_model("input x\ny = x^3\noutput y\n").unwrap();
+    let env = Env {
+        sizes: BTreeMap::new(),
+        values: BTreeMap::from([("x".to_string(), Tensor::scalar(q(-3, 2)))]),
+    };
+    let hv = parse_expr("6 * dy * x * v").unwrap();
+    assert!(check_hvp(&cube, "x", &hv, "v", &env, 4).unwrap().equal);
+    let bad = parse_expr("3 * dy * x * v").unwrap();
+    assert!(!check_hvp(&cube, "x", &bad, "v", &env, 4).unwrap().equal);
+}
+
+#[test]
+fn non_smooth_samples_are_reported() {
+    // eps = 0 and a constant batch: var + eps = 0 under the square root.
+    let m = parse_model(BN).unwrap();
+    let env = Env {
+        sizes: sizes(&[("n", 2)]),
+        values: BTreeMap::from([
+            (
+                "x".to_string(),
+                Tensor {
+                    axes: vec!["n".to_string()],
+                    data: vec![q(1, 1), q(1, 1)],
+                },
+            ),
+            ("gamma".to_string(), Tensor::scalar(q(1, 1))),
+            ("beta".to_string(), Tensor::scalar(q(0, 1))),
+            ("eps".to_string(), Tensor::scalar(q(0, 1))),
+        ]),
+    };
+    let good = parse_expr(GRAD_X).unwrap();
+    assert!(matches!(
+        check_gradient(&m, "x", &good, &env, 0),
+        Err(OracleError::NotSmooth(_))
+    ));
+}
+
+#[test]
+fn finite_differences_accept_the_right_gradient_only() {
+    let m = parse_model(BN).unwrap();
+    let good = parse_expr(GRAD_X).unwrap();
+    let wrong = parse_expr(WRONG_X).unwrap();
+    for n in 2..=5 {
+        let env = f64_sample(&m, &sizes(&[("n", n)]), n as u64).unwrap();
+        assert!(with_defs_f64(&m, &env).is_ok());
+        let r = fd_check(&m, "x", &good, &env, 3).unwrap();
+        assert!(r.passed, "n={n}: {r:?}");
+        assert!(r.rel_err < 1e-6, "n={n}: {r:?}");
+        let r = fd_check(&m, "x", &wrong, &env, 3).unwrap();
+        assert!(!r.passed, "n={n}: {r:?}");
+    }
+    let m2 = parse_model(BN2D).unwrap();
+    let env = f64_sample(&m2, &sizes(&[("n", 4), ("c", 3)]), 1).unwrap();
+    assert!(
+        fd_check(&m2, "x", &m2.claims[0].expr, &env, 2)
+            .unwrap()
+            .passed
+    );
+    assert!(
+        !fd_check(&m2, "x", &m2.claims[1].expr, &env, 2)
+            .unwrap()
+            .passed
+    );
+    assert!(
+        fd_check(&m2, "gamma", &m2.claims[2].expr, &env, 2)
+            .unwrap()
+            .passed
+    );
+}
+
+const LAYERNORM: &str = "\
+axis n, d
+input x[n,d]
+param gamma[d], beta[d]
+assume eps > 0
+mu   = mean[d](x)
+var  = mean[d]((x - mu)^2)
+xhat = (x - mu) / sqrt(var + eps)
+y    = gamma * xhat + beta
+output y
+claim grad x = 1 / sqrt(var + eps) * (dy * gamma - mean[d](dy * gamma) - xhat * mean[d](dy * gamma * xhat))
+claim grad x = 1 / sqrt(var + eps) * (dy * gamma - mean[d](dy * gamma))
+claim grad gamma = sum[n](dy * xhat)
+";
+
+const RMSNORM: &str = "\
+axis n, d
+input x[n,d]
+param gamma[d]
+assume eps > 0
+r = (mean[d](x^2) + eps)^(-1/2)
+y = gamma * x * r
+output y
+claim grad x = r * dy * gamma - x * r^3 * mean[d](x * dy * gamma)
+claim grad x = r * dy * gamma
+";
+
+const BN_EVAL: &str = "\
+axis n, c
+input x[n,c]
+param gamma[c], beta[c], running_mean[c], running_var[c]
+assume running_var > 0
+assume eps > 0
+y = gamma * (x - running_mean) / sqrt(running_var + eps) + beta
+output y
+claim grad x = gamma / sqrt(running_var + eps) * dy
+claim grad x = gamma / (running_var + eps) * dy
+claim grad running_var = sum[n](-1/2 * gamma * (x - running_mean) * (running_var + eps)^(-3/2) * dy)
+";
+
+const BN4D: &str = "\
+axis n, c, h, w
+input x[n,c,h,w]
+param gamma[c], beta[c]
+assume eps > 0
+mu   = mean[n,h,w](x)
+var  = mean[n,h,w]((x - mu)^2)
+xhat = (x - mu) / sqrt(var + eps)
+y    = gamma * xhat + beta
+output y
+claim grad x = gamma / sqrt(var + eps) * (dy - mean[n,h,w](dy) - xhat * mean[n,h,w](dy * xhat))
+claim grad x = gamma / sqrt(var + eps) * (dy - mean[n,h,w](dy))
+claim grad gamma = sum[n,h,w](dy * xhat)
+";
+
+/// Claims 0 and 2 (if any) must pass, claim 1 must fail, exactly and with
+/// finite differences.
+fn check_model(src: &str, shapes: &[&[(&str, usize)]]) {
+    let m = parse_model(src).unwrap();
+    for (k, shape) in shapes.iter().enumerate() {
+        let sz = sizes(shape);
+        let env = exact_sample(&m, &sz, k as u64).unwrap();
+        let fenv = f64_sample(&m, &sz, k as u64).unwrap();
+        for (i, c) in m.claims.iter().enumerate() {
+            let r = check_gradient(&m, &c.wrt, &c.expr, &env, 11 + k as u64).unwrap();
+            let f = fd_check(&m, &c.wrt, &c.expr, &fenv, 11 + k as u64).unwrap();
+            assert_eq!(r.equal, i != 1, "claim {i} at {shape:?}: {r:?}");
+            assert_eq!(f.passed, i != 1, "claim {i} at {shape:?} (f64): {f:?}");
+        }
+    }
+}
+
+#[test]
+fn layernorm_rows_share_eps() {
+    check_model(LAYERNORM, &[&[("n", 3), ("d", 4)], &[("n", 2), ("d", 2)]]);
+}
+
+#[test]
+fn rmsnorm_rational_power() {
+    check_model(RMSNORM, &[&[("n", 3), ("d", 3)], &[("n", 1), ("d", 4)]]);
+}
+
+#[test]
+fn batchnorm_eval_running_variance() {
+    // the radicand running_var + eps is linear in the scaled entries
+    check_model(BN_EVAL, &[&[("n", 3), ("c", 2)], &[("n", 2), ("c", 1)]]);
+}
+
+#[test]
+fn batchnorm_four_axes() {
+    check_model(BN4D, &[&[("n", 2), ("c", 2), ("h", 2), ("w", 2)]]);
+}
+
+#[test]
+fn third_order_directional_derivative() {
+    // ℓ = dy · sqrt(x + 3) at x = 1: d³/dt³ sqrt(4 + t v)·dy = dy · v³ · 3/8 · 4^(-5/2)
+    let m = parse_model("input x\ny = sqrt(x + 3)\noutput y\n").unwrap();
+    let env = Env {
+        sizes: BTreeMap::new(),
+        values: BTreeMap::from([("x".to_string(), Tensor::scalar(q(1, 1)))]),
+    };
+    let v = BTreeMap::from([("x".to_string(), Tensor::scalar(q(2, 1)))]);
+    let d = directional(&m, &env, &v, &Tensor::scalar(q(3, 1)), 3).unwrap();
+    // f' = 1/(2·2) = 1/4, f'' = -1/4 · 4^(-3/2) = -1/32, f''' = 3/8 · 4^(-5/2) = 3/256
+    assert_eq!(d, vec![q(3 * 2, 4), q(-3 * 4, 32), q(3 * 8 * 3, 256)]);
+}
