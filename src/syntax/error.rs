@@ -34,6 +34,10 @@ impl ParseError {
         while end < len && !src.is_char_boundary(end) {
             end += 1;
         }
+        // A very long line is shown as a window around the span (the real
+        // column goes into the message), so a report stays readable.
+        let (shown, start, end, message) = window(src, start, end, &self.message, self.col);
+        let src = shown.as_str();
         let name = source_name.to_string();
         let mut report = Report::build(ReportKind::Error, (name.clone(), start..end))
             .with_config(
@@ -42,7 +46,7 @@ impl ParseError {
                     .with_char_set(CharSet::Ascii)
                     .with_index_type(IndexType::Byte),
             )
-            .with_message(&self.message)
+            .with_message(&message)
             .with_label(Label::new((name.clone(), start..end)).with_message("here"));
         if let Some(h) = &self.hint {
             report = report.with_help(h);
@@ -56,6 +60,51 @@ impl ParseError {
             Err(_) => format!("{name}: {self}\n"),
         }
     }
+}
+
+/// Longest source line shown whole in a report.
+const MAX_LINE: usize = 160;
+/// Characters of context on each side of the span in a windowed line.
+const CONTEXT: usize = 60;
+
+fn window(
+    src: &str,
+    start: usize,
+    end: usize,
+    message: &str,
+    col: usize,
+) -> (String, usize, usize, String) {
+    let line_start = src[..start].rfind('\n').map_or(0, |k| k + 1);
+    let line_end = src[start..].find('\n').map_or(src.len(), |k| start + k);
+    if line_end - line_start <= MAX_LINE {
+        return (src.to_string(), start, end, message.to_string());
+    }
+    let back = |mut k: usize| {
+        while k > line_start && !src.is_char_boundary(k) {
+            k -= 1;
+        }
+        k
+    };
+    let fwd = |mut k: usize| {
+        while k < line_end && !src.is_char_boundary(k) {
+            k += 1;
+        }
+        k
+    };
+    let from = back(start.saturating_sub(CONTEXT).max(line_start));
+    let to = fwd((end.max(start + 1) + CONTEXT).min(line_end));
+    let prefix = if from > line_start { "..." } else { "" };
+    let suffix = if to < line_end { "..." } else { "" };
+    let mut shown = String::with_capacity(src.len().min(4096));
+    shown.push_str(&src[..line_start]);
+    shown.push_str(prefix);
+    let new_start = shown.len() + (start - from);
+    let new_end = new_start + (end.min(to) - start);
+    shown.push_str(&src[from..to]);
+    shown.push_str(suffix);
+    shown.push_str(&src[line_end..]);
+    let message = format!("{message} (column {col}; the line is shortened)");
+    (shown, new_start, new_end, message)
 }
 
 impl fmt::Display for ParseError {
