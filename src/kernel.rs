@@ -127,14 +127,28 @@ fn check_step(before: &Expr, step: &Step, facts: &Facts) -> Result<(), String> {
             "the step changes the expression outside position {pos:?}"
         ));
     }
-    if step.rule == "ring" {
+    if rules::normal_form_step(&step.rule).is_some() {
         if step.subst.as_ref().is_some_and(|s| !s.is_empty()) {
-            return Err("a ring step takes no substitution".into());
+            return Err(format!("a {} step takes no substitution", step.rule));
         }
-        return match ring::ring_eq(old, new) {
+        let nonzero = |e: &Expr| sign::is_nonzero(e, facts);
+        let mode = match step.rule.as_str() {
+            "ring" => ring::Mode::RING,
+            "linear" => ring::Mode::LINEAR,
+            _ => ring::Mode {
+                linear: true,
+                nonzero: Some(&nonzero),
+            },
+        };
+        let same = ring::normalize_with(old, &mode)
+            .and_then(|a| Ok(a == ring::normalize_with(new, &mode)?));
+        return match same {
             Ok(true) => Ok(()),
-            Ok(false) => Err("the two sides are not equal as commutative-ring expressions".into()),
-            Err(e) => Err(format!("ring normalization refused: {e:?}")),
+            Ok(false) => Err(format!(
+                "the two sides do not have the same {} normal form",
+                step.rule
+            )),
+            Err(e) => Err(format!("normalization refused: {e}")),
         };
     }
     let rule = rules::get(&step.rule).ok_or_else(|| format!("unknown rule {:?}", step.rule))?;

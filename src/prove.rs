@@ -838,6 +838,20 @@ pub fn prove(stmt: &Statement, assumptions: &[Assumption], opts: &Options) -> (O
         };
         return (Outcome::Refuted(c), stats);
     }
+    // Large statements (derivations) go to the normal-form prover first:
+    // the e-graph would spend its budget before it helps.
+    let big = stmt.lhs.size() + stmt.rhs.size() > NF_FIRST_SIZE;
+    if big {
+        if let Some(p) = by_normal_form(stmt, assumptions) {
+            let stats = Stats {
+                refute_time: quick_time,
+                search_time: start.elapsed() - quick_time,
+                stop: "normal form".into(),
+                ..Default::default()
+            };
+            return (Outcome::Proved(p), stats);
+        }
+    }
     // The e-graph gets most of what is left; the full search the rest.
     let search_opts = Options {
         timeout: deadline
@@ -853,6 +867,11 @@ pub fn prove(stmt: &Statement, assumptions: &[Assumption], opts: &Options) -> (O
         Ok(p) => return (Outcome::Proved(p), stats),
         Err(r) => r,
     };
+    if !big {
+        if let Some(p) = by_normal_form(stmt, assumptions) {
+            return (Outcome::Proved(p), stats);
+        }
+    }
     let full = RefuteOptions {
         seed: opts.seed,
         samples: opts.samples,
@@ -885,6 +904,64 @@ pub fn prove(stmt: &Statement, assumptions: &[Assumption], opts: &Options) -> (O
             (Outcome::Unknown { reason }, stats)
         }
     }
+}
+
+/// Statements larger than this (in nodes, both sides) try the normal-form
+/// prover before the e-graph.
+const NF_FIRST_SIZE: usize = 120;
+
+/// Prove by normal forms: both sides reach the same polynomial once
+/// reductions are expanded by linearity (`linear`), and if needed once
+/// factors proven non-zero cancel (`field`). The proof shows the common
+/// normal form in the middle; the kernel recomputes both comparisons.
+pub fn by_normal_form(stmt: &Statement, assumptions: &[Assumption]) -> Option<Proof> {
+    let facts = crate::sign::Facts::new(assumptions);
+    let nonzero = |e: &Expr| crate::sign::is_nonzero(e, &facts);
+    let modes = [
+        ("linear", ring::Mode::LINEAR),
+        (
+            "field",
+            ring::Mode {
+                linear: true,
+                nonzero: Some(&nonzero),
+            },
+        ),
+    ];
+    for (name, mode) in modes {
+        let (Ok(l), Ok(r)) = (
+            ring::normalize_with(&stmt.lhs, &mode),
+            ring::normalize_with(&stmt.rhs, &mode),
+        ) else {
+            continue;
+        };
+        if l != r {
+            continue;
+        }
+        let middle = ring::to_expr(&l);
+        let mut steps = Vec::new();
+        for target in [&middle, &stmt.rhs] {
+            let before = steps.last().map_or(&stmt.lhs, |s: &Step| &s.expr);
+            if before != target {
+                let position = rules::diff_position(before, target).unwrap_or_default();
+                steps.push(Step {
+                    expr: target.clone(),
+                    rule: name.into(),
+                    direction: Direction::Forward,
+                    position,
+                    subst: None,
+                });
+            }
+        }
+        let proof = Proof {
+            statement: stmt.clone(),
+            assumptions: assumptions.to_vec(),
+            steps,
+        };
+        if kernel::check(&proof).is_ok() {
+            return Some(proof);
+        }
+    }
+    None
 }
 
 /// Shorten a proof by moving `ring` steps past the named steps that follow

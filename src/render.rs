@@ -67,7 +67,7 @@ pub fn proof_text(out: &mut impl Write, proof: &Proof) -> fmt::Result {
         for name in used {
             let why = match rules::get(name) {
                 Some(r) => r.why,
-                None => "both sides have the same normal form as polynomials over the opaque atoms (mean, sum, var, sqrt, 1/…)",
+                None => rules::normal_form_step(name).unwrap_or("unknown rule"),
             };
             writeln!(out, "  {name:<20} {why}")?;
         }

@@ -430,9 +430,9 @@ fn root_poly(p: Poly, q: u32) -> Result<Poly, RingError> {
 
 /// `1 / a` for one atom. `Inv` is an involution under the total semantics:
 /// `1/(1/x) = x` for `x != 0`, and both sides are `0` at `x = 0`.
-fn inv_atom(a: &Atom) -> Result<Poly, RingError> {
+fn inv_atom(a: &Atom, m: &Mode) -> Result<Poly, RingError> {
     match a {
-        Atom::Inv(e) => normalize(e),
+        Atom::Inv(e) => norm(e, m),
         _ => Ok(Poly::atom(Atom::Inv(Box::new(a.to_expr())))),
     }
 }
@@ -443,13 +443,13 @@ fn inv_atom(a: &Atom) -> Result<Poly, RingError> {
 /// - `1/(c * m * q) = (1/c) * (1/m) * (1/q)`: the total inverse is
 ///   multiplicative (if any factor is `0` both sides are `0`).
 /// - `1/(a1^k1 ... an^kn) = (1/a1)^k1 ... (1/an)^kn` likewise.
-fn inv_poly(p: &Poly) -> Result<Poly, RingError> {
+fn inv_poly(p: &Poly, m: &Mode) -> Result<Poly, RingError> {
     let Some((c, g, q)) = p.split_content() else {
         return Ok(Poly::zero());
     };
     let mut out = Poly::constant_poly(c.recip());
     for (a, k) in g.factors() {
-        out = out.times(&inv_atom(a)?.pow(k)?)?;
+        out = out.times(&inv_atom(a, m)?.pow(k)?)?;
     }
     if q.constant().is_none() {
         out = out.times(&Poly::atom(Atom::Inv(Box::new(to_expr(&q)))))?;
@@ -462,25 +462,25 @@ fn inv_poly(p: &Poly) -> Result<Poly, RingError> {
 /// `(1/(a-b)) * (1/(a+b))`, which is how such a product is printed):
 /// `1/(a*b) = (1/a)(1/b)`, `1/(-a) = -(1/a)`, `1/(a/b) = (1/a) * b`,
 /// `1/a^n = (1/a)^n`, each true at `0` because `1/0 = 0`.
-fn inv_expr(e: &Expr) -> Result<Poly, RingError> {
+fn inv_expr(e: &Expr, m: &Mode) -> Result<Poly, RingError> {
     match e {
-        Expr::Mul(a, b) => inv_expr(a)?.times(&inv_expr(b)?),
-        Expr::Neg(a) => Ok(inv_expr(a)?.negate()),
-        Expr::Div(a, b) => inv_expr(a)?.times(&normalize(b)?),
+        Expr::Mul(a, b) => inv_expr(a, m)?.times(&inv_expr(b, m)?),
+        Expr::Neg(a) => Ok(inv_expr(a, m)?.negate()),
+        Expr::Div(a, b) => inv_expr(a, m)?.times(&norm(b, m)?),
         Expr::Pow(a, x) => {
-            let xp = normalize(x)?;
+            let xp = norm(x, m)?;
             match xp.constant() {
                 Some(n) if n.is_integer() && n.is_positive() => {
                     let n = n.to_integer().to_u32().filter(|&n| n <= MAX_POW);
                     match n {
-                        Some(n) => inv_expr(a)?.pow(n),
+                        Some(n) => inv_expr(a, m)?.pow(n),
                         None => too_large(format!("an exponent above {MAX_POW}")),
                     }
                 }
-                _ => inv_poly(&normalize(e)?),
+                _ => inv_poly(&norm(e, m)?, m),
             }
         }
-        _ => inv_poly(&normalize(e)?),
+        _ => inv_poly(&norm(e, m)?, m),
     }
 }
 
@@ -492,7 +492,7 @@ fn inv_expr(e: &Expr) -> Result<Poly, RingError> {
 ///   `(1/x^(1/q))^|p|` for `p < 0`. For `x > 0` this is real arithmetic; for
 ///   `x <= 0` both sides are `0` (non-integer powers of negatives and of `0`
 ///   are `0`, and the root atom is `0` there too).
-fn pow_rat(b: &Expr, r: &Rat) -> Result<Poly, RingError> {
+fn pow_rat(b: &Expr, r: &Rat, m: &Mode) -> Result<Poly, RingError> {
     let p = r.numer();
     let q = r.denom();
     let mag = p.abs().to_u32().filter(|&m| m <= MAX_POW);
@@ -501,17 +501,17 @@ fn pow_rat(b: &Expr, r: &Rat) -> Result<Poly, RingError> {
     };
     if q.is_one() {
         return if p.is_negative() {
-            inv_expr(b)?.pow(mag)
+            inv_expr(b, m)?.pow(mag)
         } else {
-            normalize(b)?.pow(mag)
+            norm(b, m)?.pow(mag)
         };
     }
     let Some(q) = q.to_u32() else {
         return too_large("a root of too high an order");
     };
-    let root = root_poly(normalize(b)?, q)?;
+    let root = root_poly(norm(b, m)?, q)?;
     if p.is_negative() {
-        inv_poly(&root)?.pow(mag)
+        inv_poly(&root, m)?.pow(mag)
     } else {
         root.pow(mag)
     }
@@ -519,29 +519,47 @@ fn pow_rat(b: &Expr, r: &Rat) -> Result<Poly, RingError> {
 
 /// The ring normal form of an expression.
 pub fn normalize(e: &Expr) -> Result<Poly, RingError> {
+    norm(e, &Mode::RING)
+}
+
+/// The normal form of an expression under a [`Mode`].
+pub fn normalize_with(e: &Expr, m: &Mode) -> Result<Poly, RingError> {
+    norm(e, m)
+}
+
+fn norm(e: &Expr, m: &Mode) -> Result<Poly, RingError> {
+    let p = norm_node(e, m)?;
+    match (m.nonzero, e) {
+        (Some(nz), Expr::Mul(..) | Expr::Div(..) | Expr::Pow(..)) => cancel(p, nz),
+        _ => Ok(p),
+    }
+}
+
+fn norm_node(e: &Expr, m: &Mode) -> Result<Poly, RingError> {
     Ok(match e {
         Expr::Num(r) => Poly::constant_poly(r.clone()),
         Expr::Sym(s) => Poly::atom(Atom::Sym(s.clone())),
         Expr::PVar(n) => Poly::atom(Atom::PVar(n.clone())),
-        Expr::Neg(a) => normalize(a)?.negate(),
-        Expr::Add(a, b) => normalize(a)?.plus(&normalize(b)?)?,
-        Expr::Sub(a, b) => normalize(a)?.plus(&normalize(b)?.negate())?,
-        Expr::Mul(a, b) => normalize(a)?.times(&normalize(b)?)?,
+        Expr::Neg(a) => norm(a, m)?.negate(),
+        Expr::Add(a, b) => norm(a, m)?.plus(&norm(b, m)?)?,
+        Expr::Sub(a, b) => norm(a, m)?.plus(&norm(b, m)?.negate())?,
+        Expr::Mul(a, b) => norm(a, m)?.times(&norm(b, m)?)?,
         // a / b = a * (1/b) by definition of the total division.
-        Expr::Div(a, b) => normalize(a)?.times(&inv_expr(b)?)?,
+        Expr::Div(a, b) => norm(a, m)?.times(&inv_expr(b, m)?)?,
         Expr::Pow(b, x) => {
-            let xp = normalize(x)?;
+            let xp = norm(x, m)?;
             match xp.constant() {
-                Some(r) => pow_rat(b, &r)?,
+                Some(r) => pow_rat(b, &r, m)?,
                 // The value depends only on the values of base and exponent.
-                None => Poly::atom(Atom::Pow(Box::new(canonical(b)?), Box::new(to_expr(&xp)))),
+                None => Poly::atom(Atom::Pow(Box::new(canon(b, m)?), Box::new(to_expr(&xp)))),
             }
         }
         // sqrt(x) = x^(1/2) everywhere (both 0 for x <= 0).
-        Expr::Sqrt(a) => root_poly(normalize(a)?, 2)?,
+        Expr::Sqrt(a) => root_poly(norm(a, m)?, 2)?,
         // A reduction depends only on the values of its body.
+        Expr::Reduce(op, axes, body) if m.linear => linear_reduce(*op, axes, body, m)?,
         Expr::Reduce(op, axes, body) => {
-            Poly::atom(Atom::Reduce(*op, axes.clone(), Box::new(canonical(body)?)))
+            Poly::atom(Atom::Reduce(*op, axes.clone(), Box::new(canon(body, m)?)))
         }
     })
 }
@@ -606,6 +624,125 @@ pub fn ring_eq(a: &Expr, b: &Expr) -> Result<bool, RingError> {
 /// `to_expr(normalize(e))`.
 pub fn canonical(e: &Expr) -> Result<Expr, RingError> {
     Ok(to_expr(&normalize(e)?))
+}
+
+fn canon(e: &Expr, m: &Mode) -> Result<Expr, RingError> {
+    Ok(to_expr(&norm(e, m)?))
+}
+
+/// How much more than commutative-ring reasoning a normal form applies.
+#[derive(Clone, Copy)]
+pub struct Mode<'a> {
+    /// Linearity of reductions: `mean[A](Σ cₖ·Cₖ·Vₖ) = Σ cₖ·Cₖ·mean[A](Vₖ)` when
+    /// the factors `Cₖ` do not vary along `A`; `sum[A](e) = sum[A](1)·mean[A](e)`;
+    /// `var[A](e) = mean[A]((e − mean[A](e))²)`. Valid for every axis size ≥ 1.
+    pub linear: bool,
+    /// Cancellation `a·(1/a) = 1` for the atoms `a` this predicate proves
+    /// non-zero everywhere (the kernel passes its sign analysis).
+    pub nonzero: Option<&'a dyn Fn(&Expr) -> bool>,
+}
+
+impl Mode<'static> {
+    /// Plain commutative-ring reasoning over opaque atoms.
+    pub const RING: Mode<'static> = Mode {
+        linear: false,
+        nonzero: None,
+    };
+    /// Ring reasoning plus linearity of reductions.
+    pub const LINEAR: Mode<'static> = Mode {
+        linear: true,
+        nonzero: None,
+    };
+}
+
+/// `op[axes](body)` under linearity.
+fn linear_reduce(op: RedOp, axes: &[String], body: &Expr, m: &Mode) -> Result<Poly, RingError> {
+    let p = norm(body, m)?;
+    match op {
+        RedOp::Mean => linear_mean(axes, &p),
+        RedOp::Sum => {
+            // sum[A](e) = sum[A](1) * mean[A](e); the count is an atom.
+            let count = Poly::atom(Atom::Reduce(
+                RedOp::Sum,
+                axes.to_vec(),
+                Box::new(Expr::num(1)),
+            ));
+            if p.constant().is_some_and(|c| c.is_one()) {
+                return Ok(count);
+            }
+            count.times(&linear_mean(axes, &p)?)
+        }
+        RedOp::Var => {
+            let centred = p.plus(&linear_mean(axes, &p)?.negate())?;
+            linear_mean(axes, &centred.times(&centred)?)
+        }
+    }
+}
+
+/// The mean over `axes` of a polynomial: each term's factors that do not vary
+/// along `axes` come out; the rest stays inside one mean atom.
+fn linear_mean(axes: &[String], p: &Poly) -> Result<Poly, RingError> {
+    let mut out = Poly::zero();
+    for (mono, c) in p.terms() {
+        let mut outside = Monomial::one();
+        let mut inside = Monomial::one();
+        for (a, k) in mono.factors() {
+            let free = a.to_expr().free_axes();
+            let target = if axes.iter().any(|x| free.contains(x)) {
+                &mut inside
+            } else {
+                &mut outside
+            };
+            target.0.insert(a.clone(), k);
+        }
+        let mut term = Poly::monomial(c.clone(), outside);
+        if !inside.is_one() {
+            let body = to_expr(&Poly::monomial(Rat::one(), inside));
+            term = term.times(&Poly::atom(Atom::Reduce(
+                RedOp::Mean,
+                axes.to_vec(),
+                Box::new(body),
+            )))?;
+        }
+        out = out.plus(&term)?;
+    }
+    Ok(out)
+}
+
+/// Cancel `a^j · (1/a)^k` in every monomial where `nonzero(a)` holds.
+fn cancel(p: Poly, nonzero: &dyn Fn(&Expr) -> bool) -> Result<Poly, RingError> {
+    let mut out = Poly::zero();
+    for (mono, c) in p.terms() {
+        let mut f = mono.0.clone();
+        let invs: Vec<(Atom, u32)> = f
+            .iter()
+            .filter(|(a, _)| matches!(a, Atom::Inv(_)))
+            .map(|(a, k)| (a.clone(), *k))
+            .collect();
+        for (inv, k) in invs {
+            let Atom::Inv(content) = &inv else { continue };
+            let Some((base, j)) = f
+                .iter()
+                .find(|(a, _)| !matches!(a, Atom::Inv(_)) && a.to_expr() == **content)
+                .map(|(a, j)| (a.clone(), *j))
+            else {
+                continue;
+            };
+            if !nonzero(content) {
+                continue;
+            }
+            let common = j.min(k);
+            for (atom, power) in [(base, j), (inv, k)] {
+                if power == common {
+                    f.remove(&atom);
+                } else {
+                    f.insert(atom, power - common);
+                }
+            }
+        }
+        out = out.plus(&Poly::monomial(c.clone(), Monomial(f)))?;
+    }
+    Ok(out)
 }
 
 /// `g * (P/g)` where `g` is the common monomial factor of the terms of `e`'s

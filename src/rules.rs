@@ -193,6 +193,22 @@ pub fn get(name: &str) -> Option<&'static Rule> {
     all().iter().find(|r| r.name == name)
 }
 
+/// Steps checked by comparing normal forms rather than by matching one rule
+/// ([`crate::ring`]): name and what the kernel compares.
+pub const NORMAL_FORM_STEPS: &[(&str, &str)] = &[
+    ("ring", "both sides have the same normal form as polynomials over opaque atoms (mean, sum, var, sqrt, 1/…)"),
+    ("linear", "both sides agree as polynomials once every mean/sum/var is expanded by linearity, constants taken out (sum = count × mean, var = mean of squared deviations)"),
+    ("field", "as `linear`, also cancelling a·(1/a) for factors a the kernel proves non-zero"),
+];
+
+/// The justification of a normal-form step, if `name` is one.
+pub fn normal_form_step(name: &str) -> Option<&'static str> {
+    NORMAL_FORM_STEPS
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, why)| *why)
+}
+
 /// Rules the prover applies as ring reasoning: in proofs they collapse into
 /// one `ring` step that the kernel checks by normal forms.
 pub fn is_ring_like(name: &str) -> bool {

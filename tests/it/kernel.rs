@@ -160,3 +160,33 @@ fn unsound_steps_are_rejected() {
     };
     rejected(&p);
 }
+
+#[test]
+fn field_steps_cancel_only_proven_nonzero_factors() {
+    let stmt =
+        syntax::parse_statement("x * (1/x) + mean[i](c * y[i]) = 1 + c * mean[i](y[i])").unwrap();
+    let step = |rule: &str| kernel::Step {
+        expr: stmt.rhs.clone(),
+        rule: rule.into(),
+        direction: Direction::Forward,
+        position: vec![],
+        subst: None,
+    };
+    let proof = |rule: &str, assume: &[&str]| Proof {
+        statement: stmt.clone(),
+        assumptions: assume
+            .iter()
+            .map(|a| syntax::parse_assumption(a).unwrap())
+            .collect(),
+        steps: vec![step(rule)],
+    };
+    // Without x != 0 the cancellation is refused (false at x = 0).
+    assert!(rejected(&proof("field", &[]))
+        .message
+        .contains("normal form"));
+    // linear alone never cancels; ring knows no linearity.
+    rejected(&proof("linear", &["x != 0"]));
+    rejected(&proof("ring", &["x != 0"]));
+    kernel::check(&proof("field", &["x != 0"])).unwrap();
+    kernel::check(&proof("field", &["x > 0"])).unwrap();
+}
