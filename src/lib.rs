@@ -7,6 +7,7 @@ pub mod eval;
 pub mod ir;
 pub mod kernel;
 pub mod library;
+pub mod models;
 pub mod prove;
 pub mod refute;
 pub mod render;
