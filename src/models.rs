@@ -53,7 +53,7 @@ pub enum LoadError {
     Parse {
         name: String,
         source: String,
-        error: ParseError,
+        error: Box<ParseError>,
     },
 }
 
@@ -127,7 +127,7 @@ pub fn parse_source(name: String, source: String) -> Result<Loaded, LoadError> {
         Err(error) => Err(LoadError::Parse {
             name,
             source,
-            error,
+            error: Box::new(error),
         }),
     }
 }
