@@ -556,20 +556,58 @@ mod mk {
         }
     }
 
-    /// `sum[axes](body)`, or `body` when `axes` is empty.
+    /// `sum[axes](body)`, or `body` when `axes` is empty. Factors of a
+    /// product (and a divisor) that do not vary along `axes` are taken out of
+    /// the sum: `sum[n](c * f[n]) = c * sum[n](f[n])`, as in the paper's
+    /// `∂ℓ/∂σ² · Σ_i −2(x_i − μ)/m`.
     pub fn sum(axes: &[String], body: Expr) -> Expr {
         if axes.is_empty() || is_zero(&body) {
             return body;
         }
+        let free_of = |e: &Expr| e.free_axes().iter().all(|a| !axes.contains(a));
+        if free_of(&body) {
+            return plain_sum(axes, body);
+        }
         match body {
             Expr::Neg(b) => neg(sum(axes, *b)),
-            body => {
-                let mut axes = axes.to_vec();
-                axes.sort();
-                axes.dedup();
-                Expr::Reduce(RedOp::Sum, axes, Box::new(body))
+            Expr::Div(a, b) if free_of(&b) => div(sum(axes, *a), *b),
+            body @ Expr::Mul(..) => {
+                let mut fs = Vec::new();
+                factors(body, &mut fs);
+                let (free, dep): (Vec<Expr>, Vec<Expr>) = fs.into_iter().partition(free_of);
+                let dep = product(dep);
+                if free.is_empty() {
+                    plain_sum(axes, dep)
+                } else {
+                    mul(product(free), sum(axes, dep))
+                }
             }
+            body => plain_sum(axes, body),
         }
+    }
+
+    fn plain_sum(axes: &[String], body: Expr) -> Expr {
+        let mut axes = axes.to_vec();
+        axes.sort();
+        axes.dedup();
+        Expr::Reduce(RedOp::Sum, axes, Box::new(body))
+    }
+
+    fn factors(e: Expr, out: &mut Vec<Expr>) {
+        match e {
+            Expr::Mul(a, b) => {
+                factors(*a, out);
+                factors(*b, out);
+            }
+            e => out.push(e),
+        }
+    }
+
+    /// The left-nested product of non-empty `fs` (`1` when empty).
+    fn product(fs: Vec<Expr>) -> Expr {
+        fs.into_iter()
+            .reduce(Expr::mul)
+            .unwrap_or_else(|| Expr::num(1))
     }
 
     /// `∂(a^p)/∂a = p · a^(p-1)` for a constant exponent `p`.
