@@ -3,10 +3,12 @@
 //! See `ARCHITECTURE.md` for the pipeline and the invariants.
 
 pub mod cert;
+pub mod diff;
 pub mod eval;
 pub mod ir;
 pub mod kernel;
 pub mod library;
+pub mod models;
 pub mod oracle;
 pub mod prove;
 pub mod refute;

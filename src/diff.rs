@@ -1,0 +1,1055 @@
+//! Symbolic reverse-mode differentiation over named axes.
+//!
+//! # The loss
+//!
+//! For a model with outputs `y, z, …` the scalar differentiated is
+//! `ℓ = Σ_{axes of y} dy · y + Σ_{axes of z} dz · z + …`, where the upstream
+//! gradient `d<output>` (e.g. `dy`) is a symbol with the axes of its output
+//! (see [`loss`] and [`upstream`]). Every output is seeded; a model usually
+//! has one.
+//!
+//! # Adjoints and the broadcasting rule
+//!
+//! Every definition `v` has free axes `F_v`, and its adjoint `∂ℓ/∂v` has the
+//! same free axes. Definitions are processed in reverse file order; the
+//! adjoint of `v` is complete when `v` is reached because only later
+//! definitions use it. The adjoint is then pushed down through the tree of
+//! `v`'s definition, carrying an adjoint expression and the *context axes*
+//! `C`: the axes the current subterm varies along in its enclosing context,
+//! i.e. `F_v` plus the axes bound by the enclosing reductions.
+//!
+//! * `a + b`, `a - b`, `-a`, `a * b`, `a / b` (`∂/∂b = -a/b^2`), `a^p` for a
+//!   constant `p` (`p·a^(p-1)`), `sqrt(a)` (`1/(2·sqrt(a))`): the usual rules.
+//! * `sum[A](body)`: the body's adjoint is the adjoint; `mean[A](body)`: the
+//!   adjoint divided by `sum[A](1)` (the size of `A`); `A` joins the context.
+//!   `var[A](body)` is differentiated as `mean[A]((body - mean[A](body))^2)`.
+//! * Shadowing: if a reduction binds an axis that is already in the context
+//!   (`mean[n](x - mean[n](x))`), the inner reduction's value does not vary
+//!   along that axis, so its adjoint is first summed over the shadowed axes
+//!   (`sum[A ∩ C](adjoint)`); the bound axis inside is then a fresh index.
+//! * At a leaf `r[axes(r)]` naming a definition, an input or a parameter, the
+//!   contribution to `∂ℓ/∂r` is `sum[C \ axes(r)](adjoint)` (no sum when the
+//!   difference is empty): broadcasting a value along an axis in the forward
+//!   direction is summing over that axis in the backward direction. Since
+//!   axis names are global, a leaf `x[n]` inside `mean[n](…)` refers to the
+//!   bound `n`, and its contribution is free in `n`, as `∂ℓ/∂x[n]` must be.
+//! * Constants (numbers, undeclared scalar names such as `eps`) get no
+//!   adjoint.
+//!
+//! Results are kept unsimplified but free of noise: zero contributions are
+//! dropped and small smart constructors avoid `* 1`, `+ 0`, `0 * …`, `--a`.
+//! Adjoints and gradients are written in the model's names (defined names
+//! stay `Sym` references), the upstream gradients, inputs and parameters;
+//! [`inline`] substitutes the definitions.
+
+use crate::ir::{Expr, Rat, RedOp, Symbol};
+use crate::syntax::{print, Model};
+use num_traits::{One, Zero};
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+
+/// The result of [`derive`].
+#[derive(Clone, Debug, PartialEq)]
+pub struct Derivation {
+    /// `∂ℓ/∂v` for every definition `v`, in reverse file order.
+    pub adjoints: Vec<(String, Expr)>,
+    /// `∂ℓ/∂w` for every input, then every parameter, in declaration order.
+    pub gradients: Vec<(String, Expr)>,
+    /// The narrative: the seeding of each output, then every local
+    /// derivative and accumulation in the order performed.
+    pub steps: Vec<DiffStep>,
+}
+
+impl Derivation {
+    /// The gradient with respect to an input or parameter.
+    pub fn gradient(&self, name: &str) -> Option<&Expr> {
+        self.gradients
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, e)| e)
+    }
+
+    /// The adjoint of a definition.
+    pub fn adjoint(&self, name: &str) -> Option<&Expr> {
+        self.adjoints
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, e)| e)
+    }
+
+    /// A plain-text account of the derivation.
+    pub fn write_text(&self, out: &mut impl fmt::Write) -> fmt::Result {
+        writeln!(out, "chain rule, step by step:")?;
+        for s in &self.steps {
+            writeln!(out, "  {s}")?;
+        }
+        writeln!(out, "adjoints:")?;
+        for (v, e) in &self.adjoints {
+            writeln!(out, "  ∂ℓ/∂{v} = {}", print(e))?;
+        }
+        writeln!(out, "gradients:")?;
+        for (w, e) in &self.gradients {
+            writeln!(out, "  ∂ℓ/∂{w} = {}", print(e))?;
+        }
+        Ok(())
+    }
+}
+
+/// One step of the chain rule: the use of `to` inside the definition of
+/// `from` contributes `contribution` to `∂ℓ/∂to`.
+///
+/// `local` is `∂from/∂to` at this occurrence (the derivative pushed down
+/// from `from` with seed 1), free in the context axes; `contribution` is
+/// `∂ℓ/∂from · …` summed over `summed_over` (the context axes `to` does not
+/// vary along, plus any axes shadowed by an inner reduction on the way
+/// down), with the free axes of `to`. For the
+/// seeding of an output `y`, `from` is `ℓ` and `local = contribution = dy`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DiffStep {
+    pub from: String,
+    pub to: String,
+    pub local: Expr,
+    pub contribution: Expr,
+    pub summed_over: Vec<String>,
+}
+
+/// The name of the loss in [`DiffStep::from`] for the seeding steps.
+pub const LOSS: &str = "ℓ";
+
+impl fmt::Display for DiffStep {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.from == LOSS {
+            return write!(
+                f,
+                "ℓ → {}: ∂ℓ/∂{} = {} (the upstream gradient)",
+                self.to,
+                self.to,
+                print(&self.contribution)
+            );
+        }
+        write!(
+            f,
+            "{} → {}: ∂{}/∂{} = {}; adds ",
+            self.from,
+            self.to,
+            self.from,
+            self.to,
+            print(&self.local)
+        )?;
+        if !self.summed_over.is_empty() {
+            write!(f, "(summed over {}) ", self.summed_over.join(", "))?;
+        }
+        write!(f, "{} to ∂ℓ/∂{}", print(&self.contribution), self.to)
+    }
+}
+
+/// Why a model could not be differentiated.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum DiffError {
+    #[error("the model has no output; add a line `output y`")]
+    NoOutput,
+    #[error("the upstream gradient `{0}` clashes with a name used in the model; rename that name")]
+    NameClash(String),
+    #[error("in `{context}`: the exponent `{exponent}` depends on a variable; only constant exponents can be differentiated")]
+    NonConstantExponent { context: String, exponent: String },
+    #[error("pattern variable ?{0} cannot be differentiated")]
+    PatternVariable(String),
+}
+
+/// The upstream gradient of an output: `d<output>` with the output's axes.
+pub fn upstream(model: &Model, output: &str) -> Symbol {
+    let axes: Vec<String> = model
+        .defs
+        .iter()
+        .find(|(n, _)| n == output)
+        .map(|(_, e)| e.free_axes().into_iter().collect())
+        .unwrap_or_default();
+    Symbol::new(format!("d{output}"), axes)
+}
+
+/// The loss `ℓ = Σ_y Σ_{axes of y} dy · y`, in the model's names.
+pub fn loss(model: &Model) -> Expr {
+    let mut total = Expr::num(0);
+    for y in &model.outputs {
+        let d = upstream(model, y);
+        let axes = d.axes.clone();
+        let term = mk::mul(
+            Expr::Sym(d.clone()),
+            Expr::Sym(Symbol::new(y.clone(), axes)),
+        );
+        total = mk::add(total, mk::sum(&d.axes, term));
+    }
+    total
+}
+
+/// Reverse-mode differentiation of a model (see the module documentation).
+pub fn derive(model: &Model) -> Result<Derivation, DiffError> {
+    if model.outputs.is_empty() {
+        return Err(DiffError::NoOutput);
+    }
+    let mut targets: BTreeSet<String> = BTreeSet::new();
+    for s in model.inputs.iter().chain(&model.params) {
+        targets.insert(s.name.clone());
+    }
+    for (n, _) in &model.defs {
+        targets.insert(n.clone());
+    }
+    let mut used = BTreeSet::new();
+    for (_, e) in &model.defs {
+        e.symbols(&mut used);
+    }
+    let mut acc: BTreeMap<String, Expr> = BTreeMap::new();
+    let mut steps = Vec::new();
+    for y in &model.outputs {
+        let d = upstream(model, y);
+        if targets.contains(&d.name) || used.iter().any(|s| s.name == d.name) {
+            return Err(DiffError::NameClash(d.name));
+        }
+        let seed = Expr::Sym(d);
+        accumulate(&mut acc, y, seed.clone());
+        steps.push(DiffStep {
+            from: LOSS.to_string(),
+            to: y.clone(),
+            local: seed.clone(),
+            contribution: seed,
+            summed_over: vec![],
+        });
+    }
+    let is_target = |n: &str| targets.contains(n);
+    let mut adjoints = Vec::new();
+    for (v, e) in model.defs.iter().rev() {
+        let a = acc.get(v).cloned().unwrap_or_else(|| Expr::num(0));
+        adjoints.push((v.clone(), a.clone()));
+        if mk::is_zero(&a) {
+            continue;
+        }
+        let ctx = e.free_axes();
+        let mut b = Back {
+            targets: &is_target,
+            hits: Vec::new(),
+            context: v,
+        };
+        b.back(
+            e,
+            Adj {
+                local: Expr::num(1),
+                full: a,
+                summed: vec![],
+            },
+            &ctx,
+        )?;
+        for h in b.hits {
+            accumulate(&mut acc, &h.name, h.full.clone());
+            steps.push(DiffStep {
+                from: v.clone(),
+                to: h.name,
+                local: h.local,
+                contribution: h.full,
+                summed_over: h.summed,
+            });
+        }
+    }
+    let gradients = model
+        .inputs
+        .iter()
+        .chain(&model.params)
+        .map(|s| {
+            let g = acc.get(&s.name).cloned().unwrap_or_else(|| Expr::num(0));
+            (s.name.clone(), g)
+        })
+        .collect();
+    Ok(Derivation {
+        adjoints,
+        gradients,
+        steps,
+    })
+}
+
+fn accumulate(acc: &mut BTreeMap<String, Expr>, name: &str, c: Expr) {
+    if mk::is_zero(&c) {
+        return;
+    }
+    let new = match acc.remove(name) {
+        Some(old) => mk::add(old, c),
+        None => c,
+    };
+    acc.insert(name.to_string(), new);
+}
+
+/// Substitute the model's definitions (transitively), so that the result
+/// mentions only inputs, parameters, constants and upstream gradients.
+pub fn inline(e: &Expr, model: &Model) -> Expr {
+    let mut done: BTreeMap<String, Expr> = BTreeMap::new();
+    for (n, d) in &model.defs {
+        let x = subst(d, &done);
+        done.insert(n.clone(), x);
+    }
+    subst(e, &done)
+}
+
+/// Replace every symbol named in `map` by its expression.
+pub fn subst(e: &Expr, map: &BTreeMap<String, Expr>) -> Expr {
+    let b = |x: &Expr| Box::new(subst(x, map));
+    match e {
+        Expr::Sym(s) => map.get(&s.name).cloned().unwrap_or_else(|| e.clone()),
+        Expr::Num(_) | Expr::PVar(_) => e.clone(),
+        Expr::Neg(a) => Expr::Neg(b(a)),
+        Expr::Sqrt(a) => Expr::Sqrt(b(a)),
+        Expr::Add(x, y) => Expr::Add(b(x), b(y)),
+        Expr::Sub(x, y) => Expr::Sub(b(x), b(y)),
+        Expr::Mul(x, y) => Expr::Mul(b(x), b(y)),
+        Expr::Div(x, y) => Expr::Div(b(x), b(y)),
+        Expr::Pow(x, y) => Expr::Pow(b(x), b(y)),
+        Expr::Reduce(op, axes, body) => Expr::Reduce(*op, axes.clone(), b(body)),
+    }
+}
+
+/// `∂/∂wrt` of `ℓ = Σ (over the free axes of e and seed) seed · e`, where
+/// `e` mentions `wrt` directly (inline model definitions first). The result
+/// varies along (at most) the axes `wrt` carries in `e`. Every symbol other
+/// than `wrt` is treated as a constant, so the result can be differentiated
+/// again: a second derivative in direction `v` is
+/// `grad_of(&gradient(e, x)?, &v, x)`.
+pub fn grad_of(e: &Expr, seed: &Expr, wrt: &str) -> Result<Expr, DiffError> {
+    let is_target = |n: &str| n == wrt;
+    let mut ctx = e.free_axes();
+    ctx.extend(seed.free_axes());
+    let mut b = Back {
+        targets: &is_target,
+        hits: Vec::new(),
+        context: wrt,
+    };
+    b.back(
+        e,
+        Adj {
+            local: seed.clone(),
+            full: seed.clone(),
+            summed: vec![],
+        },
+        &ctx,
+    )?;
+    let mut total = Expr::num(0);
+    for h in b.hits {
+        total = mk::add(total, h.full);
+    }
+    Ok(total)
+}
+
+/// `∂/∂wrt` of `Σ (over the free axes of e) e`: [`grad_of`] with seed 1.
+pub fn gradient(e: &Expr, wrt: &str) -> Result<Expr, DiffError> {
+    grad_of(e, &Expr::num(1), wrt)
+}
+
+/// An adjoint pushed down twice in lockstep: with seed 1 (the local
+/// derivative, for the narrative) and with the real seed.
+#[derive(Clone)]
+struct Adj {
+    local: Expr,
+    full: Expr,
+    /// Axes already summed over on the way down (shadowed reductions).
+    summed: Vec<String>,
+}
+
+impl Adj {
+    fn map(&self, f: impl Fn(Expr) -> Expr) -> Adj {
+        Adj {
+            local: f(self.local.clone()),
+            full: f(self.full.clone()),
+            summed: self.summed.clone(),
+        }
+    }
+}
+
+struct Hit {
+    name: String,
+    summed: Vec<String>,
+    local: Expr,
+    full: Expr,
+}
+
+struct Back<'a> {
+    targets: &'a dyn Fn(&str) -> bool,
+    hits: Vec<Hit>,
+    /// The definition being differentiated (for error messages).
+    context: &'a str,
+}
+
+impl Back<'_> {
+    fn mentions(&self, e: &Expr) -> bool {
+        match e {
+            Expr::Sym(s) => (self.targets)(&s.name),
+            _ => e.children().iter().any(|c| self.mentions(c)),
+        }
+    }
+
+    fn back(&mut self, e: &Expr, adj: Adj, ctx: &BTreeSet<String>) -> Result<(), DiffError> {
+        if mk::is_zero(&adj.full) {
+            return Ok(());
+        }
+        if let Expr::PVar(v) = e {
+            return Err(DiffError::PatternVariable(v.clone()));
+        }
+        if !self.mentions(e) {
+            return Ok(());
+        }
+        match e {
+            Expr::Num(_) | Expr::PVar(_) => {}
+            Expr::Sym(s) => {
+                let here: Vec<String> = ctx
+                    .iter()
+                    .filter(|a| !s.axes.contains(a))
+                    .cloned()
+                    .collect();
+                let mut summed = adj.summed;
+                summed.extend(here.iter().cloned());
+                summed.sort();
+                summed.dedup();
+                self.hits.push(Hit {
+                    name: s.name.clone(),
+                    local: adj.local,
+                    full: mk::sum(&here, adj.full),
+                    summed,
+                });
+            }
+            Expr::Neg(a) => self.back(a, adj.map(mk::neg), ctx)?,
+            Expr::Add(a, b) => {
+                self.back(a, adj.clone(), ctx)?;
+                self.back(b, adj, ctx)?;
+            }
+            Expr::Sub(a, b) => {
+                self.back(a, adj.clone(), ctx)?;
+                self.back(b, adj.map(mk::neg), ctx)?;
+            }
+            Expr::Mul(a, b) => {
+                if self.mentions(a) {
+                    self.back(a, adj.map(|g| mk::mul(g, (**b).clone())), ctx)?;
+                }
+                if self.mentions(b) {
+                    self.back(b, adj.map(|g| mk::mul(g, (**a).clone())), ctx)?;
+                }
+            }
+            Expr::Div(a, b) => {
+                if self.mentions(a) {
+                    self.back(a, adj.map(|g| mk::div(g, (**b).clone())), ctx)?;
+                }
+                if self.mentions(b) {
+                    let bb = Expr::pow((**b).clone(), Expr::num(2));
+                    self.back(
+                        b,
+                        adj.map(|g| mk::neg(mk::div(mk::mul(g, (**a).clone()), bb.clone()))),
+                        ctx,
+                    )?;
+                }
+            }
+            Expr::Pow(a, p) => {
+                if self.mentions(p) {
+                    return Err(DiffError::NonConstantExponent {
+                        context: self.context.to_string(),
+                        exponent: print(p),
+                    });
+                }
+                let local = mk::pow_local(a, p);
+                self.back(a, adj.map(|g| mk::mul(g, local.clone())), ctx)?;
+            }
+            Expr::Sqrt(a) => {
+                let two_root = Expr::mul(Expr::num(2), Expr::sqrt((**a).clone()));
+                self.back(a, adj.map(|g| mk::div(g, two_root.clone())), ctx)?;
+            }
+            Expr::Reduce(RedOp::Var, axes, body) => {
+                let m = Expr::Reduce(RedOp::Mean, axes.clone(), body.clone());
+                let sq = Expr::pow(Expr::sub((**body).clone(), m), Expr::num(2));
+                let rewritten = Expr::Reduce(RedOp::Mean, axes.clone(), Box::new(sq));
+                self.back(&rewritten, adj, ctx)?;
+            }
+            Expr::Reduce(op, axes, body) => {
+                let shadow: Vec<String> =
+                    axes.iter().filter(|a| ctx.contains(*a)).cloned().collect();
+                let mut adj = adj.map(|g| mk::sum(&shadow, g));
+                adj.summed.extend(shadow.iter().cloned());
+                let mut inner = ctx.clone();
+                inner.extend(axes.iter().cloned());
+                let adj = if *op == RedOp::Mean {
+                    let size = Expr::Reduce(RedOp::Sum, axes.clone(), Box::new(Expr::num(1)));
+                    adj.map(|g| mk::div(g, size.clone()))
+                } else {
+                    adj
+                };
+                self.back(body, adj, &inner)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Smart constructors that avoid obvious noise; each is an identity under
+/// the total semantics.
+mod mk {
+    use super::*;
+
+    pub fn is_zero(e: &Expr) -> bool {
+        matches!(e, Expr::Num(r) if r.is_zero())
+    }
+
+    fn is_one(e: &Expr) -> bool {
+        matches!(e, Expr::Num(r) if r.is_one())
+    }
+
+    fn is_minus_one(e: &Expr) -> bool {
+        matches!(e, Expr::Num(r) if (-r).is_one())
+    }
+
+    pub fn neg(a: Expr) -> Expr {
+        match a {
+            Expr::Num(r) => Expr::Num(-r),
+            Expr::Neg(b) => *b,
+            a => Expr::neg(a),
+        }
+    }
+
+    pub fn add(a: Expr, b: Expr) -> Expr {
+        if is_zero(&a) {
+            return b;
+        }
+        if is_zero(&b) {
+            return a;
+        }
+        match b {
+            Expr::Neg(c) => Expr::sub(a, *c),
+            b => Expr::add(a, b),
+        }
+    }
+
+    pub fn mul(a: Expr, b: Expr) -> Expr {
+        if is_zero(&a) || is_zero(&b) {
+            return Expr::num(0);
+        }
+        if is_one(&a) {
+            return b;
+        }
+        if is_one(&b) {
+            return a;
+        }
+        if is_minus_one(&a) {
+            return neg(b);
+        }
+        if is_minus_one(&b) {
+            return neg(a);
+        }
+        match (a, b) {
+            (Expr::Num(x), Expr::Num(y)) => Expr::Num(x * y),
+            (Expr::Neg(x), b) => neg(mul(*x, b)),
+            (a, Expr::Neg(y)) => neg(mul(a, *y)),
+            (a, b) => Expr::mul(a, b),
+        }
+    }
+
+    pub fn div(a: Expr, b: Expr) -> Expr {
+        if is_zero(&a) {
+            return Expr::num(0);
+        }
+        if is_one(&b) {
+            return a;
+        }
+        match a {
+            Expr::Neg(x) => neg(div(*x, b)),
+            a => Expr::div(a, b),
+        }
+    }
+
+    /// `sum[axes](body)`, or `body` when `axes` is empty. Factors of a
+    /// product (and a divisor) that do not vary along `axes` are taken out of
+    /// the sum: `sum[n](c * f[n]) = c * sum[n](f[n])`, as in the paper's
+    /// `∂ℓ/∂σ² · Σ_i −2(x_i − μ)/m`.
+    pub fn sum(axes: &[String], body: Expr) -> Expr {
+        if axes.is_empty() || is_zero(&body) {
+            return body;
+        }
+        let free_of = |e: &Expr| e.free_axes().iter().all(|a| !axes.contains(a));
+        if free_of(&body) {
+            return plain_sum(axes, body);
+        }
+        match body {
+            Expr::Neg(b) => neg(sum(axes, *b)),
+            Expr::Div(a, b) if free_of(&b) => div(sum(axes, *a), *b),
+            body @ Expr::Mul(..) => {
+                let mut fs = Vec::new();
+                factors(body, &mut fs);
+                let (free, dep): (Vec<Expr>, Vec<Expr>) = fs.into_iter().partition(free_of);
+                let dep = product(dep);
+                if free.is_empty() {
+                    plain_sum(axes, dep)
+                } else {
+                    mul(product(free), sum(axes, dep))
+                }
+            }
+            body => plain_sum(axes, body),
+        }
+    }
+
+    fn plain_sum(axes: &[String], body: Expr) -> Expr {
+        let mut axes = axes.to_vec();
+        axes.sort();
+        axes.dedup();
+        Expr::Reduce(RedOp::Sum, axes, Box::new(body))
+    }
+
+    fn factors(e: Expr, out: &mut Vec<Expr>) {
+        match e {
+            Expr::Mul(a, b) => {
+                factors(*a, out);
+                factors(*b, out);
+            }
+            e => out.push(e),
+        }
+    }
+
+    /// The left-nested product of non-empty `fs` (`1` when empty).
+    fn product(fs: Vec<Expr>) -> Expr {
+        fs.into_iter()
+            .reduce(Expr::mul)
+            .unwrap_or_else(|| Expr::num(1))
+    }
+
+    /// `∂(a^p)/∂a = p · a^(p-1)` for a constant exponent `p`.
+    pub fn pow_local(a: &Expr, p: &Expr) -> Expr {
+        match p.const_value() {
+            Some(pv) => {
+                let q: Rat = pv.clone() - Rat::one();
+                let power = if q.is_zero() {
+                    Expr::num(1)
+                } else if q.is_one() {
+                    a.clone()
+                } else {
+                    Expr::pow(a.clone(), Expr::Num(q))
+                };
+                mul(Expr::Num(pv), power)
+            }
+            None => mul(
+                p.clone(),
+                Expr::pow(a.clone(), Expr::sub(p.clone(), Expr::num(1))),
+            ),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::eval::{assignments, eval, eval_all, Env, Tensor, Value};
+    use crate::models::{builtin, BUILTIN};
+    use crate::syntax::{parse_expr, parse_model};
+    use num_bigint::BigInt;
+    use num_traits::ToPrimitive;
+    use rand::{Rng, SeedableRng};
+    use rand_chacha::ChaCha8Rng;
+
+    fn q(p: i64, d: i64) -> Rat {
+        Rat::new(BigInt::from(p), BigInt::from(d))
+    }
+
+    fn model(name: &str) -> Model {
+        parse_model(builtin(name).unwrap()).unwrap()
+    }
+
+    fn size_of(sizes: &BTreeMap<String, usize>, axes: &[String]) -> usize {
+        axes.iter().map(|a| sizes[a]).product()
+    }
+
+    fn random_tensor(
+        rng: &mut ChaCha8Rng,
+        axes: &[String],
+        sizes: &BTreeMap<String, usize>,
+    ) -> Tensor {
+        let data = (0..size_of(sizes, axes))
+            .map(|_| q(rng.gen_range(-12..=12), rng.gen_range(1..=4)))
+            .collect();
+        Tensor {
+            axes: axes.to_vec(),
+            data,
+        }
+    }
+
+    /// Random inputs, parameters and upstream gradients; `eps` (every
+    /// undeclared scalar constant) is 1/10.
+    fn random_env(m: &Model, sizes: &BTreeMap<String, usize>, rng: &mut ChaCha8Rng) -> Env {
+        let mut env = Env {
+            sizes: sizes.clone(),
+            values: BTreeMap::new(),
+        };
+        for s in m.inputs.iter().chain(&m.params) {
+            env.values
+                .insert(s.name.clone(), random_tensor(rng, &s.axes, sizes));
+        }
+        for y in &m.outputs {
+            let d = upstream(m, y);
+            env.values
+                .insert(d.name, random_tensor(rng, &d.axes, sizes));
+        }
+        let mut syms = BTreeSet::new();
+        for (_, e) in &m.defs {
+            e.symbols(&mut syms);
+        }
+        for s in syms {
+            if !env.values.contains_key(&s.name) && !m.defs.iter().any(|(n, _)| *n == s.name) {
+                env.values.insert(s.name, Tensor::scalar(q(1, 10)));
+            }
+        }
+        env
+    }
+
+    /// The exact value, or the midpoint of an enclosure rounded to a
+    /// multiple of 2^-60 (keeps later arithmetic cheap; far below the
+    /// tolerances that use it).
+    fn mid(v: &Value) -> Rat {
+        match v {
+            Value::Exact(r) => r.clone(),
+            Value::Interval(lo, hi) => {
+                let scale = Rat::from_integer(BigInt::from(1u64 << 60));
+                let m = (lo + hi) / Rat::from_integer(BigInt::from(2));
+                (m * &scale).round() / scale
+            }
+        }
+    }
+
+    /// Bind every definition to its value (midpoints of enclosures for
+    /// irrational roots).
+    fn forward(m: &Model, env: &Env) -> Env {
+        let mut env = env.clone();
+        for (n, e) in &m.defs {
+            let axes: Vec<String> = e.free_axes().into_iter().collect();
+            let data = eval_all(e, &env)
+                .unwrap_or_else(|err| panic!("{n}: {err}"))
+                .iter()
+                .map(|(_, v)| mid(v))
+                .collect();
+            env.values.insert(n.clone(), Tensor { axes, data });
+        }
+        env
+    }
+
+    /// Values of `e` at every position of `axes` (broadcast if `e` varies
+    /// along fewer).
+    fn values(e: &Expr, env: &Env, axes: &[String]) -> Vec<Value> {
+        assignments(axes, &env.sizes, 1 << 20)
+            .unwrap()
+            .iter()
+            .map(|ix| eval(e, env, ix).unwrap_or_else(|err| panic!("{}: {err}", print(e))))
+            .collect()
+    }
+
+    fn f(v: &Value) -> f64 {
+        v.approx()
+    }
+
+    /// Axis sizes for sample `k`: small, every axis of size 1 or more, and
+    /// every reduction over at least two points in some sample.
+    fn sizes_for(m: &Model, k: usize) -> BTreeMap<String, usize> {
+        const PATTERNS: [[usize; 5]; 2] = [[3, 2, 2, 1, 1], [2, 1, 2, 2, 2]];
+        m.axes
+            .iter()
+            .enumerate()
+            .map(|(i, a)| {
+                (
+                    a.clone(),
+                    if m.axes.len() <= 2 {
+                        [3, 2][(i + k) % 2]
+                    } else {
+                        PATTERNS[k][i % 5]
+                    },
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn every_builtin_derives_with_the_right_axes() {
+        for (name, _) in BUILTIN {
+            let m = model(name);
+            let d = derive(&m).unwrap_or_else(|e| panic!("{name}: {e}"));
+            assert_eq!(d.adjoints.len(), m.defs.len());
+            assert_eq!(d.adjoints[0].0, *m.defs.last().map(|(n, _)| n).unwrap());
+            for s in m.inputs.iter().chain(&m.params) {
+                let g = d.gradient(&s.name).unwrap();
+                let free: Vec<String> = g.free_axes().into_iter().collect();
+                assert_eq!(free, s.axes, "{name}: ∂ℓ/∂{} = {}", s.name, print(g));
+            }
+            for (v, e) in &m.defs {
+                let a = d.adjoint(v).unwrap();
+                assert_eq!(a.free_axes(), e.free_axes(), "{name}: ∂ℓ/∂{v}");
+            }
+            for s in &d.steps {
+                let to_axes: BTreeSet<String> =
+                    if let Some((_, e)) = m.defs.iter().find(|(n, _)| *n == s.to) {
+                        e.free_axes()
+                    } else {
+                        m.inputs
+                            .iter()
+                            .chain(&m.params)
+                            .find(|w| w.name == s.to)
+                            .unwrap()
+                            .axes
+                            .iter()
+                            .cloned()
+                            .collect()
+                    };
+                assert!(
+                    s.contribution.free_axes().is_subset(&to_axes),
+                    "{name}: {s}"
+                );
+            }
+            let mut text = String::new();
+            d.write_text(&mut text).unwrap();
+            assert!(text.contains("∂ℓ/∂x") || text.contains("∂ℓ/∂u"), "{text}");
+        }
+    }
+
+    /// ⟨∂ℓ/∂w, v⟩ against a central difference of ℓ(w + t v), for every
+    /// input and parameter of every built-in model, and every claim against
+    /// the derived gradient.
+    #[test]
+    fn gradients_match_finite_differences_and_claims() {
+        let mut rng = ChaCha8Rng::seed_from_u64(7);
+        let t = q(1, 100_000);
+        for (name, _) in BUILTIN {
+            let m = model(name);
+            let d = derive(&m).unwrap();
+            let l = loss(&m);
+            for k in 0..2 {
+                let sizes = sizes_for(&m, k);
+                let env = random_env(&m, &sizes, &mut rng);
+                let fwd = forward(&m, &env);
+                for w in m.inputs.iter().chain(&m.params) {
+                    let g = d.gradient(&w.name).unwrap();
+                    let gv = values(g, &fwd, &w.axes);
+                    let dir = random_tensor(&mut rng, &w.axes, &sizes);
+                    let analytic: f64 = gv
+                        .iter()
+                        .zip(&dir.data)
+                        .map(|(a, b)| f(a) * b.to_f64().unwrap())
+                        .sum();
+                    let shifted = |sign: i64| {
+                        let mut e = env.clone();
+                        let x = e.values.get_mut(&w.name).unwrap();
+                        for (xi, vi) in x.data.iter_mut().zip(&dir.data) {
+                            *xi += Rat::from_integer(BigInt::from(sign)) * &t * vi;
+                        }
+                        mid(&eval(&l, &forward(&m, &e), &BTreeMap::new()).unwrap())
+                    };
+                    let fd = ((shifted(1) - shifted(-1))
+                        / (Rat::from_integer(BigInt::from(2)) * &t))
+                        .to_f64()
+                        .unwrap();
+                    let tol = 1e-6 * (analytic.abs() + fd.abs()) + 1e-9;
+                    assert!(
+                        (analytic - fd).abs() <= tol,
+                        "{name} (sizes {sizes:?}): ∂ℓ/∂{}: analytic {analytic}, finite difference {fd}",
+                        w.name
+                    );
+                }
+                for c in &m.claims {
+                    let w = m
+                        .inputs
+                        .iter()
+                        .chain(&m.params)
+                        .find(|s| s.name == c.wrt)
+                        .unwrap();
+                    let got = values(d.gradient(&c.wrt).unwrap(), &fwd, &w.axes);
+                    let want = values(&c.expr, &fwd, &w.axes);
+                    let scale = want.iter().map(|v| f(v).abs()).fold(1e-300, f64::max);
+                    for (a, b) in got.iter().zip(&want) {
+                        assert!(
+                            (f(a) - f(b)).abs() <= 1e-12 * scale,
+                            "{name}: claim grad {} (line {}): {} vs {}",
+                            c.wrt,
+                            c.line,
+                            f(a),
+                            f(b)
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    /// One channel: `eps = s² − var` with `s = var + 1` keeps every square
+    /// root exact.
+    fn exact_batchnorm_env(n: usize, rng: &mut ChaCha8Rng) -> (Model, Env) {
+        let m = model("batchnorm");
+        let sizes: BTreeMap<String, usize> = [("n".to_string(), n)].into_iter().collect();
+        let mut env = random_env(&m, &sizes, rng);
+        let x = &env.values["x"].data;
+        let nn = Rat::from_integer(BigInt::from(n as i64));
+        let mu: Rat = x.iter().sum::<Rat>() / &nn;
+        let var: Rat = x.iter().map(|v| (v - &mu) * (v - &mu)).sum::<Rat>() / &nn;
+        let s = &var + Rat::one();
+        env.values
+            .insert("eps".into(), Tensor::scalar(&s * &s - &var));
+        (m, env)
+    }
+
+    #[test]
+    fn batchnorm_matches_the_three_term_form_exactly() {
+        let mut rng = ChaCha8Rng::seed_from_u64(11);
+        let three = parse_expr(
+            "gamma / sqrt(var + eps) * (dy[n] - mean[n](dy[n]) - xhat[n] * mean[n](dy[n] * xhat[n]))",
+        )
+        .unwrap();
+        let dgamma = parse_expr("sum[n](dy[n] * xhat[n])").unwrap();
+        let dbeta = parse_expr("sum[n](dy[n])").unwrap();
+        for n in [1, 2, 3, 4, 5] {
+            let (m, env) = exact_batchnorm_env(n, &mut rng);
+            let d = derive(&m).unwrap();
+            let fwd = forward(&m, &env);
+            let axes = ["n".to_string()];
+            for (g, want, ax) in [
+                (d.gradient("x").unwrap(), &three, &axes[..]),
+                (d.gradient("gamma").unwrap(), &dgamma, &[][..]),
+                (d.gradient("beta").unwrap(), &dbeta, &[][..]),
+            ] {
+                // With the definitions bound to their values…
+                let got = values(g, &fwd, ax);
+                let exp = values(want, &fwd, ax);
+                // …and with everything inlined, from the inputs alone.
+                let got_i = values(&inline(g, &m), &env, ax);
+                let exp_i = values(&inline(want, &m), &env, ax);
+                for k in 0..got.len() {
+                    assert!(
+                        got[k].is_exact() && got[k] == exp[k],
+                        "n={n}: {} vs {}",
+                        got[k],
+                        exp[k]
+                    );
+                    assert!(got_i[k].is_exact() && got_i[k] == exp_i[k] && got_i[k] == got[k]);
+                }
+            }
+            // Σ ∂ℓ/∂x = 0 always.
+            let total = parse_expr("sum[n](g[n])").unwrap();
+            let mut map = BTreeMap::new();
+            map.insert("g".to_string(), d.gradient("x").unwrap().clone());
+            let v = eval(&subst(&total, &map), &fwd, &BTreeMap::new()).unwrap();
+            assert_eq!(v, Value::Exact(Rat::zero()));
+        }
+    }
+
+    #[test]
+    fn centering_gives_b_a_zero_gradient_exactly() {
+        let mut rng = ChaCha8Rng::seed_from_u64(3);
+        let m = model("centering");
+        let d = derive(&m).unwrap();
+        let gb = d.gradient("b").unwrap();
+        let gb_inlined = inline(gb, &m);
+        let mut syms = BTreeSet::new();
+        gb_inlined.symbols(&mut syms);
+        assert!(syms.iter().all(|s| s.name != "x" && s.name != "xhat"));
+        for n in 1..=5 {
+            let sizes: BTreeMap<String, usize> = [("i".to_string(), n)].into_iter().collect();
+            let env = random_env(&m, &sizes, &mut rng);
+            let zero = Value::Exact(Rat::zero());
+            assert_eq!(eval(&gb_inlined, &env, &BTreeMap::new()).unwrap(), zero);
+            assert_eq!(
+                eval(gb, &forward(&m, &env), &BTreeMap::new()).unwrap(),
+                zero
+            );
+        }
+        // The narrative names the path from xhat back to b.
+        assert!(d.steps.iter().any(|s| s.from == "x" && s.to == "b"));
+        assert!(d
+            .steps
+            .iter()
+            .any(|s| s.from == "xhat" && s.to == "x" && s.summed_over == vec!["i".to_string()]));
+    }
+
+    #[test]
+    fn batchnorm_steps_follow_the_paper() {
+        let d = derive(&model("batchnorm")).unwrap();
+        let names: Vec<&str> = d.adjoints.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(names, ["y", "xhat", "var", "mu"]);
+        assert_eq!(print(d.adjoint("xhat").unwrap()), "dy[n] * gamma");
+        assert_eq!(
+            print(d.gradient("gamma").unwrap()),
+            "sum[n](dy[n] * xhat[n])"
+        );
+        assert_eq!(print(d.gradient("beta").unwrap()), "sum[n](dy[n])");
+        let s = d
+            .steps
+            .iter()
+            .find(|s| s.from == "xhat" && s.to == "var")
+            .unwrap();
+        assert_eq!(s.summed_over, vec!["n".to_string()]);
+        assert!(
+            s.to_string().starts_with("xhat → var: ∂xhat/∂var = "),
+            "{s}"
+        );
+        // No noise.
+        for (_, e) in d.adjoints.iter().chain(&d.gradients) {
+            let p = print(e);
+            assert!(
+                !p.contains("* 1)") && !p.contains("+ 0") && !p.contains("0 *"),
+                "{p}"
+            );
+        }
+    }
+
+    fn exact(e: &Expr, env: &Env, axes: &[&str]) -> Vec<Value> {
+        let axes: Vec<String> = axes.iter().map(|s| s.to_string()).collect();
+        values(e, env, &axes)
+    }
+
+    fn env_x(xs: &[Rat], vs: &[Rat]) -> Env {
+        let mut env = Env::default();
+        env.sizes.insert("n".into(), xs.len());
+        let t = |d: &[Rat]| Tensor {
+            axes: vec!["n".into()],
+            data: d.to_vec(),
+        };
+        env.values.insert("x".into(), t(xs));
+        env.values.insert("v".into(), t(vs));
+        env
+    }
+
+    #[test]
+    fn shadowed_reductions_var_and_second_order() {
+        let xs = [q(1, 2), q(-3, 1), q(5, 4)];
+        let vs = [q(2, 1), q(1, 3), q(-1, 1)];
+        let env = env_x(&xs, &vs);
+        let check = |e: &str, want: &str| {
+            let g = gradient(&parse_expr(e).unwrap(), "x").unwrap();
+            let want = parse_expr(want).unwrap();
+            assert_eq!(
+                exact(&g, &env, &["n"]),
+                exact(&want, &env, &["n"]),
+                "∂/∂x {e} = {}",
+                print(&g)
+            );
+        };
+        // ℓ = Σ_n x_n · mean(x) = (Σx)²/N: ∂ℓ/∂x_k = 2 mean(x).
+        check("sum[n](x[n] * mean[n](x[n]))", "2 * mean[n](x[n])");
+        check("var[n](x[n])", "2 * (x[n] - mean[n](x[n])) / sum[n](1)");
+        check("mean[n](x[n] - mean[n](x[n]))", "0 * x[n]");
+        check("sum[n](sqrt(x[n]^2 + 1))", "x[n] / sqrt(x[n]^2 + 1)");
+        // Second order: ∂/∂x ⟨v, ∂/∂x Σ x³⟩ = 6 v x.
+        let g = gradient(&parse_expr("sum[n](x[n]^3)").unwrap(), "x").unwrap();
+        assert_eq!(
+            exact(&g, &env, &["n"]),
+            exact(&parse_expr("3 * x[n]^2").unwrap(), &env, &["n"])
+        );
+        let h = grad_of(&g, &parse_expr("v[n]").unwrap(), "x").unwrap();
+        assert_eq!(
+            exact(&h, &env, &["n"]),
+            exact(&parse_expr("6 * v[n] * x[n]").unwrap(), &env, &["n"])
+        );
+    }
+
+    #[test]
+    fn errors() {
+        let m = parse_model("axis n\ninput x[n]\ny = x\n").unwrap();
+        assert_eq!(derive(&m), Err(DiffError::NoOutput));
+        let m = parse_model("axis n\ninput x[n], dy[n]\ny = x * dy\noutput y\n").unwrap();
+        assert_eq!(derive(&m), Err(DiffError::NameClash("dy".into())));
+        let e = Expr::pow(Expr::num(2), Expr::sym("x", &["n"]));
+        assert!(matches!(
+            gradient(&e, "x"),
+            Err(DiffError::NonConstantExponent { .. })
+        ));
+    }
+}
