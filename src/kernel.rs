@@ -131,14 +131,11 @@ fn check_step(before: &Expr, step: &Step, facts: &Facts) -> Result<(), String> {
         if step.subst.as_ref().is_some_and(|s| !s.is_empty()) {
             return Err(format!("a {} step takes no substitution", step.rule));
         }
-        let nonzero = |e: &Expr| sign::is_nonzero(e, facts);
+        let checks = sign::field_checks(facts);
         let mode = match step.rule.as_str() {
             "ring" => ring::Mode::RING,
             "linear" => ring::Mode::LINEAR,
-            _ => ring::Mode {
-                linear: true,
-                nonzero: Some(&nonzero),
-            },
+            _ => checks.mode(),
         };
         let same = ring::normalize_with(old, &mode)
             .and_then(|a| Ok(a == ring::normalize_with(new, &mode)?));

@@ -3,6 +3,7 @@
 //! See `ARCHITECTURE.md` for the pipeline and the invariants.
 
 pub mod cert;
+pub mod derive;
 pub mod diff;
 pub mod eval;
 pub mod ir;

@@ -916,17 +916,8 @@ const NF_FIRST_SIZE: usize = 120;
 /// normal form in the middle; the kernel recomputes both comparisons.
 pub fn by_normal_form(stmt: &Statement, assumptions: &[Assumption]) -> Option<Proof> {
     let facts = crate::sign::Facts::new(assumptions);
-    let nonzero = |e: &Expr| crate::sign::is_nonzero(e, &facts);
-    let modes = [
-        ("linear", ring::Mode::LINEAR),
-        (
-            "field",
-            ring::Mode {
-                linear: true,
-                nonzero: Some(&nonzero),
-            },
-        ),
-    ];
+    let checks = crate::sign::field_checks(&facts);
+    let modes = [("linear", ring::Mode::LINEAR), ("field", checks.mode())];
     for (name, mode) in modes {
         let (Ok(l), Ok(r)) = (
             ring::normalize_with(&stmt.lhs, &mode),

@@ -15,8 +15,9 @@ use crate::ir::{Expr, Rat, RedOp, Symbol};
 use num_bigint::BigInt;
 use num_integer::Integer;
 use num_traits::{One, Signed, ToPrimitive, Zero};
+use std::cell::RefCell;
 use std::cmp::Reverse;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
 /// Most terms a normal form may have.
@@ -509,7 +510,11 @@ fn pow_rat(b: &Expr, r: &Rat, m: &Mode) -> Result<Poly, RingError> {
     let Some(q) = q.to_u32() else {
         return too_large("a root of too high an order");
     };
-    let root = root_poly(norm(b, m)?, q)?;
+    let radicand = norm(b, m)?;
+    if q == 2 {
+        note_nonneg(b, &radicand, m);
+    }
+    let root = root_poly(radicand, q)?;
     if p.is_negative() {
         inv_poly(&root, m)?.pow(mag)
     } else {
@@ -529,8 +534,12 @@ pub fn normalize_with(e: &Expr, m: &Mode) -> Result<Poly, RingError> {
 
 fn norm(e: &Expr, m: &Mode) -> Result<Poly, RingError> {
     let p = norm_node(e, m)?;
-    match (m.nonzero, e) {
-        (Some(nz), Expr::Mul(..) | Expr::Div(..) | Expr::Pow(..)) => cancel(p, nz),
+    match e {
+        Expr::Mul(..) | Expr::Div(..) | Expr::Pow(..)
+            if m.nonzero.is_some() || m.nonneg.is_some() =>
+        {
+            cancel(p, m)
+        }
         _ => Ok(p),
     }
 }
@@ -555,7 +564,11 @@ fn norm_node(e: &Expr, m: &Mode) -> Result<Poly, RingError> {
             }
         }
         // sqrt(x) = x^(1/2) everywhere (both 0 for x <= 0).
-        Expr::Sqrt(a) => root_poly(norm(a, m)?, 2)?,
+        Expr::Sqrt(a) => {
+            let radicand = norm(a, m)?;
+            note_nonneg(a, &radicand, m);
+            root_poly(radicand, 2)?
+        }
         // A reduction depends only on the values of its body.
         Expr::Reduce(op, axes, body) if m.linear => linear_reduce(*op, axes, body, m)?,
         Expr::Reduce(op, axes, body) => {
@@ -640,6 +653,49 @@ pub struct Mode<'a> {
     /// Cancellation `a·(1/a) = 1` for the atoms `a` this predicate proves
     /// non-zero everywhere (the kernel passes its sign analysis).
     pub nonzero: Option<&'a dyn Fn(&Expr) -> bool>,
+    /// `sqrt(c)² = c` and `(1/sqrt(c))² = 1/c` for the radicands `c` this
+    /// predicate proves non-negative everywhere.
+    pub nonneg: Option<&'a dyn Fn(&Expr) -> bool>,
+    /// Canonical radicands already known non-negative because the radicand
+    /// as written was proven so (the normal form can hide the structure the
+    /// sign analysis needs, e.g. a variance expanded into moments).
+    pub seen: Option<&'a RefCell<BTreeSet<Expr>>>,
+}
+
+/// The checks a `field` normal form needs, owned in one place.
+pub struct FieldChecks<'a> {
+    pub nonzero: Box<dyn Fn(&Expr) -> bool + 'a>,
+    pub nonneg: Box<dyn Fn(&Expr) -> bool + 'a>,
+    seen: RefCell<BTreeSet<Expr>>,
+}
+
+impl<'a> FieldChecks<'a> {
+    pub fn new(nonzero: impl Fn(&Expr) -> bool + 'a, nonneg: impl Fn(&Expr) -> bool + 'a) -> Self {
+        FieldChecks {
+            nonzero: Box::new(nonzero),
+            nonneg: Box::new(nonneg),
+            seen: RefCell::new(BTreeSet::new()),
+        }
+    }
+    /// Linearity plus the cancellations these checks allow.
+    pub fn mode(&self) -> Mode<'_> {
+        Mode {
+            linear: true,
+            nonzero: Some(&*self.nonzero),
+            nonneg: Some(&*self.nonneg),
+            seen: Some(&self.seen),
+        }
+    }
+}
+
+/// Record that the canonical form `radicand` of `written` is non-negative,
+/// when the mode proves `written >= 0`.
+fn note_nonneg(written: &Expr, radicand: &Poly, m: &Mode) {
+    if let (Some(nonneg), Some(seen)) = (m.nonneg, m.seen) {
+        if nonneg(written) {
+            seen.borrow_mut().insert(to_expr(radicand));
+        }
+    }
 }
 
 impl Mode<'static> {
@@ -647,11 +703,15 @@ impl Mode<'static> {
     pub const RING: Mode<'static> = Mode {
         linear: false,
         nonzero: None,
+        nonneg: None,
+        seen: None,
     };
     /// Ring reasoning plus linearity of reductions.
     pub const LINEAR: Mode<'static> = Mode {
         linear: true,
         nonzero: None,
+        nonneg: None,
+        seen: None,
     };
 }
 
@@ -709,38 +769,72 @@ fn linear_mean(axes: &[String], p: &Poly) -> Result<Poly, RingError> {
     Ok(out)
 }
 
-/// Cancel `a^j · (1/a)^k` in every monomial where `nonzero(a)` holds.
-fn cancel(p: Poly, nonzero: &dyn Fn(&Expr) -> bool) -> Result<Poly, RingError> {
+/// Cancel `a^j · (1/a)^k` in every monomial where `m.nonzero(a)` holds, and
+/// square roots `sqrt(c)^2 = c`, `(1/sqrt(c))^2 = 1/c` where `m.nonneg(c)`.
+fn cancel(p: Poly, m: &Mode) -> Result<Poly, RingError> {
     let mut out = Poly::zero();
     for (mono, c) in p.terms() {
         let mut f = mono.0.clone();
-        let invs: Vec<(Atom, u32)> = f
-            .iter()
-            .filter(|(a, _)| matches!(a, Atom::Inv(_)))
-            .map(|(a, k)| (a.clone(), *k))
-            .collect();
-        for (inv, k) in invs {
-            let Atom::Inv(content) = &inv else { continue };
-            let Some((base, j)) = f
+        if let Some(nonzero) = m.nonzero {
+            let invs: Vec<(Atom, u32)> = f
                 .iter()
-                .find(|(a, _)| !matches!(a, Atom::Inv(_)) && a.to_expr() == **content)
-                .map(|(a, j)| (a.clone(), *j))
-            else {
-                continue;
-            };
-            if !nonzero(content) {
-                continue;
-            }
-            let common = j.min(k);
-            for (atom, power) in [(base, j), (inv, k)] {
-                if power == common {
-                    f.remove(&atom);
-                } else {
-                    f.insert(atom, power - common);
+                .filter(|(a, _)| matches!(a, Atom::Inv(_)))
+                .map(|(a, k)| (a.clone(), *k))
+                .collect();
+            for (inv, k) in invs {
+                let Atom::Inv(content) = &inv else { continue };
+                let found = f
+                    .iter()
+                    .find(|(a, _)| !matches!(a, Atom::Inv(_)) && a.to_expr() == **content)
+                    .map(|(a, j)| (a.clone(), *j));
+                let Some((base, j)) = found else { continue };
+                if !nonzero(content) {
+                    continue;
+                }
+                let common = j.min(k);
+                for (atom, power) in [(base, j), (inv, k)] {
+                    if power == common {
+                        f.remove(&atom);
+                    } else {
+                        f.insert(atom, power - common);
+                    }
                 }
             }
         }
-        out = out.plus(&Poly::monomial(c.clone(), Monomial(f)))?;
+        let mut extra = Poly::constant_poly(Rat::one());
+        if let Some(nonneg) = m.nonneg {
+            let squares: Vec<(Atom, u32)> = f
+                .iter()
+                .filter(|(_, k)| **k >= 2)
+                .map(|(a, k)| (a.clone(), *k))
+                .collect();
+            for (atom, k) in squares {
+                let (radicand, inverse) = match &atom {
+                    Atom::Sqrt(r) => ((**r).clone(), false),
+                    Atom::Inv(e) => match &**e {
+                        Expr::Sqrt(r) => ((**r).clone(), true),
+                        _ => continue,
+                    },
+                    _ => continue,
+                };
+                let known = m.seen.is_some_and(|s| s.borrow().contains(&radicand));
+                if !known && !nonneg(&radicand) {
+                    continue;
+                }
+                if k % 2 == 0 {
+                    f.remove(&atom);
+                } else {
+                    f.insert(atom, 1);
+                }
+                let base = if inverse {
+                    inv_expr(&radicand, m)?
+                } else {
+                    norm(&radicand, m)?
+                };
+                extra = extra.times(&base.pow(k / 2)?)?;
+            }
+        }
+        out = out.plus(&Poly::monomial(c.clone(), Monomial(f)).times(&extra)?)?;
     }
     Ok(out)
 }

@@ -772,3 +772,9 @@ mod tests {
         }
     }
 }
+
+/// The non-zero and non-negative checks of a `field` normal form, from
+/// these facts.
+pub fn field_checks(facts: &Facts) -> crate::ring::FieldChecks<'_> {
+    crate::ring::FieldChecks::new(move |e| is_nonzero(e, facts), move |e| is_nonneg(e, facts))
+}

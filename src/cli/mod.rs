@@ -63,6 +63,22 @@ enum Command {
         /// A certificate written by `prove --format json`.
         file: String,
     },
+    /// Derive a model's gradients by the chain rule, simplify them, and prove
+    /// them equal to every form the model file claims (exit 1 if a claim or
+    /// check fails).
+    Derive {
+        /// A built-in model (centering, batchnorm, batchnorm2d, batchnorm-eval,
+        /// layernorm, instancenorm, groupnorm, rmsnorm) or a path to a .bn file.
+        model: String,
+        /// Only these inputs/parameters, comma-separated.
+        #[arg(long, value_delimiter = ',')]
+        wrt: Option<Vec<String>>,
+        #[arg(long, value_enum, default_value = "text")]
+        format: Format,
+        /// Show every proof in full instead of one line each.
+        #[arg(long)]
+        proofs: bool,
+    },
     /// Prove the built-in library and refute its false neighbours.
     Theorems {
         #[arg(long, value_enum, default_value = "text")]
@@ -118,6 +134,12 @@ fn run(cli: Cli) -> i32 {
             prove_cmd(&statement, &assume, format, &opts)
         }
         Command::CheckProof { file } => check_proof_cmd(&file),
+        Command::Derive {
+            model,
+            wrt,
+            format,
+            proofs,
+        } => derive_cmd(&model, wrt, format, proofs),
         Command::Theorems { format } => theorems_cmd(format),
     }
 }
@@ -305,6 +327,47 @@ fn theorems_cmd(format: Format) -> i32 {
         }
     }
     if all_ok {
+        OK
+    } else {
+        FAILED
+    }
+}
+
+fn derive_cmd(model: &str, wrt: Option<Vec<String>>, format: Format, expand: bool) -> i32 {
+    let loaded = match bnproof::models::load(model) {
+        Ok(l) => l,
+        Err(e) => {
+            eprint!("{}", e.render());
+            return BAD_INPUT;
+        }
+    };
+    let opts = bnproof::derive::DeriveOptions {
+        wrt,
+        prover: Options {
+            timeout: Duration::from_secs(2),
+            ..Options::default()
+        },
+    };
+    let report = match bnproof::derive::derive(&loaded, &opts) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return BAD_INPUT;
+        }
+    };
+    let mut out = String::new();
+    match format {
+        Format::Text => {
+            let _ = bnproof::derive::write_text(&mut out, &report, expand);
+        }
+        Format::Json => {
+            out = serde_json::to_string_pretty(&bnproof::derive::to_json(&report))
+                .unwrap_or_default();
+            out.push('\n');
+        }
+    }
+    print!("{out}");
+    if report.ok() {
         OK
     } else {
         FAILED

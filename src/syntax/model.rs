@@ -13,9 +13,10 @@
 //!   been used as a scalar constant is an error.
 //! * Every axis in brackets (`mean[n](…)`, `input x[n]`) must be declared
 //!   with `axis`.
-//! * In a `claim grad NAME = expr` line, `d<output>` (e.g. `dy` for output
-//!   `y`) is the upstream gradient, with the axes of that output, unless a
-//!   name `d<output>` is declared or defined (then the declaration wins).
+//! * In a `claim grad NAME = expr` line NAME is an input, a parameter or a
+//!   definition, and `d<def>` for every definition is ∂ℓ/∂def with the axes
+//!   of that definition (for an output, `dy` is the upstream gradient),
+//!   unless a name `d<def>` is declared or defined (then the declaration wins).
 //!   Claims are read after the whole file, so they may come before `output`.
 
 use super::error::{PErr, ParseError};
@@ -232,11 +233,11 @@ fn model(src: &str) -> Result<Model, PErr> {
                         "claims have the form `claim grad x = expression`",
                     ));
                 };
-                if !matches!(kinds.get(&wrt), Some(Kind::Input | Kind::Param)) {
+                if !matches!(kinds.get(&wrt), Some(Kind::Input | Kind::Param | Kind::Def)) {
                     return Err(PErr::new(
-                        format!("{wrt} is not an input or parameter"),
+                        format!("{wrt} is not an input, parameter or definition"),
                         t.span.clone(),
-                        format!("declare it with `input {wrt}` or `param {wrt}`; gradients are taken with respect to those"),
+                        format!("declare it with `input {wrt}` or `param {wrt}`, or define it above; gradients are taken with respect to those"),
                     ));
                 }
                 let eq = p.bump();
@@ -282,10 +283,12 @@ fn model(src: &str) -> Result<Model, PErr> {
         }
     }
 
+    // In claims, `d<name>` is the gradient of the loss with respect to a
+    // definition (for an output: the upstream gradient), with its axes.
     let mut claim_scope = scope.clone();
-    for y in &m.outputs {
-        let d = format!("d{y}");
-        let axes = scope.names.get(y).cloned().unwrap_or_default();
+    for (name, _) in &m.defs {
+        let d = format!("d{name}");
+        let axes = scope.names.get(name).cloned().unwrap_or_default();
         claim_scope.names.entry(d).or_insert(axes);
     }
     for c in pending {

@@ -426,7 +426,7 @@ fn model_errors() {
         ("output y\n", "output y is not defined", 1, 8),
         (
             "axis n\ninput x[n]\nclaim grad z = 1\n",
-            "z is not an input or parameter",
+            "z is not an input, parameter or definition",
             3,
             12,
         ),

@@ -223,11 +223,8 @@ fn normal_form_steps_are_sound_on_random_exact_inputs() {
     use bnproof::sign::{self, Facts};
     let assumptions = vec![syntax::parse_assumption("a > 0").unwrap()];
     let facts = Facts::new(&assumptions);
-    let nonzero = |e: &Expr| sign::is_nonzero(e, &facts);
-    let field = Mode {
-        linear: true,
-        nonzero: Some(&nonzero),
-    };
+    let checks = sign::field_checks(&facts);
+    let field = checks.mode();
     let mut rng = ChaCha8Rng::seed_from_u64(11);
     let mut compared = 0;
     let mut changed = 0;

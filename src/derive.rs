@@ -1,0 +1,468 @@
+//! `bnproof derive`: the chain-rule derivation of a model, its gradients,
+//! and kernel-checked proofs that they equal every reference form the model
+//! file states (`claim` lines: the paper's equations, the compact form), plus
+//! the standard facts about normalization gradients.
+//!
+//! Proofs are about the fully inlined expressions (every definition
+//! substituted), so that they depend on nothing but the inputs, the
+//! parameters, the constants and the upstream gradient; the report shows them
+//! in the model's own names.
+
+use crate::diff::{self, Derivation};
+use crate::ir::{Assumption, Expr, RedOp, Statement};
+use crate::kernel::Proof;
+use crate::models::Loaded;
+use crate::prove::{self, Options, Outcome};
+use crate::refute::Counterexample;
+use crate::syntax::{self, Model};
+use std::collections::BTreeMap;
+use std::fmt::{self, Write};
+use std::time::{Duration, Instant};
+
+/// What a derivation is asked for.
+#[derive(Clone, Debug, Default)]
+pub struct DeriveOptions {
+    /// Only these inputs/params (all when `None`).
+    pub wrt: Option<Vec<String>>,
+    /// Prover limits for each equality.
+    pub prover: Options,
+}
+
+/// The verdict on one equality.
+#[derive(Clone, Debug)]
+pub enum Verdict {
+    Proved(Proof),
+    Refuted(Box<Counterexample>),
+    Unknown(String),
+}
+
+/// One equality the derivation checks, in the model's names.
+#[derive(Clone, Debug)]
+pub struct Equality {
+    /// What it says, e.g. "∂ℓ/∂x equals claim (line 17)".
+    pub title: String,
+    pub lhs: Expr,
+    pub rhs: Expr,
+    /// Whether it is expected to hold (facts that fail on purpose do not).
+    pub expect_true: bool,
+    pub verdict: Verdict,
+    pub elapsed: Duration,
+}
+
+impl Equality {
+    /// The verdict is the expected one.
+    pub fn as_expected(&self) -> bool {
+        matches!(
+            (&self.verdict, self.expect_true),
+            (Verdict::Proved(_), true) | (Verdict::Refuted(_), false)
+        )
+    }
+}
+
+/// A gradient in raw and simplified form.
+#[derive(Clone, Debug)]
+pub struct Gradient {
+    pub name: String,
+    /// Straight out of reverse mode.
+    pub raw: Expr,
+    /// The cheapest form proved equal to the raw one.
+    pub simplified: Expr,
+    pub raw_cost: usize,
+    pub simplified_cost: usize,
+}
+
+/// Everything `derive` reports.
+#[derive(Clone, Debug)]
+pub struct Report {
+    pub name: String,
+    pub model: Model,
+    pub derivation: Derivation,
+    pub gradients: Vec<Gradient>,
+    pub equalities: Vec<Equality>,
+    pub elapsed: Duration,
+}
+
+impl Report {
+    /// Every equality got its expected verdict.
+    pub fn ok(&self) -> bool {
+        self.equalities.iter().all(Equality::as_expected)
+    }
+}
+
+/// Why a derivation could not be made.
+#[derive(Debug)]
+pub enum DeriveError {
+    Diff(diff::DiffError),
+    UnknownWrt(String),
+}
+
+impl fmt::Display for DeriveError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DeriveError::Diff(e) => write!(f, "cannot differentiate: {e:?}"),
+            DeriveError::UnknownWrt(w) => {
+                write!(f, "--wrt {w}: not an input or parameter of the model")
+            }
+        }
+    }
+}
+
+impl std::error::Error for DeriveError {}
+
+/// Operations per output element: every arithmetic node and every
+/// reduction counts one; numbers and symbols are free.
+pub fn cost(e: &Expr) -> usize {
+    match e {
+        Expr::Num(_) | Expr::Sym(_) | Expr::PVar(_) => 0,
+        _ => 1 + e.children().iter().map(|c| cost(c)).sum::<usize>(),
+    }
+}
+
+/// Derive the model and check every equality.
+pub fn derive(loaded: &Loaded, opts: &DeriveOptions) -> Result<Report, DeriveError> {
+    let start = Instant::now();
+    let model = &loaded.model;
+    let derivation = diff::derive(model).map_err(DeriveError::Diff)?;
+    let wanted: Vec<String> = match &opts.wrt {
+        Some(w) => {
+            for name in w {
+                if derivation.gradient(name).is_none() {
+                    return Err(DeriveError::UnknownWrt(name.clone()));
+                }
+            }
+            w.clone()
+        }
+        None => derivation
+            .gradients
+            .iter()
+            .map(|(n, _)| n.clone())
+            .collect(),
+    };
+    let ctx = Ctx::new(model, &derivation, &opts.prover);
+    let mut equalities = Vec::new();
+    let mut gradients = Vec::new();
+    for name in &wanted {
+        let raw = derivation
+            .gradient(name)
+            .cloned()
+            .unwrap_or_else(|| Expr::num(0));
+        let mut candidates = vec![raw.clone()];
+        for (k, claim) in model
+            .claims
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| &c.wrt == name)
+        {
+            let eq = ctx.check(
+                format!("∂ℓ/∂{name} equals the claim on line {}", claim.line),
+                raw.clone(),
+                claim.expr.clone(),
+                true,
+            );
+            if matches!(eq.verdict, Verdict::Proved(_)) {
+                candidates.push(model.claims[k].expr.clone());
+            }
+            equalities.push(eq);
+        }
+        let simplified = candidates
+            .iter()
+            .min_by_key(|e| cost(e))
+            .cloned()
+            .unwrap_or_else(|| raw.clone());
+        gradients.push(Gradient {
+            name: name.clone(),
+            raw_cost: cost(&raw),
+            simplified_cost: cost(&simplified),
+            raw,
+            simplified,
+        });
+    }
+    // Claims about intermediate gradients (the paper's ∂ℓ/∂x̂, ∂ℓ/∂σ², ∂ℓ/∂μ).
+    for claim in &model.claims {
+        if model.defs.iter().any(|(d, _)| *d == claim.wrt) {
+            let Some(adj) = derivation.adjoint(&claim.wrt) else {
+                continue;
+            };
+            equalities.push(ctx.check(
+                format!("∂ℓ/∂{} equals the claim on line {}", claim.wrt, claim.line),
+                adj.clone(),
+                claim.expr.clone(),
+                true,
+            ));
+        }
+    }
+    equalities.extend(facts(model, &derivation, &ctx, &wanted));
+    Ok(Report {
+        name: loaded.name.clone(),
+        model: model.clone(),
+        derivation,
+        gradients,
+        equalities,
+        elapsed: start.elapsed(),
+    })
+}
+
+/// The standard facts for a normalization layer whose input is `x` and whose
+/// statistics are `mu = mean[A](x)`, `xhat` the normalized value.
+fn facts(model: &Model, d: &Derivation, ctx: &Ctx, wanted: &[String]) -> Vec<Equality> {
+    let mut out = Vec::new();
+    let Some(Expr::Reduce(RedOp::Mean, axes, _)) =
+        model.defs.iter().find(|(n, _)| n == "mu").map(|(_, e)| e)
+    else {
+        return out;
+    };
+    let Some(dx) = d.gradient("x").filter(|_| wanted.iter().any(|w| w == "x")) else {
+        return out;
+    };
+    let axes: Vec<&str> = axes.iter().map(String::as_str).collect();
+    let label = axes.join(",");
+    out.push(ctx.check(
+        format!("Σ over {label} of ∂ℓ/∂x is 0 (the gradient has no component along the mean)"),
+        Expr::reduce(RedOp::Sum, &axes, dx.clone()),
+        Expr::num(0),
+        true,
+    ));
+    if let Some((_, xhat)) = model.defs.iter().find(|(n, _)| n == "xhat") {
+        let xhat_sym = Expr::Sym(crate::ir::Symbol::new("xhat", xhat.free_axes()));
+        let inner = Expr::reduce(RedOp::Sum, &axes, Expr::mul(xhat_sym, dx.clone()));
+        let has_eps = model
+            .assumptions
+            .iter()
+            .any(|a| a.expr == Expr::sym("eps", &[]));
+        out.push(ctx.check(
+            format!(
+                "⟨x̂, ∂ℓ/∂x⟩ over {label} is 0 — false with ε > 0, where mean(x̂²) = σ²/(σ²+ε) < 1"
+            ),
+            inner,
+            Expr::num(0),
+            !has_eps,
+        ));
+    }
+    if let Some(dmu) = model.claims.iter().find(|c| c.wrt == "mu") {
+        // The paper's ∂ℓ/∂μ has a second term that vanishes: Σ (x − μ) = 0.
+        if let Expr::Add(_, second) = &dmu.expr {
+            out.push(ctx.check(
+                format!(
+                    "the second term of the paper's ∂ℓ/∂μ (line {}) is 0",
+                    dmu.line
+                ),
+                (**second).clone(),
+                Expr::num(0),
+                true,
+            ));
+        }
+    }
+    out
+}
+
+/// What checking an equality needs.
+struct Ctx<'a> {
+    model: &'a Model,
+    /// `d<def>` (not an output) → that definition's adjoint.
+    adjoints: BTreeMap<String, Expr>,
+    assumptions: Vec<Assumption>,
+    prover: &'a Options,
+}
+
+impl<'a> Ctx<'a> {
+    fn new(model: &'a Model, d: &Derivation, prover: &'a Options) -> Self {
+        let adjoints = d
+            .adjoints
+            .iter()
+            .filter(|(n, _)| !model.outputs.contains(n))
+            .map(|(n, e)| (format!("d{n}"), e.clone()))
+            .collect();
+        Ctx {
+            model,
+            adjoints,
+            assumptions: model.assumptions.clone(),
+            prover,
+        }
+    }
+
+    /// Fully inline: adjoint names, then definitions.
+    fn inline(&self, e: &Expr) -> Expr {
+        let mut cur = e.clone();
+        // Adjoints may mention other adjoints' names only through the
+        // derivation, which never does; one pass suffices, but a second is
+        // cheap insurance against a claim that uses them nested.
+        for _ in 0..2 {
+            cur = diff::subst(&cur, &self.adjoints);
+        }
+        diff::inline(&cur, self.model)
+    }
+
+    fn check(&self, title: String, lhs: Expr, rhs: Expr, expect_true: bool) -> Equality {
+        let start = Instant::now();
+        let stmt = Statement {
+            lhs: self.inline(&lhs),
+            rhs: self.inline(&rhs),
+        };
+        let verdict = match prove::by_normal_form(&stmt, &self.assumptions) {
+            Some(p) => Verdict::Proved(p),
+            None => match prove::prove(&stmt, &self.assumptions, self.prover).0 {
+                Outcome::Proved(p) => Verdict::Proved(p),
+                Outcome::Refuted(c) => Verdict::Refuted(Box::new(c)),
+                Outcome::Unknown { reason } => Verdict::Unknown(reason),
+            },
+        };
+        Equality {
+            title,
+            lhs,
+            rhs,
+            expect_true,
+            verdict,
+            elapsed: start.elapsed(),
+        }
+    }
+}
+
+/// The derivation as text: forward pass, chain rule, intermediate and final
+/// gradients, simplified results with their costs, and the proofs (one line
+/// each, or in full with `expand`).
+pub fn write_text(out: &mut impl Write, r: &Report, expand: bool) -> fmt::Result {
+    let title = r.model.title.clone().unwrap_or_default();
+    writeln!(
+        out,
+        "model {}{}",
+        r.name,
+        if title.is_empty() {
+            String::new()
+        } else {
+            format!(" — {title}")
+        }
+    )?;
+    writeln!(out, "\nforward pass")?;
+    for (n, e) in &r.model.defs {
+        writeln!(out, "  {n} = {}", syntax::print(e))?;
+    }
+    for a in &r.model.assumptions {
+        writeln!(out, "  assuming {a}")?;
+    }
+    writeln!(out)?;
+    r.derivation.write_text(out)?;
+    writeln!(
+        out,
+        "\nsimplified gradients (cost = operations per element, reductions counted once)"
+    )?;
+    for g in &r.gradients {
+        writeln!(out, "  ∂ℓ/∂{} = {}", g.name, syntax::print(&g.simplified))?;
+        writeln!(
+            out,
+            "      cost {} (raw reverse mode: {})",
+            g.simplified_cost, g.raw_cost
+        )?;
+    }
+    writeln!(
+        out,
+        "\nproofs and checks (every proof re-checked by the kernel)"
+    )?;
+    for eq in &r.equalities {
+        let mark = if eq.as_expected() { "ok " } else { "BAD" };
+        let ms = eq.elapsed.as_secs_f64() * 1e3;
+        match &eq.verdict {
+            Verdict::Proved(p) => {
+                let rules: Vec<&str> = {
+                    let mut v: Vec<&str> = p.steps.iter().map(|s| s.rule.as_str()).collect();
+                    v.dedup();
+                    v
+                };
+                writeln!(
+                    out,
+                    "  {mark} proved   {} — {} steps ({}), {ms:.1} ms",
+                    eq.title,
+                    p.steps.len(),
+                    rules.join(", ")
+                )?;
+                if expand {
+                    let mut s = String::new();
+                    crate::render::proof_text(&mut s, p)?;
+                    for line in s.lines() {
+                        writeln!(out, "        {line}")?;
+                    }
+                }
+            }
+            Verdict::Refuted(c) => {
+                writeln!(
+                    out,
+                    "  {mark} refuted  {} — {} = {}, {ms:.1} ms",
+                    eq.title,
+                    syntax::print(&eq.lhs),
+                    syntax::print(&eq.rhs)
+                )?;
+                let mut s = String::new();
+                crate::render::counterexample_text(&mut s, c)?;
+                for line in s.lines() {
+                    writeln!(out, "        {line}")?;
+                }
+            }
+            Verdict::Unknown(why) => writeln!(out, "  {mark} unknown  {} — {why}", eq.title)?,
+        }
+    }
+    let n_ok = r.equalities.iter().filter(|e| e.as_expected()).count();
+    writeln!(
+        out,
+        "\n{n_ok}/{} checks as expected; derived and checked in {:.1} ms",
+        r.equalities.len(),
+        r.elapsed.as_secs_f64() * 1e3
+    )
+}
+
+/// The derivation as JSON: every expression in the input syntax, using the
+/// model's names and `d<output>`, so any gradient can be evaluated from the
+/// inputs and the listed definitions alone.
+pub fn to_json(r: &Report) -> serde_json::Value {
+    let defs: serde_json::Map<String, serde_json::Value> = r
+        .model
+        .defs
+        .iter()
+        .map(|(n, e)| (n.clone(), syntax::print(e).into()))
+        .collect();
+    let grads: serde_json::Map<String, serde_json::Value> = r
+        .gradients
+        .iter()
+        .map(|g| (g.name.clone(), syntax::print(&g.simplified).into()))
+        .collect();
+    let raw: serde_json::Map<String, serde_json::Value> = r
+        .gradients
+        .iter()
+        .map(|g| (g.name.clone(), syntax::print(&g.raw).into()))
+        .collect();
+    let adjoints: serde_json::Map<String, serde_json::Value> = r
+        .derivation
+        .adjoints
+        .iter()
+        .map(|(n, e)| (n.clone(), syntax::print(e).into()))
+        .collect();
+    let proofs: Vec<serde_json::Value> = r
+        .equalities
+        .iter()
+        .map(|eq| {
+            let (verdict, cert) = match &eq.verdict {
+                Verdict::Proved(p) => (
+                    "proved",
+                    serde_json::to_value(crate::cert::to_certificate(p, true)).unwrap_or_default(),
+                ),
+                Verdict::Refuted(_) => ("refuted", serde_json::Value::Null),
+                Verdict::Unknown(_) => ("unknown", serde_json::Value::Null),
+            };
+            serde_json::json!({
+                "title": eq.title,
+                "lhs": syntax::print(&eq.lhs),
+                "rhs": syntax::print(&eq.rhs),
+                "expected": if eq.expect_true { "proved" } else { "refuted" },
+                "verdict": verdict,
+                "certificate": cert,
+            })
+        })
+        .collect();
+    serde_json::json!({
+        "model": r.name,
+        "definitions": defs,
+        "gradients": grads,
+        "raw_gradients": raw,
+        "adjoints": adjoints,
+        "proofs": proofs,
+        "checked": r.ok(),
+    })
+}
