@@ -4,6 +4,7 @@
 
 pub mod cert;
 pub mod eval;
+pub mod explain;
 pub mod ir;
 pub mod kernel;
 pub mod library;
