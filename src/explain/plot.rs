@@ -68,6 +68,7 @@ fn panel<DB: DrawingBackend>(
     y_label: &str,
     series: &[&Series],
     colors: &[RGBColor],
+    widths: &[u32],
 ) -> Result<(), ExplainError>
 where
     DB::ErrorType: 'static,
@@ -83,20 +84,21 @@ where
     chart
         .configure_mesh()
         .x_desc("step")
+        .x_label_formatter(&|x| format!("{x:.0}"))
         .y_desc(y_label)
         .draw()
         .map_err(err)?;
-    for ((name, pts), color) in series.iter().zip(colors) {
+    for (((name, pts), color), &w) in series.iter().zip(colors).zip(widths) {
         let c = *color;
         chart
-            .draw_series(LineSeries::new(pts.iter().copied(), c.stroke_width(2)))
+            .draw_series(LineSeries::new(pts.iter().copied(), c.stroke_width(w)))
             .map_err(err)?
             .label(name.as_str())
-            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], c.stroke_width(2)));
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], c.stroke_width(w)));
         chart
             .draw_series(PointSeries::of_element(
                 pts.iter().copied(),
-                3,
+                w + 1,
                 c.filled(),
                 &|p, s, st| Circle::new(p, s, st),
             ))
@@ -168,6 +170,7 @@ pub fn plot_svg(topic: &str) -> Result<String, ExplainError> {
                 "b",
                 &[&series[0], &series[1]],
                 &COLORS[..2],
+                &[2, 2],
             )?;
             panel(
                 &halves[1],
@@ -175,14 +178,17 @@ pub fn plot_svg(topic: &str) -> Result<String, ExplainError> {
                 "loss",
                 &[&series[2], &series[3]],
                 &COLORS[2..],
+                // The two losses coincide: the naive one is drawn wider, underneath.
+                &[6, 2],
             )?;
         } else {
             panel(
                 &halves[0],
                 "scale a under the naive update",
-                "a",
+                "a (and the loss)",
                 &[&series[0], &series[1], &series[2]],
                 &COLORS[..3],
+                &[2, 2, 2],
             )?;
             panel(
                 &halves[1],
@@ -190,6 +196,7 @@ pub fn plot_svg(topic: &str) -> Result<String, ExplainError> {
                 "‖W‖²",
                 &[&series[3]],
                 &COLORS[3..],
+                &[2],
             )?;
         }
         root.present().map_err(err)?;

@@ -267,8 +267,8 @@ pub(crate) fn write<W: fmt::Write>(d: &mut Doc<'_, W>) -> Result<(), ExplainErro
         ),
     ])?;
     d.para(
-        "The orthogonality is general for ε = 0: ⟨∇_W ℓ, W⟩ = Σ_j ∂ℓ/∂x_j · x_j, and J x = 0 \
-         because BN is invariant along the ray x ↦ a x (differentiate BN(a x) = BN(x) at a = 1).",
+        "The orthogonality is general for ε = 0: ⟨∇_W ℓ, W⟩ = Σ_j ∂ℓ/∂x_j · x_j, and J·x = 0 \
+         because BN is invariant along the ray x ↦ a·x (differentiate BN(a·x) = BN(x) at a = 1).",
     )?;
 
     // 7 ---------------------------------------------------------------
