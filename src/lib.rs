@@ -6,6 +6,7 @@ pub mod cert;
 pub mod derive;
 pub mod diff;
 pub mod eval;
+pub mod explain;
 pub mod ir;
 pub mod kernel;
 pub mod library;
