@@ -266,12 +266,7 @@ struct Ctx<'a> {
 
 impl<'a> Ctx<'a> {
     fn new(model: &'a Model, d: &Derivation, prover: &'a Options) -> Self {
-        let adjoints = d
-            .adjoints
-            .iter()
-            .filter(|(n, _)| !model.outputs.contains(n))
-            .map(|(n, e)| (format!("d{n}"), e.clone()))
-            .collect();
+        let adjoints = diff::adjoint_names(model, d);
         Ctx {
             model,
             adjoints,

@@ -632,6 +632,17 @@ mod mk {
     }
 }
 
+/// `d<def>` → ∂ℓ/∂def for every definition that is not an output: the
+/// names claims use for intermediate gradients (the paper's ∂ℓ/∂x̂, ∂ℓ/∂σ²,
+/// ∂ℓ/∂μ). Outputs' `d<y>` stay the upstream gradient.
+pub fn adjoint_names(model: &Model, d: &Derivation) -> BTreeMap<String, Expr> {
+    d.adjoints
+        .iter()
+        .filter(|(n, _)| !model.outputs.contains(n))
+        .map(|(n, e)| (format!("d{n}"), e.clone()))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -19,3 +19,4 @@ pub mod ring;
 pub mod rules;
 pub mod sign;
 pub mod syntax;
+pub mod verify;

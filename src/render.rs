@@ -72,10 +72,11 @@ pub fn proof_text(out: &mut impl Write, proof: &Proof) -> fmt::Result {
             writeln!(out, "  {name:<20} {why}")?;
         }
     }
+    let n = proof.steps.len();
+    let plural = if n == 1 { "" } else { "s" };
     writeln!(
         out,
-        "checked by the kernel: {} steps, every side condition re-established",
-        proof.steps.len()
+        "checked by the kernel: {n} step{plural}, every side condition re-established"
     )
 }
 

@@ -309,6 +309,12 @@ pub fn is_nonpos(e: &Expr, facts: &Facts) -> bool {
     sign(e, facts).nonpos
 }
 
+/// The non-zero and non-negative checks of a `field` normal form, from
+/// these facts.
+pub fn field_checks(facts: &Facts) -> crate::ring::FieldChecks<'_> {
+    crate::ring::FieldChecks::new(move |e| is_nonzero(e, facts), move |e| is_nonneg(e, facts))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -771,10 +777,4 @@ mod tests {
             check_claims(e, which, abc, us, size)?;
         }
     }
-}
-
-/// The non-zero and non-negative checks of a `field` normal form, from
-/// these facts.
-pub fn field_checks(facts: &Facts) -> crate::ring::FieldChecks<'_> {
-    crate::ring::FieldChecks::new(move |e| is_nonzero(e, facts), move |e| is_nonneg(e, facts))
 }

@@ -12,6 +12,9 @@ use bnproof::syntax;
 use clap::{Parser, Subcommand, ValueEnum};
 use std::time::{Duration, Instant};
 
+/// Exit code when a requested backend or device is not available.
+pub const UNAVAILABLE: i32 = 4;
+
 /// Exit codes of SPEC.md.
 pub const OK: i32 = 0;
 pub const FAILED: i32 = 1;
@@ -33,6 +36,19 @@ struct Cli {
 enum Format {
     Text,
     Json,
+}
+
+#[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
+enum VerifyFormat {
+    Text,
+    Json,
+    Junit,
+}
+
+#[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
+enum ExplainFormat {
+    Text,
+    Markdown,
 }
 
 #[derive(Subcommand)]
@@ -78,6 +94,41 @@ enum Command {
         /// Show every proof in full instead of one line each.
         #[arg(long)]
         proofs: bool,
+    },
+    /// Numerically cross-check every derived gradient and every gradient
+    /// claim (exit 1 on any mismatch).
+    Verify {
+        /// A built-in model or a .bn file (or use --all).
+        model: Option<String>,
+        /// Every built-in model.
+        #[arg(long)]
+        all: bool,
+        /// Comma-separated: exact, f64, torch.
+        #[arg(long, value_delimiter = ',', default_value = "exact,f64")]
+        backend: Vec<String>,
+        /// Comma-separated: cpu, cuda (torch only).
+        #[arg(long, value_delimiter = ',', default_value = "cpu")]
+        device: Vec<String>,
+        /// Axis sizes, e.g. n=8,c=3,h=4,w=4 (default: several shapes).
+        #[arg(long)]
+        shape: Option<String>,
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// 1: gradients; 2: also the exact second-order check of each gradient.
+        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u8).range(1..=2))]
+        order: u8,
+        #[arg(long, value_enum, default_value = "text")]
+        format: VerifyFormat,
+    },
+    /// Answer the question bnproof was born from (`seed`), and other topics;
+    /// with no topic, list them.
+    Explain {
+        topic: Option<String>,
+        #[arg(long, value_enum, default_value = "text")]
+        format: ExplainFormat,
+        /// Also draw the topic's plot into this SVG file.
+        #[arg(long, value_name = "FILE.svg")]
+        plot: Option<std::path::PathBuf>,
     },
     /// Prove the built-in library and refute its false neighbours.
     Theorems {
@@ -134,6 +185,30 @@ fn run(cli: Cli) -> i32 {
             prove_cmd(&statement, &assume, format, &opts)
         }
         Command::CheckProof { file } => check_proof_cmd(&file),
+        Command::Verify {
+            model,
+            all,
+            backend,
+            device,
+            shape,
+            seed,
+            order,
+            format,
+        } => verify_cmd(
+            model,
+            all,
+            &backend,
+            &device,
+            shape.as_deref(),
+            seed,
+            order,
+            format,
+        ),
+        Command::Explain {
+            topic,
+            format,
+            plot,
+        } => explain_cmd(topic.as_deref(), format, plot.as_deref()),
         Command::Derive {
             model,
             wrt,
@@ -368,6 +443,153 @@ fn derive_cmd(model: &str, wrt: Option<Vec<String>>, format: Format, expand: boo
     }
     print!("{out}");
     if report.ok() {
+        OK
+    } else {
+        FAILED
+    }
+}
+
+fn explain_cmd(topic: Option<&str>, format: ExplainFormat, plot: Option<&std::path::Path>) -> i32 {
+    use bnproof::explain;
+    let Some(topic) = topic else {
+        println!("topics:");
+        for (name, what) in explain::TOPICS {
+            println!("  {name:<12} {what}");
+        }
+        return OK;
+    };
+    let format = match format {
+        ExplainFormat::Text => explain::Format::Text,
+        ExplainFormat::Markdown => explain::Format::Markdown,
+    };
+    let mut out = String::new();
+    let report = match explain::explain(topic, format, &mut out) {
+        Ok(r) => r,
+        Err(e @ explain::ExplainError::UnknownTopic(_)) => {
+            eprintln!("error: {e}");
+            return BAD_INPUT;
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            return FAILED;
+        }
+    };
+    print!("{out}");
+    if let Some(path) = plot {
+        if let Err(e) = explain::plot(topic, path) {
+            eprintln!("error: {e}");
+            return FAILED;
+        }
+        eprintln!("plot written to {}", path.display());
+    }
+    if report.all_held() {
+        OK
+    } else {
+        FAILED
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn verify_cmd(
+    model: Option<String>,
+    all: bool,
+    backends: &[String],
+    devices: &[String],
+    shape: Option<&str>,
+    seed: u64,
+    order: u8,
+    format: VerifyFormat,
+) -> i32 {
+    use bnproof::verify::{self, Backend, VerifyOptions};
+    let mut chosen = Vec::new();
+    for b in backends {
+        match b.as_str() {
+            "exact" => chosen.push(Backend::Exact),
+            "f64" => chosen.push(Backend::F64),
+            "torch" => {
+                eprintln!("error: the LibTorch backend is not available in this build (the `torch` feature is not implemented yet)");
+                return UNAVAILABLE;
+            }
+            other => {
+                eprintln!("error: unknown backend {other:?}; use exact, f64 or torch");
+                return BAD_INPUT;
+            }
+        }
+    }
+    for d in devices {
+        match d.as_str() {
+            "cpu" => {}
+            "cuda" => {
+                eprintln!("error: device cuda needs the LibTorch backend, which is not available in this build");
+                return UNAVAILABLE;
+            }
+            other => {
+                eprintln!("error: unknown device {other:?}; use cpu or cuda");
+                return BAD_INPUT;
+            }
+        }
+    }
+    let shape = match shape.map(verify::parse_shape) {
+        None => None,
+        Some(Ok(s)) => Some(s),
+        Some(Err(e)) => {
+            eprintln!("error: --shape {e}");
+            return BAD_INPUT;
+        }
+    };
+    let names: Vec<String> = match (model, all) {
+        (Some(_), true) => {
+            eprintln!("error: give a model or --all, not both");
+            return BAD_INPUT;
+        }
+        (Some(m), false) => vec![m],
+        (None, true) => bnproof::models::builtin_names()
+            .into_iter()
+            .map(str::to_string)
+            .collect(),
+        (None, false) => {
+            eprintln!("error: give a model (built-in name or .bn file) or --all");
+            return BAD_INPUT;
+        }
+    };
+    let opts = VerifyOptions {
+        backends: chosen,
+        shape,
+        seed,
+        order,
+    };
+    let mut rows = Vec::new();
+    for name in names {
+        let loaded = match bnproof::models::load(&name) {
+            Ok(l) => l,
+            Err(e) => {
+                eprint!("{}", e.render());
+                return BAD_INPUT;
+            }
+        };
+        match verify::verify(&loaded, &opts) {
+            Ok(r) => rows.extend(r),
+            Err(e) => {
+                eprintln!("error: {name}: {e}");
+                return BAD_INPUT;
+            }
+        }
+    }
+    let mut out = String::new();
+    match format {
+        VerifyFormat::Text => {
+            let _ = verify::write_text(&mut out, &rows);
+        }
+        VerifyFormat::Json => {
+            out = serde_json::to_string_pretty(&verify::to_json(&rows)).unwrap_or_default();
+            out.push('\n');
+        }
+        VerifyFormat::Junit => {
+            let _ = verify::write_junit(&mut out, &rows);
+        }
+    }
+    print!("{out}");
+    if verify::all_pass(&rows) {
         OK
     } else {
         FAILED

@@ -1,0 +1,404 @@
+//! `bnproof verify`: numeric cross-check of every derived gradient (and
+//! every gradient claim) with the oracles of [`crate::oracle`], which
+//! evaluate the forward pass themselves and never use the differentiation
+//! code: exact directional derivatives over rationals (no tolerance) and f64
+//! central finite differences.
+
+use crate::diff;
+use crate::ir::Expr;
+use crate::models::Loaded;
+use crate::oracle::{self, fd, sample, OracleError};
+use crate::syntax::Model;
+use std::collections::BTreeMap;
+use std::fmt::{self, Write};
+
+/// A numeric backend.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    /// Exact rationals: `⟨grad, v⟩ = d/dt ℓ(x + t v)` with no tolerance.
+    Exact,
+    /// f64 central finite differences (step 1e-6, atol 1e-5, rtol 1e-3).
+    F64,
+}
+
+impl Backend {
+    pub fn name(self) -> &'static str {
+        match self {
+            Backend::Exact => "exact",
+            Backend::F64 => "f64",
+        }
+    }
+}
+
+/// What to verify.
+#[derive(Clone, Debug)]
+pub struct VerifyOptions {
+    pub backends: Vec<Backend>,
+    /// Axis sizes; `None` tries the default shapes (all 1, all 3, mixed).
+    pub shape: Option<BTreeMap<String, usize>>,
+    pub seed: u64,
+    /// 1: gradients; 2: also the exact second-order check of each gradient
+    /// (d/ds ⟨∂ℓ/∂x(x + s w), v⟩ = wᵀ H v).
+    pub order: u8,
+}
+
+impl Default for VerifyOptions {
+    fn default() -> Self {
+        VerifyOptions {
+            backends: vec![Backend::Exact, Backend::F64],
+            shape: None,
+            seed: 0,
+            order: 1,
+        }
+    }
+}
+
+/// The outcome of one check.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Status {
+    Pass,
+    Fail,
+    /// The oracle could not decide at this sample (e.g. batch of one with
+    /// ε = 0 is not differentiable); not a failure, reported with its reason.
+    Skip(String),
+}
+
+/// One row of the report: one gradient form, one backend, one shape.
+#[derive(Clone, Debug)]
+pub struct Row {
+    pub model: String,
+    /// The variable, e.g. `x`.
+    pub wrt: String,
+    /// `derived`, or `claim (line N)`.
+    pub form: String,
+    pub backend: Backend,
+    pub order: u8,
+    pub shape: String,
+    pub status: Status,
+    /// Exact: the two sides; f64: the errors.
+    pub detail: String,
+    /// f64 only: `max|got − ref| / max|ref|` and `max|got − ref|`.
+    pub rel_err: Option<f64>,
+    pub abs_err: Option<f64>,
+}
+
+/// Why verification could not run.
+#[derive(Debug)]
+pub enum VerifyError {
+    Diff(diff::DiffError),
+    BadShape(String),
+}
+
+impl fmt::Display for VerifyError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            VerifyError::Diff(e) => write!(f, "cannot differentiate: {e:?}"),
+            VerifyError::BadShape(m) => write!(f, "--shape: {m}"),
+        }
+    }
+}
+
+impl std::error::Error for VerifyError {}
+
+fn default_shapes(model: &Model) -> Vec<BTreeMap<String, usize>> {
+    let all = |n: usize| {
+        model
+            .axes
+            .iter()
+            .map(|a| (a.clone(), n))
+            .collect::<BTreeMap<_, _>>()
+    };
+    let mixed = model
+        .axes
+        .iter()
+        .enumerate()
+        .map(|(k, a)| (a.clone(), [4, 2, 3, 2, 2][k % 5]))
+        .collect::<BTreeMap<_, _>>();
+    vec![all(1), all(3), mixed]
+}
+
+fn shape_text(s: &BTreeMap<String, usize>) -> String {
+    s.iter()
+        .map(|(a, n)| format!("{a}={n}"))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// Verify one model.
+pub fn verify(loaded: &Loaded, opts: &VerifyOptions) -> Result<Vec<Row>, VerifyError> {
+    let model = &loaded.model;
+    let derivation = diff::derive(model).map_err(VerifyError::Diff)?;
+    let shapes = match &opts.shape {
+        Some(s) => {
+            let mut full = BTreeMap::new();
+            for a in &model.axes {
+                match s.get(a) {
+                    Some(&n) if n >= 1 => {
+                        full.insert(a.clone(), n);
+                    }
+                    Some(_) => {
+                        return Err(VerifyError::BadShape(format!(
+                            "axis {a} must have size >= 1"
+                        )))
+                    }
+                    None => {
+                        return Err(VerifyError::BadShape(format!(
+                            "no size for axis {a} of model {}",
+                            loaded.name
+                        )))
+                    }
+                }
+            }
+            vec![full]
+        }
+        None => default_shapes(model),
+    };
+    let mut forms: Vec<(String, String, Expr)> = Vec::new();
+    for (wrt, g) in &derivation.gradients {
+        forms.push((wrt.clone(), "derived".into(), g.clone()));
+    }
+    // Claims may use intermediate gradients (`dxhat`); those are the
+    // derivation's, so such a claim is checked together with them.
+    let adjoints = diff::adjoint_names(model, &derivation);
+    let declared: Vec<&str> = model
+        .inputs
+        .iter()
+        .chain(&model.params)
+        .map(|s| s.name.as_str())
+        .collect();
+    for c in &model.claims {
+        if declared.contains(&c.wrt.as_str()) {
+            let e = diff::subst(&c.expr, &adjoints);
+            forms.push((c.wrt.clone(), format!("claim (line {})", c.line), e));
+        }
+    }
+    let mut rows = Vec::new();
+    for (k, sizes) in shapes.iter().enumerate() {
+        let seed = opts.seed.wrapping_mul(1_000_003).wrapping_add(k as u64);
+        for &backend in &opts.backends {
+            match backend {
+                Backend::Exact => {
+                    let env = sample::exact_sample(model, sizes, seed);
+                    for (wrt, form, g) in &forms {
+                        for order in 1..=opts.order.min(2) {
+                            let mut row = Row {
+                                model: loaded.name.clone(),
+                                wrt: wrt.clone(),
+                                form: form.clone(),
+                                backend,
+                                order,
+                                shape: shape_text(sizes),
+                                status: Status::Pass,
+                                detail: String::new(),
+                                rel_err: None,
+                                abs_err: None,
+                            };
+                            let res = env.as_ref().map_err(Clone::clone).and_then(|env| {
+                                if order == 1 {
+                                    oracle::check_gradient(model, wrt, g, env, seed)
+                                } else {
+                                    oracle::check_second_order(model, wrt, g, env, seed)
+                                }
+                            });
+                            match res {
+                                Ok(c) if c.equal => row.detail = format!("equal ({})", c.lhs),
+                                Ok(c) => {
+                                    row.status = Status::Fail;
+                                    row.detail = format!(
+                                        "⟨grad, v⟩ = {} but the directional derivative is {}",
+                                        c.lhs, c.rhs
+                                    );
+                                }
+                                Err(e) => skip_or_fail(&mut row, e),
+                            }
+                            rows.push(row);
+                        }
+                    }
+                }
+                Backend::F64 => {
+                    let env = sample::f64_sample(model, sizes, seed);
+                    for (wrt, form, g) in &forms {
+                        let mut row = Row {
+                            model: loaded.name.clone(),
+                            wrt: wrt.clone(),
+                            form: form.clone(),
+                            backend,
+                            order: 1,
+                            shape: shape_text(sizes),
+                            status: Status::Pass,
+                            detail: String::new(),
+                            rel_err: None,
+                            abs_err: None,
+                        };
+                        match env
+                            .as_ref()
+                            .map_err(Clone::clone)
+                            .and_then(|env| fd::fd_check(model, wrt, g, env, seed))
+                        {
+                            Ok(c) => {
+                                row.rel_err = Some(c.rel_err);
+                                row.abs_err = Some(c.max_abs_err);
+                                row.detail =
+                                    format!("rel {:.2e}, abs {:.2e}", c.rel_err, c.max_abs_err);
+                                if !c.passed {
+                                    row.status = Status::Fail;
+                                }
+                            }
+                            Err(e) => skip_or_fail(&mut row, e),
+                        }
+                        rows.push(row);
+                    }
+                }
+            }
+        }
+    }
+    Ok(rows)
+}
+
+/// An oracle that cannot decide at a sample gives a skip with its reason;
+/// one that says the gradient and the model do not fit gives a failure.
+fn skip_or_fail(row: &mut Row, e: OracleError) {
+    match e {
+        OracleError::Model(m) => {
+            row.status = Status::Fail;
+            row.detail = format!("the oracle cannot evaluate this gradient: {m}");
+        }
+        other => row.status = Status::Skip(other.to_string()),
+    }
+}
+
+/// No row failed.
+pub fn all_pass(rows: &[Row]) -> bool {
+    !rows.iter().any(|r| r.status == Status::Fail)
+}
+
+/// A table, one line per check.
+pub fn write_text(out: &mut impl Write, rows: &[Row]) -> fmt::Result {
+    writeln!(
+        out,
+        "{:<14} {:<6} {:<16} {:<6} {:<5} {:<18} {:<6} detail",
+        "model", "tensor", "form", "oracle", "order", "shape", "result"
+    )?;
+    for r in rows {
+        let status = match &r.status {
+            Status::Pass => "ok".to_string(),
+            Status::Fail => "FAIL".to_string(),
+            Status::Skip(_) => "skip".to_string(),
+        };
+        let detail = match &r.status {
+            Status::Skip(why) => why.clone(),
+            _ => r.detail.clone(),
+        };
+        writeln!(
+            out,
+            "{:<14} {:<6} {:<16} {:<6} {:<5} {:<18} {:<6} {}",
+            r.model,
+            r.wrt,
+            r.form,
+            r.backend.name(),
+            r.order,
+            r.shape,
+            status,
+            detail
+        )?;
+    }
+    let fails = rows.iter().filter(|r| r.status == Status::Fail).count();
+    let skips = rows
+        .iter()
+        .filter(|r| matches!(r.status, Status::Skip(_)))
+        .count();
+    writeln!(
+        out,
+        "{} checks: {} ok, {fails} failed, {skips} skipped",
+        rows.len(),
+        rows.len() - fails - skips
+    )
+}
+
+/// The rows as JSON.
+pub fn to_json(rows: &[Row]) -> serde_json::Value {
+    let items: Vec<serde_json::Value> = rows
+        .iter()
+        .map(|r| {
+            serde_json::json!({
+                "model": r.model, "tensor": r.wrt, "form": r.form, "backend": r.backend.name(),
+                "order": r.order, "shape": r.shape,
+                "status": match &r.status { Status::Pass => "ok", Status::Fail => "failed", Status::Skip(_) => "skipped" },
+                "reason": match &r.status { Status::Skip(w) => Some(w.clone()), _ => None },
+                "detail": r.detail, "rel_err": r.rel_err, "abs_err": r.abs_err,
+            })
+        })
+        .collect();
+    serde_json::json!({ "checks": items, "ok": all_pass(rows) })
+}
+
+fn xml_escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+/// JUnit XML: one test case per checked gradient.
+pub fn write_junit(out: &mut impl Write, rows: &[Row]) -> fmt::Result {
+    let fails = rows.iter().filter(|r| r.status == Status::Fail).count();
+    let skips = rows
+        .iter()
+        .filter(|r| matches!(r.status, Status::Skip(_)))
+        .count();
+    writeln!(out, r#"<?xml version="1.0" encoding="UTF-8"?>"#)?;
+    writeln!(
+        out,
+        r#"<testsuite name="bnproof verify" tests="{}" failures="{fails}" skipped="{skips}">"#,
+        rows.len()
+    )?;
+    for r in rows {
+        let name = xml_escape(&format!(
+            "{} d/d{} {} [{} order {}, {}]",
+            r.model,
+            r.wrt,
+            r.form,
+            r.backend.name(),
+            r.order,
+            r.shape
+        ));
+        write!(
+            out,
+            r#"  <testcase classname="{}" name="{name}""#,
+            xml_escape(&r.model)
+        )?;
+        match &r.status {
+            Status::Pass => writeln!(out, "/>")?,
+            Status::Fail => writeln!(
+                out,
+                ">\n    <failure message=\"{}\"/>\n  </testcase>",
+                xml_escape(&r.detail)
+            )?,
+            Status::Skip(why) => writeln!(
+                out,
+                ">\n    <skipped message=\"{}\"/>\n  </testcase>",
+                xml_escape(why)
+            )?,
+        }
+    }
+    writeln!(out, "</testsuite>")
+}
+
+/// Parse `n=8,c=3`.
+pub fn parse_shape(s: &str) -> Result<BTreeMap<String, usize>, String> {
+    let mut out = BTreeMap::new();
+    for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let (a, n) = part
+            .split_once('=')
+            .ok_or_else(|| format!("{part:?}: expected axis=size"))?;
+        let n: usize = n
+            .trim()
+            .parse()
+            .map_err(|_| format!("{part:?}: size must be a positive integer"))?;
+        if n == 0 || n > 64 {
+            return Err(format!("{part:?}: size must be between 1 and 64"));
+        }
+        out.insert(a.trim().to_string(), n);
+    }
+    Ok(out)
+}
