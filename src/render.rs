@@ -2,11 +2,13 @@
 //! [`fmt::Write`]; only the command line prints.
 
 use crate::cert;
+use crate::eval::Value;
 use crate::ir::Expr;
 use crate::kernel::{Direction, Proof};
 use crate::refute::Counterexample;
 use crate::rules::{self, Binding, Cond};
 use crate::syntax;
+use num_traits::ToPrimitive;
 use std::fmt::{self, Write};
 
 /// Widest expression column before the rule name moves to its own line.
@@ -117,7 +119,12 @@ fn cond_text(c: &Cond, subst: &rules::Subst) -> Option<String> {
 
 /// A counterexample: axis sizes, every symbol's values, both sides.
 pub fn counterexample_text(out: &mut impl Write, c: &Counterexample) -> fmt::Result {
-    writeln!(out, "counterexample (double-checked exactly)")?;
+    let irrational = matches!(c.lhs, Value::Interval(..)) || matches!(c.rhs, Value::Interval(..));
+    if irrational {
+        writeln!(out, "counterexample (double-checked; irrational values decided by rigorous interval bounds)")?;
+    } else {
+        writeln!(out, "counterexample (double-checked exactly)")?;
+    }
     if !c.sizes.is_empty() {
         let sizes: Vec<String> = c.sizes.iter().map(|(a, n)| format!("{a} = {n}")).collect();
         writeln!(out, "  axis sizes: {}", sizes.join(", "))?;
@@ -135,6 +142,21 @@ pub fn counterexample_text(out: &mut impl Write, c: &Counterexample) -> fmt::Res
         let at: Vec<String> = c.index.iter().map(|(a, i)| format!("{a} = {i}")).collect();
         writeln!(out, "  at {}:", at.join(", "))?;
     }
-    writeln!(out, "  left side  = {}", c.lhs)?;
-    writeln!(out, "  right side = {}", c.rhs)
+    writeln!(out, "  left side  = {}", value_text(&c.lhs))?;
+    writeln!(out, "  right side = {}", value_text(&c.rhs))
+}
+
+/// An exact value as a rational; an irrational one by its approximation and
+/// the width of the rigorous enclosure that decided the comparison.
+pub fn value_text(v: &Value) -> String {
+    match v {
+        Value::Exact(r) => r.to_string(),
+        Value::Interval(lo, hi) => {
+            let width = (hi - lo).to_f64().unwrap_or(f64::NAN);
+            format!(
+                "≈ {} (irrational; rigorous enclosure of width {width:.0e})",
+                v.approx()
+            )
+        }
+    }
 }

@@ -9,6 +9,7 @@
 //! narrative goes into any [`fmt::Write`], and an [`ExplainReport`] says
 //! whether every check held.
 
+mod backward;
 mod plot;
 mod scale;
 mod seed;
@@ -47,6 +48,10 @@ pub const TOPICS: &[(&str, &str)] = &[
         "why Eq. (1) of the BN paper holds, what its \"Then\" means, and why b drifts while the loss stays fixed",
     ),
     (
+        "bn-backward",
+        "a guided tour of the batch-norm backward pass: the paper's equations, the vanishing term, the three-term form",
+    ),
+    (
         "scale",
         "the scaling variant: a scale-normalized layer, the drifting or sign-flipping scale, and Section 3.3 (BN((aW)u) = BN(Wu))",
     ),
@@ -61,6 +66,8 @@ pub enum ExplainError {
     Fmt(#[from] fmt::Error),
     #[error("could not draw or write the plot {}: {message}", path.display())]
     Plot { path: PathBuf, message: String },
+    #[error("could not derive the model: {0}")]
+    Derivation(String),
 }
 
 fn topic_names() -> String {
@@ -145,6 +152,7 @@ pub fn explain(
     };
     match topic {
         "seed" => seed::write(&mut doc)?,
+        "bn-backward" => backward::write(&mut doc)?,
         "scale" => scale::write(&mut doc)?,
         _ => return Err(ExplainError::UnknownTopic(topic.to_string())),
     }
@@ -373,6 +381,16 @@ impl<W: fmt::Write> Doc<'_, W> {
             detail,
         });
         Ok(held)
+    }
+
+    /// Record a check made elsewhere (e.g. by a derivation).
+    fn record(&mut self, what: String, kind: CheckKind, held: bool, detail: String) {
+        self.report.checks.push(Check {
+            what,
+            kind,
+            held,
+            detail,
+        });
     }
 
     fn closing(&mut self) -> Res {
