@@ -86,6 +86,22 @@ pub(crate) fn write<W: fmt::Write>(d: &mut Doc<'_, W>) -> Result<(), ExplainErro
         r"\frac{\partial \ell}{\partial x_i} = \frac{\gamma}{\sqrt{\sigma^2+\epsilon}}\Big(dy_i - \overline{dy} - \hat x_i\,\overline{dy\,\hat x}\Big)",
     )?;
     equalities(d, &report, |t| t.contains("∂ℓ/∂x equals"))?;
+    d.para("What the simplification buys, in operations per element (reductions counted once):")?;
+    let rows: Vec<Vec<String>> = report
+        .gradients
+        .iter()
+        .map(|g| {
+            vec![
+                format!("∂ℓ/∂{}", g.name),
+                g.raw_cost.to_string(),
+                g.simplified_cost.to_string(),
+            ]
+        })
+        .collect();
+    d.table(
+        &["gradient", "reverse mode as derived", "simplified"],
+        &rows,
+    )?;
 
     d.section("What the formula says")?;
     d.para(

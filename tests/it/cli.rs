@@ -124,3 +124,45 @@ fn theorems_get_their_expected_verdicts() {
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     assert!(!text(&o).contains("BAD"));
 }
+
+#[test]
+fn derive_verify_and_explain_exit_codes() {
+    let o = bnproof(&["derive", "batchnorm"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(text(&o).contains("dy[n] - mean[n](dy[n]) - xhat[n] * mean[n](dy[n] * xhat[n])"));
+    let wrong = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/examples/models/wrong-claim.bn"
+    );
+    let o = bnproof(&["derive", wrong]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(text(&o).contains("counterexample"));
+    assert_eq!(bnproof(&["derive", "no-such-model"]).status.code(), Some(2));
+    let o = bnproof(&["verify", "batchnorm", "--shape", "n=3"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert_eq!(
+        bnproof(&["verify", wrong, "--shape", "n=3"]).status.code(),
+        Some(1)
+    );
+    assert_eq!(
+        bnproof(&["verify", "batchnorm", "--backend", "torch"])
+            .status
+            .code(),
+        Some(4)
+    );
+    assert_eq!(
+        bnproof(&["verify", "batchnorm", "--shape", "n=0"])
+            .status
+            .code(),
+        Some(2)
+    );
+    assert_eq!(bnproof(&["verify"]).status.code(), Some(2));
+    for topic in ["seed", "scale", "bn-backward"] {
+        let o = bnproof(&["explain", topic]);
+        assert_eq!(o.status.code(), Some(0), "{topic}: {}", text(&o));
+    }
+    let o = bnproof(&["explain"]);
+    assert_eq!(o.status.code(), Some(0));
+    assert!(text(&o).contains("bn-backward"));
+    assert_eq!(bnproof(&["explain", "nope"]).status.code(), Some(2));
+}

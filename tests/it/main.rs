@@ -1,6 +1,7 @@
 //! All integration tests in one binary (faster to build and link).
 
 mod cli;
+mod derive;
 mod explain;
 mod independence;
 mod kernel;

@@ -1,0 +1,172 @@
+//! `derive` and `verify` on every built-in model: the derivation proves every
+//! claim, the numeric oracles agree, and a false claim is caught.
+
+use bnproof::derive::{self, DeriveOptions, Verdict};
+use bnproof::models;
+use bnproof::syntax;
+use bnproof::verify::{self, Backend, Status, VerifyOptions};
+use std::collections::BTreeMap;
+
+/// Drop the timings (`12.3 ms`) so the text can be a snapshot.
+fn without_timings(s: &str) -> String {
+    s.lines()
+        .map(|line| {
+            let words: Vec<&str> = line.split(' ').collect();
+            let mut out = Vec::new();
+            let mut k = 0;
+            while k < words.len() {
+                let w = words[k].trim_end_matches(',');
+                if k + 1 < words.len() && words[k + 1].starts_with("ms") && w.parse::<f64>().is_ok()
+                {
+                    out.push("<t>");
+                    if words[k + 1].ends_with(',') {
+                        out.push(",");
+                    }
+                    k += 2;
+                    continue;
+                }
+                out.push(words[k]);
+                k += 1;
+            }
+            out.join(" ")
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[test]
+fn every_builtin_model_derives_and_proves_its_claims() {
+    for name in models::builtin_names() {
+        let loaded = models::load(name).unwrap();
+        let report = derive::derive(&loaded, &DeriveOptions::default()).unwrap();
+        for eq in &report.equalities {
+            assert!(
+                eq.as_expected(),
+                "{name}: {} got {:?}",
+                eq.title,
+                eq.verdict
+            );
+            if let Verdict::Proved(p) = &eq.verdict {
+                bnproof::kernel::check(p).unwrap();
+            }
+        }
+        assert!(!report.equalities.is_empty(), "{name}: nothing was checked");
+        for g in &report.gradients {
+            let axes = if let Some(s) = loaded
+                .model
+                .inputs
+                .iter()
+                .chain(&loaded.model.params)
+                .find(|s| s.name == g.name)
+            {
+                s.axes.clone()
+            } else {
+                panic!("{name}: gradient for unknown {}", g.name)
+            };
+            assert_eq!(
+                g.simplified.free_axes().into_iter().collect::<Vec<_>>(),
+                axes,
+                "{name}: ∂ℓ/∂{}",
+                g.name
+            );
+            assert!(g.simplified_cost <= g.raw_cost);
+        }
+        let mut text = String::new();
+        derive::write_text(&mut text, &report, false).unwrap();
+        insta::assert_snapshot!(format!("derive_{name}"), without_timings(&text));
+    }
+}
+
+#[test]
+fn batchnorm_gradient_is_the_three_term_form_and_parses_back() {
+    let loaded = models::load("batchnorm").unwrap();
+    let report = derive::derive(&loaded, &DeriveOptions::default()).unwrap();
+    let json = derive::to_json(&report);
+    assert_eq!(json["checked"], true);
+    let dx = json["gradients"]["x"].as_str().unwrap();
+    let parsed = syntax::parse_expr(dx).unwrap();
+    let three_term = syntax::parse_expr(
+        "gamma / sqrt(var + eps) * (dy[n] - mean[n](dy[n]) - xhat[n] * mean[n](dy[n] * xhat[n]))",
+    )
+    .unwrap();
+    assert_eq!(parsed, three_term);
+    for name in ["mu", "var", "xhat", "y"] {
+        assert!(json["definitions"][name].is_string(), "{name}");
+    }
+    // Every proof in the JSON carries a certificate the kernel re-checks.
+    for p in json["proofs"].as_array().unwrap() {
+        if p["verdict"] == "proved" {
+            let text = p["certificate"].to_string();
+            bnproof::cert::check_json(&text).unwrap();
+        }
+    }
+}
+
+#[test]
+fn centering_bias_gradient_is_zero() {
+    let loaded = models::load("centering").unwrap();
+    let report = derive::derive(&loaded, &DeriveOptions::default()).unwrap();
+    let eq = report
+        .equalities
+        .iter()
+        .find(|e| e.title.starts_with("∂ℓ/∂b "))
+        .unwrap();
+    assert!(matches!(eq.verdict, Verdict::Proved(_)), "{:?}", eq.verdict);
+    assert_eq!(syntax::print(&eq.rhs), "0");
+}
+
+#[test]
+fn a_false_claim_is_refuted_by_derive_and_verify() {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/examples/models/wrong-claim.bn"
+    );
+    let loaded = models::load(path).unwrap();
+    let report = derive::derive(&loaded, &DeriveOptions::default()).unwrap();
+    assert!(!report.ok());
+    let bad = report.equalities.iter().find(|e| !e.as_expected()).unwrap();
+    assert!(
+        matches!(bad.verdict, Verdict::Refuted(_)),
+        "{:?}",
+        bad.verdict
+    );
+    let opts = VerifyOptions {
+        shape: Some(BTreeMap::from([("n".to_string(), 3)])),
+        ..VerifyOptions::default()
+    };
+    let rows = verify::verify(&loaded, &opts).unwrap();
+    let claim_rows: Vec<_> = rows
+        .iter()
+        .filter(|r| r.form.starts_with("claim"))
+        .collect();
+    assert_eq!(claim_rows.len(), 2);
+    assert!(
+        claim_rows.iter().all(|r| r.status == Status::Fail),
+        "{claim_rows:?}"
+    );
+    assert!(rows
+        .iter()
+        .filter(|r| r.form == "derived")
+        .all(|r| r.status == Status::Pass));
+}
+
+#[test]
+fn verify_agrees_on_batchnorm_and_layernorm() {
+    for name in ["batchnorm", "layernorm", "centering"] {
+        let loaded = models::load(name).unwrap();
+        let opts = VerifyOptions {
+            backends: vec![Backend::Exact, Backend::F64],
+            order: 2,
+            ..VerifyOptions::default()
+        };
+        let rows = verify::verify(&loaded, &opts).unwrap();
+        assert!(rows.len() >= 6, "{name}");
+        for r in &rows {
+            assert_eq!(r.status, Status::Pass, "{name}: {r:?}");
+        }
+        let mut junit = String::new();
+        verify::write_junit(&mut junit, &rows).unwrap();
+        assert_eq!(junit.matches("<testcase").count(), rows.len());
+        assert!(junit.trim_end().ends_with("</testsuite>"));
+    }
+}
