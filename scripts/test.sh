@@ -12,6 +12,15 @@ echo "== cargo doc"
 RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --quiet
 echo "== cargo test"
 cargo test --all-targets
-echo "== bnproof theorems (release)"
+echo "== CLI smoke runs (release)"
 cargo build --release --quiet
-./target/release/bnproof theorems
+bin=./target/release/bnproof
+$bin theorems
+for m in centering batchnorm batchnorm2d batchnorm-eval layernorm instancenorm groupnorm rmsnorm; do
+  $bin derive "$m" | tail -n 1
+done
+$bin verify --all | tail -n 1
+$bin verify --all --backend exact --order 2 | tail -n 1
+$bin explain seed --plot target/seed.svg | tail -n 1
+$bin explain scale --plot target/scale.svg | tail -n 1
+$bin explain bn-backward | tail -n 1
