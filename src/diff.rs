@@ -48,7 +48,7 @@ use num_traits::{One, Zero};
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
-/// The result of [`derive`].
+/// The result of [`derive()`].
 #[derive(Clone, Debug, PartialEq)]
 pub struct Derivation {
     /// `∂ℓ/∂v` for every definition `v`, in reverse file order.

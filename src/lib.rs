@@ -7,6 +7,7 @@ pub mod derive;
 pub mod diff;
 pub mod eval;
 pub mod explain;
+pub mod higher;
 pub mod ir;
 pub mod kernel;
 pub mod library;

@@ -34,11 +34,14 @@ impl Backend {
 #[derive(Clone, Debug)]
 pub struct VerifyOptions {
     pub backends: Vec<Backend>,
-    /// Axis sizes; `None` tries the default shapes (all 1, all 3, mixed).
+    /// Axis sizes; `None` tries the default shapes.
+    /// (`None`: every axis 1, 2 and 3, and a mixed shape.)
     pub shape: Option<BTreeMap<String, usize>>,
     pub seed: u64,
     /// 1: gradients; 2: also the exact second-order check of each gradient
-    /// (d/ds ⟨∂ℓ/∂x(x + s w), v⟩ = wᵀ H v).
+    /// (d/ds ⟨∂ℓ/∂x(x + s w), v⟩ = wᵀ H v) and the symbolic double backward
+    /// ([`crate::higher`]); 3: also the symbolic third directional
+    /// derivative.
     pub order: u8,
 }
 
@@ -114,7 +117,7 @@ fn default_shapes(model: &Model) -> Vec<BTreeMap<String, usize>> {
         .enumerate()
         .map(|(k, a)| (a.clone(), [4, 2, 3, 2, 2][k % 5]))
         .collect::<BTreeMap<_, _>>();
-    vec![all(1), all(3), mixed]
+    vec![all(1), all(2), all(3), mixed]
 }
 
 fn shape_text(s: &BTreeMap<String, usize>) -> String {
@@ -172,6 +175,13 @@ pub fn verify(loaded: &Loaded, opts: &VerifyOptions) -> Result<Vec<Row>, VerifyE
             forms.push((c.wrt.clone(), format!("claim (line {})", c.line), e));
         }
     }
+    // The symbolic double backward (and third derivative), for layers with
+    // an input x.
+    let higher = if opts.order >= 2 && model.inputs.iter().any(|s| s.name == "x") {
+        crate::higher::derive(model, opts.order).ok()
+    } else {
+        None
+    };
     let mut rows = Vec::new();
     for (k, sizes) in shapes.iter().enumerate() {
         let seed = opts.seed.wrapping_mul(1_000_003).wrapping_add(k as u64);
@@ -179,6 +189,34 @@ pub fn verify(loaded: &Loaded, opts: &VerifyOptions) -> Result<Vec<Row>, VerifyE
             match backend {
                 Backend::Exact => {
                     let env = sample::exact_sample(model, sizes, seed);
+                    if let (Some(h), Ok(env)) = (&higher, &env) {
+                        for c in crate::higher::check(model, h, env, seed) {
+                            let mut row = Row {
+                                model: loaded.name.clone(),
+                                wrt: "x".into(),
+                                form: c.what.clone(),
+                                backend,
+                                order: c.order,
+                                shape: shape_text(sizes),
+                                status: Status::Pass,
+                                detail: String::new(),
+                                rel_err: None,
+                                abs_err: None,
+                            };
+                            match c.result {
+                                Ok(r) if r.equal => row.detail = format!("equal ({})", r.lhs),
+                                Ok(r) => {
+                                    row.status = Status::Fail;
+                                    row.detail = format!(
+                                        "symbolic {} but the Taylor series gives {}",
+                                        r.lhs, r.rhs
+                                    );
+                                }
+                                Err(e) => skip_or_fail(&mut row, e),
+                            }
+                            rows.push(row);
+                        }
+                    }
                     for (wrt, form, g) in &forms {
                         for order in 1..=opts.order.min(2) {
                             let mut row = Row {
@@ -274,9 +312,16 @@ pub fn all_pass(rows: &[Row]) -> bool {
 
 /// A table, one line per check.
 pub fn write_text(out: &mut impl Write, rows: &[Row]) -> fmt::Result {
+    let wf = rows
+        .iter()
+        .map(|r| r.form.chars().count())
+        .max()
+        .unwrap_or(4)
+        .max(4);
+    let ws = rows.iter().map(|r| r.shape.len()).max().unwrap_or(5).max(5);
     writeln!(
         out,
-        "{:<14} {:<6} {:<16} {:<6} {:<5} {:<18} {:<6} detail",
+        "{:<14} {:<6} {:<wf$} {:<6} {:<5} {:<ws$} {:<6} detail",
         "model", "tensor", "form", "oracle", "order", "shape", "result"
     )?;
     for r in rows {
@@ -291,7 +336,7 @@ pub fn write_text(out: &mut impl Write, rows: &[Row]) -> fmt::Result {
         };
         writeln!(
             out,
-            "{:<14} {:<6} {:<16} {:<6} {:<5} {:<18} {:<6} {}",
+            "{:<14} {:<6} {:<wf$} {:<6} {:<5} {:<ws$} {:<6} {}",
             r.model,
             r.wrt,
             r.form,

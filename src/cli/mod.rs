@@ -114,8 +114,9 @@ enum Command {
         shape: Option<String>,
         #[arg(long, default_value_t = 0)]
         seed: u64,
-        /// 1: gradients; 2: also the exact second-order check of each gradient.
-        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u8).range(1..=2))]
+        /// 1: gradients; 2: also second order (double backward); 3: also the
+        /// third directional derivative.
+        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u8).range(1..=3))]
         order: u8,
         #[arg(long, value_enum, default_value = "text")]
         format: VerifyFormat,

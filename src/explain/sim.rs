@@ -76,7 +76,7 @@ pub struct SeedRow {
     pub loss_correct: Rat,
 }
 
-/// The seed simulation: x = u + b, x̂ = x − E[x], ℓ = Σ (x̂ − t)².
+/// The seed simulation: x = u + b, x̂ = x − E\[x\], ℓ = Σ (x̂ − t)².
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SeedSimulation {
     pub u: Vec<Rat>,
@@ -164,7 +164,7 @@ pub struct ScaleRow {
     pub sigma_exact: bool,
 }
 
-/// The scale simulation: x = a u, x̂ = (x − E[x]) / sqrt(Var[x]), ε = 0,
+/// The scale simulation: x = a u, x̂ = (x − E\[x\]) / sqrt(Var\[x\]), ε = 0,
 /// ℓ = Σ (x̂ − t)², naive steps on a.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ScaleSimulation {
@@ -291,7 +291,7 @@ pub fn scale_flip_case(k: usize) -> ScaleSimulation {
 
 // ------------------------------------------------------------- weights ---
 
-/// The Section 3.3 example: x_i = Σ_k W_k u_ik, x̂ = (x − E[x]) / sqrt(Var[x]),
+/// The Section 3.3 example: x_i = Σ_k W_k u_ik, x̂ = (x − E\[x\]) / sqrt(Var\[x\]),
 /// ε = 0, ℓ = Σ (x̂ − t)², gradients at W and at aW, exactly.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct WeightExample {

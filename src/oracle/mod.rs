@@ -65,7 +65,7 @@ pub struct ExactCheck {
 }
 
 impl ExactCheck {
-    fn new(lhs: Rat, rhs: Rat) -> Self {
+    pub fn new(lhs: Rat, rhs: Rat) -> Self {
         let equal = lhs == rhs;
         ExactCheck { lhs, rhs, equal }
     }
