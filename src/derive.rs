@@ -20,12 +20,25 @@ use std::fmt::{self, Write};
 use std::time::{Duration, Instant};
 
 /// What a derivation is asked for.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct DeriveOptions {
     /// Only these inputs/params (all when `None`).
     pub wrt: Option<Vec<String>>,
     /// Prover limits for each equality.
     pub prover: Options,
+    /// 1: gradients; 2: also the double backward; 3: also the third
+    /// directional derivative.
+    pub order: u8,
+}
+
+impl Default for DeriveOptions {
+    fn default() -> Self {
+        DeriveOptions {
+            wrt: None,
+            prover: Options::default(),
+            order: 1,
+        }
+    }
 }
 
 /// The verdict on one equality.
@@ -79,6 +92,8 @@ pub struct Report {
     pub derivation: Derivation,
     pub gradients: Vec<Gradient>,
     pub equalities: Vec<Equality>,
+    /// The symbolic higher derivatives (order 2 and 3), when asked for.
+    pub higher: Option<crate::higher::Higher>,
     pub elapsed: Duration,
 }
 
@@ -192,12 +207,21 @@ pub fn derive(loaded: &Loaded, opts: &DeriveOptions) -> Result<Report, DeriveErr
         }
     }
     equalities.extend(facts(model, &derivation, &ctx, &wanted));
+    let higher = if opts.order >= 2 {
+        crate::higher::derive(model, opts.order).ok()
+    } else {
+        None
+    };
+    if let Some(h) = &higher {
+        equalities.extend(higher_facts(model, h, &ctx));
+    }
     Ok(Report {
         name: loaded.name.clone(),
         model: model.clone(),
         derivation,
         gradients,
         equalities,
+        higher,
         elapsed: start.elapsed(),
     })
 }
@@ -238,6 +262,24 @@ fn facts(model: &Model, d: &Derivation, ctx: &Ctx, wanted: &[String]) -> Vec<Equ
             !has_eps,
         ));
     }
+    // The input Jacobian J (∂ℓ/∂x = Jᵀ dy) is symmetric: ⟨w, J u⟩ = ⟨u, J w⟩,
+    // when gamma does not vary along the statistics' axes.
+    if let Some(output) = model.outputs.first() {
+        let dy = diff::upstream(model, output);
+        let dy_expr = Expr::Sym(dy.clone());
+        let (u, w) = (like("u", &dy_expr), like("w", &dy_expr));
+        let with = |t: &Expr| -> Expr {
+            let m: BTreeMap<String, Expr> = [(dy.name.clone(), t.clone())].into();
+            diff::subst(dx, &m)
+        };
+        let stats: Vec<String> = axes.iter().map(|a| a.to_string()).collect();
+        out.push(ctx.check(
+            "the input Jacobian is symmetric: ⟨w, ∂ℓ/∂x at dy = u⟩ = ⟨u, ∂ℓ/∂x at dy = w⟩".into(),
+            inner(&w, &with(&u)),
+            inner(&u, &with(&w)),
+            gamma_outside_statistics(model, &stats),
+        ));
+    }
     if let Some(dmu) = model.claims.iter().find(|c| c.wrt == "mu") {
         // The paper's ∂ℓ/∂μ has a second term that vanishes: Σ (x − μ) = 0.
         if let Expr::Add(_, second) = &dmu.expr {
@@ -255,9 +297,75 @@ fn facts(model: &Model, d: &Derivation, ctx: &Ctx, wanted: &[String]) -> Vec<Equ
     out
 }
 
+/// A fresh symbol with the axes of `like`, named `name`.
+fn like(name: &str, like: &Expr) -> Expr {
+    Expr::Sym(crate::ir::Symbol::new(name, like.free_axes()))
+}
+
+/// `Σ over every axis of a and b` of `a · b`.
+fn inner(a: &Expr, b: &Expr) -> Expr {
+    let axes: Vec<String> = a.free_axes().union(&b.free_axes()).cloned().collect();
+    let prod = Expr::mul(a.clone(), b.clone());
+    if axes.is_empty() {
+        return prod;
+    }
+    let refs: Vec<&str> = axes.iter().map(String::as_str).collect();
+    Expr::reduce(RedOp::Sum, &refs, prod)
+}
+
+/// Whether the scale `gamma` is constant along the statistics' axes, which
+/// is what makes the input Jacobian symmetric.
+fn gamma_outside_statistics(model: &Model, stat_axes: &[String]) -> bool {
+    match model.params.iter().find(|p| p.name == "gamma") {
+        Some(g) => !g.axes.iter().any(|a| stat_axes.contains(a)),
+        None => true,
+    }
+}
+
+fn stat_axes(model: &Model) -> Option<Vec<String>> {
+    match model.defs.iter().find(|(n, _)| n == "mu").map(|(_, e)| e) {
+        Some(Expr::Reduce(RedOp::Mean, axes, _)) => Some(axes.clone()),
+        _ => None,
+    }
+}
+
+/// Second-order facts: the Hessian is symmetric, and the gradient of
+/// `⟨∂ℓ/∂x, v⟩` with respect to `dy` is `Jᵀ v`, which is `∂ℓ/∂x` with `dy`
+/// replaced by `v` exactly when the Jacobian is symmetric.
+fn higher_facts(model: &Model, h: &crate::higher::Higher, ctx: &Ctx) -> Vec<Equality> {
+    let mut out = Vec::new();
+    let v = like(crate::higher::DIRECTION, &h.hvp_x);
+    let w = like("w", &h.hvp_x);
+    let swap: BTreeMap<String, Expr> = [(crate::higher::DIRECTION.to_string(), w.clone())].into();
+    out.push(ctx.check(
+        "the Hessian in x is symmetric: ⟨H v, w⟩ = ⟨H w, v⟩".into(),
+        inner(&h.hvp_x, &w),
+        inner(&diff::subst(&h.hvp_x, &swap), &v),
+        true,
+    ));
+    if let Some(stats) = stat_axes(model) {
+        let dx = model
+            .inputs
+            .iter()
+            .find(|s| s.name == "x")
+            .and_then(|_| ctx.gradient("x"));
+        if let Some(dx) = dx {
+            let to_v: BTreeMap<String, Expr> = [(h.dy.clone(), v.clone())].into();
+            out.push(ctx.check(
+                format!("∂/∂{} ⟨∂ℓ/∂x, v⟩ is ∂ℓ/∂x at {} = v (Jᵀ = J)", h.dy, h.dy),
+                h.mixed_dy.clone(),
+                diff::subst(&diff::inline(&dx, model), &to_v),
+                gamma_outside_statistics(model, &stats),
+            ));
+        }
+    }
+    out
+}
+
 /// What checking an equality needs.
 struct Ctx<'a> {
     model: &'a Model,
+    derivation: &'a Derivation,
     /// `d<def>` (not an output) → that definition's adjoint.
     adjoints: BTreeMap<String, Expr>,
     assumptions: Vec<Assumption>,
@@ -265,14 +373,19 @@ struct Ctx<'a> {
 }
 
 impl<'a> Ctx<'a> {
-    fn new(model: &'a Model, d: &Derivation, prover: &'a Options) -> Self {
+    fn new(model: &'a Model, d: &'a Derivation, prover: &'a Options) -> Self {
         let adjoints = diff::adjoint_names(model, d);
         Ctx {
             model,
+            derivation: d,
             adjoints,
             assumptions: model.assumptions.clone(),
             prover,
         }
+    }
+
+    fn gradient(&self, name: &str) -> Option<Expr> {
+        self.derivation.gradient(name).cloned()
     }
 
     /// Fully inline: adjoint names, then definitions.
@@ -347,6 +460,24 @@ pub fn write_text(out: &mut impl Write, r: &Report, expand: bool) -> fmt::Result
             "      cost {} (raw reverse mode: {})",
             g.simplified_cost, g.raw_cost
         )?;
+    }
+    if let Some(h) = &r.higher {
+        writeln!(out, "\nhigher order (v: a direction with the axes of x)")?;
+        let mut rows = vec![(
+            "∂/∂x ⟨∂ℓ/∂x, v⟩ (Hessian-vector product)".to_string(),
+            &h.hvp_x,
+        )];
+        if let Some(g) = &h.mixed_gamma {
+            rows.push(("∂/∂gamma ⟨∂ℓ/∂x, v⟩".to_string(), g));
+        }
+        rows.push((format!("∂/∂{} ⟨∂ℓ/∂x, v⟩", h.dy), &h.mixed_dy));
+        if let Some(t) = &h.third {
+            rows.push(("∂/∂x ⟨H v, v⟩ (third order)".to_string(), t));
+        }
+        for (what, e) in rows {
+            writeln!(out, "  {what}: symbolic, cost {}", cost(e))?;
+        }
+        writeln!(out, "  (`bnproof verify --order 2|3` checks each exactly against the oracle's Taylor series; `--format json` lists them)")?;
     }
     writeln!(
         out,
@@ -423,6 +554,15 @@ pub fn to_json(r: &Report) -> serde_json::Value {
         .iter()
         .map(|g| (g.name.clone(), syntax::print(&g.raw).into()))
         .collect();
+    let higher = r.higher.as_ref().map(|h| {
+        serde_json::json!({
+            "direction": crate::higher::DIRECTION,
+            "x": syntax::print(&h.hvp_x),
+            "gamma": h.mixed_gamma.as_ref().map(syntax::print),
+            "upstream": syntax::print(&h.mixed_dy),
+            "third": h.third.as_ref().map(syntax::print),
+        })
+    });
     let adjoints: serde_json::Map<String, serde_json::Value> = r
         .derivation
         .adjoints
@@ -458,6 +598,7 @@ pub fn to_json(r: &Report) -> serde_json::Value {
         "raw_gradients": raw,
         "adjoints": adjoints,
         "proofs": proofs,
+        "double_backward": higher,
         "checked": r.ok(),
     })
 }

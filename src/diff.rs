@@ -857,15 +857,24 @@ mod tests {
                         w.name
                     );
                 }
+                let adjoints = adjoint_names(&m, &d);
                 for c in &m.claims {
-                    let w = m
-                        .inputs
-                        .iter()
-                        .chain(&m.params)
-                        .find(|s| s.name == c.wrt)
-                        .unwrap();
-                    let got = values(d.gradient(&c.wrt).unwrap(), &fwd, &w.axes);
-                    let want = values(&c.expr, &fwd, &w.axes);
+                    // Claims use intermediate gradients by name (dxhat);
+                    // a claim on a definition is about its adjoint.
+                    let (got, axes) =
+                        match m.inputs.iter().chain(&m.params).find(|s| s.name == c.wrt) {
+                            Some(w) => (d.gradient(&c.wrt).unwrap(), w.axes.clone()),
+                            None => {
+                                let (_, def) = m.defs.iter().find(|(n, _)| *n == c.wrt).unwrap();
+                                (
+                                    d.adjoint(&c.wrt).unwrap(),
+                                    def.free_axes().into_iter().collect(),
+                                )
+                            }
+                        };
+                    let claim = subst(&c.expr, &adjoints);
+                    let got = values(got, &fwd, &axes);
+                    let want = values(&claim, &fwd, &axes);
                     let scale = want.iter().map(|v| f(v).abs()).fold(1e-300, f64::max);
                     for (a, b) in got.iter().zip(&want) {
                         assert!(

@@ -173,14 +173,17 @@ mod tests {
                 }
             }
             for c in &m.claims {
-                let w = m
-                    .inputs
-                    .iter()
-                    .chain(&m.params)
-                    .find(|s| s.name == c.wrt)
-                    .unwrap();
+                // A claim is about an input, a parameter or a definition.
+                let axes: Vec<String> =
+                    match m.inputs.iter().chain(&m.params).find(|s| s.name == c.wrt) {
+                        Some(w) => w.axes.clone(),
+                        None => {
+                            let (_, def) = m.defs.iter().find(|(n, _)| *n == c.wrt).unwrap();
+                            def.free_axes().into_iter().collect()
+                        }
+                    };
                 let free: Vec<String> = c.expr.free_axes().into_iter().collect();
-                assert_eq!(free, w.axes, "{name}: claim for {}", c.wrt);
+                assert_eq!(free, axes, "{name}: claim for {}", c.wrt);
             }
         }
     }

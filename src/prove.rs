@@ -852,11 +852,14 @@ pub fn prove(stmt: &Statement, assumptions: &[Assumption], opts: &Options) -> (O
             return (Outcome::Proved(p), stats);
         }
     }
-    // The e-graph gets most of what is left; the full search the rest.
+    // The e-graph gets most of what is left, the full search the rest; when
+    // the normal forms of a large statement already differ, the e-graph
+    // rarely helps and the counterexample search gets the larger share.
+    let share = if big { 0.25 } else { 0.6 };
     let search_opts = Options {
         timeout: deadline
             .saturating_duration_since(Instant::now())
-            .mul_f64(0.6),
+            .mul_f64(share),
         ..opts.clone()
     };
     let search_start = Instant::now();

@@ -158,6 +158,25 @@ fn draw_sizes(
     }
 }
 
+/// Most index positions a sample may have: with many axes (a 5-axis group
+/// norm) large shapes make exact evaluation slow while small ones find the
+/// same counterexamples.
+const MAX_POSITIONS: usize = 64;
+
+/// Shrink the largest sizes until the shape has at most [`MAX_POSITIONS`].
+fn shrink(mut sizes: BTreeMap<String, usize>) -> BTreeMap<String, usize> {
+    while sizes.values().product::<usize>() > MAX_POSITIONS {
+        let Some((_, n)) = sizes.iter_mut().max_by_key(|(_, n)| **n) else {
+            break;
+        };
+        if *n <= 1 {
+            break;
+        }
+        *n -= 1;
+    }
+    sizes
+}
+
 /// A random rational in the given style.
 fn draw_value(style: u32, rng: &mut ChaCha8Rng) -> Rat {
     let pick = rng.gen_range(0..10);
@@ -324,7 +343,7 @@ pub fn refute(stmt: &Statement, assumptions: &[Assumption], opts: &RefuteOptions
         if opts.deadline.is_some_and(|d| Instant::now() >= d) {
             break;
         }
-        let sizes = draw_sizes(draw, &axes, max, &mut rng);
+        let sizes = shrink(draw_sizes(draw, &axes, max, &mut rng));
         draw += 1;
         let values = draw_values(&syms, &sizes, &bias, &mut rng);
         let env = Env { sizes, values };

@@ -757,16 +757,41 @@ fn linear_mean(axes: &[String], p: &Poly) -> Result<Poly, RingError> {
         }
         let mut term = Poly::monomial(c.clone(), outside);
         if !inside.is_one() {
-            let body = to_expr(&Poly::monomial(Rat::one(), inside));
-            term = term.times(&Poly::atom(Atom::Reduce(
-                RedOp::Mean,
-                axes.to_vec(),
-                Box::new(body),
-            )))?;
+            term = term.times(&mean_of_varying(axes, inside)?)?;
         }
         out = out.plus(&term)?;
     }
     Ok(out)
+}
+
+/// The mean over `axes` of a monomial every factor of which varies along
+/// some of them. Axes along which nothing varies are dropped (the mean of a
+/// constant is itself); several axes are taken one at a time, innermost the
+/// axis along which the fewest factors vary (ties: by name), so that
+/// factors come out of as many means as possible:
+/// `mean[A ∪ {a}](F) = mean[A](mean[a](F))` for a product of index sets.
+fn mean_of_varying(axes: &[String], inside: Monomial) -> Result<Poly, RingError> {
+    let frees: Vec<_> = inside
+        .factors()
+        .map(|(a, _)| a.to_expr().free_axes())
+        .collect();
+    let count = |x: &String| frees.iter().filter(|f| f.contains(x)).count();
+    let used: Vec<String> = axes.iter().filter(|x| count(x) > 0).cloned().collect();
+    if used.len() <= 1 {
+        let body = to_expr(&Poly::monomial(Rat::one(), inside));
+        return Ok(Poly::atom(Atom::Reduce(RedOp::Mean, used, Box::new(body))));
+    }
+    let inner = used
+        .iter()
+        .min_by_key(|x| (count(x), (*x).clone()))
+        .cloned()
+        .unwrap_or_default();
+    let rest: Vec<String> = used.into_iter().filter(|x| *x != inner).collect();
+    let first = linear_mean(
+        std::slice::from_ref(&inner),
+        &Poly::monomial(Rat::one(), inside),
+    )?;
+    linear_mean(&rest, &first)
 }
 
 /// Cancel `a^j · (1/a)^k` in every monomial where `m.nonzero(a)` holds, and

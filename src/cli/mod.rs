@@ -94,6 +94,10 @@ enum Command {
         /// Show every proof in full instead of one line each.
         #[arg(long)]
         proofs: bool,
+        /// 1: gradients; 2: also the double backward; 3: also the third
+        /// directional derivative.
+        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u8).range(1..=3))]
+        order: u8,
     },
     /// Numerically cross-check every derived gradient and every gradient
     /// claim (exit 1 on any mismatch).
@@ -215,7 +219,8 @@ fn run(cli: Cli) -> i32 {
             wrt,
             format,
             proofs,
-        } => derive_cmd(&model, wrt, format, proofs),
+            order,
+        } => derive_cmd(&model, wrt, format, proofs, order),
         Command::Theorems { format } => theorems_cmd(format),
     }
 }
@@ -409,7 +414,13 @@ fn theorems_cmd(format: Format) -> i32 {
     }
 }
 
-fn derive_cmd(model: &str, wrt: Option<Vec<String>>, format: Format, expand: bool) -> i32 {
+fn derive_cmd(
+    model: &str,
+    wrt: Option<Vec<String>>,
+    format: Format,
+    expand: bool,
+    order: u8,
+) -> i32 {
     let loaded = match bnproof::models::load(model) {
         Ok(l) => l,
         Err(e) => {
@@ -423,6 +434,7 @@ fn derive_cmd(model: &str, wrt: Option<Vec<String>>, format: Format, expand: boo
             timeout: Duration::from_secs(2),
             ..Options::default()
         },
+        order,
     };
     let report = match bnproof::derive::derive(&loaded, &opts) {
         Ok(r) => r,

@@ -170,3 +170,55 @@ fn verify_agrees_on_batchnorm_and_layernorm() {
         assert!(junit.trim_end().ends_with("</testsuite>"));
     }
 }
+
+#[test]
+fn double_backward_is_proved_and_checked_for_batchnorm_and_layernorm() {
+    for name in ["batchnorm", "layernorm"] {
+        let loaded = models::load(name).unwrap();
+        let opts = DeriveOptions {
+            order: 2,
+            ..DeriveOptions::default()
+        };
+        let report = derive::derive(&loaded, &opts).unwrap();
+        assert!(report.higher.is_some(), "{name}");
+        let titles: Vec<&str> = report.equalities.iter().map(|e| e.title.as_str()).collect();
+        assert!(
+            titles
+                .iter()
+                .any(|t| t.contains("Hessian in x is symmetric")),
+            "{name}"
+        );
+        for eq in &report.equalities {
+            assert!(
+                eq.as_expected(),
+                "{name}: {} got {:?}",
+                eq.title,
+                eq.verdict
+            );
+        }
+        // Layer norm's γ varies along the normalized axis: its Jacobian is
+        // not symmetric, and bnproof says so with a counterexample.
+        let jac = report
+            .equalities
+            .iter()
+            .find(|e| e.title.contains("input Jacobian is symmetric"))
+            .unwrap();
+        assert_eq!(
+            matches!(jac.verdict, Verdict::Refuted(_)),
+            name == "layernorm",
+            "{name}"
+        );
+    }
+    // Third order for batch norm, checked exactly against the Taylor series.
+    let loaded = models::load("batchnorm").unwrap();
+    let opts = VerifyOptions {
+        backends: vec![Backend::Exact],
+        order: 3,
+        ..VerifyOptions::default()
+    };
+    let rows = verify::verify(&loaded, &opts).unwrap();
+    let third: Vec<_> = rows.iter().filter(|r| r.order == 3).collect();
+    assert!(third.len() >= 3);
+    assert!(rows.iter().all(|r| r.status == Status::Pass), "{rows:?}");
+    assert!(rows.iter().filter(|r| r.form.contains("gamma ⟨")).count() >= 3);
+}
