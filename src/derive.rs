@@ -262,6 +262,51 @@ fn facts(model: &Model, d: &Derivation, ctx: &Ctx, wanted: &[String]) -> Vec<Equ
             !has_eps,
         ));
     }
+    // With ε = 0 (and a batch that is not constant) x̂ is orthogonal to the
+    // gradient: the scale-invariance of Section 3.3 seen from the gradient.
+    if let (Some((_, xhat)), true) = (
+        model.defs.iter().find(|(n, _)| n == "xhat"),
+        model
+            .assumptions
+            .iter()
+            .any(|a| a.expr == Expr::sym("eps", &[])),
+    ) {
+        let xhat_sym = Expr::Sym(crate::ir::Symbol::new("xhat", xhat.free_axes()));
+        let inner = Expr::reduce(RedOp::Sum, &axes, Expr::mul(xhat_sym, dx.clone()));
+        let zero: BTreeMap<String, Expr> = [("eps".to_string(), Expr::num(0))].into();
+        let x = model
+            .inputs
+            .iter()
+            .find(|s| s.name == "x")
+            .map(|s| Expr::Sym(s.clone()));
+        if let Some(x) = x {
+            let var = Expr::reduce(RedOp::Var, &axes, x);
+            let assumptions = vec![crate::ir::Assumption {
+                expr: var.clone(),
+                rel: crate::ir::Rel::Gt,
+            }];
+            let start = Instant::now();
+            let stmt = Statement {
+                lhs: diff::subst(&ctx.inline(&inner), &zero),
+                rhs: Expr::num(0),
+            };
+            let verdict = match prove::by_normal_form(&stmt, &assumptions) {
+                Some(p) => Verdict::Proved(p),
+                None => Verdict::Unknown("the normal forms differ".into()),
+            };
+            out.push(Equality {
+                title: format!(
+                    "⟨x̂, ∂ℓ/∂x⟩ over {label} is 0 when ε = 0 (assuming {} > 0)",
+                    syntax::print(&var)
+                ),
+                lhs: diff::subst(&inner, &zero),
+                rhs: Expr::num(0),
+                expect_true: true,
+                verdict,
+                elapsed: start.elapsed(),
+            });
+        }
+    }
     // The input Jacobian J (∂ℓ/∂x = Jᵀ dy) is symmetric: ⟨w, J u⟩ = ⟨u, J w⟩,
     // when gamma does not vary along the statistics' axes.
     if let Some(output) = model.outputs.first() {

@@ -19,7 +19,7 @@ use crate::ir::{int_pow, Expr, Rat, RedOp, Rel, MAX_EXPONENT};
 use num_bigint::BigInt;
 use num_integer::Integer;
 use num_traits::{One, Signed, ToPrimitive, Zero};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::time::Instant;
 
@@ -552,6 +552,12 @@ pub struct Evaluator<'a> {
     env: &'a Env,
     limits: Limits,
     steps: u64,
+    /// Values of reductions by (address of the node, positions of its free
+    /// axes); valid during one top-level [`Evaluator::eval`], whose tree is
+    /// borrowed throughout, and cleared between calls. A reduction whose
+    /// value does not depend on an enclosing index is evaluated once.
+    memo: HashMap<(usize, Vec<usize>), Iv>,
+    free: HashMap<usize, Vec<String>>,
 }
 
 impl<'a> Evaluator<'a> {
@@ -560,6 +566,8 @@ impl<'a> Evaluator<'a> {
             env,
             limits: Limits::default(),
             steps: 0,
+            memo: HashMap::new(),
+            free: HashMap::new(),
         }
     }
 
@@ -568,6 +576,8 @@ impl<'a> Evaluator<'a> {
             env,
             limits,
             steps: 0,
+            memo: HashMap::new(),
+            free: HashMap::new(),
         }
     }
 
@@ -578,6 +588,8 @@ impl<'a> Evaluator<'a> {
 
     /// The value of `e` at one assignment of (at least) its free axes.
     pub fn eval(&mut self, e: &Expr, index: &BTreeMap<String, usize>) -> R<Value> {
+        self.memo.clear();
+        self.free.clear();
         let mut idx = index.clone();
         self.ev(e, &mut idx, 0).map(Value::from_iv)
     }
@@ -675,7 +687,23 @@ impl<'a> Evaluator<'a> {
             }
             Expr::Sqrt(a) => self.ev(a, index, d)?.rpow(1, 2),
             Expr::Pow(a, p) => self.power(a, p, index, d),
-            Expr::Reduce(op, axes, body) => self.reduce(*op, axes, body, index, d),
+            Expr::Reduce(op, axes, body) => {
+                let addr = e as *const Expr as usize;
+                let free = self
+                    .free
+                    .entry(addr)
+                    .or_insert_with(|| e.free_axes().into_iter().collect());
+                let key: Option<Vec<usize>> = free.iter().map(|a| index.get(a).copied()).collect();
+                let key = key.map(|k| (addr, k));
+                if let Some(v) = key.as_ref().and_then(|k| self.memo.get(k)) {
+                    return Ok(v.clone());
+                }
+                let v = self.reduce(*op, axes, body, index, d)?;
+                if let Some(k) = key {
+                    self.memo.insert(k, v.clone());
+                }
+                Ok(v)
+            }
         }
     }
 
@@ -1055,12 +1083,37 @@ mod tests {
         let big = env(&[("i", 1000), ("j", 1000), ("k", 1000)], &[]);
         let e = Expr::reduce(Sum, &["i", "j", "k"], n(1));
         assert!(matches!(eval(&e, &big, &none), Err(EvalError::TooLarge(_))));
+        // Nested sums of something independent of the outer indices are
+        // evaluated once per distinct value (memoized): exact and cheap.
         let e = Expr::reduce(
             Sum,
             &["i"],
             Expr::reduce(Sum, &["j"], Expr::reduce(Sum, &["k"], n(1))),
         );
-        assert!(matches!(eval(&e, &big, &none), Err(EvalError::TooLarge(_))));
+        assert!(matches!(eval(&e, &big, &none), Ok(Value::Exact(v)) if v == z(1_000_000_000)));
+        // Nested sums whose body depends on every index still hit the budget.
+        let ones = |_| vec![z(1); 1000];
+        let vec_env = env(
+            &[("i", 1000), ("j", 1000), ("k", 1000)],
+            &[
+                ("x", &["i"], ones(0)),
+                ("y", &["j"], ones(1)),
+                ("w", &["k"], ones(2)),
+            ],
+        );
+        let body = Expr::mul(
+            Expr::mul(Expr::sym("x", &["i"]), Expr::sym("y", &["j"])),
+            Expr::sym("w", &["k"]),
+        );
+        let e = Expr::reduce(
+            Sum,
+            &["i"],
+            Expr::reduce(Sum, &["j"], Expr::reduce(Sum, &["k"], body)),
+        );
+        assert!(matches!(
+            eval(&e, &vec_env, &none),
+            Err(EvalError::TooLarge(_))
+        ));
     }
 
     #[test]

@@ -137,8 +137,12 @@ fn check_step(before: &Expr, step: &Step, facts: &Facts) -> Result<(), String> {
             "linear" => ring::Mode::LINEAR,
             _ => checks.mode(),
         };
-        let same = ring::normalize_with(old, &mode)
-            .and_then(|a| Ok(a == ring::normalize_with(new, &mode)?));
+        let same = ring::normalize_with(old, &mode).and_then(|a| {
+            let b = ring::normalize_with(new, &mode)?;
+            // `field` may also clear denominators proven non-zero.
+            Ok(a == b
+                || (step.rule == "field" && ring::clears_to_zero(&a.plus(&b.negate())?, &mode)?))
+        });
         return match same {
             Ok(true) => Ok(()),
             Ok(false) => Err(format!(

@@ -928,10 +928,20 @@ pub fn by_normal_form(stmt: &Statement, assumptions: &[Assumption]) -> Option<Pr
         ) else {
             continue;
         };
-        if l != r {
+        let cleared = l != r
+            && name == "field"
+            && l.plus(&r.negate())
+                .is_ok_and(|d| ring::clears_to_zero(&d, &mode) == Ok(true));
+        if l != r && !cleared {
             continue;
         }
-        let middle = ring::to_expr(&l);
+        // Equal normal forms: show the common one in the middle. Equal only
+        // once denominators are cleared: one step from side to side.
+        let middle = if cleared {
+            stmt.rhs.clone()
+        } else {
+            ring::to_expr(&l)
+        };
         let mut steps = Vec::new();
         for target in [&middle, &stmt.rhs] {
             let before = steps.last().map_or(&stmt.lhs, |s: &Step| &s.expr);
@@ -1073,4 +1083,51 @@ fn collect_paths(e: &Expr, cur: &mut Vec<usize>, out: &mut Vec<Vec<usize>>) {
         collect_paths(c, cur, out);
         cur.pop();
     }
+}
+
+/// Operations per element: arithmetic nodes and reductions count one each,
+/// numbers, symbols and axis sets nothing (the cost `derive` reports).
+struct FlopCost;
+
+impl CostFunction<Node> for FlopCost {
+    type Cost = usize;
+    fn cost<C>(&mut self, enode: &Node, mut costs: C) -> usize
+    where
+        C: FnMut(Id) -> usize,
+    {
+        match enode {
+            Node::Num(_) | Node::Sym(_) | Node::Axes(_) => 0,
+            _ => enode.fold(1usize, |acc, id| acc.saturating_add(costs(id))),
+        }
+    }
+}
+
+/// The cheapest form (in operations per element) of a set of expressions
+/// already known to be equal: they are put in one e-class, the rule table
+/// runs a few bounded iterations, and the cheapest term is extracted. The
+/// caller must prove the result equal to the original (the e-graph's
+/// unions of the inputs are trusted here, not by the kernel).
+pub fn cheapest(equal: &[Expr], assumptions: &[Assumption]) -> Option<Expr> {
+    let (first, rest) = equal.split_first()?;
+    let mut egraph = EGraph::<Node, Facts>::new(Facts);
+    for a in assumptions {
+        let id = egraph.add_expr(&to_rec(&a.expr));
+        let data = &mut egraph[id].data;
+        data.sign = data.sign.or(SignFlags::of_rel(a.rel));
+    }
+    let root = egraph.add_expr(&to_rec(first));
+    for e in rest {
+        let id = egraph.add_expr(&to_rec(e));
+        egraph.union(root, id);
+    }
+    egraph.rebuild();
+    let runner = Runner::default()
+        .with_egraph(egraph)
+        .with_node_limit(20_000)
+        .with_iter_limit(6)
+        .with_time_limit(Duration::from_millis(300))
+        .run(&rewrites());
+    let root = runner.egraph.find(root);
+    let (_, best) = Extractor::new(&runner.egraph, FlopCost).find_best(root);
+    from_rec(&best)
 }

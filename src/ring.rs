@@ -794,6 +794,52 @@ fn mean_of_varying(axes: &[String], inside: Monomial) -> Result<Poly, RingError>
     linear_mean(&rest, &first)
 }
 
+/// Whether `r = 0` follows by clearing denominators: every factor `1/c`
+/// whose content `c` the mode proves non-zero is multiplied out (each term
+/// times `c^(E − e)`, `E` the largest power of `1/c` in `r`), and the
+/// resulting polynomial is zero. Sound because the multiplier `Π c^E` is
+/// non-zero everywhere, so `r · Π c^E = 0` forces `r = 0`.
+pub fn clears_to_zero(r: &Poly, m: &Mode) -> Result<bool, RingError> {
+    if r.is_zero() {
+        return Ok(true);
+    }
+    let Some(nonzero) = m.nonzero else {
+        return Ok(false);
+    };
+    let mut highest: BTreeMap<Atom, u32> = BTreeMap::new();
+    for (mono, _) in r.terms() {
+        for (a, k) in mono.factors() {
+            if let Atom::Inv(c) = a {
+                if nonzero(c) {
+                    let e = highest.entry(a.clone()).or_insert(0);
+                    *e = (*e).max(k);
+                }
+            }
+        }
+    }
+    if highest.is_empty() {
+        return Ok(false);
+    }
+    let mut contents = BTreeMap::new();
+    for a in highest.keys() {
+        if let Atom::Inv(c) = a {
+            contents.insert(a.clone(), norm(c, m)?);
+        }
+    }
+    let mut total = Poly::zero();
+    for (mono, c) in r.terms() {
+        let mut rest = mono.0.clone();
+        let mut term = Poly::constant_poly(c.clone());
+        for (a, e_max) in &highest {
+            let e = rest.remove(a).unwrap_or(0);
+            term = term.times(&contents[a].pow(e_max - e)?)?;
+        }
+        term = term.times(&Poly::monomial(Rat::one(), Monomial(rest)))?;
+        total = total.plus(&term)?;
+    }
+    Ok(total.is_zero())
+}
+
 /// Cancel `a^j · (1/a)^k` in every monomial where `m.nonzero(a)` holds, and
 /// square roots `sqrt(c)^2 = c`, `(1/sqrt(c))^2 = 1/c` where `m.nonneg(c)`.
 fn cancel(p: Poly, m: &Mode) -> Result<Poly, RingError> {

@@ -157,14 +157,19 @@ impl Facts {
     pub fn new(assumptions: &[Assumption]) -> Facts {
         let mut facts = Vec::new();
         for a in assumptions {
-            let Ok(p) = ring::normalize(&a.expr) else {
-                continue;
-            };
-            if p.constant().is_some() {
-                continue;
-            }
-            if let Some((_, prim)) = p.positive_primitive() {
-                facts.push((prim, of_rel(a.rel)));
+            // Stored under the plain ring normal form and under the
+            // linearity one, so that `var[i](x[i]) > 0` is also recognized
+            // as `mean[i](x[i]^2) - mean[i](x[i])^2 > 0`.
+            for mode in [ring::Mode::RING, ring::Mode::LINEAR] {
+                let Ok(p) = ring::normalize_with(&a.expr, &mode) else {
+                    continue;
+                };
+                if p.constant().is_some() {
+                    continue;
+                }
+                if let Some((_, prim)) = p.positive_primitive() {
+                    facts.push((prim, of_rel(a.rel)));
+                }
             }
         }
         Facts { facts }
@@ -206,6 +211,11 @@ impl Analysis<'_> {
             return *s;
         }
         let mut s = self.syntactic(e, depth);
+        // Linearity can decide more (a centred mean is 0) and matches
+        // assumptions written with var or as moments.
+        if let Ok(p) = ring::normalize_with(e, &ring::Mode::LINEAR) {
+            s &= self.facts.lookup(&p);
+        }
         if let Ok(p) = ring::normalize(e) {
             s &= self.facts.lookup(&p);
             // The normal form as a whole, unless it is a bare atom (whose
@@ -551,7 +561,17 @@ mod tests {
             (mean(Expr::neg(u())), vec![gt(u())], NEGATIVE),
             (mean(u()), vec![ne(u())], UNKNOWN),
             (sum(Expr::pow(u(), n(2))), vec![], NONNEG),
-            (mean(Expr::sub(u(), mean(u()))), vec![gt(u())], UNKNOWN),
+            // A centred mean is exactly 0 (by linearity), whatever u is.
+            (
+                mean(Expr::sub(u(), mean(u()))),
+                vec![gt(u())],
+                Sign {
+                    zero: true,
+                    nonneg: true,
+                    nonpos: true,
+                    ..Sign::default()
+                },
+            ),
             (var.clone(), vec![gt(u())], NONNEG),
             // contradictory assumptions prove everything (vacuously)
             (

@@ -190,3 +190,40 @@ fn field_steps_cancel_only_proven_nonzero_factors() {
     kernel::check(&proof("field", &["x != 0"])).unwrap();
     kernel::check(&proof("field", &["x > 0"])).unwrap();
 }
+
+#[test]
+fn field_steps_clear_only_proven_nonzero_denominators() {
+    let one_step = |stmt: &str, assume: &[&str]| {
+        let s = syntax::parse_statement(stmt).unwrap();
+        Proof {
+            statement: s.clone(),
+            assumptions: assume
+                .iter()
+                .map(|a| syntax::parse_assumption(a).unwrap())
+                .collect(),
+            steps: vec![kernel::Step {
+                expr: s.rhs.clone(),
+                rule: "field".into(),
+                direction: Direction::Forward,
+                position: vec![],
+                subst: None,
+            }],
+        }
+    };
+    // (x² − y²)/(x − y) = x + y is false at x = y (0 vs 2x) ...
+    rejected(&one_step("(x^2 - y^2) / (x - y) = x + y", &[]));
+    rejected(&one_step("(x^2 - y^2) / (x - y) = x + y", &["x + y != 0"]));
+    // ... and true once x − y ≠ 0 (in any form the sign analysis recognizes).
+    kernel::check(&one_step("(x^2 - y^2) / (x - y) = x + y", &["x - y != 0"])).unwrap();
+    kernel::check(&one_step("(x^2 - y^2) / (x - y) = x + y", &["y - x > 0"])).unwrap();
+    // A variance assumed positive clears a denominator written as moments.
+    kernel::check(&one_step(
+        "mean[i](x[i]^2) / (mean[i](x[i]^2) - mean[i](x[i])^2) - mean[i](x[i])^2 / var[i](x[i]) = 1",
+        &["var[i](x[i]) > 0"],
+    ))
+    .unwrap();
+    rejected(&one_step(
+        "mean[i](x[i]^2) / (mean[i](x[i]^2) - mean[i](x[i])^2) - mean[i](x[i])^2 / var[i](x[i]) = 1",
+        &["var[i](x[i]) >= 0"],
+    ));
+}
