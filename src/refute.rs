@@ -128,7 +128,7 @@ fn rat(p: i64, q: i64) -> Rat {
     Rat::new(BigInt::from(p), BigInt::from(q))
 }
 
-/// Axis sizes for sample number `n`: all ones first, then uniform sizes
+/// Axis sizes for sample number `n`: all twos, all ones, then uniform sizes
 /// cycling through `1..=max`, and mixed random sizes.
 fn draw_sizes(
     n: usize,
@@ -137,8 +137,13 @@ fn draw_sizes(
     rng: &mut ChaCha8Rng,
 ) -> BTreeMap<String, usize> {
     let uniform = |s: usize| axes.iter().map(|a| (a.clone(), s)).collect();
-    if n == 0 || max <= 1 {
+    // Size 2 first: the smallest shape where statistics are not trivial
+    // (a batch of one has zero variance); then the batch of one.
+    if max <= 1 || n == 1 {
         return uniform(1);
+    }
+    if n == 0 {
+        return uniform(2);
     }
     match n % 4 {
         // uniform, cycling 2..=max
