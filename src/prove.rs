@@ -838,43 +838,46 @@ pub fn prove(stmt: &Statement, assumptions: &[Assumption], opts: &Options) -> (O
         };
         return (Outcome::Refuted(c), stats);
     }
-    // Large statements (derivations) go to the normal-form prover first:
-    // the e-graph would spend its budget before it helps.
+    // The normal forms are cheap and decide most identities at once. Large
+    // statements (derivations) take their proof as it is; small ones prefer
+    // the e-graph's proof by named rules (it reads like a textbook) when it
+    // comes within a short budget, and keep the normal-form proof otherwise.
     let big = stmt.lhs.size() + stmt.rhs.size() > NF_FIRST_SIZE;
-    if big {
-        if let Some(p) = by_normal_form(stmt, assumptions) {
-            let stats = Stats {
-                refute_time: quick_time,
-                search_time: start.elapsed() - quick_time,
-                stop: "normal form".into(),
-                ..Default::default()
-            };
-            return (Outcome::Proved(p), stats);
+    let nf = by_normal_form(stmt, assumptions);
+    let nf_stats = |start: Instant| Stats {
+        refute_time: quick_time,
+        search_time: start.elapsed() - quick_time,
+        stop: "normal form".into(),
+        ..Default::default()
+    };
+    if let Some(p) = &nf {
+        if big {
+            return (Outcome::Proved(p.clone()), nf_stats(start));
         }
     }
-    // The e-graph gets most of what is left, the full search the rest; when
-    // the normal forms of a large statement already differ, the e-graph
-    // rarely helps and the counterexample search gets the larger share.
-    let share = if big { 0.25 } else { 0.6 };
+    // The e-graph gets most of what is left (a short budget when a normal-form
+    // proof is in hand), the full search the rest; when the normal forms of a
+    // large statement already differ, the e-graph rarely helps and the
+    // counterexample search gets the larger share.
+    let remaining = deadline.saturating_duration_since(Instant::now());
+    let budget = match (&nf, big) {
+        (Some(_), _) => remaining.min(NAMED_PROOF_BUDGET),
+        (None, true) => remaining.mul_f64(0.25),
+        (None, false) => remaining.mul_f64(0.6),
+    };
     let search_opts = Options {
-        timeout: deadline
-            .saturating_duration_since(Instant::now())
-            .mul_f64(share),
+        timeout: budget,
         ..opts.clone()
     };
     let search_start = Instant::now();
     let (res, mut stats) = search(stmt, assumptions, &search_opts);
     stats.search_time = search_start.elapsed();
     stats.refute_time = quick_time;
-    let reason = match res {
-        Ok(p) => return (Outcome::Proved(p), stats),
-        Err(r) => r,
+    let reason = match (res, nf) {
+        (Ok(p), _) => return (Outcome::Proved(p), stats),
+        (Err(_), Some(p)) => return (Outcome::Proved(p), nf_stats(start)),
+        (Err(r), None) => r,
     };
-    if !big {
-        if let Some(p) = by_normal_form(stmt, assumptions) {
-            return (Outcome::Proved(p), stats);
-        }
-    }
     let full = RefuteOptions {
         seed: opts.seed,
         samples: opts.samples,
@@ -909,8 +912,12 @@ pub fn prove(stmt: &Statement, assumptions: &[Assumption], opts: &Options) -> (O
     }
 }
 
-/// Statements larger than this (in nodes, both sides) try the normal-form
-/// prover before the e-graph.
+/// How long the e-graph may look for a proof by named rules when a
+/// normal-form proof is already in hand.
+const NAMED_PROOF_BUDGET: Duration = Duration::from_millis(150);
+
+/// Statements larger than this (in nodes, both sides) take a normal-form
+/// proof without trying the e-graph.
 const NF_FIRST_SIZE: usize = 120;
 
 /// Prove by normal forms: both sides reach the same polynomial once
