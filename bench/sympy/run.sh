@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# bnproof against SymPy on the same statements (see compare.py).
+#   bench/sympy/run.sh
+# Environment:
+#   BNPROOF_SYMPY_NS="2 4 8 16 32 64"   batch sizes SymPy is asked about
+#   BNPROOF_SYMPY_LIMIT=60              seconds per (statement, N, method) point
+#   BNPROOF_SYMPY_METHODS=expand,cancel,together+expand,radsimp
+#   BNPROOF_SYMPY_VENV=~/.cache/bnproof/sympy-venv
+#   BNPROOF_RUNS=5                      runs of each bnproof command (median)
+# A method that times out at some N is not tried at larger N, so the whole
+# run stays within about 15 minutes at the default limit.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../.." && pwd)
+venv=${BNPROOF_SYMPY_VENV:-$HOME/.cache/bnproof/sympy-venv}
+runs=${BNPROOF_RUNS:-5}
+export BNPROOF_SYMPY_NS=${BNPROOF_SYMPY_NS:-2 4 8 16 32 64}
+
+if [ ! -x "$venv/bin/python" ]; then
+  echo "# creating $venv" >&2
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install --quiet --upgrade pip
+  "$venv/bin/pip" install --quiet -r "$here/requirements.txt"
+fi
+
+cd "$root"
+cargo build --release --quiet
+bin=${CARGO_TARGET_DIR:-$root/target}/release/bnproof
+[ -x "$bin" ] || { echo "no binary at $bin" >&2; exit 1; }
+
+seed='u[i] + (b + Δb) − E[u[i] + (b + Δb)] = u[i] + b − E[u[i] + b]'
+variance='mean[i]((x[i] − mean[i](x[i]))^2) = mean[i](x[i]^2) − mean[i](x[i])^2'
+tsv=$(mktemp)
+trap 'rm -f "$tsv"' EXIT
+
+# median wall seconds and peak KB of `runs` runs; fails if the command fails
+measure() {
+  local label=$1 shown=$2; shift 2
+  local times=() mem=0 out
+  for _ in $(seq "$runs"); do
+    out=$( { /usr/bin/time -f '%e %M %x' "$@" >/dev/null 2>/dev/null; } 2>&1 | tail -n 1 )
+    read -r t m rc <<<"$out"
+    [ "$rc" = 0 ] || { echo "bnproof failed ($rc): $shown" >&2; exit 1; }
+    times+=("$t")
+    (( m > mem )) && mem=$m
+  done
+  local median
+  median=$(printf '%s\n' "${times[@]}" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')
+  printf '%s\t%s\t%s\t%s\n' "$label" "$median" "$mem" "$shown" >>"$tsv"
+}
+
+measure seed "bnproof prove '<Eq. (1)>'" "$bin" prove "$seed"
+measure variance "bnproof prove '<variance identity>'" "$bin" prove "$variance"
+measure bn-dx "bnproof derive batchnorm --wrt x" "$bin" derive batchnorm --wrt x
+
+echo "# $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo)"
+"$venv/bin/python" "$here/compare.py" --bnproof "$tsv" "$@"
