@@ -121,7 +121,7 @@ def load_bnproof(path):
             for line in f:
                 parts = line.rstrip("\n").split("\t")
                 if len(parts) == 4:
-                    out[parts[0]] = (float(parts[1]), int(parts[2]), parts[3])
+                    out[parts[0]] = (max(float(parts[1]), 1e-4), int(parts[2]), parts[3])
     return out
 
 
@@ -169,7 +169,7 @@ def main():
             for m, r in rows:
                 s = f"{r['seconds']:.3f}" if r["seconds"] is not None else "—"
                 mb = f"{r['peak_kb'] / 1024:.0f}" if r["peak_kb"] else "—"
-                bs = f"{b[0]:.3f}" if b else "—"
+                bs = f"{b[0]:.4f}" if b else "—"
                 bmb = f"{b[1] / 1024:.0f}" if b else "—"
                 if b and r["ok"]:
                     ratio = f"{r['seconds'] / b[0]:.1f}×"

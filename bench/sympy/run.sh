@@ -31,15 +31,20 @@ bin=${CARGO_TARGET_DIR:-$root/target}/release/bnproof
 seed='u[i] + (b + Δb) − E[u[i] + (b + Δb)] = u[i] + b − E[u[i] + b]'
 variance='mean[i]((x[i] − mean[i](x[i]))^2) = mean[i](x[i]^2) − mean[i](x[i])^2'
 tsv=$(mktemp)
-trap 'rm -f "$tsv"' EXIT
+tf=$(mktemp)
+trap 'rm -f "$tsv" "$tf"' EXIT
 
-# median wall seconds and peak KB of `runs` runs; fails if the command fails
+# median wall seconds (date +%N; /usr/bin/time's %e is only 10 ms) and peak KB of `runs` runs; fails if the command fails
 measure() {
   local label=$1 shown=$2; shift 2
-  local times=() mem=0 out
+  local times=() mem=0 t m rc
   for _ in $(seq "$runs"); do
-    out=$( { /usr/bin/time -f '%e %M %x' "$@" >/dev/null 2>/dev/null; } 2>&1 | tail -n 1 )
-    read -r t m rc <<<"$out"
+    local t0 t1
+    t0=$(date +%s%N)
+    /usr/bin/time -o "$tf" -f '%M %x' "$@" >/dev/null 2>&1 || true
+    t1=$(date +%s%N)
+    read -r m rc < <(tail -n 1 "$tf")
+    t=$(awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.4f", (b - a) / 1e9}')
     [ "$rc" = 0 ] || { echo "bnproof failed ($rc): $shown" >&2; exit 1; }
     times+=("$t")
     (( m > mem )) && mem=$m
