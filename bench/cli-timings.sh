@@ -13,8 +13,11 @@ measure() {
   local label=$1; shift
   local times=() mem=0
   for _ in $(seq "$n"); do
-    local out
-    out=$( { /usr/bin/time -f '%e %M' "$@" >/dev/null 2>/dev/null; } 2>&1 | tail -n 1 )
+    local out tmp
+    tmp=$(mktemp)
+    /usr/bin/time -o "$tmp" -f '%e %M' "$@" >/dev/null 2>&1 || true
+    out=$(tail -n 1 "$tmp")
+    rm -f "$tmp"
     times+=("${out% *}")
     local m=${out#* }
     (( m > mem )) && mem=$m
