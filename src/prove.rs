@@ -565,13 +565,18 @@ fn rewrites() -> Vec<Rewrite<Node, Facts>> {
 /// Largest representative term the ring hook normalizes.
 const RING_TERM_LIMIT: usize = 400;
 
-fn ring_pass(egraph: &mut EG, seen: &mut HashSet<RecExpr<Node>>) {
+fn ring_pass(egraph: &mut EG, seen: &mut HashSet<RecExpr<Node>>, deadline: Instant) {
     let mut unions = Vec::new();
     {
         let extractor = Extractor::new(egraph, PushCost);
         for class in egraph.classes() {
             if class.data.axes.is_some() {
                 continue;
+            }
+            // Normalizing every class can take long on big powers: stop at
+            // the search's deadline (the runner then stops too).
+            if Instant::now() > deadline {
+                break;
             }
             let (_, term) = extractor.find_best(class.id);
             if term.as_ref().len() > RING_TERM_LIMIT || !seen.insert(term.clone()) {
@@ -646,7 +651,7 @@ pub fn search(
             if Instant::now() > deadline {
                 return Err("time".into());
             }
-            ring_pass(&mut runner.egraph, &mut seen);
+            ring_pass(&mut runner.egraph, &mut seen, deadline);
             if runner.egraph.find(l) == runner.egraph.find(r) {
                 return Err("proved".into());
             }
