@@ -1,0 +1,386 @@
+//! Soundness campaign: random identities that are TRUE by construction and
+//! statements that are FALSE by construction (falseness confirmed by exact
+//! evaluation at a witness before use). Hard properties: nothing false is
+//! proved, nothing true is refuted; every proof re-checked by the kernel and
+//! every counterexample re-checked by `check_counterexample`. The ratios of
+//! true statements proved and false statements refuted are printed only.
+
+use bnproof::eval::{Env, Evaluator, Tensor};
+use bnproof::ir::{Assumption, Expr, Rat, RedOp, Rel, Statement};
+use bnproof::kernel;
+use bnproof::prove::{self, Options, Outcome};
+use bnproof::refute::check_counterexample;
+use bnproof::syntax;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+/// Scalars and vectors along `i` (each name always with the same axes).
+const SCALARS: &[&str] = &["a", "b", "c"];
+const VECTORS: &[&str] = &["x", "y"];
+
+fn leaf(rng: &mut ChaCha8Rng) -> Expr {
+    match rng.gen_range(0..5) {
+        0 => Expr::num(rng.gen_range(1..4)),
+        1 | 2 => Expr::sym(SCALARS[rng.gen_range(0..SCALARS.len())], &[]),
+        _ => Expr::sym(VECTORS[rng.gen_range(0..VECTORS.len())], &["i"]),
+    }
+}
+
+/// A small random expression (no division, no roots: those are exercised by
+/// dedicated generators so that the campaign stays fast).
+fn gen(rng: &mut ChaCha8Rng, depth: u32) -> Expr {
+    if depth == 0 || rng.gen_bool(0.3) {
+        return leaf(rng);
+    }
+    let d = depth - 1;
+    match rng.gen_range(0..8) {
+        0 | 1 => Expr::add(gen(rng, d), gen(rng, d)),
+        2 => Expr::sub(gen(rng, d), gen(rng, d)),
+        3 | 4 => Expr::mul(gen(rng, d), gen(rng, d)),
+        5 => Expr::neg(gen(rng, d)),
+        6 => Expr::reduce(RedOp::Mean, &["i"], gen(rng, d)),
+        _ => Expr::pow(gen(rng, d), Expr::num(2)),
+    }
+}
+
+/// Random exact environments: `i` of size 1..=3, small rationals (zero
+/// included, so that total-semantics corner cases are hit).
+fn env(rng: &mut ChaCha8Rng) -> Env {
+    let n = rng.gen_range(1..=3usize);
+    let mut e = Env::default();
+    e.sizes.insert("i".into(), n);
+    let val = |rng: &mut ChaCha8Rng| {
+        Rat::new(
+            rng.gen_range(-4i64..=4).into(),
+            rng.gen_range(1i64..=3).into(),
+        )
+    };
+    for s in SCALARS {
+        let v = val(rng);
+        e.values.insert((*s).into(), Tensor::scalar(v));
+    }
+    for s in VECTORS {
+        let data = (0..n).map(|_| val(rng)).collect();
+        e.values.insert(
+            (*s).into(),
+            Tensor {
+                axes: vec!["i".into()],
+                data,
+            },
+        );
+    }
+    e
+}
+
+fn assumptions_hold(env: &Env, assumptions: &[Assumption]) -> bool {
+    let n = env.sizes["i"];
+    assumptions.iter().all(|a| {
+        (0..n).all(|k| {
+            let idx: BTreeMap<String, usize> = [("i".to_string(), k)].into();
+            Evaluator::new(env)
+                .eval(&a.expr, &idx)
+                .ok()
+                .and_then(|v| v.holds(a.rel))
+                == Some(true)
+        })
+    })
+}
+
+/// Some environment (satisfying the assumptions) where both sides certainly
+/// differ at some position.
+fn witness(rng: &mut ChaCha8Rng, st: &Statement, assumptions: &[Assumption]) -> bool {
+    for _ in 0..40 {
+        let env = env(rng);
+        if !assumptions_hold(&env, assumptions) {
+            continue;
+        }
+        for k in 0..env.sizes["i"] {
+            let idx: BTreeMap<String, usize> = [("i".to_string(), k)].into();
+            let mut ev = Evaluator::new(&env);
+            if let (Ok(l), Ok(r)) = (ev.eval(&st.lhs, &idx), ev.eval(&st.rhs, &idx)) {
+                if l.definitely_ne(&r) {
+                    return true;
+                }
+            }
+        }
+    }
+    false
+}
+
+/// Sanity check of the generators themselves: a true statement agrees at
+/// many random points (never definitely different).
+fn agrees_everywhere(rng: &mut ChaCha8Rng, st: &Statement, assumptions: &[Assumption]) -> bool {
+    !witness(rng, st, assumptions)
+}
+
+fn nonzero_assumption(e: Expr) -> Assumption {
+    Assumption {
+        expr: e,
+        rel: Rel::Ne,
+    }
+}
+
+type Case = (String, Statement, Vec<Assumption>);
+
+fn st(lhs: Expr, rhs: Expr) -> Statement {
+    Statement { lhs, rhs }
+}
+
+/// A statement true by construction, with the generator's name.
+fn gen_true(rng: &mut ChaCha8Rng) -> Case {
+    let e = gen(rng, 3);
+    let f = gen(rng, 2);
+    let g = gen(rng, 2);
+    let mean = |b: Expr| Expr::reduce(RedOp::Mean, &["i"], b);
+    let sum = |b: Expr| Expr::reduce(RedOp::Sum, &["i"], b);
+    let kind = rng.gen_range(0..11);
+    let (name, s, a) = match kind {
+        0 => (
+            "plus-zero",
+            st(e.clone(), Expr::add(e, Expr::num(0))),
+            vec![],
+        ),
+        1 => (
+            "times-two-over-two",
+            st(
+                e.clone(),
+                Expr::div(Expr::mul(e, Expr::num(2)), Expr::num(2)),
+            ),
+            vec![],
+        ),
+        2 => (
+            "commute-sum",
+            st(Expr::add(e.clone(), f.clone()), Expr::add(f, e)),
+            vec![],
+        ),
+        3 => (
+            "reassociate",
+            st(
+                Expr::add(Expr::add(e.clone(), f.clone()), g.clone()),
+                Expr::add(e, Expr::add(f, g)),
+            ),
+            vec![],
+        ),
+        4 => (
+            "mean-linear",
+            st(
+                mean(Expr::add(e.clone(), f.clone())),
+                Expr::add(mean(e), mean(f)),
+            ),
+            vec![],
+        ),
+        5 => {
+            let y = Expr::sym(SCALARS[rng.gen_range(0..SCALARS.len())], &[]);
+            (
+                "times-y-over-y",
+                st(e.clone(), Expr::mul(e, Expr::div(y.clone(), y.clone()))),
+                vec![nonzero_assumption(y)],
+            )
+        }
+        6 => (
+            "distribute",
+            st(
+                Expr::mul(e.clone(), Expr::add(f.clone(), g.clone())),
+                Expr::add(Expr::mul(e.clone(), f), Expr::mul(e, g)),
+            ),
+            vec![],
+        ),
+        7 => (
+            "sum-is-count-times-mean",
+            st(sum(e.clone()), Expr::mul(sum(Expr::num(1)), mean(e))),
+            vec![],
+        ),
+        8 => (
+            "minus-self",
+            st(Expr::sub(e.clone(), e), Expr::num(0)),
+            vec![],
+        ),
+        9 => (
+            "centred-mean-zero",
+            st(mean(Expr::sub(e.clone(), mean(e))), Expr::num(0)),
+            vec![],
+        ),
+        _ => (
+            "square-expand",
+            st(
+                Expr::pow(Expr::add(e.clone(), f.clone()), Expr::num(2)),
+                Expr::add(
+                    Expr::add(
+                        Expr::mul(e.clone(), e.clone()),
+                        Expr::mul(Expr::num(2), Expr::mul(e, f.clone())),
+                    ),
+                    Expr::mul(f.clone(), f),
+                ),
+            ),
+            vec![],
+        ),
+    };
+    (name.to_string(), s, a)
+}
+
+/// A candidate false statement; kept only when a witness confirms it.
+fn gen_false(rng: &mut ChaCha8Rng) -> Case {
+    let e = gen(rng, 3);
+    let f = gen(rng, 2);
+    let mean = |b: Expr| Expr::reduce(RedOp::Mean, &["i"], b);
+    let sum = |b: Expr| Expr::reduce(RedOp::Sum, &["i"], b);
+    let (name, s, a) = match rng.gen_range(0..6) {
+        0 => (
+            "plus-one",
+            st(e.clone(), Expr::add(e, Expr::num(1))),
+            vec![],
+        ),
+        1 => (
+            "times-two",
+            st(e.clone(), Expr::mul(e, Expr::num(2))),
+            vec![],
+        ),
+        2 => ("mean-for-sum", st(mean(e.clone()), sum(e)), vec![]),
+        3 => ("drop-term", st(Expr::add(e.clone(), f), e), vec![]),
+        4 => {
+            // x/x = 1 style: only true under an assumption that is missing.
+            let y = Expr::sym(SCALARS[rng.gen_range(0..SCALARS.len())], &[]);
+            (
+                "times-y-over-y-unguarded",
+                st(e.clone(), Expr::mul(e, Expr::div(y.clone(), y))),
+                vec![],
+            )
+        }
+        _ => (
+            "mean-multiplicative",
+            st(
+                mean(Expr::mul(e.clone(), f.clone())),
+                Expr::mul(mean(e), mean(f)),
+            ),
+            vec![],
+        ),
+    };
+    (name.to_string(), s, a)
+}
+
+fn opts(seed: u64) -> Options {
+    Options {
+        node_limit: 20_000,
+        iter_limit: 12,
+        timeout: Duration::from_millis(300),
+        seed,
+        samples: 60,
+    }
+}
+
+#[derive(Default)]
+struct Tally {
+    true_proved: usize,
+    false_refuted: usize,
+    unknown: usize,
+    violations: Vec<String>,
+}
+
+fn run_cases(cases: &[(Case, bool)], seed: u64) -> Tally {
+    let mut t = Tally::default();
+    for (k, ((name, s, a), truth)) in cases.iter().enumerate() {
+        let text = format!(
+            "[{name}] {} = {}{}",
+            syntax::print(&s.lhs),
+            syntax::print(&s.rhs),
+            if a.is_empty() {
+                String::new()
+            } else {
+                format!(" assuming {}", syntax::print(&a[0].expr))
+            }
+        );
+        match prove::prove(s, a, &opts(seed + k as u64)).0 {
+            Outcome::Proved(p) => {
+                t.true_proved += usize::from(*truth);
+                if !truth {
+                    t.violations.push(format!("FALSE statement proved: {text}"));
+                }
+                if p.statement != *s || p.assumptions != *a {
+                    t.violations
+                        .push(format!("proof of another statement returned: {text}"));
+                }
+                if let Err(e) = kernel::check(&p) {
+                    t.violations
+                        .push(format!("proof rejected by the kernel ({e}): {text}"));
+                }
+            }
+            Outcome::Refuted(cx) => {
+                t.false_refuted += usize::from(!*truth);
+                if *truth {
+                    t.violations.push(format!("TRUE statement refuted: {text}"));
+                }
+                if !check_counterexample(s, a, &cx) {
+                    t.violations
+                        .push(format!("counterexample fails the re-check: {text}"));
+                }
+            }
+            Outcome::Unknown { .. } => t.unknown += 1,
+        }
+    }
+    t
+}
+
+#[test]
+fn nothing_false_proved_nothing_true_refuted() {
+    let mut rng = ChaCha8Rng::seed_from_u64(0x5eed_b4);
+    let mut cases: Vec<(Case, bool)> = Vec::new();
+    let (mut n_true, mut n_false) = (0, 0);
+    let mut guard = 0;
+    while n_true < 150 {
+        guard += 1;
+        assert!(guard < 10_000);
+        let c = gen_true(&mut rng);
+        // The generators are meant to be valid under the total semantics;
+        // a disagreement would be a bug in this test, not in bnproof.
+        assert!(
+            agrees_everywhere(&mut rng, &c.1, &c.2),
+            "generator {} produced a false statement: {} = {}",
+            c.0,
+            syntax::print(&c.1.lhs),
+            syntax::print(&c.1.rhs)
+        );
+        cases.push((c, true));
+        n_true += 1;
+    }
+    let mut discarded = 0;
+    while n_false < 150 {
+        guard += 1;
+        assert!(guard < 10_000);
+        let c = gen_false(&mut rng);
+        if witness(&mut rng, &c.1, &c.2) {
+            cases.push((c, false));
+            n_false += 1;
+        } else {
+            discarded += 1;
+        }
+    }
+    // Two workers (CI has two cores), true and false cases interleaved.
+    let (a, b): (Vec<_>, Vec<_>) = cases.into_iter().enumerate().partition(|(k, _)| k % 2 == 0);
+    let a: Vec<_> = a.into_iter().map(|(_, c)| c).collect();
+    let b: Vec<_> = b.into_iter().map(|(_, c)| c).collect();
+    let (ta, tb) = std::thread::scope(|sc| {
+        let ha = sc.spawn(|| run_cases(&a, 1));
+        let hb = sc.spawn(|| run_cases(&b, 100_000));
+        (ha.join().unwrap(), hb.join().unwrap())
+    });
+    let true_proved = ta.true_proved + tb.true_proved;
+    let false_refuted = ta.false_refuted + tb.false_refuted;
+    let unknown = ta.unknown + tb.unknown;
+    let mut violations = ta.violations;
+    violations.extend(tb.violations);
+    eprintln!(
+        "soundness campaign: {n_true} true, {n_false} false ({discarded} false candidates without a witness discarded), {unknown} unknown"
+    );
+    eprintln!(
+        "completeness: {true_proved}/{n_true} true proved ({:.0}%); refutation: {false_refuted}/{n_false} false refuted ({:.0}%)",
+        100.0 * true_proved as f64 / n_true as f64,
+        100.0 * false_refuted as f64 / n_false as f64,
+    );
+    assert!(
+        violations.is_empty(),
+        "violations:\n{}",
+        violations.join("\n")
+    );
+}

@@ -1,0 +1,405 @@
+//! Certificate tampering: every single mutation of the certificates of the
+//! library's proofs is rejected by `cert::check_json`, and a rejection that
+//! concerns a step names it.
+//!
+//! A mutation of a step may happen to give another valid proof of the SAME
+//! statement under the SAME assumptions — e.g. `ring` renamed `linear` or
+//! `field` (strictly stronger normal forms), the direction of a normal-form
+//! step flipped (the kernel ignores the direction of `ring`/`linear`/`field`
+//! steps: an equality of normal forms is symmetric), a `ring` step moved to
+//! an enclosing position (the enclosing subterms are ring-equal too), or a
+//! symmetric rule (commutativity) used backward. Those are counted as
+//! "accepted, equivalent": the kernel accepted them for a reason, and the
+//! certificate still proves exactly the original statement. A mutation of the
+//! statement or of the assumptions that is accepted is a soundness failure
+//! unless the mutated statement is itself true; each such acceptance is
+//! cross-examined by the counterexample search and must not be refuted.
+
+use bnproof::cert::{self, Certificate};
+use bnproof::ir::Expr;
+use bnproof::library::{self, Expect, THEOREMS};
+use bnproof::prove::{self, Options, Outcome};
+use bnproof::rules;
+use bnproof::syntax;
+use std::time::Duration;
+
+/// What a rejection must name.
+#[derive(Clone, Copy, Debug)]
+enum Names {
+    /// Exactly this 1-based step.
+    Step(usize),
+    /// This step or a later one, or the proof as a whole.
+    StepOrLater(usize),
+    /// The statement or assumptions: any message.
+    Any,
+}
+
+#[derive(Default)]
+struct Count {
+    tried: usize,
+    rejected: usize,
+    accepted_equivalent: Vec<String>,
+    accepted_true_statement: Vec<String>,
+    failures: Vec<String>,
+}
+
+fn step_named(msg: &str) -> Option<usize> {
+    let k = msg.find("step ")?;
+    let digits: String = msg[k + 5..]
+        .chars()
+        .take_while(|c| c.is_ascii_digit())
+        .collect();
+    digits.parse().ok()
+}
+
+fn paths(e: &Expr) -> Vec<Vec<usize>> {
+    let mut out = vec![vec![]];
+    for (k, c) in e.children().into_iter().enumerate() {
+        for mut p in paths(c) {
+            p.insert(0, k);
+            out.push(p);
+        }
+    }
+    out
+}
+
+/// At most `n` paths, spread evenly (big expressions would make the test slow).
+fn some_paths(e: &Expr, n: usize) -> Vec<Vec<usize>> {
+    let all = paths(e);
+    if all.len() <= n {
+        return all;
+    }
+    let stride = all.len().div_ceil(n);
+    all.into_iter().step_by(stride).collect()
+}
+
+fn is_false(c: &Certificate) -> bool {
+    let Ok(stmt) = syntax::parse_statement(&format!("{} = {}", c.statement.lhs, c.statement.rhs))
+    else {
+        return false;
+    };
+    let assumptions: Vec<_> = c
+        .assumptions
+        .iter()
+        .filter_map(|a| syntax::parse_assumption(a).ok())
+        .collect();
+    let opts = Options {
+        timeout: Duration::from_secs(2),
+        ..Options::default()
+    };
+    matches!(
+        prove::prove(&stmt, &assumptions, &opts).0,
+        Outcome::Refuted(_)
+    )
+}
+
+fn attempt(base: &Certificate, m: &Certificate, what: &str, names: Names, count: &mut Count) {
+    count.tried += 1;
+    let text = serde_json::to_string(m).unwrap();
+    match cert::check_json(&text) {
+        Err(e) => {
+            count.rejected += 1;
+            let msg = e.to_string();
+            let ok = match names {
+                Names::Any => true,
+                Names::Step(k) => step_named(&msg) == Some(k),
+                Names::StepOrLater(k) => match step_named(&msg) {
+                    Some(j) => j >= k,
+                    None => msg.starts_with("proof rejected"),
+                },
+            };
+            if !ok {
+                count
+                    .failures
+                    .push(format!("{what}: rejected without naming {names:?}: {msg}"));
+            }
+        }
+        Ok(_) => {
+            let same = m.statement == base.statement && m.assumptions == base.assumptions;
+            if same {
+                count.accepted_equivalent.push(what.to_string());
+            } else if is_false(m) {
+                count.failures.push(format!(
+                    "{what}: ACCEPTED a certificate of a FALSE statement: {} = {} assuming {:?}",
+                    m.statement.lhs, m.statement.rhs, m.assumptions
+                ));
+            } else {
+                count.accepted_true_statement.push(what.to_string());
+            }
+        }
+    }
+}
+
+fn other_than(e: &Expr) -> Expr {
+    if *e == Expr::num(7) {
+        Expr::num(8)
+    } else {
+        Expr::num(7)
+    }
+}
+
+fn mutate_all(name: &str, base: &Certificate, count: &mut Count) {
+    let n = base.steps.len();
+    let parse = |s: &str| syntax::parse_expr(s).unwrap();
+    let mut rule_names: Vec<&str> = rules::all().iter().map(|r| r.name).collect();
+    rule_names.extend(["ring", "linear", "field", "no-such-rule", ""]);
+    for k in 0..n {
+        let step = &base.steps[k];
+        let here = |m: &str| format!("{name} step {}: {m}", k + 1);
+        // The step's expression: one subterm replaced by another.
+        let e = parse(&step.expr);
+        for p in some_paths(&e, 24) {
+            let new = e.replace_at(&p, other_than(e.at(&p).unwrap())).unwrap();
+            let mut m = base.clone();
+            m.steps[k].expr = syntax::print(&new);
+            attempt(
+                base,
+                &m,
+                &here(&format!("subterm {p:?} replaced")),
+                Names::StepOrLater(k + 1),
+                count,
+            );
+        }
+        // The rule: every other name.
+        for r in &rule_names {
+            if *r == step.rule {
+                continue;
+            }
+            let mut m = base.clone();
+            m.steps[k].rule = r.to_string();
+            // A named rule's substitution would be refused by a normal-form
+            // step for the wrong reason; test the rename alone as well.
+            attempt(
+                base,
+                &m,
+                &here(&format!("rule -> {r:?}")),
+                Names::Step(k + 1),
+                count,
+            );
+            if m.steps[k].substitution.is_some() {
+                m.steps[k].substitution = None;
+                attempt(
+                    base,
+                    &m,
+                    &here(&format!("rule -> {r:?}, no substitution")),
+                    Names::Step(k + 1),
+                    count,
+                );
+            }
+        }
+        // The position: every other valid path of the previous expression,
+        // and a path that does not exist.
+        let prev = if k == 0 {
+            parse(&base.statement.lhs)
+        } else {
+            parse(&base.steps[k - 1].expr)
+        };
+        let mut positions = some_paths(&prev, 40);
+        let mut bogus = step.position.clone();
+        bogus.push(9);
+        positions.push(bogus);
+        for p in positions {
+            if p == step.position {
+                continue;
+            }
+            let mut m = base.clone();
+            m.steps[k].position = p.clone();
+            attempt(
+                base,
+                &m,
+                &here(&format!("position -> {p:?}")),
+                Names::Step(k + 1),
+                count,
+            );
+        }
+        // The direction.
+        for d in ["forward", "backward", "sideways"] {
+            if d == step.direction {
+                continue;
+            }
+            let mut m = base.clone();
+            m.steps[k].direction = d.to_string();
+            attempt(
+                base,
+                &m,
+                &here(&format!("direction -> {d}")),
+                Names::Step(k + 1),
+                count,
+            );
+        }
+        // The substitution: each binding changed or removed, one added.
+        match &step.substitution {
+            Some(sub) => {
+                for (var, val) in sub {
+                    let others: Vec<String> = if val.starts_with('[') {
+                        vec!["[zz]".into(), "[]".into()]
+                    } else {
+                        vec![
+                            if val == "0" { "1".into() } else { "0".into() },
+                            format!("({val}) + 1"),
+                        ]
+                    };
+                    for o in others {
+                        let mut m = base.clone();
+                        m.steps[k]
+                            .substitution
+                            .as_mut()
+                            .unwrap()
+                            .insert(var.clone(), o.clone());
+                        attempt(
+                            base,
+                            &m,
+                            &here(&format!("?{var} -> {o}")),
+                            Names::Step(k + 1),
+                            count,
+                        );
+                    }
+                    let mut m = base.clone();
+                    m.steps[k].substitution.as_mut().unwrap().remove(var);
+                    attempt(
+                        base,
+                        &m,
+                        &here(&format!("?{var} removed")),
+                        Names::Step(k + 1),
+                        count,
+                    );
+                }
+                let mut m = base.clone();
+                m.steps[k]
+                    .substitution
+                    .as_mut()
+                    .unwrap()
+                    .insert("zzz".into(), "1".into());
+                attempt(base, &m, &here("extra binding"), Names::Step(k + 1), count);
+            }
+            None => {
+                let mut m = base.clone();
+                m.steps[k].substitution = Some([("a".to_string(), "1".to_string())].into());
+                attempt(
+                    base,
+                    &m,
+                    &here("bogus substitution"),
+                    Names::Step(k + 1),
+                    count,
+                );
+            }
+        }
+        // The order: swap with the next step.
+        if k + 1 < n {
+            let mut m = base.clone();
+            m.steps.swap(k, k + 1);
+            attempt(
+                base,
+                &m,
+                &here("swapped with the next"),
+                Names::StepOrLater(k + 1),
+                count,
+            );
+        }
+        // A removed step.
+        let mut m = base.clone();
+        m.steps.remove(k);
+        attempt(base, &m, &here("removed"), Names::StepOrLater(k + 1), count);
+    }
+    // Assumptions: removed, weakened, replaced.
+    for (j, a) in base.assumptions.iter().enumerate() {
+        let mut m = base.clone();
+        m.assumptions.remove(j);
+        attempt(
+            base,
+            &m,
+            &format!("{name}: assumption {a:?} removed"),
+            Names::Any,
+            count,
+        );
+        let weaker: Vec<String> = if let Some(e) = a.strip_suffix(" > 0") {
+            vec![format!("{e} >= 0"), format!("{e} != 0")]
+        } else if let Some(e) = a.strip_suffix(" >= 0") {
+            vec![format!("{e} != 0"), format!("{e} + 1 > 0")]
+        } else if let Some(e) = a.strip_suffix(" != 0") {
+            vec![format!("{e} + 1 != 0"), format!("{e} * {e} >= 0")]
+        } else {
+            vec![]
+        };
+        for w in weaker {
+            let mut m = base.clone();
+            m.assumptions[j] = w.clone();
+            attempt(
+                base,
+                &m,
+                &format!("{name}: assumption {a:?} -> {w:?}"),
+                Names::Any,
+                count,
+            );
+        }
+    }
+    // The statement.
+    let (l, r) = (&base.statement.lhs, &base.statement.rhs);
+    let variants = [
+        (format!("({l}) + 1"), r.clone()),
+        (l.clone(), format!("({r}) + 1")),
+        (format!("2 * ({l})"), r.clone()),
+        (l.clone(), format!("2 * ({r})")),
+        (r.clone(), l.clone()),
+        (r.clone(), r.clone()),
+        (l.clone(), l.clone()),
+        ("0".into(), r.clone()),
+        (l.clone(), "0".into()),
+    ];
+    for (nl, nr) in variants {
+        if nl == *l && nr == *r {
+            continue;
+        }
+        let mut m = base.clone();
+        m.statement.lhs = nl.clone();
+        m.statement.rhs = nr.clone();
+        attempt(
+            base,
+            &m,
+            &format!("{name}: statement -> {nl} = {nr}"),
+            Names::Any,
+            count,
+        );
+    }
+    // The version.
+    let mut m = base.clone();
+    m.version += 1;
+    attempt(base, &m, &format!("{name}: version"), Names::Any, count);
+}
+
+#[test]
+fn every_single_certificate_mutation_is_rejected() {
+    let mut count = Count::default();
+    let mut theorems = 0;
+    for t in THEOREMS.iter().filter(|t| t.expect == Expect::Proved) {
+        let run = library::run(t, &Options::default());
+        let Outcome::Proved(proof) = run.outcome else {
+            panic!("library theorem {} not proved: {:?}", t.name, run.outcome);
+        };
+        let base = cert::to_certificate(&proof, true);
+        // The untouched certificate is accepted.
+        cert::check_json(&serde_json::to_string(&base).unwrap())
+            .unwrap_or_else(|e| panic!("{}: original certificate rejected: {e}", t.name));
+        theorems += 1;
+        mutate_all(t.name, &base, &mut count);
+    }
+    eprintln!(
+        "tampering: {theorems} certificates, {} mutations tried, {} rejected, {} accepted as equivalent proofs of the same statement, {} accepted with a changed but still true statement",
+        count.tried,
+        count.rejected,
+        count.accepted_equivalent.len(),
+        count.accepted_true_statement.len()
+    );
+    for a in &count.accepted_equivalent {
+        eprintln!("  accepted (same statement, same assumptions): {a}");
+    }
+    for a in &count.accepted_true_statement {
+        eprintln!("  accepted (changed statement not refuted): {a}");
+    }
+    assert!(
+        count.failures.is_empty(),
+        "{} failures:\n{}",
+        count.failures.len(),
+        count.failures.join("\n")
+    );
+}
