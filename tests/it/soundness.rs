@@ -135,7 +135,7 @@ fn gen_true(rng: &mut ChaCha8Rng) -> Case {
     let g = gen(rng, 2);
     let mean = |b: Expr| Expr::reduce(RedOp::Mean, &["i"], b);
     let sum = |b: Expr| Expr::reduce(RedOp::Sum, &["i"], b);
-    let kind = rng.gen_range(0..11);
+    let kind = rng.gen_range(0..16);
     let (name, s, a) = match kind {
         0 => (
             "plus-zero",
@@ -202,6 +202,58 @@ fn gen_true(rng: &mut ChaCha8Rng) -> Case {
             st(mean(Expr::sub(e.clone(), mean(e))), Expr::num(0)),
             vec![],
         ),
+        11 => {
+            let y = Expr::sym(SCALARS[rng.gen_range(0..SCALARS.len())], &[]);
+            (
+                "times-y-div-y",
+                st(Expr::div(Expr::mul(e.clone(), y.clone()), y.clone()), e),
+                vec![nonzero_assumption(y)],
+            )
+        }
+        12 => {
+            let y = Expr::sym(SCALARS[rng.gen_range(0..SCALARS.len())], &[]);
+            (
+                "sqrt-of-square-nonneg",
+                st(Expr::sqrt(Expr::pow(y.clone(), Expr::num(2))), y.clone()),
+                vec![Assumption {
+                    expr: y,
+                    rel: Rel::Ge,
+                }],
+            )
+        }
+        13 => {
+            let c = Expr::sym(SCALARS[rng.gen_range(0..SCALARS.len())], &[]);
+            (
+                "variance-shift",
+                st(
+                    Expr::reduce(RedOp::Var, &["i"], Expr::add(e.clone(), c)),
+                    Expr::reduce(RedOp::Var, &["i"], e),
+                ),
+                vec![],
+            )
+        }
+        14 => {
+            let c = Expr::sym(SCALARS[rng.gen_range(0..SCALARS.len())], &[]);
+            (
+                "mean-scale",
+                st(mean(Expr::mul(c.clone(), e.clone())), Expr::mul(c, mean(e))),
+                vec![],
+            )
+        }
+        15 => {
+            let c = Expr::sym(SCALARS[rng.gen_range(0..SCALARS.len())], &[]);
+            (
+                "variance-scale",
+                st(
+                    Expr::reduce(RedOp::Var, &["i"], Expr::mul(c.clone(), e.clone())),
+                    Expr::mul(
+                        Expr::pow(c, Expr::num(2)),
+                        Expr::reduce(RedOp::Var, &["i"], e),
+                    ),
+                ),
+                vec![],
+            )
+        }
         _ => (
             "square-expand",
             st(
@@ -226,7 +278,7 @@ fn gen_false(rng: &mut ChaCha8Rng) -> Case {
     let f = gen(rng, 2);
     let mean = |b: Expr| Expr::reduce(RedOp::Mean, &["i"], b);
     let sum = |b: Expr| Expr::reduce(RedOp::Sum, &["i"], b);
-    let (name, s, a) = match rng.gen_range(0..6) {
+    let (name, s, a) = match rng.gen_range(0..9) {
         0 => (
             "plus-one",
             st(e.clone(), Expr::add(e, Expr::num(1))),
@@ -246,6 +298,34 @@ fn gen_false(rng: &mut ChaCha8Rng) -> Case {
                 "times-y-over-y-unguarded",
                 st(e.clone(), Expr::mul(e, Expr::div(y.clone(), y))),
                 vec![],
+            )
+        }
+        6 => (
+            "sqrt-of-square-unguarded",
+            st(Expr::sqrt(Expr::pow(e.clone(), Expr::num(2))), e),
+            vec![],
+        ),
+        7 => {
+            let c = Expr::sym(SCALARS[rng.gen_range(0..SCALARS.len())], &[]);
+            (
+                "variance-scale-linear",
+                st(
+                    Expr::reduce(RedOp::Var, &["i"], Expr::mul(c.clone(), e.clone())),
+                    Expr::mul(c, Expr::reduce(RedOp::Var, &["i"], e)),
+                ),
+                vec![],
+            )
+        }
+        8 => {
+            // x̂ without its guard is not 1 at zero variance.
+            let y = Expr::sym(SCALARS[rng.gen_range(0..SCALARS.len())], &[]);
+            (
+                "div-self-weak-guard",
+                st(Expr::div(y.clone(), y.clone()), Expr::num(1)),
+                vec![Assumption {
+                    expr: y,
+                    rel: Rel::Ge,
+                }],
             )
         }
         _ => (
