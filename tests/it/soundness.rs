@@ -5,6 +5,10 @@
 //! every counterexample re-checked by `check_counterexample`. The ratios of
 //! true statements proved and false statements refuted are printed only.
 
+// The counts are reported on stderr (shown with --nocapture); the print ban
+// of clippy.toml is for the library.
+#![allow(clippy::disallowed_macros)]
+
 use bnproof::eval::{Env, Evaluator, Tensor};
 use bnproof::ir::{Assumption, Expr, Rat, RedOp, Rel, Statement};
 use bnproof::kernel;
@@ -404,7 +408,7 @@ fn run_cases(cases: &[(Case, bool)], seed: u64) -> Tally {
 
 #[test]
 fn nothing_false_proved_nothing_true_refuted() {
-    let mut rng = ChaCha8Rng::seed_from_u64(0x5eed_b4);
+    let mut rng = ChaCha8Rng::seed_from_u64(0x005e_edb4);
     let mut cases: Vec<(Case, bool)> = Vec::new();
     let (mut n_true, mut n_false) = (0, 0);
     let mut guard = 0;
