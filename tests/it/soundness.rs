@@ -9,6 +9,7 @@
 // of clippy.toml is for the library.
 #![allow(clippy::disallowed_macros)]
 
+use bnproof::cert;
 use bnproof::eval::{Env, Evaluator, Tensor};
 use bnproof::ir::{Assumption, Expr, Rat, RedOp, Rel, Statement};
 use bnproof::kernel;
@@ -134,7 +135,7 @@ fn st(lhs: Expr, rhs: Expr) -> Statement {
 
 /// A statement true by construction, with the generator's name.
 fn gen_true(rng: &mut ChaCha8Rng) -> Case {
-    let e = gen(rng, 3);
+    let e = gen(rng, 4);
     let f = gen(rng, 2);
     let g = gen(rng, 2);
     let mean = |b: Expr| Expr::reduce(RedOp::Mean, &["i"], b);
@@ -278,7 +279,7 @@ fn gen_true(rng: &mut ChaCha8Rng) -> Case {
 
 /// A candidate false statement; kept only when a witness confirms it.
 fn gen_false(rng: &mut ChaCha8Rng) -> Case {
-    let e = gen(rng, 3);
+    let e = gen(rng, 4);
     let f = gen(rng, 2);
     let mean = |b: Expr| Expr::reduce(RedOp::Mean, &["i"], b);
     let sum = |b: Expr| Expr::reduce(RedOp::Sum, &["i"], b);
@@ -388,6 +389,18 @@ fn run_cases(cases: &[(Case, bool)], seed: u64) -> Tally {
                 if let Err(e) = kernel::check(&p) {
                     t.violations
                         .push(format!("proof rejected by the kernel ({e}): {text}"));
+                }
+                // Its certificate (every expression printed as text) is
+                // accepted too, and reads back as the same proof.
+                let json = serde_json::to_string(&cert::to_certificate(&p, true)).unwrap();
+                match cert::check_json(&json) {
+                    Ok(back) if back == p => {}
+                    Ok(_) => t
+                        .violations
+                        .push(format!("certificate reads back differently: {text}")),
+                    Err(e) => t
+                        .violations
+                        .push(format!("certificate rejected ({e}): {text}")),
                 }
             }
             Outcome::Refuted(cx) => {
