@@ -411,6 +411,7 @@ fn mutate_all(name: &str, base: &Certificate, count: &mut Count) {
 }
 
 fn tamper(name: &str) {
+    let _heavy = crate::soundness::heavy();
     let t = library::get(name).expect("a library theorem");
     let t0 = std::time::Instant::now();
     let run = library::run(t, &Options::default());
