@@ -585,3 +585,110 @@ fn total_semantics_corner_cases() {
         }
     }
 }
+
+/// Small expressions with division, roots and reductions, over few atoms so
+/// that two random ones are often equal.
+fn gen_field(rng: &mut ChaCha8Rng, depth: u32) -> Expr {
+    if depth == 0 || rng.gen_bool(0.25) {
+        return match rng.gen_range(0..6) {
+            0 => Expr::num(rng.gen_range(0..3)),
+            1 | 2 => Expr::sym("a", &[]),
+            3 => Expr::sym("b", &[]),
+            _ => Expr::sym("x", &["i"]),
+        };
+    }
+    let d = depth - 1;
+    match rng.gen_range(0..9) {
+        0 => Expr::add(gen_field(rng, d), gen_field(rng, d)),
+        1 => Expr::sub(gen_field(rng, d), gen_field(rng, d)),
+        2 | 3 => Expr::mul(gen_field(rng, d), gen_field(rng, d)),
+        4 | 5 => Expr::div(gen_field(rng, d), gen_field(rng, d)),
+        6 => Expr::sqrt(gen_field(rng, d)),
+        7 => Expr::reduce(RedOp::Mean, &["i"], gen_field(rng, d)),
+        _ => Expr::pow(gen_field(rng, d), Expr::num(rng.gen_range(-1..3))),
+    }
+}
+
+/// The trusted normal forms directly: one-step `ring` / `linear` / `field`
+/// proofs between random expressions (under random assumptions). Whenever
+/// the kernel accepts one, the two sides must agree at every sampled point
+/// satisfying the assumptions.
+#[test]
+fn kernel_normal_form_steps_agree_with_evaluation() {
+    let _heavy = heavy();
+    let mut rng = ChaCha8Rng::seed_from_u64(0x00b0_0b5e);
+    let assumption_pool = [
+        ("a", Rel::Ne),
+        ("a", Rel::Gt),
+        ("b", Rel::Ge),
+        ("x[i]", Rel::Gt),
+        ("a - b", Rel::Ne),
+    ];
+    let (mut tried, mut accepted) = (0, 0);
+    let mut violations = Vec::new();
+    for _ in 0..2500 {
+        let e1 = gen_field(&mut rng, 3);
+        // A relative of e1 (a subterm rewritten) or an unrelated expression.
+        let e2 = if rng.gen_bool(0.5) {
+            let paths = {
+                fn paths(e: &Expr, here: Vec<usize>, out: &mut Vec<Vec<usize>>) {
+                    for (k, c) in e.children().into_iter().enumerate() {
+                        let mut p = here.clone();
+                        p.push(k);
+                        paths(c, p, out);
+                    }
+                    out.push(here);
+                }
+                let mut out = Vec::new();
+                paths(&e1, vec![], &mut out);
+                out
+            };
+            let p = &paths[rng.gen_range(0..paths.len())];
+            e1.replace_at(p, gen_field(&mut rng, 1)).unwrap()
+        } else {
+            gen_field(&mut rng, 3)
+        };
+        let assumptions: Vec<Assumption> = assumption_pool
+            .iter()
+            .filter(|_| rng.gen_bool(0.3))
+            .map(|(e, rel)| Assumption {
+                expr: syntax::parse_expr(e).unwrap(),
+                rel: *rel,
+            })
+            .collect();
+        for rule in ["ring", "linear", "field"] {
+            tried += 1;
+            let proof = kernel::Proof {
+                statement: st(e1.clone(), e2.clone()),
+                assumptions: assumptions.clone(),
+                steps: vec![kernel::Step {
+                    expr: e2.clone(),
+                    rule: rule.into(),
+                    direction: kernel::Direction::Forward,
+                    position: vec![],
+                    subst: None,
+                }],
+            };
+            if kernel::check(&proof).is_ok() {
+                accepted += 1;
+                if witness(&mut rng, &proof.statement, &assumptions) {
+                    violations.push(format!(
+                        "{rule} step accepted for a false equation: {} = {} assuming {:?}",
+                        syntax::print(&e1),
+                        syntax::print(&e2),
+                        assumptions
+                            .iter()
+                            .map(|a| format!("{} {} 0", syntax::print(&a.expr), a.rel.as_str()))
+                            .collect::<Vec<_>>()
+                    ));
+                }
+            }
+        }
+    }
+    eprintln!("normal-form steps: {tried} tried, {accepted} accepted, each checked against exact evaluation");
+    assert!(
+        accepted > 50,
+        "too few accepted steps ({accepted}) to mean anything"
+    );
+    assert!(violations.is_empty(), "{}", violations.join("\n"));
+}
