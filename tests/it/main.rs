@@ -2,9 +2,12 @@
 
 mod cli;
 mod derive;
+mod edge;
 mod explain;
 mod independence;
 mod kernel;
 mod library;
 mod prove;
 mod rules;
+mod soundness;
+mod tamper;
