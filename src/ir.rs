@@ -299,8 +299,14 @@ pub fn total_div(a: &Rat, b: &Rat) -> Rat {
 /// so that evaluation never runs out of memory.
 pub const MAX_EXPONENT: i64 = 4096;
 
+/// Largest result, in bits of numerator plus denominator, that constant
+/// folding computes: bigger powers stay unevaluated (and the search never
+/// spends its time on them).
+pub const MAX_POW_BITS: u64 = 1 << 16;
+
 /// `base ^ e` for an integer `e` under the total semantics (`0^-n = 0`).
-/// `None` when `|e|` exceeds [`MAX_EXPONENT`] (unless the base is 0, 1 or -1).
+/// `None` when `|e|` exceeds [`MAX_EXPONENT`] or the result would exceed
+/// [`MAX_POW_BITS`] (unless the base is 0, 1 or -1).
 pub fn int_pow(base: &Rat, e: i64) -> Option<Rat> {
     if base.is_zero() {
         return Some(if e == 0 { Rat::one() } else { Rat::zero() });
@@ -310,6 +316,10 @@ pub fn int_pow(base: &Rat, e: i64) -> Option<Rat> {
         return Some(if neg { -Rat::one() } else { Rat::one() });
     }
     if e.unsigned_abs() > MAX_EXPONENT as u64 {
+        return None;
+    }
+    let bits = base.numer().bits() + base.denom().bits();
+    if bits.saturating_mul(e.unsigned_abs()) > MAX_POW_BITS {
         return None;
     }
     let p = num_traits::pow(base.clone(), e.unsigned_abs() as usize);

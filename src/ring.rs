@@ -471,6 +471,10 @@ fn inv_expr(e: &Expr, m: &Mode) -> Result<Poly, RingError> {
         Expr::Pow(a, x) => {
             let xp = norm(x, m)?;
             match xp.constant() {
+                // A constant power is a constant (folded by `pow_rat`).
+                Some(n) if n.is_integer() && norm(a, m)?.constant().is_some() => {
+                    inv_poly(&norm(e, m)?, m)
+                }
                 Some(n) if n.is_integer() && n.is_positive() => {
                     let n = n.to_integer().to_u32().filter(|&n| n <= MAX_POW);
                     match n {
@@ -496,6 +500,17 @@ fn inv_expr(e: &Expr, m: &Mode) -> Result<Poly, RingError> {
 fn pow_rat(b: &Expr, r: &Rat, m: &Mode) -> Result<Poly, RingError> {
     let p = r.numer();
     let q = r.denom();
+    // A constant to an integer power is a constant (`10^300`), whatever the
+    // exponent, as long as the result stays of bounded size.
+    if q.is_one() {
+        let base = norm(b, m)?;
+        if let (Some(c), Some(e)) = (base.constant(), p.to_i64()) {
+            return match crate::ir::int_pow(&c, e) {
+                Some(v) => Ok(Poly::constant_poly(v)),
+                None => too_large("a constant power too large to evaluate"),
+            };
+        }
+    }
     let mag = p.abs().to_u32().filter(|&m| m <= MAX_POW);
     let Some(mag) = mag else {
         return too_large(format!("an exponent above {MAX_POW}"));

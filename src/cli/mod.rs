@@ -20,6 +20,8 @@ pub const OK: i32 = 0;
 pub const FAILED: i32 = 1;
 pub const BAD_INPUT: i32 = 2;
 pub const UNKNOWN: i32 = 3;
+/// A panic inside bnproof (Rust's own exit code for a panicking program).
+pub const INTERNAL: i32 = 101;
 
 #[derive(Parser)]
 #[command(
@@ -159,8 +161,9 @@ pub fn main() -> i32 {
     match worker.map(|h| h.join()) {
         Ok(Ok(code)) => code,
         _ => {
-            eprintln!("bnproof: internal error");
-            FAILED
+            // A panic is a bug in bnproof, never a verdict: its own exit code.
+            eprintln!("bnproof: internal error (a bug; please report the input)");
+            INTERNAL
         }
     }
 }

@@ -177,7 +177,6 @@ fn huge_and_tiny_magnitudes() {
 }
 
 #[test]
-#[ignore = "bug: `10^300 * x = x * 10^300` (and `2^257 * x = x * 2^257`) is unknown (exit 3): the prover finds the commutativity proof but the kernel rejects it with 'normalization refused: ring normal form too large: an exponent above 256' — a constant power `n^k` of a number is not folded to a number before the ring normal form's exponent limit applies"]
 fn bug_constant_power_above_256_not_proved() {
     for s in ["10^300 * x = x * 10^300", "2^257 * x = x * 2^257"] {
         let r = bnproof(&["prove", s]);
@@ -186,7 +185,6 @@ fn bug_constant_power_above_256_not_proved() {
 }
 
 #[test]
-#[ignore = "bug: `x / 10^300 * 10^300 = x`, `x / 10^300 = x * 10^(-300)` and `1e300 * x = x * 10^300` are unknown (exit 3, 'the rules are exhausted (saturated)'): `10^300` is not identified with the literal 1e300 nor cancelled, although `x / 1e300 = x * 1e-300` is proved at once"]
 fn bug_constant_power_not_folded() {
     for s in [
         "x / 10^300 * 10^300 = x",
@@ -369,7 +367,6 @@ fn bnproof_within(args: &[&str], limit: Duration) -> Option<i32> {
 
 /// Found by the `prove` fuzz target (input `8^9E3035^66=075`).
 #[test]
-#[ignore = "bug: `prove 'x = 9e3035^66' --timeout 1` does not finish within 20 s (nor `x = 9e999^(10^3)`, nor the fuzz input `8^9E3035^66=075`, which timed out after 15 s in the release fuzz build): `Expr::const_value`/`ir::int_pow` bound the exponent (MAX_EXPONENT = 4096) but not the size of the result, so a 3036-digit base to the 66th (200 000 digits) is folded, and then re-folded and re-evaluated without checking the deadline — the time limit is not honoured and memory grows"]
 fn bug_huge_constant_power_ignores_timeout() {
     for s in ["x = 9e3035^66", "x = 9e999^(10^3)", "8^9E3035^66=075"] {
         let code = bnproof_within(&["prove", s, "--timeout", "1"], Duration::from_secs(20));
