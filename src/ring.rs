@@ -734,7 +734,7 @@ impl Mode<'static> {
 fn linear_reduce(op: RedOp, axes: &[String], body: &Expr, m: &Mode) -> Result<Poly, RingError> {
     let p = norm(body, m)?;
     match op {
-        RedOp::Mean => linear_mean(axes, &p),
+        RedOp::Mean => flat_mean(axes, &p, m),
         RedOp::Sum => {
             // sum[A](e) = sum[A](1) * mean[A](e); the count is an atom.
             let count = Poly::atom(Atom::Reduce(
@@ -745,13 +745,67 @@ fn linear_reduce(op: RedOp, axes: &[String], body: &Expr, m: &Mode) -> Result<Po
             if p.constant().is_some_and(|c| c.is_one()) {
                 return Ok(count);
             }
-            count.times(&linear_mean(axes, &p)?)
+            count.times(&flat_mean(axes, &p, m)?)
         }
         RedOp::Var => {
-            let centred = p.plus(&linear_mean(axes, &p)?.negate())?;
-            linear_mean(axes, &centred.times(&centred)?)
+            let centred = p.plus(&flat_mean(axes, &p, m)?.negate())?;
+            flat_mean(axes, &centred.times(&centred)?, m)
         }
     }
+}
+
+/// [`linear_mean`], first merging a mean nested inside into this one
+/// (Fubini for finite averages): `mean[A](g · mean[B](V)) = mean[A ∪ B](g · V)`
+/// when `A` and `B` are disjoint and `g` does not vary along `B`. So
+/// `mean[i](mean[j](z))` and `mean[j](mean[i](z))` reach one normal form.
+fn flat_mean(axes: &[String], p: &Poly, m: &Mode) -> Result<Poly, RingError> {
+    let mut out = Poly::zero();
+    for (mono, c) in p.terms() {
+        let term = Poly::monomial(c.clone(), mono.clone());
+        let varying: Vec<(&Atom, u32)> = mono
+            .factors()
+            .filter(|(a, _)| {
+                let free = a.to_expr().free_axes();
+                axes.iter().any(|x| free.contains(x))
+            })
+            .collect();
+        let merge = varying.iter().find_map(|(a, k)| match a {
+            Atom::Reduce(RedOp::Mean, inner_axes, inner_body)
+                if *k >= 1
+                    && !inner_axes.iter().any(|x| axes.contains(x))
+                    && varying.iter().all(|(b, _)| {
+                        *b == *a || {
+                            let free = b.to_expr().free_axes();
+                            !inner_axes.iter().any(|x| free.contains(x))
+                        }
+                    }) =>
+            {
+                Some(((*a).clone(), inner_axes.clone(), inner_body.clone()))
+            }
+            _ => None,
+        });
+        let Some((atom, inner_axes, inner_body)) = merge else {
+            out = out.plus(&linear_mean(axes, &term)?)?;
+            continue;
+        };
+        // One copy of the inner mean is merged; further powers of it stay
+        // as factors (they do not vary along its axes either).
+        let mut rest = mono.0.clone();
+        match rest.get(&atom).copied() {
+            Some(k) if k > 1 => {
+                rest.insert(atom.clone(), k - 1);
+            }
+            _ => {
+                rest.remove(&atom);
+            }
+        }
+        let merged = Poly::monomial(c.clone(), Monomial(rest)).times(&norm(&inner_body, m)?)?;
+        let mut all: Vec<String> = axes.iter().chain(&inner_axes).cloned().collect();
+        all.sort();
+        all.dedup();
+        out = out.plus(&flat_mean(&all, &merged, m)?)?;
+    }
+    Ok(out)
 }
 
 /// The mean over `axes` of a polynomial: each term's factors that do not vary

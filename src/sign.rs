@@ -170,6 +170,22 @@ impl Facts {
                 if let Some((_, prim)) = p.positive_primitive() {
                     facts.push((prim, of_rel(a.rel)));
                 }
+                // A common monomial factor g of `c·g·q REL 0`: a non-zero
+                // product has non-zero factors (q ≠ 0); with `> 0` and g a
+                // square (even powers, so g > 0 there), q has the sign of c.
+                if let Some((c, g, q)) = p.split_content() {
+                    if !g.is_one() && q.constant().is_none() {
+                        let even = g.factors().all(|(_, k)| k % 2 == 0);
+                        let set = match a.rel {
+                            Rel::Gt if even => Some(if c.is_positive() { POS } else { NEG }),
+                            Rel::Gt | Rel::Ne => Some(POS | NEG),
+                            Rel::Ge => None,
+                        };
+                        if let (Some(set), Some((_, prim))) = (set, q.positive_primitive()) {
+                            facts.push((prim, set));
+                        }
+                    }
+                }
             }
         }
         Facts { facts }

@@ -268,8 +268,12 @@ pub(crate) fn write<W: fmt::Write>(d: &mut Doc<'_, W>) -> Result<(), ExplainErro
     ])?;
     d.para(
         "The orthogonality is general for ε = 0: ⟨∇_W ℓ, W⟩ = Σ_j ∂ℓ/∂x_j · x_j, and J·x = 0 \
-         because BN is invariant along the ray x ↦ a·x (differentiate BN(a·x) = BN(x) at a = 1).",
+         because BN is invariant along the ray x ↦ a·x (differentiate BN(a·x) = BN(x) at a = 1). \
+         bnproof proves it for every batch size, every width and every upstream gradient: it \
+         differentiates the layer x[i] = sum[k](W[k] * u[i,k]), x̂ = (x − E[x]) / sqrt(Var[x]) \
+         symbolically and shows Σ_k W[k] · ∂ℓ/∂W[k] = 0 whenever the batch is not constant:",
     )?;
+    orthogonality(d)?;
 
     // 7 ---------------------------------------------------------------
     d.section("The correct gradient can only grow ‖W‖")?;
@@ -342,5 +346,55 @@ pub(crate) fn write<W: fmt::Write>(d: &mut Doc<'_, W>) -> Result<(), ExplainErro
          the scale, ∇ ⟂ W, and ‖W‖ grows under correct gradient descent; these identities hold \
          exactly only with ε = 0 (or ε scaled by a²), as the refuted fixed-ε statement shows.",
     )?;
+    Ok(())
+}
+
+/// ⟨∇_W ℓ, W⟩ = 0 for the scale-invariant unit, derived and proved.
+fn orthogonality<W: fmt::Write>(d: &mut Doc<'_, W>) -> Result<(), ExplainError> {
+    use crate::ir::{Assumption, Expr, RedOp, Rel, Statement};
+    let src = include_str!("../../models/explain/scale-invariant-unit.bn");
+    let model =
+        crate::syntax::parse_model(src).map_err(|e| ExplainError::Derivation(e.to_string()))?;
+    let derivation =
+        crate::diff::derive(&model).map_err(|e| ExplainError::Derivation(format!("{e:?}")))?;
+    let grad = derivation
+        .gradient("W")
+        .cloned()
+        .unwrap_or_else(|| Expr::num(0));
+    let inner = Expr::reduce(RedOp::Sum, &["k"], Expr::mul(Expr::sym("W", &["k"]), grad));
+    let x = crate::diff::inline(&Expr::sym("x", &["i"]), &model);
+    let assumption = Assumption {
+        expr: Expr::reduce(RedOp::Var, &["i"], x),
+        rel: Rel::Gt,
+    };
+    let stmt = Statement {
+        lhs: crate::diff::inline(&inner, &model),
+        rhs: Expr::num(0),
+    };
+    let proof = crate::prove::by_normal_form(&stmt, std::slice::from_ref(&assumption));
+    let held = proof
+        .as_ref()
+        .is_some_and(|p| crate::kernel::check(p).is_ok());
+    let text = match &proof {
+        Some(p) if held => format!(
+            "sum[k](W[k] * ∂ℓ/∂W[k]) = 0, assuming {} > 0\n  proved: {} kernel-checked step(s) ({}), \
+             after substituting the layer's definitions",
+            crate::syntax::print(&assumption.expr),
+            p.steps.len(),
+            p.steps.iter().map(|s| s.rule.as_str()).collect::<Vec<_>>().join(", ")
+        ),
+        _ => "sum[k](W[k] * ∂ℓ/∂W[k]) = 0: no kernel-checked proof was found".to_string(),
+    };
+    d.block(&text)?;
+    d.record(
+        "⟨∇_W ℓ, W⟩ = 0 for x = Σ_k W_k u_k with ε = 0 (symbolic)".into(),
+        super::CheckKind::Proof,
+        held,
+        if held {
+            String::new()
+        } else {
+            "not proved".into()
+        },
+    );
     Ok(())
 }

@@ -227,3 +227,32 @@ fn field_steps_clear_only_proven_nonzero_denominators() {
         &["var[i](x[i]) >= 0"],
     ));
 }
+
+#[test]
+fn factors_of_assumed_products_get_their_signs() {
+    let one_step = |stmt: &str, assume: &[&str]| {
+        let s = syntax::parse_statement(stmt).unwrap();
+        Proof {
+            statement: s.clone(),
+            assumptions: assume
+                .iter()
+                .map(|a| syntax::parse_assumption(a).unwrap())
+                .collect(),
+            steps: vec![kernel::Step {
+                expr: s.rhs.clone(),
+                rule: "field".into(),
+                direction: Direction::Forward,
+                position: vec![],
+                subst: None,
+            }],
+        }
+    };
+    // a²·(x − y) > 0 forces x − y ≠ 0 (and > 0); a·(x − y) ≠ 0 forces it too.
+    kernel::check(&one_step("(x - y) / (x - y) = 1", &["a^2 * (x - y) > 0"])).unwrap();
+    kernel::check(&one_step("(x - y) / (x - y) = 1", &["a * (x - y) != 0"])).unwrap();
+    // ≥ 0 says nothing about a factor (a = 0 allows any x − y).
+    rejected(&one_step("(x - y) / (x - y) = 1", &["a^2 * (x - y) >= 0"]));
+    // With an odd power the sign of the factor is unknown: sqrt((x−y)²) = x − y needs x − y ≥ 0.
+    rejected(&one_step("sqrt(x - y)^2 = x - y", &["a * (x - y) > 0"]));
+    kernel::check(&one_step("sqrt(x - y)^2 = x - y", &["a^2 * (x - y) > 0"])).unwrap();
+}

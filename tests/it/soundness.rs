@@ -496,7 +496,6 @@ fn nothing_false_proved_nothing_true_refuted() {
 /// (ARCHITECTURE.md); for a body that varies along both axes it fixes one
 /// order, so the other nesting is not recognised.
 #[test]
-#[ignore = "bug: Fubini for means is not proved: `mean[i](mean[j](z[i,j])) = mean[j](mean[i](z[i,j]))` and `mean[i,j](z[i,j]) = mean[i](mean[j](z[i,j]))` are unknown, and the kernel rejects a one-step `linear` certificate for them ('the two sides do not have the same linear normal form') while accepting `mean[i,j](z[i,j]) = mean[j](mean[i](z[i,j]))` — the linear normal form does not commute nested means over different axes (same for sum)"]
 fn bug_fubini_for_means_not_proved() {
     for (l, r) in [
         ("mean[i](mean[j](z[i,j]))", "mean[j](mean[i](z[i,j]))"),
