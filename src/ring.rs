@@ -582,7 +582,7 @@ fn norm_node(e: &Expr, m: &Mode) -> Result<Poly, RingError> {
         Expr::Sqrt(a) => {
             let radicand = norm(a, m)?;
             note_nonneg(a, &radicand, m);
-            root_poly(radicand, 2)?
+            sqrt_poly(radicand, m)?
         }
         // A reduction depends only on the values of its body.
         Expr::Reduce(op, axes, body) if m.linear => linear_reduce(*op, axes, body, m)?,
@@ -861,6 +861,36 @@ fn mean_of_varying(axes: &[String], inside: Monomial) -> Result<Poly, RingError>
         &Poly::monomial(Rat::one(), inside),
     )?;
     linear_mean(&rest, &first)
+}
+
+/// `sqrt(p)`; with a `nonneg` check, square factors of atoms proven
+/// non-negative come out: `sqrt(a^2k · q) = a^k · sqrt(q)` for `a ≥ 0`
+/// (for any `q`: both sides are 0 when `q ≤ 0` or `a = 0`).
+fn sqrt_poly(p: Poly, m: &Mode) -> Result<Poly, RingError> {
+    let Some(nonneg) = m.nonneg else {
+        return root_poly(p, 2);
+    };
+    let Some((c, g, q)) = p.split_content() else {
+        return root_poly(p, 2);
+    };
+    let mut outside = Monomial::one();
+    let mut inside = Monomial::one();
+    for (a, k) in g.factors() {
+        let out = k / 2;
+        if out > 0 && !matches!(a, Atom::Inv(_)) && nonneg(&a.to_expr()) {
+            outside.0.insert(a.clone(), out);
+            if k % 2 == 1 {
+                inside.0.insert(a.clone(), 1);
+            }
+        } else {
+            inside.0.insert(a.clone(), k);
+        }
+    }
+    if outside.is_one() {
+        return root_poly(p, 2);
+    }
+    let rest = Poly::monomial(c, inside).times(&q)?;
+    Poly::monomial(Rat::one(), outside).times(&root_poly(rest, 2)?)
 }
 
 /// Whether `r = 0` follows by clearing denominators: every factor `1/c`

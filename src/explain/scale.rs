@@ -267,6 +267,12 @@ pub(crate) fn write<W: fmt::Write>(d: &mut Doc<'_, W>) -> Result<(), ExplainErro
         ),
     ])?;
     d.para(
+        "Both facts hold in general, not just in this example. The gradient scaling, proved \
+         symbolically for every batch size and width (substitute a·W for W in the derived \
+         ∂ℓ/∂W of the unit x[i] = sum[k](W[k] * u[i,k]) normalized with ε = 0):",
+    )?;
+    gradient_scaling(d)?;
+    d.para(
         "The orthogonality is general for ε = 0: ⟨∇_W ℓ, W⟩ = Σ_j ∂ℓ/∂x_j · x_j, and J·x = 0 \
          because BN is invariant along the ray x ↦ a·x (differentiate BN(a·x) = BN(x) at a = 1). \
          bnproof proves it for every batch size, every width and every upstream gradient: it \
@@ -349,9 +355,10 @@ pub(crate) fn write<W: fmt::Write>(d: &mut Doc<'_, W>) -> Result<(), ExplainErro
     Ok(())
 }
 
-/// ⟨∇_W ℓ, W⟩ = 0 for the scale-invariant unit, derived and proved.
-fn orthogonality<W: fmt::Write>(d: &mut Doc<'_, W>) -> Result<(), ExplainError> {
-    use crate::ir::{Assumption, Expr, RedOp, Rel, Statement};
+/// The scale-invariant unit, its gradient in W (inlined), and the
+/// assumption that the batch is not constant.
+fn unit() -> Result<(crate::syntax::Model, crate::ir::Expr, crate::ir::Assumption), ExplainError> {
+    use crate::ir::{Assumption, Expr, RedOp, Rel};
     let src = include_str!("../../models/explain/scale-invariant-unit.bn");
     let model =
         crate::syntax::parse_model(src).map_err(|e| ExplainError::Derivation(e.to_string()))?;
@@ -361,33 +368,42 @@ fn orthogonality<W: fmt::Write>(d: &mut Doc<'_, W>) -> Result<(), ExplainError> 
         .gradient("W")
         .cloned()
         .unwrap_or_else(|| Expr::num(0));
-    let inner = Expr::reduce(RedOp::Sum, &["k"], Expr::mul(Expr::sym("W", &["k"]), grad));
+    let grad = crate::diff::inline(&grad, &model);
     let x = crate::diff::inline(&Expr::sym("x", &["i"]), &model);
     let assumption = Assumption {
         expr: Expr::reduce(RedOp::Var, &["i"], x),
         rel: Rel::Gt,
     };
-    let stmt = Statement {
-        lhs: crate::diff::inline(&inner, &model),
-        rhs: Expr::num(0),
-    };
-    let proof = crate::prove::by_normal_form(&stmt, std::slice::from_ref(&assumption));
+    Ok((model, grad, assumption))
+}
+
+/// Show and record a normal-form proof of `stmt`.
+fn proved<W: fmt::Write>(
+    d: &mut Doc<'_, W>,
+    what: &str,
+    stmt: &crate::ir::Statement,
+    assumptions: &[crate::ir::Assumption],
+) -> Result<(), ExplainError> {
+    let proof = crate::prove::by_normal_form(stmt, assumptions);
     let held = proof
         .as_ref()
         .is_some_and(|p| crate::kernel::check(p).is_ok());
+    let assumed: Vec<String> = assumptions
+        .iter()
+        .map(|a| format!("{} > 0", crate::syntax::print(&a.expr)))
+        .collect();
     let text = match &proof {
         Some(p) if held => format!(
-            "sum[k](W[k] * ∂ℓ/∂W[k]) = 0, assuming {} > 0\n  proved: {} kernel-checked step(s) ({}), \
-             after substituting the layer's definitions",
-            crate::syntax::print(&assumption.expr),
+            "{what}, assuming {}\n  proved: {} kernel-checked step(s) ({}), after substituting the layer's definitions",
+            assumed.join(" and "),
             p.steps.len(),
             p.steps.iter().map(|s| s.rule.as_str()).collect::<Vec<_>>().join(", ")
         ),
-        _ => "sum[k](W[k] * ∂ℓ/∂W[k]) = 0: no kernel-checked proof was found".to_string(),
+        _ => format!("{what}: no kernel-checked proof was found"),
     };
     d.block(&text)?;
     d.record(
-        "⟨∇_W ℓ, W⟩ = 0 for x = Σ_k W_k u_k with ε = 0 (symbolic)".into(),
+        format!("{what} (symbolic)"),
         super::CheckKind::Proof,
         held,
         if held {
@@ -397,4 +413,40 @@ fn orthogonality<W: fmt::Write>(d: &mut Doc<'_, W>) -> Result<(), ExplainError> 
         },
     );
     Ok(())
+}
+
+/// ∂ℓ/∂W at a·W is (1/a) · ∂ℓ/∂W at W (a > 0, ε = 0).
+fn gradient_scaling<W: fmt::Write>(d: &mut Doc<'_, W>) -> Result<(), ExplainError> {
+    use crate::ir::{Assumption, Expr, Rel, Statement};
+    let (_, grad, not_constant) = unit()?;
+    let a = Expr::sym("a", &[]);
+    let scaled: std::collections::BTreeMap<String, Expr> = [(
+        "W".to_string(),
+        Expr::mul(a.clone(), Expr::sym("W", &["k"])),
+    )]
+    .into();
+    let stmt = Statement {
+        lhs: crate::diff::subst(&grad, &scaled),
+        rhs: Expr::div(grad, a.clone()),
+    };
+    let assumptions = [
+        Assumption {
+            expr: a,
+            rel: Rel::Gt,
+        },
+        not_constant,
+    ];
+    proved(d, "∂ℓ/∂W at a·W = (1/a) · ∂ℓ/∂W at W", &stmt, &assumptions)
+}
+
+/// ⟨∇_W ℓ, W⟩ = 0 for the scale-invariant unit, derived and proved.
+fn orthogonality<W: fmt::Write>(d: &mut Doc<'_, W>) -> Result<(), ExplainError> {
+    use crate::ir::{Expr, RedOp, Statement};
+    let (_, grad, not_constant) = unit()?;
+    let inner = Expr::reduce(RedOp::Sum, &["k"], Expr::mul(Expr::sym("W", &["k"]), grad));
+    let stmt = Statement {
+        lhs: inner,
+        rhs: Expr::num(0),
+    };
+    proved(d, "sum[k](W[k] * ∂ℓ/∂W[k]) = 0", &stmt, &[not_constant])
 }

@@ -106,7 +106,7 @@ fn scale_text() {
     let (out, report) = text("scale", Format::Text);
     assert!(out.contains("checked by the kernel"));
     assert!(report.all_held(), "{:?}", report.failures());
-    assert_eq!(report.proofs_checked(), 4);
+    assert_eq!(report.proofs_checked(), 5);
     assert_eq!(report.refutations(), 1);
     insta::assert_snapshot!(out);
 }
