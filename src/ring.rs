@@ -761,49 +761,55 @@ fn linear_reduce(op: RedOp, axes: &[String], body: &Expr, m: &Mode) -> Result<Po
 fn flat_mean(axes: &[String], p: &Poly, m: &Mode) -> Result<Poly, RingError> {
     let mut out = Poly::zero();
     for (mono, c) in p.terms() {
-        let term = Poly::monomial(c.clone(), mono.clone());
-        let varying: Vec<(&Atom, u32)> = mono
-            .factors()
-            .filter(|(a, _)| {
-                let free = a.to_expr().free_axes();
-                axes.iter().any(|x| free.contains(x))
-            })
-            .collect();
-        let merge = varying.iter().find_map(|(a, k)| match a {
+        // Factors constant along `axes` come out of the mean first; only
+        // the others take part in the merge.
+        let (mut outside, mut inside) = (Monomial::one(), Monomial::one());
+        for (a, k) in mono.factors() {
+            let free = a.to_expr().free_axes();
+            let target = if axes.iter().any(|x| free.contains(x)) {
+                &mut inside
+            } else {
+                &mut outside
+            };
+            target.0.insert(a.clone(), k);
+        }
+        let merge = inside.factors().find_map(|(a, _)| match a {
             Atom::Reduce(RedOp::Mean, inner_axes, inner_body)
-                if *k >= 1
-                    && !inner_axes.iter().any(|x| axes.contains(x))
-                    && varying.iter().all(|(b, _)| {
-                        *b == *a || {
+                if !inner_axes.iter().any(|x| axes.contains(x))
+                    && inside.factors().all(|(b, _)| {
+                        // The other factors that go inside must be free of
+                        // the inner axes, else merging would capture them.
+                        b == a || {
                             let free = b.to_expr().free_axes();
                             !inner_axes.iter().any(|x| free.contains(x))
                         }
                     }) =>
             {
-                Some(((*a).clone(), inner_axes.clone(), inner_body.clone()))
+                Some((a.clone(), inner_axes.clone(), inner_body.clone()))
             }
             _ => None,
         });
+        let factor = Poly::monomial(c.clone(), outside);
         let Some((atom, inner_axes, inner_body)) = merge else {
-            out = out.plus(&linear_mean(axes, &term)?)?;
+            out =
+                out.plus(&factor.times(&linear_mean(axes, &Poly::monomial(Rat::one(), inside))?)?)?;
             continue;
         };
         // One copy of the inner mean is merged; further powers of it stay
         // as factors (they do not vary along its axes either).
-        let mut rest = mono.0.clone();
-        match rest.get(&atom).copied() {
+        match inside.0.get(&atom).copied() {
             Some(k) if k > 1 => {
-                rest.insert(atom.clone(), k - 1);
+                inside.0.insert(atom.clone(), k - 1);
             }
             _ => {
-                rest.remove(&atom);
+                inside.0.remove(&atom);
             }
         }
-        let merged = Poly::monomial(c.clone(), Monomial(rest)).times(&norm(&inner_body, m)?)?;
+        let merged = Poly::monomial(Rat::one(), inside).times(&norm(&inner_body, m)?)?;
         let mut all: Vec<String> = axes.iter().chain(&inner_axes).cloned().collect();
         all.sort();
         all.dedup();
-        out = out.plus(&flat_mean(&all, &merged, m)?)?;
+        out = out.plus(&factor.times(&flat_mean(&all, &merged, m)?)?)?;
     }
     Ok(out)
 }

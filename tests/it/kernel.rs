@@ -256,3 +256,38 @@ fn factors_of_assumed_products_get_their_signs() {
     rejected(&one_step("sqrt(x - y)^2 = x - y", &["a * (x - y) > 0"]));
     kernel::check(&one_step("sqrt(x - y)^2 = x - y", &["a^2 * (x - y) > 0"])).unwrap();
 }
+
+#[test]
+fn merging_nested_means_never_captures_a_free_axis() {
+    let one_step = |stmt: &str, rule: &str| {
+        let s = syntax::parse_statement(stmt).unwrap();
+        Proof {
+            statement: s.clone(),
+            assumptions: vec![],
+            steps: vec![kernel::Step {
+                expr: s.rhs.clone(),
+                rule: rule.into(),
+                direction: Direction::Forward,
+                position: vec![],
+                subst: None,
+            }],
+        }
+    };
+    for rule in ["linear", "field"] {
+        kernel::check(&one_step(
+            "mean[i](mean[j](z[i,j])) = mean[j](mean[i](z[i,j]))",
+            rule,
+        ))
+        .unwrap();
+        kernel::check(&one_step(
+            "mean[i](f[j] * mean[j](z[i,j])) = f[j] * mean[i,j](z[i,j])",
+            rule,
+        ))
+        .unwrap();
+        // False: the outer f[j] is not the j the inner mean ranges over.
+        rejected(&one_step(
+            "mean[i](f[j] * mean[j](z[i,j])) = mean[i,j](f[j] * z[i,j])",
+            rule,
+        ));
+    }
+}

@@ -54,6 +54,8 @@ proved! {
     "sqrt(x^2 + 1)^2 = x^2 + 1";
     "(x + 1)^2 = x^2 + 2*x + 1";
     "mean[i,j](x[i,j] - mean[i,j](x[i,j])) = 0";
+    "mean[i](mean[j](z[i,j])) = mean[j](mean[i](z[i,j]))";
+    "mean[i](f[j] * mean[j](z[i,j])) = f[j] * mean[i,j](z[i,j])";
 }
 
 refuted! {
@@ -65,6 +67,8 @@ refuted! {
     "var[i](a * x[i]) = a * var[i](x[i])";
     "(x + 1)^2 = x^2 + 1";
     "sum[i](x[i]) = mean[i](x[i])";
+    // Merging the inner mean would capture the free j of f[j].
+    "mean[i](f[j] * mean[j](z[i,j])) = mean[i,j](f[j] * z[i,j])";
 }
 
 #[test]
