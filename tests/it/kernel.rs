@@ -163,22 +163,12 @@ fn unsound_steps_are_rejected() {
 
 #[test]
 fn field_steps_cancel_only_proven_nonzero_factors() {
-    let stmt =
-        syntax::parse_statement("x * (1/x) + mean[i](c * y[i]) = 1 + c * mean[i](y[i])").unwrap();
-    let step = |rule: &str| kernel::Step {
-        expr: stmt.rhs.clone(),
-        rule: rule.into(),
-        direction: Direction::Forward,
-        position: vec![],
-        subst: None,
-    };
-    let proof = |rule: &str, assume: &[&str]| Proof {
-        statement: stmt.clone(),
-        assumptions: assume
-            .iter()
-            .map(|a| syntax::parse_assumption(a).unwrap())
-            .collect(),
-        steps: vec![step(rule)],
+    let proof = |rule: &str, assume: &[&str]| {
+        one_step(
+            "x * (1/x) + mean[i](c * y[i]) = 1 + c * mean[i](y[i])",
+            assume,
+            rule,
+        )
     };
     // Without x != 0 the cancellation is refused (false at x = 0).
     assert!(rejected(&proof("field", &[]))
@@ -193,101 +183,115 @@ fn field_steps_cancel_only_proven_nonzero_factors() {
 
 #[test]
 fn field_steps_clear_only_proven_nonzero_denominators() {
-    let one_step = |stmt: &str, assume: &[&str]| {
-        let s = syntax::parse_statement(stmt).unwrap();
-        Proof {
-            statement: s.clone(),
-            assumptions: assume
-                .iter()
-                .map(|a| syntax::parse_assumption(a).unwrap())
-                .collect(),
-            steps: vec![kernel::Step {
-                expr: s.rhs.clone(),
-                rule: "field".into(),
-                direction: Direction::Forward,
-                position: vec![],
-                subst: None,
-            }],
-        }
-    };
     // (x² − y²)/(x − y) = x + y is false at x = y (0 vs 2x) ...
-    rejected(&one_step("(x^2 - y^2) / (x - y) = x + y", &[]));
-    rejected(&one_step("(x^2 - y^2) / (x - y) = x + y", &["x + y != 0"]));
+    rejected(&one_step("(x^2 - y^2) / (x - y) = x + y", &[], "field"));
+    rejected(&one_step(
+        "(x^2 - y^2) / (x - y) = x + y",
+        &["x + y != 0"],
+        "field",
+    ));
     // ... and true once x − y ≠ 0 (in any form the sign analysis recognizes).
-    kernel::check(&one_step("(x^2 - y^2) / (x - y) = x + y", &["x - y != 0"])).unwrap();
-    kernel::check(&one_step("(x^2 - y^2) / (x - y) = x + y", &["y - x > 0"])).unwrap();
+    kernel::check(&one_step(
+        "(x^2 - y^2) / (x - y) = x + y",
+        &["x - y != 0"],
+        "field",
+    ))
+    .unwrap();
+    kernel::check(&one_step(
+        "(x^2 - y^2) / (x - y) = x + y",
+        &["y - x > 0"],
+        "field",
+    ))
+    .unwrap();
     // A variance assumed positive clears a denominator written as moments.
     kernel::check(&one_step(
         "mean[i](x[i]^2) / (mean[i](x[i]^2) - mean[i](x[i])^2) - mean[i](x[i])^2 / var[i](x[i]) = 1",
         &["var[i](x[i]) > 0"],
+        "field",
     ))
     .unwrap();
     rejected(&one_step(
         "mean[i](x[i]^2) / (mean[i](x[i]^2) - mean[i](x[i])^2) - mean[i](x[i])^2 / var[i](x[i]) = 1",
         &["var[i](x[i]) >= 0"],
+        "field",
     ));
 }
 
 #[test]
 fn factors_of_assumed_products_get_their_signs() {
-    let one_step = |stmt: &str, assume: &[&str]| {
-        let s = syntax::parse_statement(stmt).unwrap();
-        Proof {
-            statement: s.clone(),
-            assumptions: assume
-                .iter()
-                .map(|a| syntax::parse_assumption(a).unwrap())
-                .collect(),
-            steps: vec![kernel::Step {
-                expr: s.rhs.clone(),
-                rule: "field".into(),
-                direction: Direction::Forward,
-                position: vec![],
-                subst: None,
-            }],
-        }
-    };
     // a²·(x − y) > 0 forces x − y ≠ 0 (and > 0); a·(x − y) ≠ 0 forces it too.
-    kernel::check(&one_step("(x - y) / (x - y) = 1", &["a^2 * (x - y) > 0"])).unwrap();
-    kernel::check(&one_step("(x - y) / (x - y) = 1", &["a * (x - y) != 0"])).unwrap();
+    kernel::check(&one_step(
+        "(x - y) / (x - y) = 1",
+        &["a^2 * (x - y) > 0"],
+        "field",
+    ))
+    .unwrap();
+    kernel::check(&one_step(
+        "(x - y) / (x - y) = 1",
+        &["a * (x - y) != 0"],
+        "field",
+    ))
+    .unwrap();
     // ≥ 0 says nothing about a factor (a = 0 allows any x − y).
-    rejected(&one_step("(x - y) / (x - y) = 1", &["a^2 * (x - y) >= 0"]));
+    rejected(&one_step(
+        "(x - y) / (x - y) = 1",
+        &["a^2 * (x - y) >= 0"],
+        "field",
+    ));
     // With an odd power the sign of the factor is unknown: sqrt((x−y)²) = x − y needs x − y ≥ 0.
-    rejected(&one_step("sqrt(x - y)^2 = x - y", &["a * (x - y) > 0"]));
-    kernel::check(&one_step("sqrt(x - y)^2 = x - y", &["a^2 * (x - y) > 0"])).unwrap();
+    rejected(&one_step(
+        "sqrt(x - y)^2 = x - y",
+        &["a * (x - y) > 0"],
+        "field",
+    ));
+    kernel::check(&one_step(
+        "sqrt(x - y)^2 = x - y",
+        &["a^2 * (x - y) > 0"],
+        "field",
+    ))
+    .unwrap();
 }
 
 #[test]
 fn merging_nested_means_never_captures_a_free_axis() {
-    let one_step = |stmt: &str, rule: &str| {
-        let s = syntax::parse_statement(stmt).unwrap();
-        Proof {
-            statement: s.clone(),
-            assumptions: vec![],
-            steps: vec![kernel::Step {
-                expr: s.rhs.clone(),
-                rule: rule.into(),
-                direction: Direction::Forward,
-                position: vec![],
-                subst: None,
-            }],
-        }
-    };
     for rule in ["linear", "field"] {
         kernel::check(&one_step(
             "mean[i](mean[j](z[i,j])) = mean[j](mean[i](z[i,j]))",
+            &[],
             rule,
         ))
         .unwrap();
         kernel::check(&one_step(
             "mean[i](f[j] * mean[j](z[i,j])) = f[j] * mean[i,j](z[i,j])",
+            &[],
             rule,
         ))
         .unwrap();
         // False: the outer f[j] is not the j the inner mean ranges over.
         rejected(&one_step(
             "mean[i](f[j] * mean[j](z[i,j])) = mean[i,j](f[j] * z[i,j])",
+            &[],
             rule,
         ));
+    }
+}
+
+/// A one-step proof of `stmt` by `rule` (a normal-form step over the whole
+/// statement) under `assume`.
+fn one_step(stmt: &str, assume: &[&str], rule: &str) -> Proof {
+    let s = syntax::parse_statement(stmt).unwrap();
+    Proof {
+        statement: s.clone(),
+        assumptions: assume
+            .iter()
+            .map(|a| syntax::parse_assumption(a).unwrap())
+            .collect(),
+        steps: vec![kernel::Step {
+            expr: s.rhs.clone(),
+            rule: rule.into(),
+            direction: Direction::Forward,
+            position: vec![],
+            subst: None,
+        }],
     }
 }
