@@ -184,6 +184,24 @@ pub fn hessian_form(
     Ok((q(&sum)? - q(v)? - q(w)?) / two)
 }
 
+/// Random directions `v`, `w` (axes of `wrt`), a random upstream `dy`, and
+/// the exact `wᵀ H v` there: what both second-order checks compare against.
+fn second_order_setup(
+    model: &Model,
+    wrt: &str,
+    env: &Env,
+    seed: u64,
+) -> Result<(Tensor, Tensor, Tensor, Rat), OracleError> {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let axes = axes_of(model, env, wrt)?;
+    let v = sample::random_tensor(&axes, &env.sizes, &mut rng)?;
+    let w = sample::random_tensor(&axes, &env.sizes, &mut rng)?;
+    let (_, out_axes) = forward::output_of(model)?;
+    let dy = sample::random_tensor(&out_axes, &env.sizes, &mut rng)?;
+    let rhs = hessian_form(model, wrt, env, &dy, &v, &w)?;
+    Ok((v, w, dy, rhs))
+}
+
 /// Check a symbolic Hessian-vector product: `hvp` is `H v` (with the axes
 /// of `wrt`), written in the model's names, `d<output>` and a symbol named
 /// `dir` with the axes of `wrt` standing for `v`. Compares `⟨hvp, w⟩` with
@@ -196,13 +214,7 @@ pub fn check_hvp(
     env: &Env,
     seed: u64,
 ) -> Result<ExactCheck, OracleError> {
-    let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let axes = axes_of(model, env, wrt)?;
-    let v = sample::random_tensor(&axes, &env.sizes, &mut rng)?;
-    let w = sample::random_tensor(&axes, &env.sizes, &mut rng)?;
-    let (_, out_axes) = forward::output_of(model)?;
-    let dy = sample::random_tensor(&out_axes, &env.sizes, &mut rng)?;
-    let rhs = hessian_form(model, wrt, env, &dy, &v, &w)?;
+    let (v, w, dy, rhs) = second_order_setup(model, wrt, env, seed)?;
     let mut genv = gradient_env(model, env, &dy)?;
     genv.values.insert(dir.to_string(), v);
     let lhs = inner_product(hvp, &genv, &w)?;
@@ -219,18 +231,13 @@ pub fn check_second_order(
     env: &Env,
     seed: u64,
 ) -> Result<ExactCheck, OracleError> {
-    let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let axes = axes_of(model, env, wrt)?;
-    let v = sample::random_tensor(&axes, &env.sizes, &mut rng)?;
-    let w = sample::random_tensor(&axes, &env.sizes, &mut rng)?;
-    let (_, out_axes) = forward::output_of(model)?;
-    let dy = sample::random_tensor(&out_axes, &env.sizes, &mut rng)?;
-    let rhs = hessian_form(model, wrt, env, &dy, &v, &w)?;
+    let (v, w, dy, rhs) = second_order_setup(model, wrt, env, seed)?;
     let mut genv = env.clone();
     genv.values.insert(upstream_name(model)?, dy);
     let dirs = BTreeMap::from([(wrt.to_string(), w)]);
     let mut ev = JetEval::new(&genv, &dirs, 1)?;
     ev.run_defs(model)?;
+    let axes = axes_of(model, env, wrt)?;
     if let Some(a) = grad.free_axes().iter().find(|a| !axes.contains(a)) {
         return Err(OracleError::Model(format!(
             "the gradient varies along `{a}`, which `{wrt}` does not have"
