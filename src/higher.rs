@@ -10,8 +10,6 @@ use crate::eval::{Env, Tensor};
 use crate::ir::{Expr, Rat, Symbol};
 use crate::oracle::{self, sample, OracleError};
 use crate::syntax::Model;
-use rand::SeedableRng;
-use rand_chacha::ChaCha8Rng;
 use std::collections::BTreeMap;
 
 /// Name of the direction symbol `v` (and of the pairing direction `w`).
@@ -101,7 +99,7 @@ fn tensor_like(
     model: &Model,
     env: &Env,
     name: &str,
-    rng: &mut ChaCha8Rng,
+    rng: &mut rand_chacha::ChaCha8Rng,
 ) -> Result<Tensor, OracleError> {
     let axes = oracle::axes_of(model, env, name)?;
     sample::random_tensor(&axes, &env.sizes, rng)
@@ -126,7 +124,8 @@ fn pair(
 /// mixed term is a first derivative of `Σ w·y`).
 pub fn check(model: &Model, h: &Higher, env: &Env, seed: u64) -> Vec<HigherCheck> {
     let mut out = Vec::new();
-    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    // Its own stream: v, dy and w here are not the sample's draws.
+    let mut rng = sample::rng(seed, sample::Stream::Directions);
     let setup = (|| {
         let v = tensor_like(model, env, "x", &mut rng)?;
         let (_, out_axes) = oracle::forward::output_of(model)?;

@@ -8,8 +8,7 @@ use crate::eval::assignments;
 use crate::ir::{Expr, RedOp};
 use crate::syntax::Model;
 use num_traits::ToPrimitive;
-use rand::{Rng, SeedableRng};
-use rand_chacha::ChaCha8Rng;
+use rand::Rng;
 use std::collections::BTreeMap;
 
 /// Finite-difference step.
@@ -207,6 +206,16 @@ pub fn eval_f64(
     F64Eval { env, steps: 0 }.ev(e, &mut idx, 0)
 }
 
+/// The `f64` values of `e` at every position of `axes`, row-major in the
+/// order given (one evaluation budget for all of them).
+pub fn eval_over(e: &Expr, env: &EnvF64, axes: &[String]) -> Result<Vec<f64>, OracleError> {
+    let mut ev = F64Eval { env, steps: 0 };
+    assignments(axes, &env.sizes, BUDGET)?
+        .into_iter()
+        .map(|mut p| ev.ev(e, &mut p, 0))
+        .collect()
+}
+
 /// `env` with every definition of the model evaluated and bound.
 pub fn with_defs_f64(model: &Model, env: &EnvF64) -> Result<EnvF64, OracleError> {
     let mut out = env.clone();
@@ -286,8 +295,15 @@ pub fn fd_gradient(
     Ok(out)
 }
 
-/// Compare `got` with the reference `reference` entry by entry.
+/// Compare `got` with the reference `reference` entry by entry, with the
+/// finite-difference tolerances [`ATOL`] and [`RTOL`].
 pub fn compare(got: &[f64], reference: &[f64]) -> FdCheck {
+    compare_with(got, reference, ATOL, RTOL)
+}
+
+/// Compare entry by entry: every `|got − ref| ≤ atol + rtol · |ref|`, and
+/// the whole-tensor errors. A NaN or a length mismatch fails.
+pub fn compare_with(got: &[f64], reference: &[f64], atol: f64, rtol: f64) -> FdCheck {
     let mut max_abs_err: f64 = if got.len() == reference.len() {
         0.0
     } else {
@@ -297,7 +313,7 @@ pub fn compare(got: &[f64], reference: &[f64]) -> FdCheck {
     let mut passed = got.len() == reference.len();
     for (g, r) in got.iter().zip(reference) {
         let err = (g - r).abs();
-        if err.is_nan() || err > ATOL + RTOL * r.abs() {
+        if err.is_nan() || err > atol + rtol * r.abs() {
             passed = false;
         }
         max_abs_err = max_abs_err.max(if err.is_nan() { f64::INFINITY } else { err });
@@ -319,7 +335,7 @@ pub fn compare(got: &[f64], reference: &[f64]) -> FdCheck {
 pub fn random_dy(model: &Model, env: &EnvF64, seed: u64) -> Result<TensorF64, OracleError> {
     let (_, axes) = output_of(model)?;
     let n = count(&axes, &env.sizes)?;
-    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let mut rng = super::sample::rng(seed, super::sample::Stream::Upstream);
     Ok(TensorF64 {
         axes,
         data: (0..n).map(|_| rng.gen_range(-1.0..1.0)).collect(),
@@ -363,13 +379,6 @@ pub fn fd_check(
             "the gradient varies along `{a}`, which `{wrt}` does not have"
         )));
     }
-    let mut ev = F64Eval {
-        env: &full,
-        steps: 0,
-    };
-    let mut got = Vec::new();
-    for mut p in assignments(&axes, &env.sizes, BUDGET)? {
-        got.push(ev.ev(grad, &mut p, 0)?);
-    }
+    let got = eval_over(grad, &full, &axes)?;
     fd_check_values(model, wrt, &got, env, &dy)
 }

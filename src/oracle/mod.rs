@@ -32,8 +32,6 @@ use crate::eval::{assignments, Env, EvalError, Evaluator, Tensor, Value};
 use crate::ir::{Expr, Rat};
 use crate::syntax::Model;
 use num_traits::Zero;
-use rand::SeedableRng;
-use rand_chacha::ChaCha8Rng;
 use std::collections::BTreeMap;
 
 /// Why an oracle gave no answer.
@@ -150,7 +148,7 @@ pub fn check_gradient(
     env: &Env,
     seed: u64,
 ) -> Result<ExactCheck, OracleError> {
-    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let mut rng = sample::rng(seed, sample::Stream::Directions);
     let axes = axes_of(model, env, wrt)?;
     let v = sample::random_tensor(&axes, &env.sizes, &mut rng)?;
     let (_, out_axes) = forward::output_of(model)?;
@@ -192,7 +190,7 @@ fn second_order_setup(
     env: &Env,
     seed: u64,
 ) -> Result<(Tensor, Tensor, Tensor, Rat), OracleError> {
-    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let mut rng = sample::rng(seed, sample::Stream::Directions);
     let axes = axes_of(model, env, wrt)?;
     let v = sample::random_tensor(&axes, &env.sizes, &mut rng)?;
     let w = sample::random_tensor(&axes, &env.sizes, &mut rng)?;

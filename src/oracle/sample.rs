@@ -49,6 +49,29 @@ fn eps_value() -> Rat {
     Rat::new(BigInt::from(1), BigInt::from(100))
 }
 
+/// Independent random streams from one seed. The sample, the directions
+/// and the upstream gradient must not share a stream: with one stream the
+/// upstream gradient repeated the inputs' draws (shifted), which left
+/// `∂ℓ/∂x` of a batch norm close to zero and the checks weak.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stream {
+    /// Inputs, parameters and constants of a sample.
+    Sample = 0,
+    /// Directions `v`, `w` and upstream gradients of the exact checks.
+    Directions = 1,
+    /// The f64 upstream gradient.
+    Upstream = 2,
+    /// The torch backend's direction `v`.
+    Torch = 3,
+}
+
+/// The generator of `stream` for `seed`.
+pub fn rng(seed: u64, stream: Stream) -> ChaCha8Rng {
+    let mut r = ChaCha8Rng::seed_from_u64(seed);
+    r.set_stream(stream as u64);
+    r
+}
+
 /// A random nonzero small rational `±p/q`, `p ≤ 12`, `q ≤ 6`.
 pub fn random_rat(rng: &mut impl Rng) -> Rat {
     let p: i64 = rng.gen_range(1..=12);
