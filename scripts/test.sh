@@ -24,3 +24,35 @@ $bin verify --all --backend exact --order 2 | tail -n 1
 $bin explain seed --plot target/seed.svg | tail -n 1
 $bin explain scale --plot target/scale.svg | tail -n 1
 $bin explain bn-backward | tail -n 1
+
+# ---- LibTorch suite (feature `torch`): LibTorch from PyPI, cached outside
+# the clone; its own target dir so the default build above stays as it is.
+echo "== LibTorch: torch==2.11.0 from PyPI (cached under ~/.cache/bnproof)"
+LIBTORCH="$(./scripts/setup-libtorch.sh | tail -n 1)"
+export LIBTORCH
+torch_target=target/torch
+echo "== cargo clippy --features torch -- -D warnings"
+CARGO_TARGET_DIR=$torch_target cargo clippy --release --features torch --all-targets -- -D warnings
+echo "== cargo test --features torch"
+CARGO_TARGET_DIR=$torch_target cargo test --release --features torch --all-targets
+CARGO_TARGET_DIR=$torch_target cargo build --release --features torch --quiet
+tbin=$torch_target/release/bnproof
+echo "== torch-enabled binary keeps libtorch.so and has a RUNPATH"
+readelf -d "$tbin" | grep -E 'NEEDED.*\[libtorch\.so\]|RUNPATH'
+readelf -d "$tbin" | grep -q 'NEEDED.*\[libtorch\.so\]'
+readelf -d "$tbin" | grep -q 'RUNPATH'
+echo "== verify --backend torch (cpu)"
+$tbin verify --all --backend torch --device cpu --dtype f64 | tail -n 1
+$tbin verify --all --backend torch --device cpu --dtype f32 | tail -n 1
+$tbin verify --all --backend torch --order 2 --format junit >target/torch-verify-order2.xml
+grep -o '<testsuite[^>]*>' target/torch-verify-order2.xml
+$tbin verify batchnorm --order 3 --backend torch | grep -c 'known LibTorch bug pytorch#186256'
+# No CUDA here: the GPU script must say so and exit 4.
+set +e
+BNPROOF_GPU_CHECK_DEVICE=cuda ./scripts/gpu-check.sh "$tbin" >/dev/null 2>&1
+rc=$?
+set -e
+if [ "$rc" -ne 4 ] && [ "$rc" -ne 0 ]; then
+  echo "scripts/gpu-check.sh exited $rc (want 4 without CUDA, 0 with)" >&2
+  exit 1
+fi

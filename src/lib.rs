@@ -20,4 +20,5 @@ pub mod ring;
 pub mod rules;
 pub mod sign;
 pub mod syntax;
+pub mod torch;
 pub mod verify;

@@ -115,6 +115,10 @@ enum Command {
         /// Comma-separated: cpu, cuda (torch only).
         #[arg(long, value_delimiter = ',', default_value = "cpu")]
         device: Vec<String>,
+        /// LibTorch's dtype for first-order checks: f64 or f32 (orders 2
+        /// and 3 always run in f64).
+        #[arg(long, default_value = "f64")]
+        dtype: String,
         /// Axis sizes, e.g. n=8,c=3,h=4,w=4 (default: several shapes).
         #[arg(long)]
         shape: Option<String>,
@@ -198,6 +202,7 @@ fn run(cli: Cli) -> i32 {
             all,
             backend,
             device,
+            dtype,
             shape,
             seed,
             order,
@@ -207,6 +212,7 @@ fn run(cli: Cli) -> i32 {
             all,
             &backend,
             &device,
+            &dtype,
             shape.as_deref(),
             seed,
             order,
@@ -511,37 +517,65 @@ fn verify_cmd(
     all: bool,
     backends: &[String],
     devices: &[String],
+    dtype: &str,
     shape: Option<&str>,
     seed: u64,
     order: u8,
     format: VerifyFormat,
 ) -> i32 {
+    use bnproof::torch::{Device, Dtype};
     use bnproof::verify::{self, Backend, VerifyOptions};
     let mut chosen = Vec::new();
     for b in backends {
         match b.as_str() {
             "exact" => chosen.push(Backend::Exact),
             "f64" => chosen.push(Backend::F64),
-            "torch" => {
-                eprintln!("error: the LibTorch backend is not available in this build (the `torch` feature is not implemented yet)");
-                return UNAVAILABLE;
-            }
+            "torch" => chosen.push(Backend::Torch),
             other => {
                 eprintln!("error: unknown backend {other:?}; use exact, f64 or torch");
                 return BAD_INPUT;
             }
         }
     }
-    for d in devices {
-        match d.as_str() {
-            "cpu" => {}
-            "cuda" => {
-                eprintln!("error: device cuda needs the LibTorch backend, which is not available in this build");
-                return UNAVAILABLE;
+    let mut torch = bnproof::torch::TorchOptions {
+        devices: Vec::new(),
+        dtype: match dtype {
+            "f64" => Dtype::F64,
+            "f32" => Dtype::F32,
+            other => {
+                eprintln!("error: unknown dtype {other:?}; use f64 or f32");
+                return BAD_INPUT;
             }
+        },
+    };
+    for d in devices {
+        let device = match d.as_str() {
+            "cpu" => Device::Cpu,
+            "cuda" => Device::Cuda,
             other => {
                 eprintln!("error: unknown device {other:?}; use cpu or cuda");
                 return BAD_INPUT;
+            }
+        };
+        if !torch.devices.contains(&device) {
+            torch.devices.push(device);
+        }
+    }
+    let uses_torch = chosen.contains(&Backend::Torch);
+    if !uses_torch && (torch.devices != [Device::Cpu] || torch.dtype != Dtype::F64) {
+        eprintln!(
+            "error: --device and --dtype apply to the torch backend only; add --backend torch"
+        );
+        return BAD_INPUT;
+    }
+    if uses_torch {
+        for &d in &torch.devices {
+            if let Err(why) = bnproof::torch::available(d) {
+                eprintln!(
+                    "error: the torch backend on {} is unavailable: {why}",
+                    d.name()
+                );
+                return UNAVAILABLE;
             }
         }
     }
@@ -573,6 +607,7 @@ fn verify_cmd(
         shape,
         seed,
         order,
+        torch,
     };
     let mut rows = Vec::new();
     for name in names {

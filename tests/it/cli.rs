@@ -144,11 +144,56 @@ fn derive_verify_and_explain_exit_codes() {
         bnproof(&["verify", wrong, "--shape", "n=3"]).status.code(),
         Some(1)
     );
+    // Without LibTorch the torch backend is unavailable (exit 4); CUDA is
+    // unavailable on a machine without a GPU either way.
+    let torch = bnproof(&[
+        "verify",
+        "batchnorm",
+        "--backend",
+        "torch",
+        "--shape",
+        "n=3",
+    ]);
+    let want = if cfg!(feature = "torch") { 0 } else { 4 };
+    assert_eq!(torch.status.code(), Some(want), "{}", text(&torch));
+    if !cfg!(feature = "torch") {
+        assert!(
+            text(&torch).contains("--features torch"),
+            "{}",
+            text(&torch)
+        );
+    }
+    let cuda = bnproof(&[
+        "verify",
+        "batchnorm",
+        "--backend",
+        "torch",
+        "--device",
+        "cuda",
+    ]);
+    if !cfg!(feature = "torch") || std::env::var_os("BNPROOF_EXPECT_CUDA").is_none() {
+        assert_eq!(cuda.status.code(), Some(4), "{}", text(&cuda));
+        assert!(text(&cuda).contains("unavailable"), "{}", text(&cuda));
+    }
     assert_eq!(
-        bnproof(&["verify", "batchnorm", "--backend", "torch"])
+        bnproof(&[
+            "verify",
+            "batchnorm",
+            "--dtype",
+            "f16",
+            "--backend",
+            "torch"
+        ])
+        .status
+        .code(),
+        Some(2)
+    );
+    assert_eq!(
+        bnproof(&["verify", "batchnorm", "--device", "cuda"])
             .status
             .code(),
-        Some(4)
+        Some(2),
+        "--device without --backend torch is a usage error"
     );
     assert_eq!(
         bnproof(&["verify", "batchnorm", "--shape", "n=0"])

@@ -11,3 +11,4 @@ mod prove;
 mod rules;
 mod soundness;
 mod tamper;
+mod torch;

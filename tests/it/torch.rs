@@ -1,0 +1,97 @@
+//! The LibTorch backend (feature `torch`): every built-in model agrees with
+//! LibTorch in f64 within the reference tolerance, the fused batch norm's
+//! third-order bug is reported as a known finding, and a wrong gradient is
+//! caught.
+#![cfg(feature = "torch")]
+
+use bnproof::models;
+use bnproof::torch::{self, TorchOptions};
+use bnproof::verify::{self, Backend, Status, VerifyOptions};
+
+fn torch_rows(model: &str, order: u8) -> Vec<verify::Row> {
+    let loaded = models::load(model).unwrap();
+    let opts = VerifyOptions {
+        backends: vec![Backend::Torch],
+        order,
+        ..VerifyOptions::default()
+    };
+    verify::verify(&loaded, &opts).unwrap()
+}
+
+#[test]
+fn every_model_agrees_with_libtorch_in_f64_to_1e_10() {
+    for m in models::builtin_names() {
+        let rows = torch_rows(m, 1);
+        assert!(!rows.is_empty(), "{m}");
+        for r in &rows {
+            assert_eq!(r.status, Status::Pass, "{m}: {} {}", r.form, r.detail);
+            if !r.detail.contains("≈ 0") {
+                assert!(r.rel_err.unwrap() <= 1e-10, "{m}: {}", r.detail);
+            }
+        }
+        // Native op and composed ops both ran (centering has no native op).
+        let native = rows.iter().any(|r| r.form.contains("native"));
+        assert_eq!(native, m != "centering", "{m}");
+        assert!(rows.iter().any(|r| r.form.contains("composed")), "{m}");
+    }
+}
+
+#[test]
+fn the_fused_batch_norm_third_order_bug_is_reported_and_composed_ops_agree() {
+    let rows = torch_rows("batchnorm", 3);
+    let third: Vec<_> = rows.iter().filter(|r| r.order == 3).collect();
+    assert!(third
+        .iter()
+        .any(|r| matches!(&r.status, Status::Known(w) if w.contains("pytorch#186256"))));
+    for r in &third {
+        if r.form.contains("composed") {
+            assert_eq!(r.status, Status::Pass, "{}", r.detail);
+        }
+    }
+    // Orders one and two agree everywhere.
+    assert!(rows
+        .iter()
+        .filter(|r| r.order <= 2)
+        .all(|r| r.status == Status::Pass));
+    assert!(verify::all_pass(&rows));
+}
+
+#[test]
+fn a_wrong_gradient_disagrees_with_libtorch() {
+    let loaded = models::load("batchnorm").unwrap();
+    let d = bnproof::diff::derive(&loaded.model).unwrap();
+    // Drop the x̂ · mean(dy · x̂) term: the classic mistake.
+    let wrong =
+        bnproof::syntax::parse_expr("gamma / sqrt(var + eps) * (dy[n] - mean[n](dy[n]))").unwrap();
+    let mut grads: Vec<_> = d
+        .gradients
+        .iter()
+        .map(|(w, g)| (w.clone(), g.clone()))
+        .collect();
+    for (w, g) in grads.iter_mut() {
+        if w == "x" {
+            *g = wrong.clone();
+        }
+    }
+    let sizes = [("n".to_string(), 5)].into_iter().collect();
+    let rows = torch::check(
+        &loaded,
+        &grads,
+        None,
+        &sizes,
+        0,
+        1,
+        &TorchOptions::default(),
+    )
+    .unwrap();
+    let x: Vec<_> = rows.iter().filter(|r| r.wrt == "x").collect();
+    assert_eq!(x.len(), 2);
+    for r in &x {
+        assert_eq!(r.status, Status::Fail, "{} {}", r.form, r.detail);
+        assert!(r.rel_err.unwrap() > 1e-3, "{}", r.detail);
+    }
+    assert!(rows
+        .iter()
+        .filter(|r| r.wrt != "x")
+        .all(|r| r.status == Status::Pass));
+}
