@@ -12,6 +12,13 @@ echo "== cargo doc"
 RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --quiet
 echo "== cargo test"
 cargo test --all-targets
+# -- bounded fuzz run (issue 8): ~20 s per cargo-fuzz target, seeds from
+# fuzz/seeds, build cached in ~/.cache/bnproof; fails on any crash.
+# BNPROOF_SKIP_FUZZ=1 skips it.
+if [ "${BNPROOF_SKIP_FUZZ:-0}" != 1 ]; then
+  echo "== fuzz (scripts/fuzz-ci.sh)"
+  ./scripts/fuzz-ci.sh
+fi
 echo "== CLI smoke runs (release)"
 cargo build --release --quiet
 bin=./target/release/bnproof

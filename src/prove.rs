@@ -827,6 +827,9 @@ fn rule_subst(
 pub fn prove(stmt: &Statement, assumptions: &[Assumption], opts: &Options) -> (Outcome, Stats) {
     let start = Instant::now();
     let deadline = start + opts.timeout;
+    // Normal forms (here, in the e-graph's ring hook and in the kernel's
+    // check) stop at the deadline too.
+    let _ring_deadline = ring::deadline(deadline);
     let quick = RefuteOptions {
         seed: opts.seed,
         samples: opts.samples.min(8),

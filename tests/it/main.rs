@@ -1,5 +1,6 @@
 //! All integration tests in one binary (faster to build and link).
 
+mod adversarial;
 mod cli;
 mod derive;
 mod edge;
