@@ -752,10 +752,13 @@ pub struct FieldChecks<'a> {
 }
 
 impl<'a> FieldChecks<'a> {
+    /// The checks are pure functions of their argument, so each answer is
+    /// remembered: normalizing a large gradient asks about the same few
+    /// denominators thousands of times.
     pub fn new(nonzero: impl Fn(&Expr) -> bool + 'a, nonneg: impl Fn(&Expr) -> bool + 'a) -> Self {
         FieldChecks {
-            nonzero: Box::new(nonzero),
-            nonneg: Box::new(nonneg),
+            nonzero: memoized(nonzero),
+            nonneg: memoized(nonneg),
             seen: RefCell::new(BTreeSet::new()),
         }
     }
@@ -768,6 +771,18 @@ impl<'a> FieldChecks<'a> {
             seen: Some(&self.seen),
         }
     }
+}
+
+fn memoized<'a>(f: impl Fn(&Expr) -> bool + 'a) -> Box<dyn Fn(&Expr) -> bool + 'a> {
+    let cache: RefCell<std::collections::HashMap<Expr, bool>> = RefCell::default();
+    Box::new(move |e| {
+        if let Some(&b) = cache.borrow().get(e) {
+            return b;
+        }
+        let b = f(e);
+        cache.borrow_mut().insert(e.clone(), b);
+        b
+    })
 }
 
 /// Record that the canonical form `radicand` of `written` is non-negative,
