@@ -37,7 +37,22 @@ struct Cli {
 #[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
 enum Format {
     Text,
+    Latex,
+    Markdown,
+    Html,
     Json,
+}
+
+impl Format {
+    /// The markup of the document formats (`None` for text and JSON).
+    fn markup(self) -> Option<render::Markup> {
+        match self {
+            Format::Latex => Some(render::Markup::Latex),
+            Format::Markdown => Some(render::Markup::Markdown),
+            Format::Html => Some(render::Markup::Html),
+            Format::Text | Format::Json => None,
+        }
+    }
 }
 
 #[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
@@ -50,7 +65,9 @@ enum VerifyFormat {
 #[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
 enum ExplainFormat {
     Text,
+    Latex,
     Markdown,
+    Html,
 }
 
 #[derive(Subcommand)]
@@ -142,6 +159,14 @@ enum Command {
         #[arg(long, value_enum, default_value = "text")]
         format: Format,
     },
+    /// Generate a static coursework site (self-contained HTML with MathML,
+    /// and Markdown): every model, theorem and explanation, computed live
+    /// (exit 1 if any check on it failed).
+    Docs {
+        /// The directory to write (created if missing).
+        #[arg(long, value_name = "DIR")]
+        out: std::path::PathBuf,
+    },
 }
 
 /// Parse the arguments and run; returns the exit code.
@@ -225,6 +250,7 @@ fn run(cli: Cli) -> i32 {
             order,
         } => derive_cmd(&model, wrt, format, proofs, order),
         Command::Theorems { format } => theorems_cmd(format),
+        Command::Docs { out } => docs_cmd(&out),
     }
 }
 
@@ -261,31 +287,42 @@ fn prove_cmd(statement: &str, assume: &[String], format: Format, opts: &Options)
     let start = Instant::now();
     let (outcome, stats) = prove::prove(&stmt, &assumptions, opts);
     let elapsed = start.elapsed();
-    let mut out = String::new();
     let code = match &outcome {
-        Outcome::Proved(p) => {
-            match format {
-                Format::Json => {
-                    let c = cert::to_certificate(p, true);
-                    out = serde_json::to_string_pretty(&c).unwrap_or_default();
-                    out.push('\n');
-                }
-                Format::Text => {
-                    let _ = render::proof_text(&mut out, p);
-                    out.push_str(&format!(
-                        "proved in {:.1} ms ({} e-nodes, {} iterations)\n",
-                        ms(elapsed),
-                        stats.nodes,
-                        stats.iterations
-                    ));
-                }
+        Outcome::Proved(_) => OK,
+        Outcome::Refuted(_) => FAILED,
+        Outcome::Unknown { .. } => UNKNOWN,
+    };
+    let mut out = String::new();
+    if let Some(markup) = format.markup() {
+        let title = format!("bnproof prove {statement}");
+        let n = render::Notation::plain();
+        let _ = render::document(&mut out, markup, true, &title, |page| {
+            render::proof::outcome(page, &stmt, &assumptions, &outcome, &n)
+        });
+        print!("{out}");
+        return code;
+    }
+    match &outcome {
+        Outcome::Proved(p) => match format {
+            Format::Json => {
+                let c = cert::to_certificate(p, true);
+                out = serde_json::to_string_pretty(&c).unwrap_or_default();
+                out.push('\n');
             }
-            OK
-        }
-        Outcome::Refuted(c) => {
-            match format {
-                Format::Json => {
-                    out = serde_json::to_string_pretty(&serde_json::json!({
+            Format::Text => {
+                let _ = render::proof_text(&mut out, p);
+                out.push_str(&format!(
+                    "proved in {:.1} ms ({} e-nodes, {} iterations)\n",
+                    ms(elapsed),
+                    stats.nodes,
+                    stats.iterations
+                ));
+            }
+            _ => {}
+        },
+        Outcome::Refuted(c) => match format {
+            Format::Json => {
+                out = serde_json::to_string_pretty(&serde_json::json!({
                         "verdict": "refuted",
                         "statement": {"lhs": syntax::print(&stmt.lhs), "rhs": syntax::print(&stmt.rhs)},
                         "assumptions": assumptions.iter().map(cert::assumption_text).collect::<Vec<_>>(),
@@ -299,19 +336,18 @@ fn prove_cmd(statement: &str, assume: &[String], format: Format, opts: &Options)
                         "checked": false,
                     }))
                     .unwrap_or_default();
-                    out.push('\n');
-                }
-                Format::Text => {
-                    out.push_str(&format!(
-                        "refuted: {} ≠ {}\n",
-                        syntax::print(&stmt.lhs),
-                        syntax::print(&stmt.rhs)
-                    ));
-                    let _ = render::counterexample_text(&mut out, c);
-                }
+                out.push('\n');
             }
-            FAILED
-        }
+            Format::Text => {
+                out.push_str(&format!(
+                    "refuted: {} ≠ {}\n",
+                    syntax::print(&stmt.lhs),
+                    syntax::print(&stmt.rhs)
+                ));
+                let _ = render::counterexample_text(&mut out, c);
+            }
+            _ => {}
+        },
         Outcome::Unknown { reason } => {
             match format {
                 Format::Json => {
@@ -319,10 +355,10 @@ fn prove_cmd(statement: &str, assume: &[String], format: Format, opts: &Options)
                     out.push('\n');
                 }
                 Format::Text => out.push_str(&format!("unknown: {reason}\n")),
+                _ => {}
             }
-            UNKNOWN
         }
-    };
+    }
     print!("{out}");
     code
 }
@@ -366,6 +402,15 @@ fn theorems_cmd(format: Format) -> i32 {
     let total = start.elapsed();
     let all_ok = runs.iter().all(|r| r.as_expected());
     match format {
+        Format::Latex | Format::Markdown | Format::Html => {
+            let mut out = String::new();
+            let markup = format.markup().unwrap_or(render::Markup::Markdown);
+            let _ = render::document(&mut out, markup, true, "bnproof theorems", |page| {
+                page.heading(1, "The theorem library", None)?;
+                render::theorems::table(page, &runs, |_| None)
+            });
+            print!("{out}");
+        }
         Format::Json => {
             let rows: Vec<_> = runs
                 .iter()
@@ -456,6 +501,13 @@ fn derive_cmd(
                 .unwrap_or_default();
             out.push('\n');
         }
+        Format::Latex | Format::Markdown | Format::Html => {
+            let markup = format.markup().unwrap_or(render::Markup::Markdown);
+            let title = format!("bnproof derive {}", report.name);
+            let _ = render::document(&mut out, markup, true, &title, |page| {
+                render::derivation::derivation(page, &report, expand)
+            });
+        }
     }
     print!("{out}");
     if report.ok() {
@@ -476,7 +528,9 @@ fn explain_cmd(topic: Option<&str>, format: ExplainFormat, plot: Option<&std::pa
     };
     let format = match format {
         ExplainFormat::Text => explain::Format::Text,
+        ExplainFormat::Latex => explain::Format::Latex,
         ExplainFormat::Markdown => explain::Format::Markdown,
+        ExplainFormat::Html => explain::Format::Html,
     };
     let mut out = String::new();
     let report = match explain::explain(topic, format, &mut out) {
@@ -490,6 +544,12 @@ fn explain_cmd(topic: Option<&str>, format: ExplainFormat, plot: Option<&std::pa
             return FAILED;
         }
     };
+    if format == explain::Format::Html {
+        let mut page = String::new();
+        let title = format!("bnproof explain {topic}");
+        let _ = render::html::document(&mut page, &title, &[], None, &out);
+        out = page;
+    }
     print!("{out}");
     if let Some(path) = plot {
         if let Err(e) = explain::plot(topic, path) {
@@ -609,5 +669,44 @@ fn verify_cmd(
         OK
     } else {
         FAILED
+    }
+}
+
+fn docs_cmd(dir: &std::path::Path) -> i32 {
+    if dir.exists() && !dir.is_dir() {
+        eprintln!(
+            "error: --out {}: exists and is not a directory",
+            dir.display()
+        );
+        return BAD_INPUT;
+    }
+    let start = Instant::now();
+    match bnproof::docs::generate(dir) {
+        Ok(report) => {
+            println!(
+                "wrote {} pages ({} files) to {} in {:.1} s",
+                report.pages,
+                report.files.len(),
+                dir.display(),
+                start.elapsed().as_secs_f64()
+            );
+            if report.all_held() {
+                println!("every check held");
+                OK
+            } else {
+                for f in &report.failures {
+                    println!("FAILED: {f}");
+                }
+                FAILED
+            }
+        }
+        Err(e @ bnproof::docs::DocsError::Io { .. }) => {
+            eprintln!("error: {e}");
+            BAD_INPUT
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            FAILED
+        }
     }
 }
