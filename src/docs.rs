@@ -21,6 +21,11 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+/// Time limit per statement. Generous: a site is a batch job, and its
+/// verdicts must not depend on the machine's load (or a debug build); a
+/// statement that is proved stops long before it.
+const PROVER_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// The explanation topics with a page (and whether they have a plot).
 const TOPICS: &[(&str, bool)] = &[("seed", true), ("bn-backward", false), ("scale", true)];
 
@@ -150,7 +155,13 @@ pub fn generate(dir: &Path) -> Result<DocsReport, DocsError> {
     }
     let runs: Vec<Run> = library::THEOREMS
         .iter()
-        .map(|t| library::run(t, &Options::default()))
+        .map(|t| {
+            let opts = Options {
+                timeout: PROVER_TIMEOUT,
+                ..Options::default()
+            };
+            library::run(t, &opts)
+        })
         .collect();
     for r in &runs {
         if !r.as_expected() {
@@ -209,7 +220,7 @@ fn model_page(site: &mut Site, name: &str) -> Result<bool, DocsError> {
     let loaded = models::load(name).map_err(|e| DocsError::Generate(e.render()))?;
     let opts = DeriveOptions {
         prover: Options {
-            timeout: Duration::from_secs(2),
+            timeout: PROVER_TIMEOUT,
             ..Options::default()
         },
         ..DeriveOptions::default()

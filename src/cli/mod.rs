@@ -46,12 +46,14 @@ enum Format {
 impl Format {
     /// The markup of the document formats (`None` for text and JSON).
     fn markup(self) -> Option<render::Markup> {
-        match self {
-            Format::Latex => Some(render::Markup::Latex),
-            Format::Markdown => Some(render::Markup::Markdown),
-            Format::Html => Some(render::Markup::Html),
-            Format::Text | Format::Json => None,
-        }
+        let f = match self {
+            Format::Text => render::Format::Text,
+            Format::Latex => render::Format::Latex,
+            Format::Markdown => render::Format::Markdown,
+            Format::Html => render::Format::Html,
+            Format::Json => render::Format::Json,
+        };
+        f.markup()
     }
 }
 

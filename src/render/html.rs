@@ -15,7 +15,7 @@ pub struct NavLink {
 const CSS: &str = "\
 body{font-family:system-ui,-apple-system,'Segoe UI',sans-serif;max-width:60rem;margin:0 auto;padding:0 1rem 3rem;line-height:1.5;color:#1b1b1b;background:#fff}
 nav{border-bottom:1px solid #ccc;padding:.6rem 0;margin-bottom:1rem;font-size:.95rem}
-nav a{margin-right:.9rem;text-decoration:none;color:#0645ad}
+nav a{margin-right:.9rem;text-decoration:none;color:#0645ad;white-space:nowrap;display:inline-block}
 nav a[aria-current]{font-weight:bold;color:#000}
 h1{font-size:1.7rem}h2{font-size:1.35rem;border-bottom:1px solid #eee}
 math{font-size:1.1em}
@@ -26,7 +26,9 @@ td.rel{text-align:center}td.lhs{text-align:right}
 td.note{color:#444;font-size:.9rem}
 table.grid td,table.grid th{border:1px solid #ccc;padding:.25rem .5rem;text-align:left}
 pre{background:#f6f8fa;padding:.6rem;overflow-x:auto}
-pre.display{background:none;border-left:3px solid #ccc}
+pre.display{background:none;border-left:3px solid #ccc;font-family:'DejaVu Serif',serif;font-style:italic;font-size:1.05em}
+table.aligned,table.calc{display:block;max-width:100%;overflow-x:auto}
+figure.plot{margin:1rem 0;overflow-x:auto}
 .ok{color:#1a7f37}.bad{color:#cf222e;font-weight:bold}
 ";
 

@@ -130,7 +130,17 @@ fn glyph(g: &Glyph, axes: &[String], out: &mut String) {
             sub,
             sup,
         } => {
-            let mut b = format!("<mi>{}</mi>", escape(&base.text));
+            // `Δb` is two letters (Δ applied to b), each in italics.
+            let chars: Vec<char> = base.text.chars().collect();
+            let mut b = match chars.as_slice() {
+                [d, c] if super::notation::greek_latex(*d).is_some() && c.is_alphabetic() => {
+                    format!(
+                        "<mrow><mi>{d}</mi><mi>{}</mi></mrow>",
+                        escape(&c.to_string())
+                    )
+                }
+                _ => format!("<mi>{}</mi>", escape(&base.text)),
+            };
             if *hat {
                 b = format!(r#"<mover accent="true">{b}<mo>^</mo></mover>"#);
             }

@@ -8,6 +8,7 @@ mod independence;
 mod kernel;
 mod library;
 mod prove;
+mod render;
 mod rules;
 mod soundness;
 mod tamper;
