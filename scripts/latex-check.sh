@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Compiles bnproof's LaTeX output with pdfLaTeX and fails on any LaTeX error:
-# `derive batchnorm --format latex` (the acceptance case), the seed proof,
-# a refutation, the theorem table and `explain seed --format latex`, each
+# `derive batchnorm --format latex --proofs` (the acceptance case) and every
+# other model, the seed proof, a refutation, the theorem table and every
+# `explain` topic, each
 # wrapped in a minimal article with amsmath and amssymb. Installs Debian's
 # texlive-latex-base (pdflatex, amsmath, amsfonts) when pdflatex is missing.
 set -euo pipefail
@@ -22,11 +23,16 @@ mkdir -p "$dir"
 
 seed='u[i] + (b + Δb) - mean[i](u[i] + (b + Δb)) = u[i] + b - mean[i](u[i] + b)'
 $bin derive batchnorm --format latex --proofs >"$dir/derive-batchnorm.tex"
+for m in centering batchnorm2d batchnorm-eval layernorm instancenorm groupnorm rmsnorm; do
+  $bin derive "$m" --format latex >"$dir/derive-$m.tex"
+done
 $bin prove "$seed" --format latex >"$dir/prove-seed.tex"
 # A refutation exits 1 by design; its output must still compile.
 $bin prove 'mean[i](x[i] * y[i]) = mean[i](x[i]) * mean[i](y[i])' --format latex >"$dir/prove-refuted.tex" || [ $? -eq 1 ]
 $bin theorems --format latex >"$dir/theorems.tex"
-$bin explain seed --format latex >"$dir/explain-seed.tex"
+for t in seed scale bn-backward; do
+  $bin explain "$t" --format latex >"$dir/explain-$t.tex"
+done
 
 status=0
 for body in "$dir"/*.tex; do
