@@ -44,16 +44,15 @@ enum Format {
 }
 
 impl Format {
-    /// The markup of the document formats (`None` for text and JSON).
-    fn markup(self) -> Option<render::Markup> {
-        let f = match self {
+    /// The renderer's preset for this format.
+    fn preset(self) -> render::Options {
+        render::Options::new(match self {
             Format::Text => render::Format::Text,
             Format::Latex => render::Format::Latex,
             Format::Markdown => render::Format::Markdown,
             Format::Html => render::Format::Html,
             Format::Json => render::Format::Json,
-        };
-        f.markup()
+        })
     }
 }
 
@@ -295,11 +294,10 @@ fn prove_cmd(statement: &str, assume: &[String], format: Format, opts: &Options)
         Outcome::Unknown { .. } => UNKNOWN,
     };
     let mut out = String::new();
-    if let Some(markup) = format.markup() {
+    if matches!(format, Format::Latex | Format::Markdown | Format::Html) {
         let title = format!("bnproof prove {statement}");
-        let n = render::Notation::plain();
-        let _ = render::document(&mut out, markup, true, &title, |page| {
-            render::proof::outcome(page, &stmt, &assumptions, &outcome, &n)
+        let _ = format.preset().document(&mut out, &title, |page, n| {
+            render::proof::outcome(page, &stmt, &assumptions, &outcome, n)
         });
         print!("{out}");
         return code;
@@ -406,11 +404,12 @@ fn theorems_cmd(format: Format) -> i32 {
     match format {
         Format::Latex | Format::Markdown | Format::Html => {
             let mut out = String::new();
-            let markup = format.markup().unwrap_or(render::Markup::Markdown);
-            let _ = render::document(&mut out, markup, true, "bnproof theorems", |page| {
-                page.heading(1, "The theorem library", None)?;
-                render::theorems::table(page, &runs, |_| None)
-            });
+            let _ = format
+                .preset()
+                .document(&mut out, "bnproof theorems", |page, _| {
+                    page.heading(1, "The theorem library", None)?;
+                    render::theorems::table(page, &runs, |_| None)
+                });
             print!("{out}");
         }
         Format::Json => {
@@ -504,9 +503,8 @@ fn derive_cmd(
             out.push('\n');
         }
         Format::Latex | Format::Markdown | Format::Html => {
-            let markup = format.markup().unwrap_or(render::Markup::Markdown);
             let title = format!("bnproof derive {}", report.name);
-            let _ = render::document(&mut out, markup, true, &title, |page| {
+            let _ = format.preset().document(&mut out, &title, |page, _| {
                 render::derivation::derivation(page, &report, expand)
             });
         }

@@ -76,22 +76,24 @@ impl Options {
             standalone: true,
         }
     }
-}
 
-/// Write a document in `markup`: `body` fills a [`Page`]; in HTML with
-/// `standalone`, the page becomes a whole document titled `title`.
-pub fn document<W: Write>(
-    out: &mut W,
-    markup: Markup,
-    standalone: bool,
-    title: &str,
-    body: impl FnOnce(&mut Page<'_, String>) -> fmt::Result,
-) -> fmt::Result {
-    let mut s = String::new();
-    body(&mut Page::new(&mut s, markup))?;
-    if markup == Markup::Html && standalone {
-        html::document(out, title, &[], None, &s)
-    } else {
-        out.write_str(&s)
+    /// Write a document in this preset: `body` fills a [`Page`] in the
+    /// format's markup, using the preset's notation; in HTML with
+    /// `standalone`, the page becomes a whole document titled `title`. The
+    /// text and JSON presets are not documents: they write nothing and fail.
+    pub fn document<W: Write>(
+        &self,
+        out: &mut W,
+        title: &str,
+        body: impl FnOnce(&mut Page<'_, String>, &Notation) -> fmt::Result,
+    ) -> fmt::Result {
+        let markup = self.format.markup().ok_or(fmt::Error)?;
+        let mut s = String::new();
+        body(&mut Page::new(&mut s, markup), &self.notation)?;
+        if markup == Markup::Html && self.standalone {
+            html::document(out, title, &[], None, &s)
+        } else {
+            out.write_str(&s)
+        }
     }
 }

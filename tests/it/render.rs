@@ -6,17 +6,17 @@
 
 use bnproof::derive::{self, DeriveOptions};
 use bnproof::prove::{self, Options, Outcome};
-use bnproof::render::{self, derivation, Markup, Notation};
+use bnproof::render::{self, derivation, Format, Markup};
 use bnproof::{cert, models, syntax};
 use std::path::Path;
 use std::process::{Command, Output};
 
 const SEED: &str = "u[i] + (b + Δb) - mean[i](u[i] + (b + Δb)) = u[i] + b - mean[i](u[i] + b)";
 
-const MARKUPS: [(Markup, &str); 3] = [
-    (Markup::Latex, "latex"),
-    (Markup::Markdown, "markdown"),
-    (Markup::Html, "html"),
+const MARKUPS: [(Format, Markup, &str); 3] = [
+    (Format::Latex, Markup::Latex, "latex"),
+    (Format::Markdown, Markup::Markdown, "markdown"),
+    (Format::Html, Markup::Html, "html"),
 ];
 
 fn seed_proof() -> bnproof::kernel::Proof {
@@ -68,17 +68,23 @@ fn check_markup(markup: Markup, s: &str) {
 #[test]
 fn seed_proof_in_every_format() {
     let p = seed_proof();
-    let n = Notation::plain();
-    for (markup, name) in MARKUPS {
+    for (format, markup, name) in MARKUPS {
         let mut out = String::new();
-        render::document(&mut out, markup, true, "seed", |page| {
-            render::proof::proof(page, &p, &n)
-        })
-        .unwrap();
+        render::Options::new(format)
+            .document(&mut out, "seed", |page, n| {
+                render::proof::proof(page, &p, n)
+            })
+            .unwrap();
         check_markup(markup, &out);
         assert!(markup != Markup::Html || out.contains("<math"));
         insta::assert_snapshot!(format!("seed_proof_{name}"), out);
     }
+    let mut out = String::new();
+    let text = render::Options::new(Format::Text).document(&mut out, "seed", |_, _| Ok(()));
+    assert!(
+        text.is_err() && out.is_empty(),
+        "text is not a document preset"
+    );
     let json = serde_json::to_string_pretty(&cert::to_certificate(&p, true)).unwrap();
     assert!(cert::check_json(&json).is_ok());
     insta::assert_snapshot!("seed_proof_json", json);
@@ -96,12 +102,13 @@ fn batchnorm_derivation_in_every_format() {
     };
     let report = derive::derive(&loaded, &opts).unwrap();
     assert!(report.ok());
-    for (markup, name) in MARKUPS {
+    for (format, markup, name) in MARKUPS {
         let mut out = String::new();
-        render::document(&mut out, markup, true, "batchnorm", |page| {
-            derivation::derivation(page, &report, false)
-        })
-        .unwrap();
+        render::Options::new(format)
+            .document(&mut out, "batchnorm", |page, _| {
+                derivation::derivation(page, &report, false)
+            })
+            .unwrap();
         check_markup(markup, &out);
         assert!(markup != Markup::Html || out.contains("<math"));
         if markup != Markup::Html {
