@@ -2,10 +2,9 @@
 //! MathML writers: precedence and parentheses, fractions, roots, powers,
 //! reductions with their axes, and glyphs for names are decided here once.
 //!
-//! Precedence (higher binds tighter): 1 `+ −`; 2 products and `∑` (a big
-//! operator reaches to the right); 3 unary minus and negative literals;
-//! 4 powers; 5 atoms (names, fractions, roots, `mean`/`var` with their
-//! parentheses).
+//! Precedence (higher binds tighter): 1 `+ −`; 2 products; 3 unary minus
+//! and negative literals; 4 powers; 5 atoms (names, fractions, roots,
+//! reductions with their parenthesized bodies).
 
 use super::notation::{Glyph, Notation};
 use crate::ir::{Expr, Rat, RedOp, Symbol};
@@ -71,6 +70,15 @@ impl Node {
         Node::Partial(Box::new(Node::Loss), Box::new(ident(n, s)))
     }
 
+    /// Whether the formula starts with a minus sign.
+    fn starts_with_minus(&self) -> bool {
+        match self {
+            Node::Op(Op::Minus) => true,
+            Node::Row(v) => v.first().is_some_and(Node::starts_with_minus),
+            _ => false,
+        }
+    }
+
     /// Whether the formula starts with a number (a product before it needs a
     /// visible dot).
     fn starts_with_number(&self) -> bool {
@@ -100,7 +108,7 @@ struct Layout<'a> {
 fn prec(e: &Expr) -> u8 {
     match e {
         Expr::Add(..) | Expr::Sub(..) => 1,
-        Expr::Mul(..) | Expr::Reduce(RedOp::Sum, ..) => 2,
+        Expr::Mul(..) => 2,
         Expr::Neg(_) => 3,
         Expr::Num(r) if r.is_negative() => 3,
         Expr::Pow(..) => 4,
@@ -116,31 +124,26 @@ impl Layout<'_> {
             Expr::PVar(v) => Node::Text(format!("?{v}")),
             Expr::Neg(a) => Node::Row(vec![
                 Node::Op(Op::Minus),
-                self.wrap(a, |p| p == 1 || p == 3),
+                self.operand(a, |p| p == 1 || p == 3),
             ]),
             // A right-nested sum keeps its parentheses: proofs rewrite
             // that grouping, so it must stay visible.
             Expr::Add(a, b) => Node::Row(vec![
                 self.node(a),
                 Node::Op(Op::Plus),
-                self.wrap(b, |p| p <= 1 || p == 3),
+                self.operand(b, |p| p <= 1 || p == 3),
             ]),
             Expr::Sub(a, b) => Node::Row(vec![
                 self.node(a),
                 Node::Op(Op::Minus),
-                self.wrap(b, |p| p <= 1 || p == 3),
+                self.operand(b, |p| p <= 1 || p == 3),
             ]),
             Expr::Mul(a, b) => {
                 let left = self.wrap(a, |p| p <= 1);
-                let left = if matches!(&**a, Expr::Reduce(RedOp::Sum, ..)) {
-                    Node::Paren(Box::new(left))
-                } else {
-                    left
-                };
                 let right = if matches!(&**b, Expr::Mul(..)) {
                     Node::Paren(Box::new(self.node(b)))
                 } else {
-                    self.wrap(b, |p| p <= 1 || p == 3)
+                    self.operand(b, |p| p <= 1 || p == 3)
                 };
                 let op = if right.starts_with_number() {
                     Op::Dot
@@ -169,21 +172,17 @@ impl Layout<'_> {
             }
             Expr::Sqrt(a) => Node::Sqrt(Box::new(self.node(a))),
             Expr::Reduce(op, axes, body) => {
-                let (r, paren) = match op {
-                    RedOp::Mean => (Reducer::Mean, true),
-                    RedOp::Var => (Reducer::Var, true),
-                    RedOp::Sum => (
-                        Reducer::Sum,
-                        !matches!(&**body, Expr::Sym(_) | Expr::Num(_)),
-                    ),
+                // The body is always in parentheses: `∑_n x_n y` would be
+                // ambiguous (a big operator reaches to the right).
+                let r = match op {
+                    RedOp::Mean => Reducer::Mean,
+                    RedOp::Var => Reducer::Var,
+                    RedOp::Sum => Reducer::Sum,
                 };
-                let inner = self.node(body);
-                let body = if paren {
-                    Node::Paren(Box::new(inner))
-                } else {
-                    inner
-                };
-                Node::Row(vec![Node::Reduce(r, axes.clone()), body])
+                Node::Row(vec![
+                    Node::Reduce(r, axes.clone()),
+                    Node::Paren(Box::new(self.node(body))),
+                ])
             }
         }
     }
@@ -192,6 +191,17 @@ impl Layout<'_> {
     fn wrap(&self, e: &Expr, needs: impl Fn(u8) -> bool) -> Node {
         let inner = self.node(e);
         if needs(prec(e)) {
+            Node::Paren(Box::new(inner))
+        } else {
+            inner
+        }
+    }
+
+    /// An operand right after an operator: also in parentheses when it
+    /// starts with a minus sign (no `a − −b·c`, no `−−x`).
+    fn operand(&self, e: &Expr, needs: impl Fn(u8) -> bool) -> Node {
+        let inner = self.node(e);
+        if needs(prec(e)) || inner.starts_with_minus() {
             Node::Paren(Box::new(inner))
         } else {
             inner
@@ -271,8 +281,121 @@ mod tests {
         assert!(has_paren(&lay("-(a + b)")));
         assert!(has_paren(&lay("a * -b")));
         assert!(!has_paren(&lay("sqrt(a + b)")));
-        assert!(has_paren(&lay("sum[i](x[i]) * y")));
-        assert!(!has_paren(&lay("y * sum[i](x[i])")));
+        assert!(
+            has_paren(&lay("sum[i](x[i]) * y")),
+            "a sum's body is bracketed"
+        );
+    }
+
+    /// The layout read back as text in the input syntax: every fraction,
+    /// power and reduction body explicitly bracketed, every other
+    /// parenthesis only where the layout put one.
+    fn linear(n: &Node) -> String {
+        match n {
+            Node::Ident(g, axes) => {
+                let Glyph::Name { base, hat, .. } = g else {
+                    panic!("plain names only")
+                };
+                let mut s = base.text.clone();
+                if *hat {
+                    s.push('\u{302}');
+                }
+                if !axes.is_empty() {
+                    s.push_str(&format!("[{}]", axes.join(",")));
+                }
+                s
+            }
+            Node::Num(d) => d.clone(),
+            Node::Op(Op::Plus) => " + ".into(),
+            Node::Op(Op::Minus) => " - ".into(),
+            Node::Op(Op::Dot | Op::Juxt) => " * ".into(),
+            Node::Op(Op::Slash) => "/".into(),
+            Node::Op(op) => panic!("no {op:?} in an expression"),
+            // A minus before digits stays a sign (`-2` would read as a literal).
+            Node::Row(v) => v
+                .iter()
+                .enumerate()
+                .map(|(k, n)| match (n, v.get(k + 1)) {
+                    (Node::Op(Op::Minus), Some(Node::Num(_))) if k == 0 => " -(".to_string(),
+                    (Node::Num(d), _) if k == 1 && v[0] == Node::Op(Op::Minus) => format!("{d})"),
+                    _ => linear(n),
+                })
+                .collect(),
+            Node::Paren(a) => format!("({})", linear(a)),
+            Node::Frac(a, b) => format!("(({})/({}))", linear(a), linear(b)),
+            Node::Sup(b, e) => format!("({})^({})", linear(b), linear(e)),
+            Node::Sqrt(a) => format!("sqrt({})", linear(a)),
+            Node::Reduce(r, axes) => {
+                let k = match r {
+                    Reducer::Mean => "mean",
+                    Reducer::Var => "var",
+                    Reducer::Sum => "sum",
+                };
+                format!("{k}[{}]", axes.join(","))
+            }
+            other => panic!("{other:?} in an expression"),
+        }
+    }
+
+    /// Identify trees that are the same formula on paper: a minus sign on
+    /// the left factor of a product or quotient taken out (`−a·b` reads
+    /// `(−a)·b` and is typeset like `−(a·b)`), then constants folded.
+    fn norm(e: &Expr) -> Expr {
+        fold(&pull(e))
+    }
+
+    fn map(e: &Expr, f: fn(&Expr) -> Expr) -> Expr {
+        match e {
+            Expr::Neg(a) => Expr::neg(f(a)),
+            Expr::Add(a, b) => Expr::add(f(a), f(b)),
+            Expr::Sub(a, b) => Expr::sub(f(a), f(b)),
+            Expr::Mul(a, b) => Expr::mul(f(a), f(b)),
+            Expr::Div(a, b) => Expr::div(f(a), f(b)),
+            Expr::Pow(a, b) => Expr::pow(f(a), f(b)),
+            Expr::Sqrt(a) => Expr::sqrt(f(a)),
+            Expr::Reduce(op, axes, body) => Expr::Reduce(*op, axes.clone(), Box::new(f(body))),
+            other => other.clone(),
+        }
+    }
+
+    fn pull(e: &Expr) -> Expr {
+        fn signed(a: Expr, b: Expr, f: fn(Expr, Expr) -> Expr) -> Expr {
+            match a {
+                Expr::Neg(x) => Expr::neg(signed(*x, b, f)),
+                Expr::Num(r) if r.is_negative() => Expr::neg(f(Expr::Num(-r), b)),
+                a => f(a, b),
+            }
+        }
+        match e {
+            Expr::Mul(a, b) => signed(pull(a), pull(b), Expr::mul),
+            Expr::Div(a, b) => signed(pull(a), pull(b), Expr::div),
+            _ => map(e, pull),
+        }
+    }
+
+    fn fold(e: &Expr) -> Expr {
+        match e.const_value() {
+            Some(v) => Expr::Num(v),
+            None => map(e, fold),
+        }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(1000))]
+        /// Whatever the layout leaves out, precedence puts back: reading the
+        /// layout gives the expression it was made from.
+        #[test]
+        fn layout_reads_back_to_the_same_formula(e in crate::syntax::tests::expr()) {
+            let text = linear(&lay_expr(&e));
+            let back = parse_expr(&text).map_err(|err| {
+                proptest::test_runner::TestCaseError::fail(format!("{text}: {err:?}"))
+            })?;
+            proptest::prop_assert_eq!(norm(&back), norm(&e), "{}", text);
+        }
+    }
+
+    fn lay_expr(e: &Expr) -> Node {
+        layout(e, &Notation::plain())
     }
 
     #[test]
