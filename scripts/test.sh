@@ -32,6 +32,15 @@ $bin explain seed --plot target/seed.svg | tail -n 1
 $bin explain scale --plot target/scale.svg | tail -n 1
 $bin explain bn-backward | tail -n 1
 
+# ---- rendering checks (issue 6): the docs site in headless Chromium, and
+# the LaTeX output through pdfLaTeX. Each script installs what it needs
+# (Debian's chromium / texlive-latex-base with apt-get, playwright-core from
+# npm) and caches it outside the clone, in ~/.cache/bnproof.
+echo "== browser check (docs site in headless chromium)"
+./scripts/browser-check.sh
+echo "== LaTeX check (pdflatex)"
+./scripts/latex-check.sh
+
 # ---- LibTorch suite (feature `torch`): LibTorch from PyPI, cached outside
 # the clone; its own target dir so the default build above stays as it is.
 echo "== LibTorch: torch==2.11.0 from PyPI (cached under ~/.cache/bnproof)"

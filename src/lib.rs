@@ -5,6 +5,7 @@
 pub mod cert;
 pub mod derive;
 pub mod diff;
+pub mod docs;
 pub mod eval;
 pub mod explain;
 pub mod higher;

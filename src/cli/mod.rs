@@ -37,7 +37,23 @@ struct Cli {
 #[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
 enum Format {
     Text,
+    Latex,
+    Markdown,
+    Html,
     Json,
+}
+
+impl Format {
+    /// The renderer's preset for this format.
+    fn preset(self) -> render::Options {
+        render::Options::new(match self {
+            Format::Text => render::Format::Text,
+            Format::Latex => render::Format::Latex,
+            Format::Markdown => render::Format::Markdown,
+            Format::Html => render::Format::Html,
+            Format::Json => render::Format::Json,
+        })
+    }
 }
 
 #[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
@@ -50,7 +66,9 @@ enum VerifyFormat {
 #[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
 enum ExplainFormat {
     Text,
+    Latex,
     Markdown,
+    Html,
 }
 
 #[derive(Subcommand)]
@@ -146,6 +164,14 @@ enum Command {
         #[arg(long, value_enum, default_value = "text")]
         format: Format,
     },
+    /// Generate a static coursework site (self-contained HTML with MathML,
+    /// and Markdown): every model, theorem and explanation, computed live
+    /// (exit 1 if any check on it failed).
+    Docs {
+        /// The directory to write (created if missing).
+        #[arg(long, value_name = "DIR")]
+        out: std::path::PathBuf,
+    },
 }
 
 /// Parse the arguments and run; returns the exit code.
@@ -231,6 +257,7 @@ fn run(cli: Cli) -> i32 {
             order,
         } => derive_cmd(&model, wrt, format, proofs, order),
         Command::Theorems { format } => theorems_cmd(format),
+        Command::Docs { out } => docs_cmd(&out),
     }
 }
 
@@ -267,31 +294,41 @@ fn prove_cmd(statement: &str, assume: &[String], format: Format, opts: &Options)
     let start = Instant::now();
     let (outcome, stats) = prove::prove(&stmt, &assumptions, opts);
     let elapsed = start.elapsed();
-    let mut out = String::new();
     let code = match &outcome {
-        Outcome::Proved(p) => {
-            match format {
-                Format::Json => {
-                    let c = cert::to_certificate(p, true);
-                    out = serde_json::to_string_pretty(&c).unwrap_or_default();
-                    out.push('\n');
-                }
-                Format::Text => {
-                    let _ = render::proof_text(&mut out, p);
-                    out.push_str(&format!(
-                        "proved in {:.1} ms ({} e-nodes, {} iterations)\n",
-                        ms(elapsed),
-                        stats.nodes,
-                        stats.iterations
-                    ));
-                }
+        Outcome::Proved(_) => OK,
+        Outcome::Refuted(_) => FAILED,
+        Outcome::Unknown { .. } => UNKNOWN,
+    };
+    let mut out = String::new();
+    if matches!(format, Format::Latex | Format::Markdown | Format::Html) {
+        let title = format!("bnproof prove {statement}");
+        let _ = format.preset().document(&mut out, &title, |page, n| {
+            render::proof::outcome(page, &stmt, &assumptions, &outcome, n)
+        });
+        print!("{out}");
+        return code;
+    }
+    match &outcome {
+        Outcome::Proved(p) => match format {
+            Format::Json => {
+                let c = cert::to_certificate(p, true);
+                out = serde_json::to_string_pretty(&c).unwrap_or_default();
+                out.push('\n');
             }
-            OK
-        }
-        Outcome::Refuted(c) => {
-            match format {
-                Format::Json => {
-                    out = serde_json::to_string_pretty(&serde_json::json!({
+            Format::Text => {
+                let _ = render::proof_text(&mut out, p);
+                out.push_str(&format!(
+                    "proved in {:.1} ms ({} e-nodes, {} iterations)\n",
+                    ms(elapsed),
+                    stats.nodes,
+                    stats.iterations
+                ));
+            }
+            _ => {}
+        },
+        Outcome::Refuted(c) => match format {
+            Format::Json => {
+                out = serde_json::to_string_pretty(&serde_json::json!({
                         "verdict": "refuted",
                         "statement": {"lhs": syntax::print(&stmt.lhs), "rhs": syntax::print(&stmt.rhs)},
                         "assumptions": assumptions.iter().map(cert::assumption_text).collect::<Vec<_>>(),
@@ -305,19 +342,18 @@ fn prove_cmd(statement: &str, assume: &[String], format: Format, opts: &Options)
                         "checked": false,
                     }))
                     .unwrap_or_default();
-                    out.push('\n');
-                }
-                Format::Text => {
-                    out.push_str(&format!(
-                        "refuted: {} ≠ {}\n",
-                        syntax::print(&stmt.lhs),
-                        syntax::print(&stmt.rhs)
-                    ));
-                    let _ = render::counterexample_text(&mut out, c);
-                }
+                out.push('\n');
             }
-            FAILED
-        }
+            Format::Text => {
+                out.push_str(&format!(
+                    "refuted: {} ≠ {}\n",
+                    syntax::print(&stmt.lhs),
+                    syntax::print(&stmt.rhs)
+                ));
+                let _ = render::counterexample_text(&mut out, c);
+            }
+            _ => {}
+        },
         Outcome::Unknown { reason } => {
             match format {
                 Format::Json => {
@@ -325,10 +361,10 @@ fn prove_cmd(statement: &str, assume: &[String], format: Format, opts: &Options)
                     out.push('\n');
                 }
                 Format::Text => out.push_str(&format!("unknown: {reason}\n")),
+                _ => {}
             }
-            UNKNOWN
         }
-    };
+    }
     print!("{out}");
     code
 }
@@ -372,6 +408,16 @@ fn theorems_cmd(format: Format) -> i32 {
     let total = start.elapsed();
     let all_ok = runs.iter().all(|r| r.as_expected());
     match format {
+        Format::Latex | Format::Markdown | Format::Html => {
+            let mut out = String::new();
+            let _ = format
+                .preset()
+                .document(&mut out, "bnproof theorems", |page, _| {
+                    page.heading(1, "The theorem library", None)?;
+                    render::theorems::table(page, &runs, |_| None)
+                });
+            print!("{out}");
+        }
         Format::Json => {
             let rows: Vec<_> = runs
                 .iter()
@@ -462,6 +508,12 @@ fn derive_cmd(
                 .unwrap_or_default();
             out.push('\n');
         }
+        Format::Latex | Format::Markdown | Format::Html => {
+            let title = format!("bnproof derive {}", report.name);
+            let _ = format.preset().document(&mut out, &title, |page, _| {
+                render::derivation::derivation(page, &report, expand)
+            });
+        }
     }
     print!("{out}");
     if report.ok() {
@@ -482,7 +534,9 @@ fn explain_cmd(topic: Option<&str>, format: ExplainFormat, plot: Option<&std::pa
     };
     let format = match format {
         ExplainFormat::Text => explain::Format::Text,
+        ExplainFormat::Latex => explain::Format::Latex,
         ExplainFormat::Markdown => explain::Format::Markdown,
+        ExplainFormat::Html => explain::Format::Html,
     };
     let mut out = String::new();
     let report = match explain::explain(topic, format, &mut out) {
@@ -496,6 +550,12 @@ fn explain_cmd(topic: Option<&str>, format: ExplainFormat, plot: Option<&std::pa
             return FAILED;
         }
     };
+    if format == explain::Format::Html {
+        let mut page = String::new();
+        let title = format!("bnproof explain {topic}");
+        let _ = render::html::document(&mut page, &title, &[], None, &out);
+        out = page;
+    }
     print!("{out}");
     if let Some(path) = plot {
         if let Err(e) = explain::plot(topic, path) {
@@ -644,5 +704,44 @@ fn verify_cmd(
         OK
     } else {
         FAILED
+    }
+}
+
+fn docs_cmd(dir: &std::path::Path) -> i32 {
+    if dir.exists() && !dir.is_dir() {
+        eprintln!(
+            "error: --out {}: exists and is not a directory",
+            dir.display()
+        );
+        return BAD_INPUT;
+    }
+    let start = Instant::now();
+    match bnproof::docs::generate(dir) {
+        Ok(report) => {
+            println!(
+                "wrote {} pages ({} files) to {} in {:.1} s",
+                report.pages,
+                report.files.len(),
+                dir.display(),
+                start.elapsed().as_secs_f64()
+            );
+            if report.all_held() {
+                println!("every check held");
+                OK
+            } else {
+                for f in &report.failures {
+                    println!("FAILED: {f}");
+                }
+                FAILED
+            }
+        }
+        Err(e @ bnproof::docs::DocsError::Io { .. }) => {
+            eprintln!("error: {e}");
+            BAD_INPUT
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            FAILED
+        }
     }
 }

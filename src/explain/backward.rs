@@ -5,7 +5,7 @@
 //! equality comes from `derive` and is kernel-checked while the text is
 //! written.
 
-use super::{CheckKind, Doc, ExplainError};
+use super::{CheckKind, Doc, ExplainError, Format};
 use crate::derive::{self, DeriveOptions, Equality, Report, Verdict};
 use crate::models;
 use crate::syntax;
@@ -121,15 +121,19 @@ fn equalities<W: fmt::Write>(
     r: &Report,
     pick: impl Fn(&str) -> bool,
 ) -> Result<(), ExplainError> {
+    let n = crate::render::Notation::for_model(&r.model);
     for eq in r.equalities.iter().filter(|e| pick(&e.title)) {
-        show(d, eq)?;
+        show(d, eq, &n)?;
     }
     Ok(())
 }
 
-fn show<W: fmt::Write>(d: &mut Doc<'_, W>, eq: &Equality) -> Result<(), ExplainError> {
-    let statement = format!("{} = {}", syntax::print(&eq.lhs), syntax::print(&eq.rhs));
-    let (kind, text) = match &eq.verdict {
+fn show<W: fmt::Write>(
+    d: &mut Doc<'_, W>,
+    eq: &Equality,
+    n: &crate::render::Notation,
+) -> Result<(), ExplainError> {
+    let (kind, verdict) = match &eq.verdict {
         Verdict::Proved(p) => {
             let rules: Vec<&str> = p.steps.iter().map(|s| s.rule.as_str()).collect();
             let how = if rules.is_empty() {
@@ -137,23 +141,35 @@ fn show<W: fmt::Write>(d: &mut Doc<'_, W>, eq: &Equality) -> Result<(), ExplainE
             } else {
                 format!("kernel-checked: {}", rules.join(", "))
             };
-            (
-                CheckKind::Proof,
-                format!("{}\n  {statement}\n  proved ({how})", eq.title),
-            )
+            (CheckKind::Proof, format!("proved ({how})"))
         }
         Verdict::Refuted(c) => {
-            let mut s = format!("{}\n  refuted:\n", eq.title);
-            let mut cx = String::new();
-            crate::render::counterexample_text(&mut cx, c)?;
-            for line in cx.lines() {
-                s.push_str(&format!("  {line}\n"));
-            }
+            let mut s = String::from("refuted:\n");
+            crate::render::counterexample_text(&mut s, c)?;
             (CheckKind::Refutation, s)
         }
-        Verdict::Unknown(why) => (CheckKind::Proof, format!("{}\n  unknown: {why}", eq.title)),
+        Verdict::Unknown(why) => (CheckKind::Proof, format!("unknown: {why}")),
     };
-    d.block(&text)?;
+    if matches!(d.format, Format::Latex | Format::Html) {
+        // The equality as a formula in the paper's notation, then the verdict.
+        d.page(|p| {
+            p.para(&[crate::render::Span::Strong(eq.title.clone())])?;
+            p.display(&crate::render::proof::equation(&eq.lhs, &eq.rhs, n))
+        })?;
+        d.block(&verdict)?;
+    } else {
+        let statement = format!("{} = {}", syntax::print(&eq.lhs), syntax::print(&eq.rhs));
+        // A refutation's statement is the counterexample's business.
+        let mut text = if kind == CheckKind::Refutation {
+            format!("{}\n", eq.title)
+        } else {
+            format!("{}\n  {statement}\n", eq.title)
+        };
+        for line in verdict.lines() {
+            text.push_str(&format!("  {line}\n"));
+        }
+        d.block(text.trim_end())?;
+    }
     let held = eq.as_expected();
     d.record(
         eq.title.clone(),

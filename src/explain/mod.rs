@@ -25,7 +25,7 @@ pub use sim::{
 use crate::ir::Rat;
 use crate::kernel;
 use crate::prove::{self, Options, Outcome};
-use crate::render;
+use crate::render::{self, Markup, Notation, Page, Span};
 use crate::syntax;
 use num_traits::ToPrimitive;
 use std::fmt;
@@ -39,6 +39,11 @@ pub enum Format {
     Text,
     /// Markdown: `$$` math blocks, pipe tables, proofs in fenced blocks.
     Markdown,
+    /// A LaTeX fragment: sections, displays, proofs as `align*` chains.
+    Latex,
+    /// The body of an HTML page: proofs and counterexamples in MathML, the
+    /// hand-written displays as Unicode text.
+    Html,
 }
 
 /// The topics: name and a one-line description.
@@ -180,6 +185,16 @@ pub(crate) struct Doc<'a, W: fmt::Write> {
 type Res = Result<(), ExplainError>;
 
 impl<W: fmt::Write> Doc<'_, W> {
+    /// Write through a [`Page`] (the LaTeX and HTML formats).
+    fn page(&mut self, f: impl FnOnce(&mut Page<'_, W>) -> fmt::Result) -> Res {
+        let markup = match self.format {
+            Format::Latex => Markup::Latex,
+            Format::Markdown => Markup::Markdown,
+            Format::Text | Format::Html => Markup::Html,
+        };
+        Ok(f(&mut Page::new(&mut *self.out, markup))?)
+    }
+
     fn title(&mut self, text: &str) -> Res {
         match self.format {
             Format::Text => {
@@ -187,6 +202,7 @@ impl<W: fmt::Write> Doc<'_, W> {
                 writeln!(self.out, "{text}\n{}\n", "═".repeat(n))?
             }
             Format::Markdown => writeln!(self.out, "# {text}\n")?,
+            Format::Latex | Format::Html => self.page(|p| p.heading(1, text, None))?,
         }
         Ok(())
     }
@@ -200,6 +216,10 @@ impl<W: fmt::Write> Doc<'_, W> {
                 writeln!(self.out, "{head}\n{}\n", "─".repeat(n))?
             }
             Format::Markdown => writeln!(self.out, "## {head}\n")?,
+            Format::Latex | Format::Html => {
+                let anchor = format!("s{}", self.section);
+                self.page(|p| p.heading(2, &head, Some(&anchor)))?
+            }
         }
         Ok(())
     }
@@ -214,6 +234,7 @@ impl<W: fmt::Write> Doc<'_, W> {
                 writeln!(self.out)?;
             }
             Format::Markdown => writeln!(self.out, "{text}\n")?,
+            Format::Latex | Format::Html => self.page(|p| p.text(text))?,
         }
         Ok(())
     }
@@ -229,6 +250,7 @@ impl<W: fmt::Write> Doc<'_, W> {
                 writeln!(self.out)?;
             }
             Format::Markdown => writeln!(self.out, "$$\n{latex}\n$$\n")?,
+            Format::Latex | Format::Html => self.page(|p| p.display_source(latex, text))?,
         }
         Ok(())
     }
@@ -243,6 +265,7 @@ impl<W: fmt::Write> Doc<'_, W> {
                 writeln!(self.out)?;
             }
             Format::Markdown => writeln!(self.out, "```text\n{}\n```\n", text.trim_end())?,
+            Format::Latex | Format::Html => self.page(|p| p.pre(text))?,
         }
         Ok(())
     }
@@ -281,6 +304,13 @@ impl<W: fmt::Write> Doc<'_, W> {
                 }
                 writeln!(self.out)?;
             }
+            Format::Latex | Format::Html => {
+                let cells: Vec<Vec<Vec<Span>>> = rows
+                    .iter()
+                    .map(|r| r.iter().map(|c| vec![Span::text(c.clone())]).collect())
+                    .collect();
+                self.page(|p| p.table(header, &cells))?
+            }
         }
         Ok(())
     }
@@ -288,14 +318,21 @@ impl<W: fmt::Write> Doc<'_, W> {
     /// A list of checked claims, each marked ✓ (or ✗).
     fn claims(&mut self, items: &[(String, bool)]) -> Res {
         let mut text = String::new();
+        let mut list = Vec::new();
         for (what, held) in items {
             let mark = if *held { "✓" } else { "✗" };
             match self.format {
                 Format::Text => text.push_str(&format!("  {mark} {what}\n")),
                 Format::Markdown => text.push_str(&format!("- {mark} {what}\n")),
+                Format::Latex | Format::Html => {
+                    list.push(vec![Span::text(format!("{mark} {what}"))])
+                }
             }
         }
-        writeln!(self.out, "{text}")?;
+        match self.format {
+            Format::Latex | Format::Html => self.page(|p| p.list(&list))?,
+            Format::Text | Format::Markdown => writeln!(self.out, "{text}")?,
+        }
         for (what, held) in items {
             self.report.checks.push(Check {
                 what: what.clone(),
@@ -320,7 +357,13 @@ impl<W: fmt::Write> Doc<'_, W> {
             Ok(Outcome::Proved(p)) => match kernel::check(&p) {
                 Ok(()) => {
                     let mut t = String::new();
-                    render::proof_text(&mut t, &p)?;
+                    match self.format {
+                        Format::Text | Format::Markdown => render::proof_text(&mut t, &p)?,
+                        Format::Latex | Format::Html => {
+                            let n = Notation::plain();
+                            self.page(|pg| render::proof::proof(pg, &p, &n))?
+                        }
+                    }
                     (true, t, String::new())
                 }
                 Err(e) => (
@@ -336,7 +379,9 @@ impl<W: fmt::Write> Doc<'_, W> {
             }
             Ok(Outcome::Unknown { reason }) => (false, format!("✗ NOT PROVED: {reason}"), reason),
         };
-        self.block(&text)?;
+        if !text.is_empty() {
+            self.block(&text)?;
+        }
         self.report.checks.push(Check {
             what,
             kind: CheckKind::Proof,
@@ -351,6 +396,16 @@ impl<W: fmt::Write> Doc<'_, W> {
         let what = statement_label(statement, assume);
         let (held, text, detail) = match run(statement, assume) {
             Err(e) => (false, format!("does not parse: {e}"), e),
+            Ok(Outcome::Refuted(c)) if matches!(self.format, Format::Latex | Format::Html) => {
+                match parse(statement, assume) {
+                    Ok((st, a)) => {
+                        let n = Notation::plain();
+                        self.page(|pg| render::proof::refutation(pg, &st, &a, &c, &n))?;
+                        (true, String::new(), String::new())
+                    }
+                    Err(e) => (false, format!("does not parse: {e}"), e),
+                }
+            }
             Ok(Outcome::Refuted(c)) => {
                 let mut t = String::new();
                 if let Ok(st) = syntax::parse_statement(statement) {
@@ -373,7 +428,9 @@ impl<W: fmt::Write> Doc<'_, W> {
             ),
             Ok(Outcome::Unknown { reason }) => (false, format!("✗ NOT REFUTED: {reason}"), reason),
         };
-        self.block(&text)?;
+        if !text.is_empty() {
+            self.block(&text)?;
+        }
         self.report.checks.push(Check {
             what,
             kind: CheckKind::Refutation,
@@ -409,6 +466,10 @@ impl<W: fmt::Write> Doc<'_, W> {
         match self.format {
             Format::Text => writeln!(self.out, "{}\n{text}", "─".repeat(78))?,
             Format::Markdown => writeln!(self.out, "---\n\n**{text}**")?,
+            Format::Latex | Format::Html => self.page(|p| {
+                p.rule()?;
+                p.para(&[Span::Strong(text)])
+            })?,
         }
         Ok(())
     }
@@ -430,12 +491,20 @@ fn statement_label(statement: &str, assume: &[&str]) -> String {
     }
 }
 
-fn run(statement: &str, assume: &[&str]) -> Result<Outcome, String> {
+fn parse(
+    statement: &str,
+    assume: &[&str],
+) -> Result<(crate::ir::Statement, Vec<crate::ir::Assumption>), String> {
     let st = syntax::parse_statement(statement).map_err(|e| e.message.clone())?;
     let a = assume
         .iter()
         .map(|s| syntax::parse_assumption(s).map_err(|e| e.message.clone()))
         .collect::<Result<Vec<_>, _>>()?;
+    Ok((st, a))
+}
+
+fn run(statement: &str, assume: &[&str]) -> Result<Outcome, String> {
+    let (st, a) = parse(statement, assume)?;
     Ok(prove::prove(&st, &a, &Options::default()).0)
 }
 

@@ -33,7 +33,7 @@ fn scale_table<W: fmt::Write>(
         .collect();
     let header: &[&str] = match d.format {
         Format::Text => &["step", "a", "a²", "naive Δa", "loss", "true ∂ℓ/∂a"],
-        Format::Markdown => &["step", "a", "a²", "naive Δa", "loss", "true ∂ℓ/∂a"],
+        _ => &["step", "a", "a²", "naive Δa", "loss", "true ∂ℓ/∂a"],
     };
     d.table(header, &rows)
 }

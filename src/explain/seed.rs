@@ -171,7 +171,7 @@ pub(crate) fn write<W: fmt::Write>(d: &mut Doc<'_, W>) -> Result<(), ExplainErro
             "∂ℓ/∂b",
             "loss",
         ],
-        Format::Markdown => &[
+        _ => &[
             "step",
             "b (naive)",
             "naive Δb",

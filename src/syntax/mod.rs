@@ -27,7 +27,7 @@ mod parser;
 mod print;
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
 pub use error::ParseError;
 pub use model::{parse_model, Claim, Model};

@@ -530,7 +530,8 @@ fn axes() -> impl Strategy<Value = Vec<&'static str>> {
     proptest::sample::subsequence(vec!["i", "j", "k"], 1..=3)
 }
 
-fn expr() -> impl Strategy<Value = Expr> {
+/// Random well-formed expressions (also used by the renderers' tests).
+pub(crate) fn expr() -> impl Strategy<Value = Expr> {
     let leaf = prop_oneof![rat().prop_map(Expr::Num), symbol()];
     leaf.prop_recursive(6, 64, 2, |inner| {
         prop_oneof![

@@ -9,6 +9,7 @@ mod independence;
 mod kernel;
 mod library;
 mod prove;
+mod render;
 mod rules;
 mod soundness;
 mod tamper;

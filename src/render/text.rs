@@ -1,4 +1,4 @@
-//! Rendering of proofs and verdicts as text. The library writes into any
+//! Rendering of proofs and verdicts as terminal text. The library writes into any
 //! [`fmt::Write`]; only the command line prints.
 
 use crate::cert;

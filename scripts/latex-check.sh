@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# Compiles bnproof's LaTeX output with pdfLaTeX and fails on any LaTeX error:
+# `derive batchnorm --format latex --proofs` (the acceptance case) and every
+# other model, the seed proof, a refutation, the theorem table and every
+# `explain` topic, each
+# wrapped in a minimal article with amsmath and amssymb. Installs Debian's
+# texlive-latex-base (pdflatex, amsmath, amsfonts) when pdflatex is missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if ! command -v pdflatex >/dev/null; then
+  echo "== installing texlive-latex-base (apt-get)"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq texlive-latex-base >/dev/null
+fi
+echo "== $(pdflatex --version | head -n 1)"
+
+cargo build --release --quiet
+bin=$PWD/target/release/bnproof
+dir=target/latex-check
+rm -rf "$dir"
+mkdir -p "$dir"
+
+seed='u[i] + (b + Δb) - mean[i](u[i] + (b + Δb)) = u[i] + b - mean[i](u[i] + b)'
+$bin derive batchnorm --format latex --proofs >"$dir/derive-batchnorm.tex"
+for m in centering batchnorm2d batchnorm-eval layernorm instancenorm groupnorm rmsnorm; do
+  $bin derive "$m" --format latex >"$dir/derive-$m.tex"
+done
+$bin prove "$seed" --format latex >"$dir/prove-seed.tex"
+# A refutation exits 1 by design; its output must still compile.
+$bin prove 'mean[i](x[i] * y[i]) = mean[i](x[i]) * mean[i](y[i])' --format latex >"$dir/prove-refuted.tex" || [ $? -eq 1 ]
+$bin theorems --format latex >"$dir/theorems.tex"
+for t in seed scale bn-backward; do
+  $bin explain "$t" --format latex >"$dir/explain-$t.tex"
+done
+
+status=0
+for body in "$dir"/*.tex; do
+  name=$(basename "$body" .tex)
+  if LC_ALL=C grep -q '[^[:print:][:space:]]' "$body"; then
+    echo "FAIL $name: the LaTeX is not pure ASCII"
+    status=1
+  fi
+  cat >"$dir/doc-$name.tex" <<TEX
+\\documentclass{article}
+\\usepackage{amsmath,amssymb}
+\\begin{document}
+\\input{$name}
+\\end{document}
+TEX
+  if (cd "$dir" && pdflatex -interaction=nonstopmode -halt-on-error "doc-$name.tex" >/dev/null 2>&1); then
+    pages=$(grep -o 'Output written on .*([0-9]* pages\?' "$dir/doc-$name.log" | grep -o '([0-9]* page' | tr -dc 0-9)
+    echo "ok   $name: $pages page(s), $(grep -c '^!' "$dir/doc-$name.log" || true) errors"
+  else
+    echo "FAIL $name: pdflatex reported an error:"
+    grep -A3 '^!' "$dir/doc-$name.log" | head -n 20 || true
+    status=1
+  fi
+done
+exit $status

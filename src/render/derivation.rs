@@ -1,0 +1,225 @@
+//! A `derive` report as a document: forward pass, the chain rule step by
+//! step, adjoints, gradients raw and simplified, and every proof or
+//! counterexample, in the paper's notation ([`Notation::for_model`]).
+//! Timings are left out, so a document depends on the model alone.
+
+use super::layout::{layout, Node, Op};
+use super::notation::Notation;
+use super::page::{Page, Row, Span};
+use super::proof::{self, assumption, math_list};
+use crate::derive::{Report, Verdict};
+use crate::diff::LOSS;
+use crate::ir::{Expr, Symbol};
+use crate::syntax::Model;
+use std::fmt::{self, Write};
+
+/// The symbol a name stands for in the model, with its axes: declared ones
+/// for inputs and parameters, the free axes of the definition otherwise.
+pub fn model_symbol(model: &Model, name: &str) -> Symbol {
+    if let Some(s) = model
+        .inputs
+        .iter()
+        .chain(&model.params)
+        .find(|s| s.name == name)
+    {
+        return s.clone();
+    }
+    let axes = model
+        .defs
+        .iter()
+        .find(|(d, _)| d == name)
+        .map(|(_, e)| e.free_axes().into_iter().collect::<Vec<_>>())
+        .unwrap_or_default();
+    Symbol::new(name, axes)
+}
+
+/// The whole derivation; `expand` shows every proof in full.
+pub fn derivation<W: Write>(page: &mut Page<'_, W>, r: &Report, expand: bool) -> fmt::Result {
+    let n = Notation::for_model(&r.model);
+    let m = &r.model;
+    page.heading(1, &format!("Model {}", r.name), None)?;
+    if let Some(t) = &m.title {
+        page.text(t)?;
+    }
+    page.heading(2, "Forward pass", Some("forward"))?;
+    let rows: Vec<Row> = m
+        .defs
+        .iter()
+        .map(|(name, e)| Row {
+            lhs: layout(&Expr::Sym(model_symbol(m, name)), &n),
+            op: Op::Eq,
+            rhs: layout(e, &n),
+            note: vec![Span::code(name.clone())],
+        })
+        .collect();
+    page.aligned(&rows)?;
+    if !m.assumptions.is_empty() {
+        let mut spans = vec![Span::text("Assuming ")];
+        spans.extend(math_list(
+            m.assumptions.iter().map(|a| assumption(a, &n)).collect(),
+        ));
+        spans.push(Span::text("."));
+        page.para(&spans)?;
+    }
+
+    page.heading(2, "The chain rule, step by step", Some("chain-rule"))?;
+    let name_node = |name: &str| -> Node {
+        if name == LOSS {
+            Node::Loss
+        } else {
+            Node::Ident(n.glyph(name), Vec::new())
+        }
+    };
+    let partial =
+        |of: &str, wrt: &str| Node::Partial(Box::new(name_node(of)), Box::new(name_node(wrt)));
+    let steps: Vec<Vec<Span>> = r
+        .derivation
+        .steps
+        .iter()
+        .map(|s| {
+            if s.from == LOSS {
+                return vec![
+                    Span::Math(Node::rel(
+                        partial(LOSS, &s.to),
+                        Op::Eq,
+                        layout(&s.contribution, &n),
+                    )),
+                    Span::text(" (the upstream gradient)"),
+                ];
+            }
+            let mut v = vec![
+                Span::Math(Node::rel(
+                    partial(&s.from, &s.to),
+                    Op::Eq,
+                    layout(&s.local, &n),
+                )),
+                Span::text("; adds "),
+            ];
+            if !s.summed_over.is_empty() {
+                v.push(Span::text(format!(
+                    "(summed over {}) ",
+                    s.summed_over.join(", ")
+                )));
+            }
+            v.push(Span::Math(layout(&s.contribution, &n)));
+            v.push(Span::text(" to "));
+            v.push(Span::Math(partial(LOSS, &s.to)));
+            v
+        })
+        .collect();
+    page.list(&steps)?;
+
+    let grad_rows = |list: &[(String, Expr)]| -> Vec<Row> {
+        list.iter()
+            .map(|(name, e)| Row {
+                lhs: Node::grad(&n, &model_symbol(m, name)),
+                op: Op::Eq,
+                rhs: layout(e, &n),
+                note: Vec::new(),
+            })
+            .collect()
+    };
+    page.heading(2, "Adjoints of the definitions", Some("adjoints"))?;
+    page.aligned(&grad_rows(&r.derivation.adjoints))?;
+    page.heading(
+        2,
+        "Gradients straight from reverse mode",
+        Some("raw-gradients"),
+    )?;
+    page.aligned(&grad_rows(&r.derivation.gradients))?;
+
+    page.heading(2, "Simplified gradients", Some("gradients"))?;
+    page.text("Cost: operations per element, every reduction counted once.")?;
+    let rows: Vec<Row> = r
+        .gradients
+        .iter()
+        .map(|g| Row {
+            lhs: Node::grad(&n, &model_symbol(m, &g.name)),
+            op: Op::Eq,
+            rhs: layout(&g.simplified, &n),
+            note: vec![Span::text(format!(
+                "cost {} (raw: {})",
+                g.simplified_cost, g.raw_cost
+            ))],
+        })
+        .collect();
+    page.aligned(&rows)?;
+    if let Some(h) = &r.higher {
+        page.heading(2, "Higher order", Some("higher"))?;
+        let mut items = vec![(
+            format!(
+                "Hessian-vector product ∂/∂x ⟨∂ℓ/∂x, {}⟩",
+                crate::higher::DIRECTION
+            ),
+            &h.hvp_x,
+        )];
+        if let Some(g) = &h.mixed_gamma {
+            items.push(("∂/∂gamma ⟨∂ℓ/∂x, v⟩".to_string(), g));
+        }
+        items.push((format!("∂/∂{} ⟨∂ℓ/∂x, v⟩", h.dy), &h.mixed_dy));
+        if let Some(t) = &h.third {
+            items.push(("third order ∂/∂x ⟨H v, v⟩".to_string(), t));
+        }
+        let items: Vec<Vec<Span>> = items
+            .into_iter()
+            .map(|(what, e)| {
+                vec![Span::text(format!(
+                    "{what}: symbolic, cost {}",
+                    crate::derive::cost(e)
+                ))]
+            })
+            .collect();
+        page.list(&items)?;
+    }
+
+    page.heading(2, "Proofs and checks", Some("proofs"))?;
+    page.text(
+        "Every proof below was re-checked by the kernel; every counterexample was double-checked.",
+    )?;
+    for (k, eq) in r.equalities.iter().enumerate() {
+        let mark = if eq.as_expected() { "✓" } else { "✗" };
+        page.heading(
+            3,
+            &format!("{mark} {}", eq.title),
+            Some(&format!("check-{}", k + 1)),
+        )?;
+        page.display(&proof::equation(&eq.lhs, &eq.rhs, &n))?;
+        match &eq.verdict {
+            Verdict::Proved(p) => {
+                let mut rules: Vec<&str> = p.steps.iter().map(|s| s.rule.as_str()).collect();
+                rules.dedup();
+                page.para(&[Span::text(format!(
+                    "Proved ({} steps: {}){}.",
+                    p.steps.len(),
+                    if rules.is_empty() {
+                        "identical sides".to_string()
+                    } else {
+                        rules.join(", ")
+                    },
+                    if eq.expect_true {
+                        ""
+                    } else {
+                        ", but a counterexample was expected"
+                    }
+                ))])?;
+                if expand {
+                    proof::proof(page, p, &n)?;
+                }
+            }
+            Verdict::Refuted(c) => {
+                page.text(if eq.expect_true {
+                    "Refuted, but a proof was expected."
+                } else {
+                    "Refuted, as expected."
+                })?;
+                proof::counterexample(page, c, &n)?;
+            }
+            Verdict::Unknown(why) => page.text(&format!("Unknown: {why}."))?,
+        }
+    }
+    let ok = r.equalities.iter().filter(|e| e.as_expected()).count();
+    page.para(&[Span::Strong(format!(
+        "{ok}/{} checks as expected.",
+        r.equalities.len()
+    ))])
+}

@@ -1,0 +1,99 @@
+//! Rendering of proofs, counterexamples, derivations and theorem tables.
+//! One renderer, several presets ([`Format`]): terminal text, LaTeX
+//! (amsmath), Markdown (`$`/`$$` math), self-contained HTML (MathML Core, no
+//! script) and JSON. The library writes into any [`fmt::Write`]; only the
+//! command line prints.
+//!
+//! - [`notation`]: how names are drawn (Greek letters, hats, μ_B, σ²_B, ∂ℓ/∂y);
+//! - [`layout`]: an expression laid out once (precedence, fractions, roots);
+//! - [`latex`] and [`mathml`]: the layout written as LaTeX or MathML;
+//! - [`page`]: a document vocabulary written in LaTeX, Markdown or HTML;
+//! - [`proof`], [`derivation`], [`theorems`]: what bnproof reports, as pages;
+//! - [`html`]: the standalone HTML document around a page;
+//! - [`text`]: the terminal rendering.
+
+pub mod derivation;
+pub mod html;
+pub mod latex;
+pub mod layout;
+pub mod mathml;
+pub mod notation;
+pub mod page;
+pub mod proof;
+pub mod text;
+pub mod theorems;
+
+pub use notation::Notation;
+pub use page::{Markup, Page, Span};
+pub use text::{counterexample_text, proof_text, value_text};
+
+use std::fmt::{self, Write};
+
+/// An output format.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Format {
+    /// Unicode text for a terminal, calc-style steps aligned.
+    #[default]
+    Text,
+    /// A LaTeX fragment (`\section*`, amsmath `align*`) for `\input`.
+    Latex,
+    /// Markdown with `$…$` and `$$…$$` math.
+    Markdown,
+    /// A self-contained HTML page with MathML.
+    Html,
+    /// Machine-readable JSON.
+    Json,
+}
+
+impl Format {
+    /// The markup of a document format (`None` for text and JSON).
+    pub fn markup(self) -> Option<Markup> {
+        match self {
+            Format::Latex => Some(Markup::Latex),
+            Format::Markdown => Some(Markup::Markdown),
+            Format::Html => Some(Markup::Html),
+            Format::Text | Format::Json => None,
+        }
+    }
+}
+
+/// The preset a renderer follows.
+#[derive(Clone, Debug, Default)]
+pub struct Options {
+    pub format: Format,
+    /// How names are drawn in formulas.
+    pub notation: Notation,
+    /// HTML: a whole document (true) or only the body's content.
+    pub standalone: bool,
+}
+
+impl Options {
+    /// A format with the plain notation, standalone.
+    pub fn new(format: Format) -> Options {
+        Options {
+            format,
+            notation: Notation::plain(),
+            standalone: true,
+        }
+    }
+
+    /// Write a document in this preset: `body` fills a [`Page`] in the
+    /// format's markup, using the preset's notation; in HTML with
+    /// `standalone`, the page becomes a whole document titled `title`. The
+    /// text and JSON presets are not documents: they write nothing and fail.
+    pub fn document<W: Write>(
+        &self,
+        out: &mut W,
+        title: &str,
+        body: impl FnOnce(&mut Page<'_, String>, &Notation) -> fmt::Result,
+    ) -> fmt::Result {
+        let markup = self.format.markup().ok_or(fmt::Error)?;
+        let mut s = String::new();
+        body(&mut Page::new(&mut s, markup), &self.notation)?;
+        if markup == Markup::Html && self.standalone {
+            html::document(out, title, &[], None, &s)
+        } else {
+            out.write_str(&s)
+        }
+    }
+}

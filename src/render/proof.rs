@@ -1,0 +1,238 @@
+//! Proofs and counterexamples as documents ([`Page`]): the statement, the
+//! calc-style chain with every step's rule and side conditions as formulas,
+//! the rules' justifications, the kernel's verdict.
+
+use super::layout::{layout, Node, Op};
+use super::notation::Notation;
+use super::page::{Page, Span};
+use crate::eval::Value;
+use crate::ir::{Assumption, Expr, Rel, Statement, Symbol};
+use crate::kernel::{Direction, Proof};
+use crate::prove::Outcome;
+use crate::refute::Counterexample;
+use crate::rules::{self, Binding, Cond};
+use std::fmt::{self, Write};
+
+/// `lhs = rhs` as a formula.
+pub fn equation(lhs: &Expr, rhs: &Expr, n: &Notation) -> Node {
+    Node::rel(layout(lhs, n), Op::Eq, layout(rhs, n))
+}
+
+/// An assumption `e > 0` as a formula.
+pub fn assumption(a: &Assumption, n: &Notation) -> Node {
+    let op = match a.rel {
+        Rel::Gt => Op::Gt,
+        Rel::Ge => Op::Ge,
+        Rel::Ne => Op::Ne,
+    };
+    Node::rel(layout(&a.expr, n), op, Node::Num("0".into()))
+}
+
+/// Formulas separated by commas, as spans.
+pub fn math_list(nodes: Vec<Node>) -> Vec<Span> {
+    let mut spans = Vec::new();
+    for (k, node) in nodes.into_iter().enumerate() {
+        if k > 0 {
+            spans.push(Span::text(", "));
+        }
+        spans.push(Span::Math(node));
+    }
+    spans
+}
+
+/// A kernel-checked proof: statement, assumptions, the chain, the rules.
+pub fn proof<W: Write>(page: &mut Page<'_, W>, p: &Proof, n: &Notation) -> fmt::Result {
+    let st = &p.statement;
+    page.para(&[
+        Span::Strong("Theorem.".into()),
+        Span::text(" "),
+        Span::Math(equation(&st.lhs, &st.rhs, n)),
+    ])?;
+    if !p.assumptions.is_empty() {
+        let mut spans = vec![Span::text("Assuming ")];
+        spans.extend(math_list(
+            p.assumptions.iter().map(|a| assumption(a, n)).collect(),
+        ));
+        spans.push(Span::text("."));
+        page.para(&spans)?;
+    }
+    let steps: Vec<(Node, Vec<Span>)> = p
+        .steps
+        .iter()
+        .map(|s| {
+            (
+                layout(&s.expr, n),
+                step_label(&s.rule, s.direction, s.subst.as_ref(), n),
+            )
+        })
+        .collect();
+    page.calc(&layout(&st.lhs, n), &steps)?;
+    let mut used: Vec<&str> = Vec::new();
+    for s in &p.steps {
+        if !used.contains(&s.rule.as_str()) {
+            used.push(&s.rule);
+        }
+    }
+    let items: Vec<Vec<Span>> = used
+        .iter()
+        .map(|name| {
+            let why = match rules::get(name) {
+                Some(r) => r.why,
+                None => rules::normal_form_step(name).unwrap_or("unknown rule"),
+            };
+            vec![Span::code(*name), Span::text(format!(": {why}"))]
+        })
+        .collect();
+    page.list(&items)?;
+    let k = p.steps.len();
+    page.text(&format!(
+        "Checked by the kernel: {k} step{}, every side condition re-established.",
+        if k == 1 { "" } else { "s" }
+    ))
+}
+
+fn step_label(rule: &str, dir: Direction, subst: Option<&rules::Subst>, n: &Notation) -> Vec<Span> {
+    let mut spans = vec![Span::code(rule)];
+    if dir == Direction::Backward {
+        spans.push(Span::text(" (right to left)"));
+    }
+    if let (Some(r), Some(subst)) = (rules::get(rule), subst) {
+        for c in &r.conds {
+            if let Some(mut c) = cond(c, subst, n) {
+                spans.push(Span::text(", "));
+                spans.append(&mut c);
+            }
+        }
+    }
+    spans
+}
+
+fn cond(c: &Cond, subst: &rules::Subst, n: &Notation) -> Option<Vec<Span>> {
+    let e = |v: &str| match subst.get(v) {
+        Some(Binding::Expr(e)) => Some(layout(e, n)),
+        _ => None,
+    };
+    let zero = || Node::Num("0".into());
+    Some(match c {
+        Cond::Pos(v) => vec![Span::Math(Node::rel(e(v)?, Op::Gt, zero()))],
+        Cond::NonNeg(v) => vec![Span::Math(Node::rel(e(v)?, Op::Ge, zero()))],
+        Cond::NonZero(v) => vec![Span::Math(Node::rel(e(v)?, Op::Ne, zero()))],
+        Cond::Const(_) => return None,
+        Cond::Indep(v, i) => {
+            let axes = match subst.get(*i) {
+                Some(Binding::Axes(a)) => a.join(", "),
+                _ => return None,
+            };
+            vec![
+                Span::Math(e(v)?),
+                Span::text(format!(" constant along {axes}")),
+            ]
+        }
+    })
+}
+
+/// A double-checked counterexample: sizes, values, both sides.
+pub fn counterexample<W: Write>(
+    page: &mut Page<'_, W>,
+    c: &Counterexample,
+    n: &Notation,
+) -> fmt::Result {
+    let irrational = matches!(c.lhs, Value::Interval(..)) || matches!(c.rhs, Value::Interval(..));
+    page.para(&[
+        Span::Strong("Counterexample".into()),
+        Span::text(if irrational {
+            " (double-checked; irrational values decided by rigorous interval bounds)"
+        } else {
+            " (double-checked exactly)"
+        }),
+    ])?;
+    let mut items: Vec<Vec<Span>> = Vec::new();
+    if !c.sizes.is_empty() {
+        let sizes: Vec<String> = c.sizes.iter().map(|(a, k)| format!("{a} = {k}")).collect();
+        items.push(vec![
+            Span::text("axis sizes: "),
+            Span::code(sizes.join(", ")),
+        ]);
+    }
+    for (name, t) in &c.values {
+        let vals: Vec<String> = t.data.iter().map(|v| v.to_string()).collect();
+        let sym = Symbol::new(name.clone(), t.axes.iter().cloned());
+        let shown = if t.axes.is_empty() {
+            vals.join(", ")
+        } else {
+            format!("[{}]", vals.join(", "))
+        };
+        items.push(vec![
+            Span::Math(layout(&Expr::Sym(sym), n)),
+            Span::text(" = "),
+            Span::code(shown),
+        ]);
+    }
+    if !c.index.is_empty() {
+        let at: Vec<String> = c.index.iter().map(|(a, i)| format!("{a} = {i}")).collect();
+        items.push(vec![
+            Span::text("the sides differ at "),
+            Span::code(at.join(", ")),
+        ]);
+    }
+    items.push(vec![
+        Span::text("left side = "),
+        Span::code(super::value_text(&c.lhs)),
+    ]);
+    items.push(vec![
+        Span::text("right side = "),
+        Span::code(super::value_text(&c.rhs)),
+    ]);
+    page.list(&items)
+}
+
+/// What `prove` found, as a document: the proof, the counterexample, or
+/// which limit stopped the search.
+pub fn outcome<W: Write>(
+    page: &mut Page<'_, W>,
+    st: &Statement,
+    assumptions: &[Assumption],
+    outcome: &Outcome,
+    n: &Notation,
+) -> fmt::Result {
+    match outcome {
+        Outcome::Proved(p) => {
+            page.heading(1, "Proved", None)?;
+            proof(page, p, n)
+        }
+        Outcome::Refuted(c) => {
+            page.heading(1, "Refuted", None)?;
+            refutation(page, st, assumptions, c, n)
+        }
+        Outcome::Unknown { reason } => {
+            page.heading(1, "Unknown", None)?;
+            page.para(&[
+                Span::Math(equation(&st.lhs, &st.rhs, n)),
+                Span::text(format!(": neither proved nor refuted ({reason}).")),
+            ])
+        }
+    }
+}
+
+/// `lhs ≠ rhs` (although the assumptions hold) and the counterexample.
+pub fn refutation<W: Write>(
+    page: &mut Page<'_, W>,
+    st: &Statement,
+    assumptions: &[Assumption],
+    c: &Counterexample,
+    n: &Notation,
+) -> fmt::Result {
+    let mut spans = vec![
+        Span::text("Refuted: "),
+        Span::Math(Node::rel(layout(&st.lhs, n), Op::Ne, layout(&st.rhs, n))),
+    ];
+    if !assumptions.is_empty() {
+        spans.push(Span::text(" although "));
+        spans.extend(math_list(
+            assumptions.iter().map(|a| assumption(a, n)).collect(),
+        ));
+    }
+    spans.push(Span::text("."));
+    page.para(&spans)?;
+    counterexample(page, c, n)
+}
