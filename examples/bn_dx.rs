@@ -9,7 +9,8 @@ use bnproof::{diff, models, prove};
 use std::io::Write;
 use std::time::Instant;
 
-const THREE_TERM: &str = "gamma / sqrt(var + eps) * (dy[n] - mean[n](dy[n]) - xhat[n] * mean[n](dy[n] * xhat[n]))";
+const THREE_TERM: &str =
+    "gamma / sqrt(var + eps) * (dy[n] - mean[n](dy[n]) - xhat[n] * mean[n](dy[n] * xhat[n]))";
 
 fn main() {
     let runs: usize = std::env::var("BNPROOF_RUNS")
