@@ -19,6 +19,7 @@ use std::cell::{Cell, RefCell};
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
+use std::rc::Rc;
 use std::time::Instant;
 
 /// Most terms a normal form may have.
@@ -109,19 +110,19 @@ pub enum Atom {
     Sym(Symbol),
     PVar(String),
     /// `op[axes](body)`, body canonical.
-    Reduce(RedOp, Vec<String>, Box<Expr>),
+    Reduce(RedOp, Vec<String>, Rc<Expr>),
     /// `sqrt(e)` (same as `e^(1/2)`), `e` canonical and not a constant whose
     /// root is rational or zero.
-    Sqrt(Box<Expr>),
+    Sqrt(Rc<Expr>),
     /// `e^(1/q)` for `q >= 3` (zero for `e < 0`, odd `q` included).
-    Root(u32, Box<Expr>),
+    Root(u32, Rc<Expr>),
     /// `base ^ exponent` whose exponent is not a constant; both canonical.
-    Pow(Box<Expr>, Box<Expr>),
+    Pow(Rc<Expr>, Rc<Expr>),
     /// `1 / e` (zero at `e = 0`) where `e` is the expression of a non-`Inv`
     /// atom, or a canonical polynomial with at least two terms, no common
     /// monomial factor, integer coprime coefficients and a positive leading
     /// coefficient.
-    Inv(Box<Expr>),
+    Inv(Rc<Expr>),
 }
 
 impl Atom {
@@ -130,14 +131,37 @@ impl Atom {
         match self {
             Atom::Sym(s) => Expr::Sym(s.clone()),
             Atom::PVar(n) => Expr::PVar(n.clone()),
-            Atom::Reduce(op, axes, body) => Expr::Reduce(*op, axes.clone(), body.clone()),
-            Atom::Sqrt(e) => Expr::Sqrt(e.clone()),
+            Atom::Reduce(op, axes, body) => {
+                Expr::Reduce(*op, axes.clone(), Box::new((**body).clone()))
+            }
+            Atom::Sqrt(e) => Expr::Sqrt(Box::new((**e).clone())),
             Atom::Root(q, e) => Expr::pow(
                 (**e).clone(),
                 Expr::Num(Rat::new(BigInt::one(), BigInt::from(*q))),
             ),
-            Atom::Pow(b, x) => Expr::Pow(b.clone(), x.clone()),
+            Atom::Pow(b, x) => Expr::pow((**b).clone(), (**x).clone()),
             Atom::Inv(e) => Expr::div(Expr::num(1), (**e).clone()),
+        }
+    }
+
+    /// The free axes of [`Atom::to_expr`], without building it.
+    pub fn free_axes(&self) -> BTreeSet<String> {
+        match self {
+            Atom::Sym(s) => s.axes.iter().cloned().collect(),
+            Atom::PVar(_) => BTreeSet::new(),
+            Atom::Reduce(_, axes, body) => {
+                let mut f = body.free_axes();
+                for a in axes {
+                    f.remove(a);
+                }
+                f
+            }
+            Atom::Sqrt(e) | Atom::Root(_, e) | Atom::Inv(e) => e.free_axes(),
+            Atom::Pow(b, x) => {
+                let mut f = b.free_axes();
+                f.extend(x.free_axes());
+                f
+            }
         }
     }
 }
@@ -471,7 +495,7 @@ fn root_poly(p: Poly, q: u32) -> Result<Poly, RingError> {
             return Ok(Poly::constant_poly(r));
         }
     }
-    let e = Box::new(to_expr(&p));
+    let e = Rc::new(to_expr(&p));
     Ok(Poly::atom(if q == 2 {
         Atom::Sqrt(e)
     } else {
@@ -484,7 +508,7 @@ fn root_poly(p: Poly, q: u32) -> Result<Poly, RingError> {
 fn inv_atom(a: &Atom, m: &Mode) -> Result<Poly, RingError> {
     match a {
         Atom::Inv(e) => norm(e, m),
-        _ => Ok(Poly::atom(Atom::Inv(Box::new(a.to_expr())))),
+        _ => Ok(Poly::atom(Atom::Inv(Rc::new(a.to_expr())))),
     }
 }
 
@@ -503,7 +527,7 @@ fn inv_poly(p: &Poly, m: &Mode) -> Result<Poly, RingError> {
         out = out.times(&inv_atom(a, m)?.pow(k)?)?;
     }
     if q.constant().is_none() {
-        out = out.times(&Poly::atom(Atom::Inv(Box::new(to_expr(&q)))))?;
+        out = out.times(&Poly::atom(Atom::Inv(Rc::new(to_expr(&q)))))?;
     }
     Ok(out)
 }
@@ -642,7 +666,7 @@ fn norm_node(e: &Expr, m: &Mode) -> Result<Poly, RingError> {
             match xp.constant() {
                 Some(r) => pow_rat(b, &r, m)?,
                 // The value depends only on the values of base and exponent.
-                None => Poly::atom(Atom::Pow(Box::new(canon(b, m)?), Box::new(to_expr(&xp)))),
+                None => Poly::atom(Atom::Pow(Rc::new(canon(b, m)?), Rc::new(to_expr(&xp)))),
             }
         }
         // sqrt(x) = x^(1/2) everywhere (both 0 for x <= 0).
@@ -654,7 +678,7 @@ fn norm_node(e: &Expr, m: &Mode) -> Result<Poly, RingError> {
         // A reduction depends only on the values of its body.
         Expr::Reduce(op, axes, body) if m.linear => linear_reduce(*op, axes, body, m)?,
         Expr::Reduce(op, axes, body) => {
-            Poly::atom(Atom::Reduce(*op, axes.clone(), Box::new(canon(body, m)?)))
+            Poly::atom(Atom::Reduce(*op, axes.clone(), Rc::new(canon(body, m)?)))
         }
     })
 }
@@ -822,7 +846,7 @@ fn linear_reduce(op: RedOp, axes: &[String], body: &Expr, m: &Mode) -> Result<Po
             let count = Poly::atom(Atom::Reduce(
                 RedOp::Sum,
                 axes.to_vec(),
-                Box::new(Expr::num(1)),
+                Rc::new(Expr::num(1)),
             ));
             if p.constant().is_some_and(|c| c.is_one()) {
                 return Ok(count);
@@ -847,7 +871,7 @@ fn flat_mean(axes: &[String], p: &Poly, m: &Mode) -> Result<Poly, RingError> {
         // the others take part in the merge.
         let (mut outside, mut inside) = (Monomial::one(), Monomial::one());
         for (a, k) in mono.factors() {
-            let free = a.to_expr().free_axes();
+            let free = a.free_axes();
             let target = if axes.iter().any(|x| free.contains(x)) {
                 &mut inside
             } else {
@@ -862,7 +886,7 @@ fn flat_mean(axes: &[String], p: &Poly, m: &Mode) -> Result<Poly, RingError> {
                         // The other factors that go inside must be free of
                         // the inner axes, else merging would capture them.
                         b == a || {
-                            let free = b.to_expr().free_axes();
+                            let free = b.free_axes();
                             !inner_axes.iter().any(|x| free.contains(x))
                         }
                     }) =>
@@ -904,7 +928,7 @@ fn linear_mean(axes: &[String], p: &Poly) -> Result<Poly, RingError> {
         let mut outside = Monomial::one();
         let mut inside = Monomial::one();
         for (a, k) in mono.factors() {
-            let free = a.to_expr().free_axes();
+            let free = a.free_axes();
             let target = if axes.iter().any(|x| free.contains(x)) {
                 &mut inside
             } else {
@@ -928,15 +952,12 @@ fn linear_mean(axes: &[String], p: &Poly) -> Result<Poly, RingError> {
 /// factors come out of as many means as possible:
 /// `mean[A ∪ {a}](F) = mean[A](mean[a](F))` for a product of index sets.
 fn mean_of_varying(axes: &[String], inside: Monomial) -> Result<Poly, RingError> {
-    let frees: Vec<_> = inside
-        .factors()
-        .map(|(a, _)| a.to_expr().free_axes())
-        .collect();
+    let frees: Vec<_> = inside.factors().map(|(a, _)| a.free_axes()).collect();
     let count = |x: &String| frees.iter().filter(|f| f.contains(x)).count();
     let used: Vec<String> = axes.iter().filter(|x| count(x) > 0).cloned().collect();
     if used.len() <= 1 {
         let body = to_expr(&Poly::monomial(Rat::one(), inside));
-        return Ok(Poly::atom(Atom::Reduce(RedOp::Mean, used, Box::new(body))));
+        return Ok(Poly::atom(Atom::Reduce(RedOp::Mean, used, Rc::new(body))));
     }
     let inner = used
         .iter()
