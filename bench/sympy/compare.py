@@ -22,7 +22,10 @@ the expressions, differentiating and simplifying) and its peak RSS
 
 --bnproof names a TSV file written by run.sh (statement, seconds, peak KB)
 with bnproof's medians; they are joined into the table with the ratio
-SymPy fastest / bnproof.
+SymPy fastest / bnproof.  --torch-python names a Python with torch 2.11
+(scripts/setup-libtorch.sh): torch_check.py then adds what a LibTorch user
+does instead — both sides evaluated at one random point in f64 (a numeric
+check, not a proof) — in its own columns.
 """
 
 import argparse
@@ -114,6 +117,16 @@ def point(statement, n, method, limit):
     return r
 
 
+def torch_point(python, statement, n, limit):
+    here = os.path.dirname(os.path.abspath(__file__))
+    cmd = [python, os.path.join(here, "torch_check.py"), statement, str(n)]
+    try:
+        p = subprocess.run(cmd, capture_output=True, text=True, timeout=limit)
+        return json.loads(p.stdout.strip().splitlines()[-1])
+    except (subprocess.TimeoutExpired, IndexError, ValueError):
+        return None
+
+
 def load_bnproof(path):
     out = {}
     if path and os.path.exists(path):
@@ -133,6 +146,7 @@ def main():
     ap.add_argument("--methods", default=os.environ.get("BNPROOF_SYMPY_METHODS", ",".join(METHODS)))
     ap.add_argument("--statements", default=os.environ.get("BNPROOF_SYMPY_STATEMENTS", ",".join(STATEMENTS)))
     ap.add_argument("--bnproof")
+    ap.add_argument("--torch-python", default=os.environ.get("BNPROOF_TORCH_PYTHON"))
     ap.add_argument("--json", help="also write every point as JSON here")
     a = ap.parse_args()
     if a.child:
@@ -146,7 +160,7 @@ def main():
     statements = [s for s in a.statements.split(",") if s]
     bn = load_bnproof(a.bnproof)
     print(f"# SymPy {sympy.__version__}, Python {sys.version.split()[0]}, per-point limit {a.limit:g} s", flush=True)
-    hdr = f"{'statement':<9} {'N':>3} {'SymPy method':<16} {'SymPy s':>9} {'SymPy MB':>9} {'bnproof s':>9} {'bnproof MB':>10} {'ratio':>9}  note"
+    hdr = f"{'statement':<9} {'N':>3} {'SymPy method':<16} {'SymPy s':>9} {'SymPy MB':>9} {'bnproof s':>9} {'bnproof MB':>10} {'ratio':>9} {'LibTorch s':>10} {'LibTorch MB':>11}  note"
     print(hdr)
     print("-" * len(hdr), flush=True)
     points = []
@@ -164,6 +178,11 @@ def main():
                         dead.add(m)
                 rows.append((m, r))
                 points.append({"statement": st, "n": n, "method": m, **r})
+            t = torch_point(a.torch_python, st, n, a.limit) if a.torch_python else None
+            ts = f"{t['seconds']:.5f}" if t and t["ok"] else "—"
+            tmb = f"{t['peak_kb'] / 1024:.0f}" if t and t["ok"] else "—"
+            if t:
+                points.append({"statement": st, "n": n, "method": "libtorch (one point)", **t})
             good = [r["seconds"] for _, r in rows if r["ok"]]
             fastest = min(good) if good else None
             for m, r in rows:
@@ -180,12 +199,14 @@ def main():
                 note = r["note"]
                 if r["ok"] and r["seconds"] == fastest:
                     note = (note + " fastest").strip()
-                print(f"{st:<9} {n:>3} {m:<16} {s:>9} {mb:>9} {bs:>9} {bmb:>10} {ratio:>9}  {note}", flush=True)
+                print(f"{st:<9} {n:>3} {m:<16} {s:>9} {mb:>9} {bs:>9} {bmb:>10} {ratio:>9} {ts:>10} {tmb:>11}  {note}", flush=True)
     if bn:
         print()
         for st in statements:
             if st in bn:
                 print(f"bnproof {st}: `{bn[st][2]}` (median of 5 runs; one proof covers every N)")
+    if a.torch_python:
+        print("LibTorch: torch_check.py, both sides at one random point in f64 (torch.allclose), import excluded — a numeric check at one point, not a proof")
     if a.json:
         with open(a.json, "w") as f:
             json.dump(points, f, indent=1)

@@ -24,8 +24,9 @@ if [ ! -x "$venv/bin/python" ]; then
 fi
 
 cd "$root"
-cargo build --release --quiet
+cargo build --release --quiet --bin bnproof --example bn_dx
 bin=${CARGO_TARGET_DIR:-$root/target}/release/bnproof
+bn_dx=${CARGO_TARGET_DIR:-$root/target}/release/examples/bn_dx
 [ -x "$bin" ] || { echo "no binary at $bin" >&2; exit 1; }
 
 seed='u[i] + (b + Δb) − E[u[i] + (b + Δb)] = u[i] + b − E[u[i] + b]'
@@ -56,7 +57,16 @@ measure() {
 
 measure seed "bnproof prove '<Eq. (1)>'" "$bin" prove "$seed"
 measure variance "bnproof prove '<variance identity>'" "$bin" prove "$variance"
-measure bn-dx "bnproof derive batchnorm --wrt x" "$bin" derive batchnorm --wrt x
+# The same work as SymPy's bn-dx: reverse mode, then a kernel-checked proof
+# that ∂ℓ/∂x is the three-term form (one process, one run inside it).
+BNPROOF_RUNS=1 measure bn-dx "examples/bn_dx (reverse mode + kernel-checked proof of the three-term form)" "$bn_dx"
+# For reference, not in the ratio: the whole derivation with every claim and fact.
+BNPROOF_RUNS=1 measure bn-dx-derive "bnproof derive batchnorm --wrt x" "$bin" derive batchnorm --wrt x
 
 echo "# $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo)"
-"$venv/bin/python" "$here/compare.py" --bnproof "$tsv" "$@"
+# LibTorch's column when torch 2.11 is installed (scripts/setup-libtorch.sh).
+torch_py=${BNPROOF_TORCH_PYTHON:-$HOME/.cache/bnproof/torch-2.11.0/bin/python3}
+torch_args=()
+[ -x "$torch_py" ] && torch_args=(--torch-python "$torch_py")
+"$venv/bin/python" "$here/compare.py" --bnproof "$tsv" "${torch_args[@]}" "$@"
+grep bn-dx-derive "$tsv" | awk -F'\t' '{printf "bnproof derive batchnorm --wrt x (every claim and fact, for reference): %s s, %.0f MB\n", $2, $3/1024}' 

@@ -366,9 +366,22 @@ mod tests {
                 a => f(a, b),
             }
         }
+        // `−0·b` reads back as `(−0)·b`, and the literal `−0` is `0`: a
+        // minus on a product whose left factor is 0 leaves no trace.
+        fn zero_led(e: &Expr) -> bool {
+            match e {
+                Expr::Num(r) => num_traits::Zero::is_zero(r),
+                Expr::Mul(a, _) | Expr::Div(a, _) => zero_led(a),
+                _ => false,
+            }
+        }
         match e {
             Expr::Mul(a, b) => signed(pull(a), pull(b), Expr::mul),
             Expr::Div(a, b) => signed(pull(a), pull(b), Expr::div),
+            Expr::Neg(a) => match pull(a) {
+                p if zero_led(&p) => p,
+                p => Expr::neg(p),
+            },
             _ => map(e, pull),
         }
     }
