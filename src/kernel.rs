@@ -96,9 +96,12 @@ pub fn check(proof: &Proof) -> Result<(), KernelError> {
         }
     }
     let facts = Facts::new(&proof.assumptions);
+    // One set of field checks for the whole proof: their answers depend on
+    // the assumptions only, and large proofs ask the same questions again.
+    let checks = sign::field_checks(&facts);
     let mut current = &proof.statement.lhs;
     for (k, step) in proof.steps.iter().enumerate() {
-        check_step(current, step, &facts).map_err(|message| KernelError {
+        check_step(current, step, &facts, &checks).map_err(|message| KernelError {
             step: k + 1,
             message,
         })?;
@@ -112,7 +115,12 @@ pub fn check(proof: &Proof) -> Result<(), KernelError> {
     Ok(())
 }
 
-fn check_step(before: &Expr, step: &Step, facts: &Facts) -> Result<(), String> {
+fn check_step(
+    before: &Expr,
+    step: &Step,
+    facts: &Facts,
+    checks: &ring::FieldChecks,
+) -> Result<(), String> {
     let pos = &step.position;
     let old = before
         .at(pos)
@@ -131,7 +139,7 @@ fn check_step(before: &Expr, step: &Step, facts: &Facts) -> Result<(), String> {
         if step.subst.as_ref().is_some_and(|s| !s.is_empty()) {
             return Err(format!("a {} step takes no substitution", step.rule));
         }
-        let checks = sign::field_checks(facts);
+        checks.reset_seen();
         let mode = match step.rule.as_str() {
             "ring" => ring::Mode::RING,
             "linear" => ring::Mode::LINEAR,

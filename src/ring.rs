@@ -786,6 +786,12 @@ impl<'a> FieldChecks<'a> {
             seen: RefCell::new(BTreeSet::new()),
         }
     }
+    /// Forget the radicands recorded as non-negative (a new step starts
+    /// from its assumptions only); the remembered answers stay.
+    pub fn reset_seen(&self) {
+        self.seen.borrow_mut().clear();
+    }
+
     /// Linearity plus the cancellations these checks allow.
     pub fn mode(&self) -> Mode<'_> {
         Mode {

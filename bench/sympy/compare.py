@@ -204,7 +204,7 @@ def main():
         print()
         for st in statements:
             if st in bn:
-                print(f"bnproof {st}: `{bn[st][2]}` (median of 5 runs; one proof covers every N)")
+                print(f"bnproof {st}: {bn[st][2]} (one proof covers every N)")
     if a.torch_python:
         print("LibTorch: torch_check.py, both sides at one random point in f64 (torch.allclose), import excluded — a numeric check at one point, not a proof")
     if a.json:
