@@ -866,6 +866,22 @@ fn linear_reduce(op: RedOp, axes: &[String], body: &Expr, m: &Mode) -> Result<Po
     }
 }
 
+/// The factors of `mono` constant along `axes`, and those varying along one
+/// of them.
+fn split_along(axes: &[String], mono: &Monomial) -> (Monomial, Monomial) {
+    let (mut outside, mut inside) = (Monomial::one(), Monomial::one());
+    for (a, k) in mono.factors() {
+        let free = a.free_axes();
+        let target = if axes.iter().any(|x| free.contains(x)) {
+            &mut inside
+        } else {
+            &mut outside
+        };
+        target.0.insert(a.clone(), k);
+    }
+    (outside, inside)
+}
+
 /// [`linear_mean`], first merging a mean nested inside into this one
 /// (Fubini for finite averages): `mean[A](g · mean[B](V)) = mean[A ∪ B](g · V)`
 /// when `A` and `B` are disjoint and `g` does not vary along `B`. So
@@ -875,16 +891,7 @@ fn flat_mean(axes: &[String], p: &Poly, m: &Mode) -> Result<Poly, RingError> {
     for (mono, c) in p.terms() {
         // Factors constant along `axes` come out of the mean first; only
         // the others take part in the merge.
-        let (mut outside, mut inside) = (Monomial::one(), Monomial::one());
-        for (a, k) in mono.factors() {
-            let free = a.free_axes();
-            let target = if axes.iter().any(|x| free.contains(x)) {
-                &mut inside
-            } else {
-                &mut outside
-            };
-            target.0.insert(a.clone(), k);
-        }
+        let (outside, mut inside) = split_along(axes, mono);
         let merge = inside.factors().find_map(|(a, _)| match a {
             Atom::Reduce(RedOp::Mean, inner_axes, inner_body)
                 if !inner_axes.iter().any(|x| axes.contains(x))
@@ -931,17 +938,7 @@ fn flat_mean(axes: &[String], p: &Poly, m: &Mode) -> Result<Poly, RingError> {
 fn linear_mean(axes: &[String], p: &Poly) -> Result<Poly, RingError> {
     let mut out = Poly::zero();
     for (mono, c) in p.terms() {
-        let mut outside = Monomial::one();
-        let mut inside = Monomial::one();
-        for (a, k) in mono.factors() {
-            let free = a.free_axes();
-            let target = if axes.iter().any(|x| free.contains(x)) {
-                &mut inside
-            } else {
-                &mut outside
-            };
-            target.0.insert(a.clone(), k);
-        }
+        let (outside, inside) = split_along(axes, mono);
         let mut term = Poly::monomial(c.clone(), outside);
         if !inside.is_one() {
             term = term.times(&mean_of_varying(axes, inside)?)?;

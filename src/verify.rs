@@ -234,17 +234,7 @@ pub fn verify(loaded: &Loaded, opts: &VerifyOptions) -> Result<Vec<Row>, VerifyE
                                 c.order,
                                 sizes,
                             );
-                            match c.result {
-                                Ok(r) if r.equal => row.detail = format!("equal ({})", r.lhs),
-                                Ok(r) => {
-                                    row.status = Status::Fail;
-                                    row.detail = format!(
-                                        "symbolic {} but the Taylor series gives {}",
-                                        r.lhs, r.rhs
-                                    );
-                                }
-                                Err(e) => skip_or_fail(&mut row, e),
-                            }
+                            record_exact(&mut row, c.result, "symbolic", "the Taylor series gives");
                             rows.push(row);
                         }
                     }
@@ -265,17 +255,12 @@ pub fn verify(loaded: &Loaded, opts: &VerifyOptions) -> Result<Vec<Row>, VerifyE
                                     oracle::check_second_order(model, wrt, g, env, seed)
                                 }
                             });
-                            match res {
-                                Ok(c) if c.equal => row.detail = format!("equal ({})", c.lhs),
-                                Ok(c) => {
-                                    row.status = Status::Fail;
-                                    row.detail = format!(
-                                        "⟨grad, v⟩ = {} but the directional derivative is {}",
-                                        c.lhs, c.rhs
-                                    );
-                                }
-                                Err(e) => skip_or_fail(&mut row, e),
-                            }
+                            record_exact(
+                                &mut row,
+                                res,
+                                "⟨grad, v⟩ =",
+                                "the directional derivative is",
+                            );
                             rows.push(row);
                         }
                     }
@@ -339,6 +324,24 @@ pub fn verify(loaded: &Loaded, opts: &VerifyOptions) -> Result<Vec<Row>, VerifyE
         }
     }
     Ok(rows)
+}
+
+/// An exact check's outcome in `row`: equal passes; unequal fails, showing
+/// `{lhs_is} lhs but {rhs_is} rhs`; an oracle error skips or fails.
+fn record_exact(
+    row: &mut Row,
+    res: Result<oracle::ExactCheck, OracleError>,
+    lhs_is: &str,
+    rhs_is: &str,
+) {
+    match res {
+        Ok(c) if c.equal => row.detail = format!("equal ({})", c.lhs),
+        Ok(c) => {
+            row.status = Status::Fail;
+            row.detail = format!("{lhs_is} {} but {rhs_is} {}", c.lhs, c.rhs);
+        }
+        Err(e) => skip_or_fail(row, e),
+    }
 }
 
 /// An oracle that cannot decide at a sample gives a skip with its reason;
