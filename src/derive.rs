@@ -133,6 +133,30 @@ pub fn cost(e: &Expr) -> usize {
     }
 }
 
+/// The cost of each name the derivation introduces: the cost of what it
+/// stands for, so that naming a subexpression never lowers a cost. The
+/// model's own definitions cost nothing (the forward pass computes them).
+fn name_costs(d: &Derivation) -> BTreeMap<String, usize> {
+    let mut costs = BTreeMap::new();
+    for (s, e) in d.program() {
+        let c = cost_in(&e, &costs);
+        costs.insert(s.name, c);
+    }
+    costs
+}
+
+/// [`cost`], with each name in `costs` counted as its cost.
+fn cost_in(e: &Expr, costs: &BTreeMap<String, usize>) -> usize {
+    match e {
+        Expr::Sym(s) => costs.get(&s.name).copied().unwrap_or(0),
+        Expr::Num(_) | Expr::PVar(_) => 0,
+        _ => e
+            .children()
+            .iter()
+            .fold(1usize, |acc, c| acc.saturating_add(cost_in(c, costs))),
+    }
+}
+
 /// Derive the model and check every equality.
 pub fn derive(loaded: &Loaded, opts: &DeriveOptions) -> Result<Report, DeriveError> {
     let start = Instant::now();
@@ -147,13 +171,10 @@ pub fn derive(loaded: &Loaded, opts: &DeriveOptions) -> Result<Report, DeriveErr
             }
             w.clone()
         }
-        None => derivation
-            .gradients
-            .iter()
-            .map(|(n, _)| n.clone())
-            .collect(),
+        None => derivation.gradients.iter().map(|g| g.of.clone()).collect(),
     };
     let ctx = Ctx::new(model, &derivation, &opts.prover);
+    let costs = name_costs(&derivation);
     let mut equalities = Vec::new();
     let mut gradients = Vec::new();
     for name in &wanted {
@@ -181,13 +202,13 @@ pub fn derive(loaded: &Loaded, opts: &DeriveOptions) -> Result<Report, DeriveErr
         }
         let simplified = candidates
             .iter()
-            .min_by_key(|e| cost(e))
+            .min_by_key(|e| cost_in(e, &costs))
             .cloned()
             .unwrap_or_else(|| raw.clone());
         gradients.push(Gradient {
             name: name.clone(),
-            raw_cost: cost(&raw),
-            simplified_cost: cost(&simplified),
+            raw_cost: cost_in(&raw, &costs),
+            simplified_cost: cost_in(&simplified, &costs),
             raw,
             simplified,
         });
@@ -235,9 +256,13 @@ fn facts(model: &Model, d: &Derivation, ctx: &Ctx, wanted: &[String]) -> Vec<Equ
     else {
         return out;
     };
-    let Some(dx) = d.gradient("x").filter(|_| wanted.iter().any(|w| w == "x")) else {
+    let Some(dx) = d
+        .gradient_symbol("x")
+        .filter(|_| wanted.iter().any(|w| w == "x"))
+    else {
         return out;
     };
+    let dx = &dx;
     let axes: Vec<&str> = axes.iter().map(String::as_str).collect();
     let label = axes.join(",");
     out.push(ctx.check(
@@ -313,9 +338,12 @@ fn facts(model: &Model, d: &Derivation, ctx: &Ctx, wanted: &[String]) -> Vec<Equ
         let dy = diff::upstream(model, output);
         let dy_expr = Expr::Sym(dy.clone());
         let (u, w) = (like("u", &dy_expr), like("w", &dy_expr));
+        // The program's names substituted, the model's kept (the check
+        // inlines those for the proof).
+        let dx_inlined = diff::inline_defs(dx, &d.program());
         let with = |t: &Expr| -> Expr {
             let m: BTreeMap<String, Expr> = [(dy.name.clone(), t.clone())].into();
-            diff::subst(dx, &m)
+            diff::subst(&dx_inlined, &m)
         };
         let stats: Vec<String> = axes.iter().map(|a| a.to_string()).collect();
         out.push(ctx.check(
@@ -399,7 +427,7 @@ fn higher_facts(model: &Model, h: &crate::higher::Higher, ctx: &Ctx) -> Vec<Equa
             out.push(ctx.check(
                 format!("∂/∂{} ⟨∂ℓ/∂x, v⟩ is ∂ℓ/∂x at {} = v (Jᵀ = J)", h.dy, h.dy),
                 h.mixed_dy.clone(),
-                diff::subst(&diff::inline(&dx, model), &to_v),
+                diff::subst(&ctx.inline(&dx), &to_v),
                 gamma_outside_statistics(model, &stats),
             ));
         }
@@ -411,19 +439,15 @@ fn higher_facts(model: &Model, h: &crate::higher::Higher, ctx: &Ctx) -> Vec<Equa
 struct Ctx<'a> {
     model: &'a Model,
     derivation: &'a Derivation,
-    /// `d<def>` (not an output) → that definition's adjoint.
-    adjoints: BTreeMap<String, Expr>,
     assumptions: Vec<Assumption>,
     prover: &'a Options,
 }
 
 impl<'a> Ctx<'a> {
     fn new(model: &'a Model, d: &'a Derivation, prover: &'a Options) -> Self {
-        let adjoints = diff::adjoint_names(model, d);
         Ctx {
             model,
             derivation: d,
-            adjoints,
             assumptions: model.assumptions.clone(),
             prover,
         }
@@ -433,16 +457,9 @@ impl<'a> Ctx<'a> {
         self.derivation.gradient(name).cloned()
     }
 
-    /// Fully inline: adjoint names, then definitions.
+    /// Fully inline: the program's names, then the model's definitions.
     fn inline(&self, e: &Expr) -> Expr {
-        let mut cur = e.clone();
-        // Adjoints may mention other adjoints' names only through the
-        // derivation, which never does; one pass suffices, but a second is
-        // cheap insurance against a claim that uses them nested.
-        for _ in 0..2 {
-            cur = diff::subst(&cur, &self.adjoints);
-        }
-        diff::inline(&cur, self.model)
+        self.derivation.inline(e, self.model)
     }
 
     fn check(&self, title: String, lhs: Expr, rhs: Expr, expect_true: bool) -> Equality {
@@ -587,7 +604,14 @@ pub fn to_json(r: &Report) -> serde_json::Value {
         .model
         .defs
         .iter()
-        .map(|(n, e)| (n.clone(), syntax::print(e).into()))
+        .cloned()
+        .chain(
+            r.derivation
+                .helpers
+                .iter()
+                .map(|(s, e)| (s.name.clone(), e.clone())),
+        )
+        .map(|(n, e)| (n, syntax::print(&e).into()))
         .collect();
     let grads: serde_json::Map<String, serde_json::Value> = r
         .gradients
@@ -608,11 +632,18 @@ pub fn to_json(r: &Report) -> serde_json::Value {
             "third": h.third.as_ref().map(syntax::print),
         })
     });
+    // Every name an expression uses is an input, a param, a constant, an
+    // upstream gradient, a key of `definitions` or `d` + a key of `adjoints`.
     let adjoints: serde_json::Map<String, serde_json::Value> = r
         .derivation
         .adjoints
         .iter()
-        .map(|(n, e)| (n.clone(), syntax::print(e).into()))
+        .chain(&r.derivation.gradients)
+        .filter(|a| a.is_definition())
+        .map(|a| {
+            let key = a.name.name.strip_prefix('d').unwrap_or(&a.name.name);
+            (key.to_string(), syntax::print(&a.expr).into())
+        })
         .collect();
     let proofs: Vec<serde_json::Value> = r
         .equalities

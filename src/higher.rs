@@ -59,7 +59,7 @@ pub fn direction(model: &Model) -> Option<Expr> {
 pub fn derive(model: &Model, order: u8) -> Result<Higher, HigherError> {
     let v = direction(model).ok_or(HigherError::NoInput)?;
     let d = diff::derive(model).map_err(HigherError::Diff)?;
-    let dx = diff::inline(d.gradient("x").ok_or(HigherError::NoInput)?, model);
+    let dx = d.inline(&d.gradient_symbol("x").ok_or(HigherError::NoInput)?, model);
     let output = model
         .outputs
         .first()

@@ -600,10 +600,14 @@ fn pow_rat(b: &Expr, r: &Rat, m: &Mode) -> Result<Poly, RingError> {
         return too_large("a root of too high an order");
     };
     let radicand = norm(b, m)?;
-    if q == 2 {
+    // x^(p/2) = sqrt(x)^p everywhere, so it gets sqrt's normal form (square
+    // factors of non-negative atoms come out, as for `sqrt`).
+    let root = if q == 2 {
         note_nonneg(b, &radicand, m);
-    }
-    let root = root_poly(radicand, q)?;
+        sqrt_poly(radicand, m)?
+    } else {
+        root_poly(radicand, q)?
+    };
     if p.is_negative() {
         inv_poly(&root, m)?.pow(mag)
     } else {

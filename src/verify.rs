@@ -191,13 +191,13 @@ pub fn verify(loaded: &Loaded, opts: &VerifyOptions) -> Result<Vec<Row>, VerifyE
         }
         None => default_shapes(model),
     };
+    // Gradients are read through the derivation's program (`dx`, `dxhat`,
+    // …, each evaluated once); claims may use its names too.
+    let program = derivation.program();
     let mut forms: Vec<(String, String, Expr)> = Vec::new();
-    for (wrt, g) in &derivation.gradients {
-        forms.push((wrt.clone(), "derived".into(), g.clone()));
+    for g in &derivation.gradients {
+        forms.push((g.of.clone(), "derived".into(), Expr::Sym(g.name.clone())));
     }
-    // Claims may use intermediate gradients (`dxhat`); those are the
-    // derivation's, so such a claim is checked together with them.
-    let adjoints = diff::adjoint_names(model, &derivation);
     let declared: Vec<&str> = model
         .inputs
         .iter()
@@ -206,8 +206,11 @@ pub fn verify(loaded: &Loaded, opts: &VerifyOptions) -> Result<Vec<Row>, VerifyE
         .collect();
     for c in &model.claims {
         if declared.contains(&c.wrt.as_str()) {
-            let e = diff::subst(&c.expr, &adjoints);
-            forms.push((c.wrt.clone(), format!("claim (line {})", c.line), e));
+            forms.push((
+                c.wrt.clone(),
+                format!("claim (line {})", c.line),
+                c.expr.clone(),
+            ));
         }
     }
     // The symbolic double backward (and third derivative), for layers with
@@ -250,9 +253,9 @@ pub fn verify(loaded: &Loaded, opts: &VerifyOptions) -> Result<Vec<Row>, VerifyE
                             );
                             let res = env.as_ref().map_err(Clone::clone).and_then(|env| {
                                 if order == 1 {
-                                    oracle::check_gradient(model, wrt, g, env, seed)
+                                    oracle::check_gradient(model, &program, wrt, g, env, seed)
                                 } else {
-                                    oracle::check_second_order(model, wrt, g, env, seed)
+                                    oracle::check_second_order(model, &program, wrt, g, env, seed)
                                 }
                             });
                             record_exact(
@@ -269,11 +272,14 @@ pub fn verify(loaded: &Loaded, opts: &VerifyOptions) -> Result<Vec<Row>, VerifyE
                     let grads: Vec<(String, Expr)> = derivation
                         .gradients
                         .iter()
-                        .map(|(w, g)| (w.clone(), g.clone()))
+                        .map(|g| (g.of.clone(), Expr::Sym(g.name.clone())))
                         .collect();
                     let res = crate::torch::check(
                         loaded,
-                        &grads,
+                        crate::torch::Symbolic {
+                            program: &program,
+                            gradients: &grads,
+                        },
                         higher.as_ref(),
                         sizes,
                         seed,
@@ -304,7 +310,7 @@ pub fn verify(loaded: &Loaded, opts: &VerifyOptions) -> Result<Vec<Row>, VerifyE
                         match env
                             .as_ref()
                             .map_err(Clone::clone)
-                            .and_then(|env| fd::fd_check(model, wrt, g, env, seed))
+                            .and_then(|env| fd::fd_check(model, &program, wrt, g, env, seed))
                         {
                             Ok(c) => {
                                 row.rel_err = Some(c.rel_err);

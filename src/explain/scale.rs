@@ -368,7 +368,7 @@ fn unit() -> Result<(crate::syntax::Model, crate::ir::Expr, crate::ir::Assumptio
         .gradient("W")
         .cloned()
         .unwrap_or_else(|| Expr::num(0));
-    let grad = crate::diff::inline(&grad, &model);
+    let grad = derivation.inline(&grad, &model);
     let x = crate::diff::inline(&Expr::sym("x", &["i"]), &model);
     let assumption = Assumption {
         expr: Expr::reduce(RedOp::Var, &["i"], x),

@@ -5,7 +5,7 @@
 use super::forward::{count, offset, output_of, BUDGET};
 use super::OracleError;
 use crate::eval::assignments;
-use crate::ir::{Expr, RedOp};
+use crate::ir::{Expr, RedOp, Symbol};
 use crate::syntax::Model;
 use num_traits::ToPrimitive;
 use rand::Rng;
@@ -230,6 +230,16 @@ pub fn with_defs_f64(model: &Model, env: &EnvF64) -> Result<EnvF64, OracleError>
     Ok(out)
 }
 
+/// Bind the definitions of a derivation's program, each evaluated once, in
+/// order (see [`super::bind_program`]).
+pub fn bind_program_f64(env: &mut EnvF64, program: &[(Symbol, Expr)]) -> Result<(), OracleError> {
+    for (s, e) in program {
+        let t = F64Eval { env, steps: 0 }.tensor(e)?;
+        env.values.insert(s.name.clone(), t);
+    }
+    Ok(())
+}
+
 /// Whether every assumption of the model holds at every position.
 pub fn assumptions_hold_f64(model: &Model, env: &EnvF64) -> Result<bool, OracleError> {
     let full = with_defs_f64(model, env)?;
@@ -360,6 +370,7 @@ pub fn fd_check_values(
 /// gradient drawn from `seed`.
 pub fn fd_check(
     model: &Model,
+    program: &[(Symbol, Expr)],
     wrt: &str,
     grad: &Expr,
     env: &EnvF64,
@@ -368,6 +379,7 @@ pub fn fd_check(
     let dy = random_dy(model, env, seed)?;
     let mut full = with_defs_f64(model, env)?;
     full.values.insert(super::upstream_name(model)?, dy.clone());
+    bind_program_f64(&mut full, program)?;
     let axes = env
         .values
         .get(wrt)

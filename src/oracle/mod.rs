@@ -29,7 +29,7 @@ pub use jet::Jet;
 pub use sample::{exact_sample, f64_sample};
 
 use crate::eval::{assignments, Env, EvalError, Evaluator, Tensor, Value};
-use crate::ir::{Expr, Rat};
+use crate::ir::{Expr, Rat, Symbol};
 use crate::syntax::Model;
 use num_traits::Zero;
 use std::collections::BTreeMap;
@@ -106,6 +106,26 @@ pub fn gradient_env(model: &Model, env: &Env, dy: &Tensor) -> Result<Env, Oracle
     Ok(out)
 }
 
+/// Evaluate the definitions of a derivation's program (adjoints, helpers;
+/// each may use earlier ones) once each, in order, and bind them in `env`:
+/// a gradient is read as a program, never inlined into a tree.
+pub fn bind_program(env: &mut Env, program: &[(Symbol, Expr)]) -> Result<(), OracleError> {
+    if program.is_empty() {
+        return Ok(());
+    }
+    let mut ev = JetEval::new(env, &BTreeMap::new(), 0)?;
+    for (s, e) in program {
+        let t = ev.eval_tensor(e)?;
+        ev.bind(&s.name, e, t);
+    }
+    let values: Vec<(String, Tensor)> = program
+        .iter()
+        .filter_map(|(s, _)| ev.get(&s.name).map(|t| (s.name.clone(), t.values())))
+        .collect();
+    env.values.extend(values);
+    Ok(())
+}
+
 /// `Σ_positions e · v` over the positions of `v`, evaluated exactly with
 /// [`crate::eval`]. The free axes of `e` must be among those of `v`.
 pub fn inner_product(e: &Expr, env: &Env, v: &Tensor) -> Result<Rat, OracleError> {
@@ -140,9 +160,11 @@ pub fn inner_product(e: &Expr, env: &Env, v: &Tensor) -> Result<Rat, OracleError
 /// `wrt` (an input, parameter or constant) exactly at `env`:
 /// `⟨grad, v⟩ == d/dt ℓ(wrt + t v)` for a random direction `v` and a random
 /// upstream gradient `dy` drawn from `seed`. `grad` may use the model's
-/// inputs, parameters, constants, definitions and `d<output>`.
+/// inputs, parameters, constants, definitions, `d<output>` and the names
+/// `program` defines.
 pub fn check_gradient(
     model: &Model,
+    program: &[(Symbol, Expr)],
     wrt: &str,
     grad: &Expr,
     env: &Env,
@@ -155,7 +177,8 @@ pub fn check_gradient(
     let dy = sample::random_tensor(&out_axes, &env.sizes, &mut rng)?;
     let dirs = BTreeMap::from([(wrt.to_string(), v.clone())]);
     let rhs = directional(model, env, &dirs, &dy, 1)?.remove(0);
-    let genv = gradient_env(model, env, &dy)?;
+    let mut genv = gradient_env(model, env, &dy)?;
+    bind_program(&mut genv, program)?;
     let lhs = inner_product(grad, &genv, &v)?;
     Ok(ExactCheck::new(lhs, rhs))
 }
@@ -224,6 +247,7 @@ pub fn check_hvp(
 /// against the exact `wᵀ H v` of the model, for random `v`, `w`, `dy`.
 pub fn check_second_order(
     model: &Model,
+    program: &[(Symbol, Expr)],
     wrt: &str,
     grad: &Expr,
     env: &Env,
@@ -235,6 +259,10 @@ pub fn check_second_order(
     let dirs = BTreeMap::from([(wrt.to_string(), w)]);
     let mut ev = JetEval::new(&genv, &dirs, 1)?;
     ev.run_defs(model)?;
+    for (s, e) in program {
+        let t = ev.eval_tensor(e)?;
+        ev.bind(&s.name, e, t);
+    }
     let axes = axes_of(model, env, wrt)?;
     if let Some(a) = grad.free_axes().iter().find(|a| !axes.contains(a)) {
         return Err(OracleError::Model(format!(

@@ -68,10 +68,10 @@ fn batchnorm_input_gradient_is_exact() {
     for n in 1..=5 {
         for seed in 0..3 {
             let env = exact_sample(&m, &sizes(&[("n", n)]), seed).unwrap();
-            let c = check_gradient(&m, "x", &good, &env, seed + 100).unwrap();
+            let c = check_gradient(&m, &[], "x", &good, &env, seed + 100).unwrap();
             assert!(c.equal, "n={n} seed={seed}: {} != {}", c.lhs, c.rhs);
             if n >= 2 {
-                let c = check_gradient(&m, "x", &wrong, &env, seed + 100).unwrap();
+                let c = check_gradient(&m, &[], "x", &wrong, &env, seed + 100).unwrap();
                 assert!(!c.equal, "wrong gradient passed at n={n} seed={seed}");
             }
         }
@@ -86,10 +86,18 @@ fn batchnorm_parameter_gradients_are_exact() {
     let wrong_gamma = parse_expr("sum[n](dy[n] * x[n])").unwrap();
     for n in 1..=5 {
         let env = exact_sample(&m, &sizes(&[("n", n)]), 7 + n as u64).unwrap();
-        assert!(check_gradient(&m, "gamma", &dgamma, &env, 1).unwrap().equal);
-        assert!(check_gradient(&m, "beta", &dbeta, &env, 2).unwrap().equal);
         assert!(
-            !check_gradient(&m, "gamma", &wrong_gamma, &env, 3)
+            check_gradient(&m, &[], "gamma", &dgamma, &env, 1)
+                .unwrap()
+                .equal
+        );
+        assert!(
+            check_gradient(&m, &[], "beta", &dbeta, &env, 2)
+                .unwrap()
+                .equal
+        );
+        assert!(
+            !check_gradient(&m, &[], "gamma", &wrong_gamma, &env, 3)
                 .unwrap()
                 .equal
         );
@@ -106,15 +114,19 @@ fn batchnorm2d_needs_shared_eps_and_passes() {
         for seed in 0..2 {
             let env = exact_sample(&m, &sizes(&[("n", n), ("c", c)]), seed).unwrap();
             assert_eq!(env.values["eps"].data[0], q(1, 100));
-            let r = check_gradient(&m, "x", good, &env, seed).unwrap();
+            let r = check_gradient(&m, &[], "x", good, &env, seed).unwrap();
             assert!(r.equal, "n={n} c={c}: {} != {}", r.lhs, r.rhs);
             assert!(
-                check_gradient(&m, "gamma", dgamma, &env, seed)
+                check_gradient(&m, &[], "gamma", dgamma, &env, seed)
                     .unwrap()
                     .equal
             );
             if n >= 2 {
-                assert!(!check_gradient(&m, "x", wrong, &env, seed).unwrap().equal);
+                assert!(
+                    !check_gradient(&m, &[], "x", wrong, &env, seed)
+                        .unwrap()
+                        .equal
+                );
             }
         }
     }
@@ -151,8 +163,16 @@ fn hessian_vector_products() {
     // The gradient checked to second order through its own derivative.
     let good = parse_expr(GRAD_X).unwrap();
     let wrong = parse_expr(WRONG_X).unwrap();
-    assert!(check_second_order(&m, "x", &good, &env, 9).unwrap().equal);
-    assert!(!check_second_order(&m, "x", &wrong, &env, 9).unwrap().equal);
+    assert!(
+        check_second_order(&m, &[], "x", &good, &env, 9)
+            .unwrap()
+            .equal
+    );
+    assert!(
+        !check_second_order(&m, &[], "x", &wrong, &env, 9)
+            .unwrap()
+            .equal
+    );
     // ∂ℓ/∂β = sum(dy) is constant: H_ββ = 0, and H_γγ = 0 (ℓ is affine in γ).
     let zero = parse_expr("0").unwrap();
     assert!(check_hvp(&m, "beta", &zero, "v", &env, 1).unwrap().equal);
@@ -195,7 +215,7 @@ fn non_smooth_samples_are_reported() {
     };
     let good = parse_expr(GRAD_X).unwrap();
     assert!(matches!(
-        check_gradient(&m, "x", &good, &env, 0),
+        check_gradient(&m, &[], "x", &good, &env, 0),
         Err(OracleError::NotSmooth(_))
     ));
 }
@@ -208,26 +228,26 @@ fn finite_differences_accept_the_right_gradient_only() {
     for n in 2..=5 {
         let env = f64_sample(&m, &sizes(&[("n", n)]), n as u64).unwrap();
         assert!(with_defs_f64(&m, &env).is_ok());
-        let r = fd_check(&m, "x", &good, &env, 3).unwrap();
+        let r = fd_check(&m, &[], "x", &good, &env, 3).unwrap();
         assert!(r.passed, "n={n}: {r:?}");
         assert!(r.rel_err < 1e-6, "n={n}: {r:?}");
-        let r = fd_check(&m, "x", &wrong, &env, 3).unwrap();
+        let r = fd_check(&m, &[], "x", &wrong, &env, 3).unwrap();
         assert!(!r.passed, "n={n}: {r:?}");
     }
     let m2 = parse_model(BN2D).unwrap();
     let env = f64_sample(&m2, &sizes(&[("n", 4), ("c", 3)]), 1).unwrap();
     assert!(
-        fd_check(&m2, "x", &m2.claims[0].expr, &env, 2)
+        fd_check(&m2, &[], "x", &m2.claims[0].expr, &env, 2)
             .unwrap()
             .passed
     );
     assert!(
-        !fd_check(&m2, "x", &m2.claims[1].expr, &env, 2)
+        !fd_check(&m2, &[], "x", &m2.claims[1].expr, &env, 2)
             .unwrap()
             .passed
     );
     assert!(
-        fd_check(&m2, "gamma", &m2.claims[2].expr, &env, 2)
+        fd_check(&m2, &[], "gamma", &m2.claims[2].expr, &env, 2)
             .unwrap()
             .passed
     );
@@ -297,8 +317,8 @@ fn check_model(src: &str, shapes: &[&[(&str, usize)]]) {
         let env = exact_sample(&m, &sz, k as u64).unwrap();
         let fenv = f64_sample(&m, &sz, k as u64).unwrap();
         for (i, c) in m.claims.iter().enumerate() {
-            let r = check_gradient(&m, &c.wrt, &c.expr, &env, 11 + k as u64).unwrap();
-            let f = fd_check(&m, &c.wrt, &c.expr, &fenv, 11 + k as u64).unwrap();
+            let r = check_gradient(&m, &[], &c.wrt, &c.expr, &env, 11 + k as u64).unwrap();
+            let f = fd_check(&m, &[], &c.wrt, &c.expr, &fenv, 11 + k as u64).unwrap();
             assert_eq!(r.equal, i != 1, "claim {i} at {shape:?}: {r:?}");
             assert_eq!(f.passed, i != 1, "claim {i} at {shape:?} (f64): {f:?}");
         }

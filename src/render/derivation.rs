@@ -109,24 +109,36 @@ pub fn derivation<W: Write>(page: &mut Page<'_, W>, r: &Report, expand: bool) ->
         .collect();
     page.list(&steps)?;
 
-    let grad_rows = |list: &[(String, Expr)]| -> Vec<Row> {
-        list.iter()
-            .map(|(name, e)| Row {
-                lhs: Node::grad(&n, &model_symbol(m, name)),
-                op: Op::Eq,
-                rhs: layout(e, &n),
-                note: Vec::new(),
-            })
-            .collect()
+    // The backward pass as a program: each adjoint defined once, in terms
+    // of earlier names (as the paper's Section 3 writes it).
+    let def_row = |lhs: Node, e: &Expr| Row {
+        lhs,
+        op: Op::Eq,
+        rhs: layout(e, &n),
+        note: Vec::new(),
     };
+    let d = &r.derivation;
+    let mut rows: Vec<Row> = d
+        .helpers
+        .iter()
+        .map(|(s, e)| def_row(layout(&Expr::Sym(s.clone()), &n), e))
+        .collect();
+    for a in d.adjoints.iter().filter(|a| a.is_definition()) {
+        rows.push(def_row(layout(&Expr::Sym(a.name.clone()), &n), &a.expr));
+    }
     page.heading(2, "Adjoints of the definitions", Some("adjoints"))?;
-    page.aligned(&grad_rows(&r.derivation.adjoints))?;
+    page.aligned(&rows)?;
     page.heading(
         2,
         "Gradients straight from reverse mode",
         Some("raw-gradients"),
     )?;
-    page.aligned(&grad_rows(&r.derivation.gradients))?;
+    let rows: Vec<Row> = d
+        .gradients
+        .iter()
+        .map(|g| def_row(Node::grad(&n, &model_symbol(m, &g.of)), &g.expr))
+        .collect();
+    page.aligned(&rows)?;
 
     page.heading(2, "Simplified gradients", Some("gradients"))?;
     page.text("Cost: operations per element, every reduction counted once.")?;

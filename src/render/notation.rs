@@ -52,7 +52,7 @@ impl Notation {
     }
 
     /// The notation of a model: roles of its definitions, upstream gradients
-    /// `d<output>` and adjoint names `d<definition>` as `∂ℓ/∂…`.
+    /// `d<output>` and adjoint and gradient names `d<name>` as `∂ℓ/∂…`.
     pub fn for_model(model: &Model) -> Notation {
         let inputs: Vec<&str> = model.inputs.iter().map(|s| s.name.as_str()).collect();
         let mut roles = BTreeMap::new();
@@ -74,7 +74,12 @@ impl Notation {
                 || model.defs.iter().any(|(d, _)| d == n)
         };
         let mut n = Notation { roles };
-        for (name, _) in &model.defs {
+        let names = model
+            .defs
+            .iter()
+            .map(|(n, _)| n)
+            .chain(model.inputs.iter().chain(&model.params).map(|s| &s.name));
+        for name in names {
             let d = format!("d{name}");
             if !declared(&d) {
                 let inner = n.glyph(name);

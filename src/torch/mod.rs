@@ -384,14 +384,23 @@ fn leaf(
     })
 }
 
+/// The derived first-order gradients: `gradients` (input or parameter →
+/// expression) in the names `program` defines.
+#[derive(Clone, Copy)]
+pub struct Symbolic<'a> {
+    pub program: &'a [(crate::ir::Symbol, Expr)],
+    pub gradients: &'a [(String, Expr)],
+}
+
 /// Compare the LibTorch gradients of one model at one shape with the
 /// symbolic ones: every path (native op, composed ops) on every device
 /// (cuDNN on and off on CUDA). `gradients` are the derived gradients of
-/// the inputs and parameters; `higher` the symbolic orders two and three
+/// the inputs and parameters, in the names `program` defines (evaluated
+/// once each, in order); `higher` the symbolic orders two and three
 /// (compared in f64 whatever the dtype).
 pub fn check(
     loaded: &Loaded,
-    gradients: &[(String, Expr)],
+    symbolic: Symbolic<'_>,
     higher: Option<&Higher>,
     sizes: &BTreeMap<String, usize>,
     seed: u64,
@@ -404,6 +413,7 @@ pub fn check(
     let dy_name = crate::oracle::upstream_name(model)?;
     let mut full = fd::with_defs_f64(model, &env)?;
     full.values.insert(dy_name.clone(), dy);
+    fd::bind_program_f64(&mut full, symbolic.program)?;
     let higher = higher.filter(|_| order >= 2);
     if higher.is_some() {
         let x = full
@@ -450,7 +460,7 @@ pub fn check(
         predicted.insert(q, fd::eval_over(e, &full, axes));
         Ok(())
     };
-    for (name, g) in gradients {
+    for (name, g) in symbolic.gradients {
         predict(Quantity::Grad(name.clone()), g)?;
     }
     if let Some(h) = higher {

@@ -63,10 +63,11 @@ fn a_wrong_gradient_disagrees_with_libtorch() {
     // Drop the x̂ · mean(dy · x̂) term: the classic mistake.
     let wrong =
         bnproof::syntax::parse_expr("gamma / sqrt(var + eps) * (dy[n] - mean[n](dy[n]))").unwrap();
+    let program = d.program();
     let mut grads: Vec<_> = d
         .gradients
         .iter()
-        .map(|(w, g)| (w.clone(), g.clone()))
+        .map(|g| (g.of.clone(), bnproof::ir::Expr::Sym(g.name.clone())))
         .collect();
     for (w, g) in grads.iter_mut() {
         if w == "x" {
@@ -76,7 +77,10 @@ fn a_wrong_gradient_disagrees_with_libtorch() {
     let sizes = [("n".to_string(), 5)].into_iter().collect();
     let rows = torch::check(
         &loaded,
-        &grads,
+        torch::Symbolic {
+            program: &program,
+            gradients: &grads,
+        },
         None,
         &sizes,
         0,
