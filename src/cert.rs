@@ -11,14 +11,18 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fmt;
 
-/// Certificate format version.
-pub const VERSION: u32 = 1;
+/// Certificate format version: 1 has no definitions, 2 adds `definitions`.
+/// Both are read.
+pub const VERSION: u32 = 2;
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct Certificate {
     pub version: u32,
     pub statement: CertStatement,
     pub assumptions: Vec<String>,
+    /// Ordered definitions `name[axes] := body` (version 2).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub definitions: Vec<String>,
     pub steps: Vec<CertStep>,
     /// The kernel's verdict when the certificate was written.
     pub checked: bool,
@@ -65,15 +69,34 @@ pub fn assumption_text(a: &Assumption) -> String {
     format!("{} {} 0", syntax::print(&a.expr), a.rel.as_str())
 }
 
-/// The certificate of a proof.
+/// Text of a definition, `name[axes] := body`.
+pub fn definition_text(s: &crate::ir::Symbol, body: &crate::ir::Expr) -> String {
+    format!(
+        "{} := {}",
+        syntax::print(&crate::ir::Expr::Sym(s.clone())),
+        syntax::print(body)
+    )
+}
+
+/// The certificate of a proof (version 1 when it has no definitions, so
+/// that older readers take it).
 pub fn to_certificate(proof: &Proof, checked: bool) -> Certificate {
     Certificate {
-        version: VERSION,
+        version: if proof.definitions.is_empty() {
+            1
+        } else {
+            VERSION
+        },
         statement: CertStatement {
             lhs: syntax::print(&proof.statement.lhs),
             rhs: syntax::print(&proof.statement.rhs),
         },
         assumptions: proof.assumptions.iter().map(assumption_text).collect(),
+        definitions: proof
+            .definitions
+            .iter()
+            .map(|(s, b)| definition_text(s, b))
+            .collect(),
         steps: proof
             .steps
             .iter()
@@ -93,7 +116,10 @@ pub fn to_certificate(proof: &Proof, checked: bool) -> Certificate {
                         })
                         .collect()
                 }),
-                why: rules::get(&s.rule).map(|r| r.why.to_string()),
+                why: match kernel::def_name(&s.rule) {
+                    Some(_) => Some("a name replaced by its definition, or back".to_string()),
+                    None => rules::get(&s.rule).map(|r| r.why.to_string()),
+                },
             })
             .collect(),
         checked,
@@ -102,11 +128,16 @@ pub fn to_certificate(proof: &Proof, checked: bool) -> Certificate {
 
 /// Read a certificate back into a proof (parsing every expression).
 pub fn from_certificate(c: &Certificate) -> Result<Proof, CertError> {
-    if c.version != VERSION {
+    if c.version == 0 || c.version > VERSION {
         return Err(CertError(format!(
-            "certificate version {} is not supported (expected {VERSION})",
+            "certificate version {} is not supported (expected 1 to {VERSION})",
             c.version
         )));
+    }
+    if c.version == 1 && !c.definitions.is_empty() {
+        return Err(CertError(
+            "a version 1 certificate has no definitions".into(),
+        ));
     }
     let parse = |what: &str, src: &str| {
         syntax::parse_expr(src).map_err(|e| CertError(format!("{what}: cannot parse {src:?}: {e}")))
@@ -122,6 +153,26 @@ pub fn from_certificate(c: &Certificate) -> Result<Proof, CertError> {
             syntax::parse_assumption(a).map_err(|e| CertError(format!("assumption {a:?}: {e}")))
         })
         .collect::<Result<Vec<_>, _>>()?;
+    let mut definitions = Vec::new();
+    for d in &c.definitions {
+        let Some((name, body)) = d.split_once(":=") else {
+            return Err(CertError(format!(
+                "definition {d:?}: expected `name[axes] := body`"
+            )));
+        };
+        let sym = match parse("definition name", name)? {
+            crate::ir::Expr::Sym(s) => s,
+            _ => {
+                return Err(CertError(format!(
+                    "definition {d:?}: the left side is not a name"
+                )))
+            }
+        };
+        definitions.push((
+            sym,
+            parse(&format!("definition of {}", sym_name(name)), body)?,
+        ));
+    }
     let mut steps = Vec::new();
     for (k, s) in c.steps.iter().enumerate() {
         let what = format!("step {}", k + 1);
@@ -169,14 +220,63 @@ pub fn from_certificate(c: &Certificate) -> Result<Proof, CertError> {
         statement,
         assumptions,
         steps,
+        definitions,
     })
+}
+
+fn sym_name(text: &str) -> &str {
+    text.trim().split('[').next().unwrap_or("").trim()
 }
 
 /// Parse and re-check a certificate with the kernel alone.
 pub fn check_json(text: &str) -> Result<Proof, CertError> {
     let c: Certificate =
         serde_json::from_str(text).map_err(|e| CertError(format!("malformed certificate: {e}")))?;
-    let proof = from_certificate(&c)?;
+    check_certificate(&c)
+}
+
+/// Re-check one parsed certificate with the kernel alone.
+pub fn check_certificate(c: &Certificate) -> Result<Proof, CertError> {
+    let proof = from_certificate(c)?;
     kernel::check(&proof).map_err(|e| CertError(e.to_string()))?;
     Ok(proof)
+}
+
+/// What a `check-proof` file holds: one certificate (`prove --format
+/// json`), or a derivation (`derive --format json`) whose `proofs` carry
+/// certificates.
+#[derive(Debug)]
+pub enum CertFile {
+    One(Box<Certificate>),
+    /// `(title, certificate)` of every proof that has one.
+    Derivation(Vec<(String, Certificate)>),
+}
+
+/// Read a certificate file (a leading byte-order mark is allowed).
+pub fn read_file(text: &str) -> Result<CertFile, CertError> {
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let v: serde_json::Value =
+        serde_json::from_str(text).map_err(|e| CertError(format!("malformed certificate: {e}")))?;
+    if let Some(proofs) = v.get("proofs").and_then(|p| p.as_array()) {
+        let mut out = Vec::new();
+        for (k, p) in proofs.iter().enumerate() {
+            let title = p
+                .get("title")
+                .and_then(|t| t.as_str())
+                .map_or_else(|| format!("proof {}", k + 1), str::to_string);
+            match p.get("certificate") {
+                None | Some(serde_json::Value::Null) => continue,
+                Some(c) => {
+                    let c: Certificate = serde_json::from_value(c.clone()).map_err(|e| {
+                        CertError(format!("malformed certificate of {title:?}: {e}"))
+                    })?;
+                    out.push((title, c));
+                }
+            }
+        }
+        return Ok(CertFile::Derivation(out));
+    }
+    let c: Certificate =
+        serde_json::from_value(v).map_err(|e| CertError(format!("malformed certificate: {e}")))?;
+    Ok(CertFile::One(Box::new(c)))
 }

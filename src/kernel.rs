@@ -8,10 +8,11 @@
 //! the same commutative-ring normal form, [`crate::ring`]). The kernel fails
 //! closed and names the failing step.
 
-use crate::ir::{Assumption, Expr, Path, Statement};
+use crate::ir::{Assumption, Expr, Path, Statement, Symbol};
 use crate::ring;
 use crate::rules::{self, Binding, Cond, Subst};
 use crate::sign::{self, Facts};
+use std::collections::BTreeMap;
 use std::fmt;
 
 /// Which way a named rule was used: `Forward` rewrites an instance of the
@@ -46,11 +47,30 @@ pub struct Step {
 }
 
 /// A proof of `statement` under `assumptions`.
+///
+/// `definitions` (ordered, each body using only earlier names) give names
+/// to expressions: the statement and the assumptions mean their full
+/// inlining, so a proof over names proves the inlined statement. Every
+/// defined name is defined once and every use of it carries exactly its
+/// body's free axes; `def NAME` steps unfold (forward) or fold (backward)
+/// one occurrence.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Proof {
     pub statement: Statement,
     pub assumptions: Vec<Assumption>,
     pub steps: Vec<Step>,
+    pub definitions: Vec<(Symbol, Expr)>,
+}
+
+/// The rule name of a step that unfolds (forward) or folds (backward) the
+/// definition of `name`.
+pub fn def_rule(name: &str) -> String {
+    format!("def {name}")
+}
+
+/// The defined name of a `def NAME` step.
+pub fn def_name(rule: &str) -> Option<&str> {
+    rule.strip_prefix("def ")
 }
 
 /// Why the kernel rejected a proof. `step` is 1-based; 0 means the proof as a
@@ -85,6 +105,7 @@ pub fn check(proof: &Proof) -> Result<(), KernelError> {
         .into_iter()
         .chain(proof.assumptions.iter().map(|a| &a.expr))
         .chain(proof.steps.iter().map(|s| &s.expr))
+        .chain(proof.definitions.iter().map(|(_, b)| b))
     {
         if e.depth() > MAX_DEPTH {
             return Err(whole(format!(
@@ -95,16 +116,42 @@ pub fn check(proof: &Proof) -> Result<(), KernelError> {
             return Err(whole("an expression contains a pattern variable".into()));
         }
     }
-    let facts = Facts::new(&proof.assumptions);
+    let defs = Definitions::new(&proof.definitions).map_err(whole)?;
+    for e in [&proof.statement.lhs, &proof.statement.rhs]
+        .into_iter()
+        .chain(proof.assumptions.iter().map(|a| &a.expr))
+    {
+        defs.check_uses(e).map_err(whole)?;
+    }
+    // Signs are decided on the full inlining: the assumptions mean theirs,
+    // and a side condition about `var + eps` is about var's definition.
+    let assumptions: Vec<Assumption> = proof
+        .assumptions
+        .iter()
+        .map(|a| Assumption {
+            expr: defs.inline(&a.expr),
+            rel: a.rel,
+        })
+        .collect();
+    let facts = Facts::new(&assumptions);
     // One set of field checks for the whole proof: their answers depend on
     // the assumptions only, and large proofs ask the same questions again.
-    let checks = sign::field_checks(&facts);
+    let checks = if defs.is_empty() {
+        sign::field_checks(&facts)
+    } else {
+        ring::FieldChecks::new(
+            |e| sign::is_nonzero(&defs.inline(e), &facts),
+            |e| sign::is_nonneg(&defs.inline(e), &facts),
+        )
+    };
     let mut current = &proof.statement.lhs;
     for (k, step) in proof.steps.iter().enumerate() {
-        check_step(current, step, &facts, &checks).map_err(|message| KernelError {
+        let at = |message: String| KernelError {
             step: k + 1,
             message,
-        })?;
+        };
+        defs.check_uses(&step.expr).map_err(at)?;
+        check_step(current, step, &facts, &checks, &defs).map_err(at)?;
         current = &step.expr;
     }
     if *current != proof.statement.rhs {
@@ -115,11 +162,126 @@ pub fn check(proof: &Proof) -> Result<(), KernelError> {
     Ok(())
 }
 
+/// A proof's definitions, checked once: fresh, acyclic, used with their
+/// axes.
+struct Definitions<'a> {
+    by_name: BTreeMap<&'a str, (usize, &'a Symbol, &'a Expr)>,
+    /// Full inlinings computed so far (only names a sign question reaches:
+    /// a chain of definitions may inline to an exponentially large tree).
+    inlined: std::cell::RefCell<BTreeMap<String, Expr>>,
+}
+
+impl<'a> Definitions<'a> {
+    fn new(list: &'a [(Symbol, Expr)]) -> Result<Self, String> {
+        let mut by_name = BTreeMap::new();
+        for (k, (s, body)) in list.iter().enumerate() {
+            if by_name.insert(s.name.as_str(), (k, s, body)).is_some() {
+                return Err(format!("`{}` is defined twice", s.name));
+            }
+            let free: Vec<String> = body.free_axes().into_iter().collect();
+            if free != s.axes {
+                return Err(format!(
+                    "`{}` is declared with axes [{}] but its body varies along [{}]",
+                    s.name,
+                    s.axes.join(","),
+                    free.join(",")
+                ));
+            }
+        }
+        let defs = Definitions {
+            by_name,
+            inlined: std::cell::RefCell::new(BTreeMap::new()),
+        };
+        for (k, (s, body)) in list.iter().enumerate() {
+            // A body may use only names defined before it: no cycles, and a
+            // name appears in no earlier body.
+            let mut syms = std::collections::BTreeSet::new();
+            body.symbols(&mut syms);
+            for u in &syms {
+                if let Some((j, _, _)) = defs.by_name.get(u.name.as_str()) {
+                    if *j >= k {
+                        return Err(format!(
+                            "the definition of `{}` uses `{}`, which is not defined before it",
+                            s.name, u.name
+                        ));
+                    }
+                }
+            }
+            defs.check_uses(body)?;
+        }
+        Ok(defs)
+    }
+
+    fn is_empty(&self) -> bool {
+        self.by_name.is_empty()
+    }
+
+    /// Every use of a defined name carries exactly its definition's axes.
+    fn check_uses(&self, e: &Expr) -> Result<(), String> {
+        if self.is_empty() {
+            return Ok(());
+        }
+        let mut syms = std::collections::BTreeSet::new();
+        e.symbols(&mut syms);
+        for u in syms {
+            if let Some((_, s, _)) = self.by_name.get(u.name.as_str()) {
+                if u.axes != s.axes {
+                    return Err(format!(
+                        "`{}` is used with axes [{}] but defined with [{}]",
+                        u.name,
+                        u.axes.join(","),
+                        s.axes.join(",")
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// `e` with every defined name replaced by its full inlining.
+    fn inline(&self, e: &Expr) -> Expr {
+        if self.is_empty() {
+            e.clone()
+        } else {
+            self.substitute(e)
+        }
+    }
+
+    fn substitute(&self, e: &Expr) -> Expr {
+        let b = |x: &Expr| Box::new(self.substitute(x));
+        match e {
+            Expr::Sym(s) => match self.by_name.get(s.name.as_str()) {
+                Some((_, _, body)) => {
+                    if let Some(done) = self.inlined.borrow().get(&s.name) {
+                        return done.clone();
+                    }
+                    let full = self.substitute(body);
+                    self.inlined
+                        .borrow_mut()
+                        .insert(s.name.clone(), full.clone());
+                    full
+                }
+                None => e.clone(),
+            },
+            Expr::Num(_) | Expr::PVar(_) => e.clone(),
+            Expr::Neg(a) => Expr::Neg(b(a)),
+            Expr::Sqrt(a) => Expr::Sqrt(b(a)),
+            Expr::Add(x, y) => Expr::Add(b(x), b(y)),
+            Expr::Sub(x, y) => Expr::Sub(b(x), b(y)),
+            Expr::Mul(x, y) => Expr::Mul(b(x), b(y)),
+            Expr::Div(x, y) => Expr::Div(b(x), b(y)),
+            Expr::Pow(x, y) => Expr::Pow(b(x), b(y)),
+            Expr::Reduce(op, axes, body) => Expr::Reduce(*op, axes.clone(), b(body)),
+        }
+    }
+}
+
 fn check_step(
     before: &Expr,
     step: &Step,
     facts: &Facts,
     checks: &ring::FieldChecks,
+    defs: &Definitions<'_>,
 ) -> Result<(), String> {
     let pos = &step.position;
     let old = before
@@ -160,6 +322,32 @@ fn check_step(
             Err(e) => Err(format!("normalization refused: {e}")),
         };
     }
+    if let Some(name) = def_name(&step.rule) {
+        if step.subst.as_ref().is_some_and(|s| !s.is_empty()) {
+            return Err("a def step takes no substitution".into());
+        }
+        let (_, sym, body) = defs
+            .by_name
+            .get(name)
+            .ok_or_else(|| format!("`{name}` is not one of the proof's definitions"))?;
+        let use_ = Expr::Sym((*sym).clone());
+        let (from, to) = match step.direction {
+            Direction::Forward => (&use_, *body),
+            Direction::Backward => (*body, &use_),
+        };
+        return if old == from && new == to {
+            Ok(())
+        } else {
+            Err(format!(
+                "the step does not {} one occurrence of `{name}`",
+                if step.direction == Direction::Forward {
+                    "unfold"
+                } else {
+                    "fold"
+                }
+            ))
+        };
+    }
     let rule = rules::get(&step.rule).ok_or_else(|| format!("unknown rule {:?}", step.rule))?;
     let (from, to) = match step.direction {
         Direction::Forward => (&rule.lhs, &rule.rhs),
@@ -192,7 +380,7 @@ fn check_step(
         }
     }
     for cond in &rule.conds {
-        check_cond(cond, &subst, facts).map_err(|m| {
+        check_cond(cond, &subst, facts, defs).map_err(|m| {
             format!(
                 "side condition {} of rule {}: {m}",
                 cond.describe(),
@@ -210,11 +398,16 @@ fn bound_expr<'a>(subst: &'a Subst, v: &str) -> Result<&'a Expr, String> {
     }
 }
 
-fn check_cond(cond: &Cond, subst: &Subst, facts: &Facts) -> Result<(), String> {
+fn check_cond(
+    cond: &Cond,
+    subst: &Subst,
+    facts: &Facts,
+    defs: &Definitions<'_>,
+) -> Result<(), String> {
     let ok = match cond {
-        Cond::Pos(v) => sign::is_pos(bound_expr(subst, v)?, facts),
-        Cond::NonNeg(v) => sign::is_nonneg(bound_expr(subst, v)?, facts),
-        Cond::NonZero(v) => sign::is_nonzero(bound_expr(subst, v)?, facts),
+        Cond::Pos(v) => sign::is_pos(&defs.inline(bound_expr(subst, v)?), facts),
+        Cond::NonNeg(v) => sign::is_nonneg(&defs.inline(bound_expr(subst, v)?), facts),
+        Cond::NonZero(v) => sign::is_nonzero(&defs.inline(bound_expr(subst, v)?), facts),
         Cond::Const(v) => bound_expr(subst, v)?.const_value().is_some(),
         Cond::Indep(v, i) => {
             let e = bound_expr(subst, v)?;

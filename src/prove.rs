@@ -623,6 +623,7 @@ pub fn search(
             statement: stmt.clone(),
             assumptions: assumptions.to_vec(),
             steps: vec![],
+            definitions: Vec::new(),
         };
         return (Ok(proof), stats);
     }
@@ -800,6 +801,7 @@ fn proof_from_flat(
         statement: stmt.clone(),
         assumptions: assumptions.to_vec(),
         steps: merged,
+        definitions: Vec::new(),
     })
 }
 
@@ -975,6 +977,7 @@ pub fn by_normal_form(stmt: &Statement, assumptions: &[Assumption]) -> Option<Pr
             statement: stmt.clone(),
             assumptions: assumptions.to_vec(),
             steps,
+            definitions: Vec::new(),
         };
         if kernel::check(&proof).is_ok() {
             return Some(proof);
@@ -1048,6 +1051,7 @@ fn polish(proof: &Proof) -> Proof {
         statement: proof.statement.clone(),
         assumptions: proof.assumptions.clone(),
         steps,
+        definitions: proof.definitions.clone(),
     }
 }
 

@@ -377,20 +377,59 @@ fn check_proof_cmd(file: &str) -> i32 {
             return BAD_INPUT;
         }
     };
-    match cert::check_json(&text) {
-        Ok(p) => {
-            println!(
-                "valid: {} = {} ({} steps checked by the kernel)",
-                syntax::print(&p.statement.lhs),
-                syntax::print(&p.statement.rhs),
-                p.steps.len()
-            );
-            OK
-        }
+    let file_cert = match cert::read_file(&text) {
+        Ok(f) => f,
         Err(e) => {
             println!("invalid: {e}");
-            FAILED
+            return FAILED;
         }
+    };
+    let certs: Vec<(Option<String>, cert::Certificate)> = match file_cert {
+        cert::CertFile::One(c) => vec![(None, *c)],
+        cert::CertFile::Derivation(list) => {
+            if list.is_empty() {
+                println!("invalid: the derivation holds no certificate");
+                return FAILED;
+            }
+            list.into_iter().map(|(t, c)| (Some(t), c)).collect()
+        }
+    };
+    let mut all_valid = true;
+    for (title, c) in &certs {
+        if let Some(t) = title {
+            println!("{t}");
+        }
+        match cert::check_certificate(c) {
+            Ok(p) => {
+                let assuming = if p.assumptions.is_empty() {
+                    String::new()
+                } else {
+                    let a: Vec<String> = p.assumptions.iter().map(|a| a.to_string()).collect();
+                    format!(" assuming {}", a.join(", "))
+                };
+                println!(
+                    "valid: {} = {}{assuming} ({} steps checked by the kernel)",
+                    syntax::print(&p.statement.lhs),
+                    syntax::print(&p.statement.rhs),
+                    p.steps.len()
+                );
+                if !p.definitions.is_empty() {
+                    println!("  where");
+                    for (s, b) in &p.definitions {
+                        println!("    {}", cert::definition_text(s, b));
+                    }
+                }
+            }
+            Err(e) => {
+                all_valid = false;
+                println!("invalid: {e}");
+            }
+        }
+    }
+    if all_valid {
+        OK
+    } else {
+        FAILED
     }
 }
 

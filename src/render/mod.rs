@@ -97,3 +97,45 @@ impl Options {
         }
     }
 }
+
+/// The steps a reader sees: consecutive unfoldings (or foldings) of the
+/// same definition shown as one step, with how many occurrences it took.
+pub(crate) fn shown_steps(p: &crate::kernel::Proof) -> Vec<(&crate::kernel::Step, usize)> {
+    let mut out: Vec<(&crate::kernel::Step, usize)> = Vec::new();
+    for s in &p.steps {
+        match out.last_mut() {
+            Some((last, k))
+                if crate::kernel::def_name(&s.rule).is_some()
+                    && last.rule == s.rule
+                    && last.direction == s.direction =>
+            {
+                *last = s;
+                *k += 1;
+            }
+            _ => out.push((s, 1)),
+        }
+    }
+    out
+}
+
+/// The one-line justification of a step's rule.
+pub(crate) fn rule_why(name: &str) -> &'static str {
+    if crate::kernel::def_name(name).is_some() {
+        return "replaces the name by its definition (← : the definition by the name)";
+    }
+    match crate::rules::get(name) {
+        Some(r) => r.why,
+        None => crate::rules::normal_form_step(name).unwrap_or("unknown rule"),
+    }
+}
+
+/// The rules a proof uses, each once, in order of first use.
+pub(crate) fn used_rules(p: &crate::kernel::Proof) -> Vec<&str> {
+    let mut used: Vec<&str> = Vec::new();
+    for s in &p.steps {
+        if !used.contains(&s.rule.as_str()) {
+            used.push(&s.rule);
+        }
+    }
+    used
+}

@@ -56,31 +56,22 @@ pub fn proof<W: Write>(page: &mut Page<'_, W>, p: &Proof, n: &Notation) -> fmt::
         spans.push(Span::text("."));
         page.para(&spans)?;
     }
-    let steps: Vec<(Node, Vec<Span>)> = p
-        .steps
-        .iter()
-        .map(|s| {
-            (
-                layout(&s.expr, n),
-                step_label(&s.rule, s.direction, s.subst.as_ref(), n),
-            )
+    let steps: Vec<(Node, Vec<Span>)> = super::shown_steps(p)
+        .into_iter()
+        .map(|(s, times)| {
+            let mut label = step_label(&s.rule, s.direction, s.subst.as_ref(), n);
+            if times > 1 {
+                label.push(Span::text(format!(" ({times} occurrences)")));
+            }
+            (layout(&s.expr, n), label)
         })
         .collect();
     page.calc(&layout(&st.lhs, n), &steps)?;
-    let mut used: Vec<&str> = Vec::new();
-    for s in &p.steps {
-        if !used.contains(&s.rule.as_str()) {
-            used.push(&s.rule);
-        }
-    }
-    let items: Vec<Vec<Span>> = used
-        .iter()
+    let items: Vec<Vec<Span>> = super::used_rules(p)
+        .into_iter()
         .map(|name| {
-            let why = match rules::get(name) {
-                Some(r) => r.why,
-                None => rules::normal_form_step(name).unwrap_or("unknown rule"),
-            };
-            vec![Span::code(*name), Span::text(format!(": {why}"))]
+            let why = super::rule_why(name);
+            vec![Span::code(name), Span::text(format!(": {why}"))]
         })
         .collect();
     page.list(&items)?;

@@ -34,11 +34,12 @@ pub fn proof_text(out: &mut impl Write, proof: &Proof) -> fmt::Result {
     }
     writeln!(out, "proof")?;
     let mut lines: Vec<(String, String)> = vec![(syntax::print(&st.lhs), String::new())];
-    for s in &proof.steps {
-        lines.push((
-            syntax::print(&s.expr),
-            step_label(&s.rule, s.direction, s.subst.as_ref()),
-        ));
+    for (s, times) in super::shown_steps(proof) {
+        let mut label = step_label(&s.rule, s.direction, s.subst.as_ref());
+        if times > 1 {
+            label.push_str(&format!(" ×{times}"));
+        }
+        lines.push((syntax::print(&s.expr), label));
     }
     let width = lines
         .iter()
@@ -58,19 +59,11 @@ pub fn proof_text(out: &mut impl Write, proof: &Proof) -> fmt::Result {
             writeln!(out, "    {}   [{label}]", " ".repeat(width))?;
         }
     }
-    let mut used: Vec<&str> = Vec::new();
-    for s in &proof.steps {
-        if !used.contains(&s.rule.as_str()) {
-            used.push(&s.rule);
-        }
-    }
+    let used = super::used_rules(proof);
     if !used.is_empty() {
         writeln!(out, "rules")?;
         for name in used {
-            let why = match rules::get(name) {
-                Some(r) => r.why,
-                None => rules::normal_form_step(name).unwrap_or("unknown rule"),
-            };
+            let why = super::rule_why(name);
             writeln!(out, "  {name:<20} {why}")?;
         }
     }

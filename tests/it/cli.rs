@@ -211,3 +211,40 @@ fn derive_verify_and_explain_exit_codes() {
     assert!(text(&o).contains("bn-backward"));
     assert_eq!(bnproof(&["explain", "nope"]).status.code(), Some(2));
 }
+
+#[test]
+fn check_proof_reads_every_certificate_of_a_derivation() {
+    let o = bnproof(&["derive", "batchnorm", "--format", "json"]);
+    assert_eq!(o.status.code(), Some(0));
+    let dir = std::env::temp_dir().join(format!("bnproof-derive-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("batchnorm.json");
+    std::fs::write(&file, &o.stdout).unwrap();
+    let c = bnproof(&["check-proof", file.to_str().unwrap()]);
+    let out = text(&c);
+    assert_eq!(c.status.code(), Some(0), "{out}");
+    assert!(out.matches("valid:").count() >= 8, "{out}");
+    assert!(!out.contains("invalid"), "{out}");
+    // Assumptions and definitions are shown with the verdict.
+    assert!(out.contains("assuming eps > 0"), "{out}");
+    assert!(out.contains("where") && out.contains("mu := mean[n](x[n])"), "{out}");
+    // A byte-order mark is not a malformed certificate.
+    let mut bom = "\u{feff}".as_bytes().to_vec();
+    bom.extend_from_slice(&o.stdout);
+    std::fs::write(&file, bom).unwrap();
+    assert_eq!(
+        bnproof(&["check-proof", file.to_str().unwrap()]).status.code(),
+        Some(0)
+    );
+    // One tampered definition makes the file invalid.
+    let tampered = String::from_utf8(o.stdout.clone())
+        .unwrap()
+        .replace("\"m := sum[n](1)\"", "\"m := sum[n](1) + 1\"");
+    assert_ne!(tampered.as_bytes(), &o.stdout[..]);
+    std::fs::write(&file, tampered).unwrap();
+    assert_eq!(
+        bnproof(&["check-proof", file.to_str().unwrap()]).status.code(),
+        Some(1)
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

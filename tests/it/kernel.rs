@@ -122,6 +122,7 @@ fn unsound_steps_are_rejected() {
     let p = Proof {
         statement: stmt,
         assumptions: vec![],
+        definitions: Vec::new(),
         steps: vec![kernel::Step {
             expr: Expr::num(1),
             rule: "div-self".into(),
@@ -136,6 +137,7 @@ fn unsound_steps_are_rejected() {
     let p = Proof {
         statement: stmt.clone(),
         assumptions: vec![],
+        definitions: Vec::new(),
         steps: vec![kernel::Step {
             expr: stmt.rhs.clone(),
             rule: "mean-const".into(),
@@ -150,6 +152,7 @@ fn unsound_steps_are_rejected() {
     let p = Proof {
         statement: stmt.clone(),
         assumptions: vec![],
+        definitions: Vec::new(),
         steps: vec![kernel::Step {
             expr: stmt.rhs.clone(),
             rule: "ring".into(),
@@ -286,6 +289,7 @@ fn one_step(stmt: &str, assume: &[&str], rule: &str) -> Proof {
             .iter()
             .map(|a| syntax::parse_assumption(a).unwrap())
             .collect(),
+        definitions: Vec::new(),
         steps: vec![kernel::Step {
             expr: s.rhs.clone(),
             rule: rule.into(),
@@ -294,4 +298,106 @@ fn one_step(stmt: &str, assume: &[&str], rule: &str) -> Proof {
             subst: None,
         }],
     }
+}
+
+/// The certificate of `derive batchnorm`'s proof of the three-term form: a
+/// version-2 certificate over the model's names.
+fn named_certificate() -> bnproof::cert::Certificate {
+    let loaded = bnproof::models::load("batchnorm").unwrap();
+    let r = bnproof::derive::derive(&loaded, &Default::default()).unwrap();
+    let eq = r
+        .equalities
+        .iter()
+        .find(|e| e.title.contains("line 18"))
+        .expect("the three-term claim");
+    let bnproof::derive::Verdict::Proved(p) = &eq.verdict else {
+        panic!("three-term claim not proved");
+    };
+    assert!(!p.definitions.is_empty(), "a proof over names");
+    assert!(p.steps.iter().any(|s| kernel::def_name(&s.rule).is_some()));
+    bnproof::cert::to_certificate(p, true)
+}
+
+#[test]
+fn definitions_in_certificates_are_checked() {
+    use bnproof::cert::{check_certificate, Certificate};
+    let base = named_certificate();
+    assert_eq!(base.version, 2);
+    check_certificate(&base).expect("the untouched certificate is valid");
+    let reject = |c: &Certificate, what: &str| {
+        assert!(check_certificate(c).is_err(), "{what}: accepted");
+    };
+    let index = |c: &Certificate, name: &str| {
+        c.definitions
+            .iter()
+            .position(|d| {
+                d.starts_with(&format!("{name} :=")) || d.starts_with(&format!("{name}["))
+            })
+            .unwrap_or_else(|| panic!("no definition of {name}"))
+    };
+    // A changed definition: the batch size off by one.
+    let mut c = base.clone();
+    let k = index(&c, "m");
+    c.definitions[k] = c.definitions[k].replace("sum[n](1)", "sum[n](1) + 1");
+    reject(&c, "changed definition");
+    // Twice defined.
+    let mut c = base.clone();
+    let k = index(&c, "mu");
+    let dup = c.definitions[k].clone();
+    c.definitions.push(dup);
+    reject(&c, "twice-defined name");
+    // Cyclic: mu defined through itself.
+    let mut c = base.clone();
+    let k = index(&c, "mu");
+    c.definitions[k] = "mu := mean[n](x[n]) + 0 * mu".into();
+    reject(&c, "cyclic definition");
+    // A name used before its definition (an earlier body mentions a later name).
+    let mut c = base.clone();
+    let k = index(&c, "mu");
+    c.definitions[k] = "mu := mean[n](x[n]) + 0 * var".into();
+    reject(&c, "use before definition");
+    // A use with other axes than the definition's.
+    let mut c = base.clone();
+    c.statement.lhs = "dx[n] + 0 * mu[n]".into();
+    reject(&c, "use with other axes");
+    let mut c = base.clone();
+    let k = index(&c, "mu");
+    c.definitions[k] = "mu[n] := mean[n](x[n])".into();
+    reject(&c, "declared axes differ from the body's");
+    // A def step naming a definition the certificate does not carry.
+    let mut c = base.clone();
+    let s = c
+        .steps
+        .iter()
+        .position(|s| s.rule.starts_with("def "))
+        .unwrap();
+    c.steps[s].rule = "def nothing".into();
+    reject(&c, "unknown definition");
+    // Definitions in a version-1 certificate.
+    let mut c = base.clone();
+    c.version = 1;
+    reject(&c, "version 1 with definitions");
+}
+
+#[test]
+fn a_proof_over_names_proves_the_inlined_statement() {
+    // The statement means its full inlining: a false claim over names is
+    // not provable by unfolding, whatever the names.
+    let loaded = bnproof::models::load("batchnorm").unwrap();
+    let mut model = loaded.model.clone();
+    model.claims.retain(|c| c.wrt == "x");
+    let wrong = syntax::parse_expr("gamma / sqrt(var + eps) * (dy[n] - mean[n](dy[n]))").unwrap();
+    model.claims[0].expr = wrong;
+    let l = bnproof::models::Loaded {
+        name: "wrong".into(),
+        source: String::new(),
+        model,
+    };
+    let r = bnproof::derive::derive(&l, &Default::default()).unwrap();
+    let eq = &r.equalities[0];
+    assert!(
+        matches!(eq.verdict, bnproof::derive::Verdict::Refuted(_)),
+        "{}",
+        eq.title
+    );
 }

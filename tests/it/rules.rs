@@ -166,6 +166,7 @@ fn every_rule_is_sound_on_random_exact_inputs() {
                     rhs: rhs.clone(),
                 },
                 assumptions: assumptions.clone(),
+                definitions: Vec::new(),
                 steps: vec![Step {
                     expr: rhs.clone(),
                     rule: rule.name.into(),

@@ -508,6 +508,7 @@ fn bug_fubini_for_means_not_proved() {
                 syntax::parse_expr(r).unwrap(),
             ),
             assumptions: vec![],
+            definitions: Vec::new(),
             steps: vec![kernel::Step {
                 expr: syntax::parse_expr(r).unwrap(),
                 rule: "linear".into(),
@@ -660,6 +661,7 @@ fn kernel_normal_form_steps_agree_with_evaluation() {
             let proof = kernel::Proof {
                 statement: st(e1.clone(), e2.clone()),
                 assumptions: assumptions.clone(),
+                definitions: Vec::new(),
                 steps: vec![kernel::Step {
                     expr: e2.clone(),
                     rule: rule.into(),

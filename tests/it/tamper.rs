@@ -409,8 +409,11 @@ fn mutate_all(name: &str, base: &Certificate, count: &mut Count) {
     }
     // The version.
     let mut m = base.clone();
-    m.version += 1;
+    // A version no reader knows (1 and 2 are both read: 2 adds definitions).
+    m.version = cert::VERSION + 1;
     attempt(base, &m, &format!("{name}: version"), Names::Any, count);
+    m.version = 0;
+    attempt(base, &m, &format!("{name}: version 0"), Names::Any, count);
 }
 
 fn tamper(name: &str) {
