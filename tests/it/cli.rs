@@ -227,13 +227,18 @@ fn check_proof_reads_every_certificate_of_a_derivation() {
     assert!(!out.contains("invalid"), "{out}");
     // Assumptions and definitions are shown with the verdict.
     assert!(out.contains("assuming eps > 0"), "{out}");
-    assert!(out.contains("where") && out.contains("mu := mean[n](x[n])"), "{out}");
+    assert!(
+        out.contains("where") && out.contains("mu := mean[n](x[n])"),
+        "{out}"
+    );
     // A byte-order mark is not a malformed certificate.
     let mut bom = "\u{feff}".as_bytes().to_vec();
     bom.extend_from_slice(&o.stdout);
     std::fs::write(&file, bom).unwrap();
     assert_eq!(
-        bnproof(&["check-proof", file.to_str().unwrap()]).status.code(),
+        bnproof(&["check-proof", file.to_str().unwrap()])
+            .status
+            .code(),
         Some(0)
     );
     // One tampered definition makes the file invalid.
@@ -243,7 +248,9 @@ fn check_proof_reads_every_certificate_of_a_derivation() {
     assert_ne!(tampered.as_bytes(), &o.stdout[..]);
     std::fs::write(&file, tampered).unwrap();
     assert_eq!(
-        bnproof(&["check-proof", file.to_str().unwrap()]).status.code(),
+        bnproof(&["check-proof", file.to_str().unwrap()])
+            .status
+            .code(),
         Some(1)
     );
     let _ = std::fs::remove_dir_all(&dir);
