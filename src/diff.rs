@@ -226,7 +226,7 @@ pub enum DiffError {
     NonConstantExponent { context: String, exponent: String },
     #[error("pattern variable ?{0} cannot be differentiated")]
     PatternVariable(String),
-    #[error("the derivation is too large: the adjoints up to `{0}` exceed {MAX_DERIVATION_SIZE} operations in all (a definition used many times, deeply chained, makes them grow exponentially)")]
+    #[error("the derivation is too large: the adjoints up to `{0}` exceed the bound of {MAX_DERIVATION_SIZE} operations plus {SIZE_PER_MODEL_NODE} per node of the model")]
     TooLarge(String),
 }
 
@@ -234,8 +234,14 @@ pub enum DiffError {
 /// derivation may hold together. Adjoints are trees: a chain of definitions
 /// each using the previous one twice doubles them at every link, and a
 /// random 500-definition model took 1.7 GB in 20 s before this bound. The
-/// built-in models need at most 230 (`derive batchnorm --order 3`).
+/// built-in models need at most 230 (`derive batchnorm --order 3`). Now that
+/// adjoints are named the program is linear in the model, so the bound grows
+/// with it ([`SIZE_PER_MODEL_NODE`] per node) and stays a safety net.
 pub const MAX_DERIVATION_SIZE: usize = 1_000_000;
+
+/// Nodes of adjoints and contributions allowed per node of the model's
+/// definitions, on top of [`MAX_DERIVATION_SIZE`].
+pub const SIZE_PER_MODEL_NODE: usize = 100;
 
 /// The upstream gradient of an output: `d<output>` with the output's axes.
 pub fn upstream(model: &Model, output: &str) -> Symbol {
@@ -347,12 +353,14 @@ pub fn derive(model: &Model) -> Result<Derivation, DiffError> {
         helpers: Vec::new(),
     };
     let is_target = |n: &str| targets.contains(n);
+    let model_size: usize = model.defs.iter().map(|(_, e)| e.size()).sum();
+    let bound = MAX_DERIVATION_SIZE.saturating_add(SIZE_PER_MODEL_NODE.saturating_mul(model_size));
     let mut adjoints = Vec::new();
     let mut total = 0usize;
     for (v, e) in model.defs.iter().rev() {
         let a = acc.get(v).cloned().unwrap_or_else(|| Expr::num(0));
         total = total.saturating_add(a.size());
-        if total > MAX_DERIVATION_SIZE {
+        if total > bound {
             return Err(DiffError::TooLarge(v.clone()));
         }
         let name = names[v].clone();
@@ -385,7 +393,7 @@ pub fn derive(model: &Model) -> Result<Derivation, DiffError> {
         )?;
         for h in b.hits {
             total = total.saturating_add(h.full.size());
-            if total > MAX_DERIVATION_SIZE {
+            if total > bound {
                 return Err(DiffError::TooLarge(v.clone()));
             }
             accumulate(&mut acc, &h.name, h.full.clone());

@@ -13,6 +13,7 @@ pub mod ir;
 pub mod kernel;
 pub mod library;
 pub mod models;
+pub mod named;
 pub mod oracle;
 pub mod prove;
 pub mod refute;

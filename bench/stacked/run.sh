@@ -21,12 +21,15 @@ model() {
   printf 'output %s\n' "$prev"
 }
 printf '%4s  %12s  %12s  %s\n' k "median s" "median MB" "exit"
-for k in 1 2 4 8 16 32 64; do
+for k in 1 2 4 6 8 16 32 64; do
   model "$k" >"$dir/stack$k.bn"
   times=(); mems=(); code=0
   for _ in $(seq 1 "$runs"); do
-    out=$( { /usr/bin/time -f '%e %M' "$bin" derive "$dir/stack$k.bn" >/dev/null; } 2>&1 ) || code=$?
-    read -r t m <<<"$(tail -n 1 <<<"$out")"
+    t0=$(date +%s%N)
+    out=$( { /usr/bin/time -f '%M' "$bin" derive "$dir/stack$k.bn" >/dev/null; } 2>&1 ) || code=$?
+    t1=$(date +%s%N)
+    t=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.4f", (b - a) / 1e9 }')
+    m=$(tail -n 1 <<<"$out")
     times+=("$t"); mems+=("$m")
   done
   mt=$(printf '%s\n' "${times[@]}" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')

@@ -261,11 +261,13 @@ fn run(cli: Cli) -> i32 {
     }
 }
 
+type Definitions = Vec<(bnproof::ir::Symbol, Expr)>;
+
 fn parse_inputs(
     statement: &str,
     assume: &[String],
-) -> Result<(bnproof::ir::Statement, Vec<Assumption>), i32> {
-    let stmt = syntax::parse_statement(statement).map_err(|e| {
+) -> Result<(bnproof::ir::Statement, Vec<Assumption>, Definitions), i32> {
+    let (stmt, defs) = syntax::parse_statement_where(statement).map_err(|e| {
         eprint!("{}", e.render("statement", statement));
         BAD_INPUT
     })?;
@@ -279,20 +281,46 @@ fn parse_inputs(
     }
     let mut all: Vec<&Expr> = vec![&stmt.lhs, &stmt.rhs];
     all.extend(assumptions.iter().map(|a| &a.expr));
+    all.extend(defs.iter().map(|(_, b)| b));
     if let Err(m) = syntax::check_consistent(&all) {
         eprintln!("error: {m}");
         return Err(BAD_INPUT);
     }
-    Ok((stmt, assumptions))
+    Ok((stmt, assumptions, defs))
 }
 
 fn prove_cmd(statement: &str, assume: &[String], format: Format, opts: &Options) -> i32 {
-    let (stmt, assumptions) = match parse_inputs(statement, assume) {
+    let (stmt, assumptions, defs) = match parse_inputs(statement, assume) {
         Ok(x) => x,
         Err(code) => return code,
     };
     let start = Instant::now();
-    let (outcome, stats) = prove::prove(&stmt, &assumptions, opts);
+    // With `where` definitions: a proof over the names first; otherwise the
+    // inlined statement (what the names mean) goes to the prover, so a
+    // counterexample is one of the statement as written.
+    let named = if defs.is_empty() {
+        None
+    } else {
+        bnproof::named::by_names(&stmt.lhs, &stmt.rhs, &defs, &assumptions)
+    };
+    let (outcome, stats) = match named {
+        Some(p) => (Outcome::Proved(p), prove::Stats::default()),
+        None => {
+            let inline = |e: &Expr| bnproof::diff::inline_defs(e, &defs);
+            let inlined = bnproof::ir::Statement {
+                lhs: inline(&stmt.lhs),
+                rhs: inline(&stmt.rhs),
+            };
+            let assumed: Vec<Assumption> = assumptions
+                .iter()
+                .map(|a| Assumption {
+                    expr: inline(&a.expr),
+                    rel: a.rel,
+                })
+                .collect();
+            prove::prove(&inlined, &assumed, opts)
+        }
+    };
     let elapsed = start.elapsed();
     let code = match &outcome {
         Outcome::Proved(_) => OK,

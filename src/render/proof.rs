@@ -56,6 +56,17 @@ pub fn proof<W: Write>(page: &mut Page<'_, W>, p: &Proof, n: &Notation) -> fmt::
         spans.push(Span::text("."));
         page.para(&spans)?;
     }
+    if !p.definitions.is_empty() {
+        let mut spans = vec![Span::text("Where ")];
+        spans.extend(math_list(
+            p.definitions
+                .iter()
+                .map(|(s, b)| equation(&crate::ir::Expr::Sym(s.clone()), b, n))
+                .collect(),
+        ));
+        spans.push(Span::text("."));
+        page.para(&spans)?;
+    }
     let steps: Vec<(Node, Vec<Span>)> = super::shown_steps(p)
         .into_iter()
         .map(|(s, times)| {

@@ -32,6 +32,15 @@ pub fn proof_text(out: &mut impl Write, proof: &Proof) -> fmt::Result {
             .collect();
         writeln!(out, "assuming  {}", a.join(", "))?;
     }
+    for (k, (s, body)) in proof.definitions.iter().enumerate() {
+        let lead = if k == 0 { "where" } else { "" };
+        writeln!(
+            out,
+            "{lead:<9} {} = {}",
+            syntax::print(&crate::ir::Expr::Sym(s.clone())),
+            syntax::print(body)
+        )?;
+    }
     writeln!(out, "proof")?;
     let mut lines: Vec<(String, String)> = vec![(syntax::print(&st.lhs), String::new())];
     for (s, times) in super::shown_steps(proof) {

@@ -74,10 +74,24 @@ pub fn parse_pattern(src: &str) -> Result<Expr, ParseError> {
 /// Parse a statement `lhs = rhs`; both sides are checked together for
 /// consistent axes.
 pub fn parse_statement(src: &str) -> Result<Statement, ParseError> {
-    parser::with_big_stack(src.len(), || statement(src).map_err(|e| e.locate(src)))
+    parser::with_big_stack(src.len(), || {
+        statement(src, false)
+            .map(|(s, _)| s)
+            .map_err(|e| e.locate(src))
+    })
 }
 
-fn statement(src: &str) -> Result<Statement, PErr> {
+/// Parse a statement followed by optional definitions:
+/// `lhs = rhs where mu = mean[i](x[i]), xhat = x[i] - mu`. Each definition
+/// may use the earlier ones; the statement means its full inlining. A
+/// defined name is used with its body's free axes (`xhat[i]`).
+pub fn parse_statement_where(src: &str) -> Result<(Statement, Vec<(Symbol, Expr)>), ParseError> {
+    parser::with_big_stack(src.len(), || {
+        statement(src, true).map_err(|e| e.locate(src))
+    })
+}
+
+fn statement(src: &str, allow_where: bool) -> Result<(Statement, Vec<(Symbol, Expr)>), PErr> {
     let mut p = Parser::new(src, 0, Ctx::default())?;
     let lhs = p.expr()?;
     match p.peek() {
@@ -99,11 +113,92 @@ fn statement(src: &str) -> Result<Statement, PErr> {
         _ => return Err(p.trailing("the left-hand side")),
     }
     let rhs = p.expr()?;
+    let mut defs: Vec<(Symbol, Expr)> = Vec::new();
+    if allow_where && matches!(p.peek(), Tok::Name(w) if w == "where") {
+        p.bump();
+        loop {
+            let span = p.span();
+            let name = match p.peek() {
+                Tok::Name(n) => n.clone(),
+                other => {
+                    return Err(PErr::new(
+                        format!("expected a name to define, found {}", other.describe()),
+                        span,
+                        "write `where name = expression`",
+                    ))
+                }
+            };
+            p.bump();
+            if *p.peek() != Tok::Eq {
+                return Err(PErr::new(
+                    format!("expected `=` after `{name}`"),
+                    p.span(),
+                    "write `where name = expression`",
+                ));
+            }
+            p.bump();
+            let body = p.expr()?;
+            if defs.iter().any(|(s, _)| s.name == name) {
+                return Err(PErr::new(
+                    format!("`{name}` is defined twice"),
+                    span,
+                    "each name is defined once",
+                ));
+            }
+            defs.push((Symbol::new(name, body.free_axes()), body));
+            if *p.peek() == Tok::Comma {
+                p.bump();
+                continue;
+            }
+            break;
+        }
+    }
     if *p.peek() != Tok::Eof {
         return Err(p.trailing("the statement"));
     }
     p.check_occurrences(src, 0)?;
-    Ok(Statement { lhs, rhs })
+    // Every use of a defined name carries its body's free axes, and a body
+    // uses only names defined before it.
+    let mut uses = std::collections::BTreeSet::new();
+    lhs.symbols(&mut uses);
+    rhs.symbols(&mut uses);
+    for (k, (_, body)) in defs.iter().enumerate() {
+        let mut inner = std::collections::BTreeSet::new();
+        body.symbols(&mut inner);
+        for u in &inner {
+            if defs[k..].iter().any(|(d, _)| d.name == u.name) {
+                return Err(PErr::new(
+                    format!(
+                        "the definition of `{}` uses `{}`, which is not defined before it",
+                        defs[k].0.name, u.name
+                    ),
+                    0..src.len(),
+                    "define each name before its use (no cycles)",
+                ));
+            }
+        }
+        uses.extend(inner);
+    }
+    for u in &uses {
+        if let Some((d, _)) = defs.iter().find(|(d, _)| d.name == u.name) {
+            if d.axes != u.axes {
+                return Err(PErr::new(
+                    format!(
+                        "`{}` is used with axes [{}] but its definition varies along [{}]",
+                        u.name,
+                        u.axes.join(","),
+                        d.axes.join(",")
+                    ),
+                    0..src.len(),
+                    format!(
+                        "write `{}` wherever it is used",
+                        print(&Expr::Sym(d.clone()))
+                    ),
+                ));
+            }
+        }
+    }
+    Ok((Statement { lhs, rhs }, defs))
 }
 
 /// Parse an assumption: `e > 0`, `e >= 0`, `e != 0` (also `≥`, `≠`).

@@ -255,3 +255,41 @@ fn check_proof_reads_every_certificate_of_a_derivation() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn prove_with_where_definitions() {
+    // Proved over the names, the certificate carrying the definitions.
+    let o = bnproof(&[
+        "prove",
+        "sum[i](xhat[i]) = 0 where mu = mean[i](x[i]), xhat = x[i] - mu",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let c: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(c["version"], 2);
+    assert_eq!(c["definitions"][0], "mu := mean[i](x[i])");
+    assert_eq!(c["definitions"][1], "xhat[i] := x[i] - mu");
+    assert!(bnproof::cert::check_json(&String::from_utf8_lossy(&o.stdout)).is_ok());
+    // False over the names: refuted, like its inlining.
+    assert_eq!(
+        bnproof(&[
+            "prove",
+            "sum[i](xhat[i]) = 1 where mu = mean[i](x[i]), xhat = x[i] - mu"
+        ])
+        .status
+        .code(),
+        Some(1)
+    );
+    // Bad definitions are bad input: wrong axes at a use, a cycle, a name
+    // defined twice, a clause without `=`.
+    for bad in [
+        "sum[i](xhat) = 0 where xhat = x[i]",
+        "a = b where a = b, b = a",
+        "a = 0 where a = 1, a = 2",
+        "a = 0 where a",
+    ] {
+        let o = bnproof(&["prove", bad]);
+        assert_eq!(o.status.code(), Some(2), "{bad}: {}", text(&o));
+    }
+}
