@@ -344,7 +344,9 @@ fn prove_cmd(statement: &str, assume: &[String], format: Format, opts: &Options)
                 out.push('\n');
             }
             Format::Text => {
-                let _ = render::proof_text(&mut out, p);
+                let mut text = String::new();
+                let _ = render::proof_text(&mut text, p);
+                out = render::text::wrap_lines(&text, render::text::LINE_WIDTH);
                 out.push_str(&format!(
                     "proved in {:.1} ms ({} e-nodes, {} iterations)\n",
                     ms(elapsed),
@@ -568,7 +570,9 @@ fn derive_cmd(
     let mut out = String::new();
     match format {
         Format::Text => {
-            let _ = bnproof::derive::write_text(&mut out, &report, expand);
+            let mut text = String::new();
+            let _ = bnproof::derive::write_text(&mut text, &report, expand);
+            out = render::text::wrap_lines(&text, render::text::LINE_WIDTH);
         }
         Format::Json => {
             out = serde_json::to_string_pretty(&bnproof::derive::to_json(&report))

@@ -162,3 +162,127 @@ pub fn value_text(v: &Value) -> String {
         }
     }
 }
+
+/// Widest line of terminal text a reader gets (`derive` and `prove`).
+pub const LINE_WIDTH: usize = 100;
+
+/// Every line of `text` longer than `width` characters broken at operators
+/// (` + `, ` - `, ` * `, ` / `, `, `, `; `), the loosest-bound ones first:
+/// a break at parenthesis depth d is taken only where no break at a smaller
+/// depth fits. Continuation lines are indented four more than the line they
+/// continue. Joining the pieces with spaces gives back the line, so a
+/// formula copied from the terminal still parses.
+pub fn wrap_lines(text: &str, width: usize) -> String {
+    let mut out = String::with_capacity(text.len());
+    for line in text.split_inclusive('\n') {
+        let (body, nl) = match line.strip_suffix('\n') {
+            Some(b) => (b, "\n"),
+            None => (line, ""),
+        };
+        for (k, piece) in wrap_line(body, width).iter().enumerate() {
+            if k > 0 {
+                out.push('\n');
+            }
+            out.push_str(piece);
+        }
+        out.push_str(nl);
+    }
+    out
+}
+
+fn wrap_line(line: &str, width: usize) -> Vec<String> {
+    let chars: Vec<char> = line.chars().collect();
+    if chars.len() <= width {
+        return vec![line.to_string()];
+    }
+    let indent = chars.iter().take_while(|c| **c == ' ').count();
+    let cont = " ".repeat(indent + 4);
+    // Break points: the index of the space before an operator (or after a
+    // separator), ranked by parenthesis depth, then by how loosely the
+    // operator binds (`= + -`, then `* /`, then separators, then any space
+    // outside parentheses: prose).
+    let mut breaks: Vec<(usize, (usize, u8))> = Vec::new();
+    let mut depth = 0usize;
+    for (i, c) in chars.iter().enumerate() {
+        match c {
+            '(' | '[' => depth += 1,
+            ')' | ']' => depth = depth.saturating_sub(1),
+            ' ' if i > indent => {
+                let next = chars.get(i + 1).copied();
+                let after = chars.get(i + 2).copied();
+                let before = chars.get(i.wrapping_sub(1)).copied();
+                let class = match next {
+                    _ if after != Some(' ') => None,
+                    Some('=' | '+' | '-') => Some(1),
+                    Some('*' | '/' | '·') => Some(2),
+                    _ => None,
+                };
+                let class = class
+                    .or(matches!(before, Some(',' | ';')).then_some(3))
+                    .or(
+                        (depth == 0 && !matches!(before, Some('+' | '-' | '*' | '/' | '=' | '·')))
+                            .then_some(4),
+                    );
+                if let Some(class) = class {
+                    breaks.push((i, (depth, class)));
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut pieces = Vec::new();
+    let mut start = 0usize;
+    let mut lead = String::new();
+    loop {
+        let room = width.saturating_sub(lead.chars().count());
+        if chars.len() - start <= room {
+            break;
+        }
+        let fits: Vec<&(usize, (usize, u8))> = breaks
+            .iter()
+            .filter(|(i, _)| *i > start && *i - start <= room)
+            .collect();
+        let Some(min_rank) = fits.iter().map(|(_, d)| *d).min() else {
+            break;
+        };
+        let Some(&&(at, _)) = fits.iter().rev().find(|(_, d)| *d == min_rank) else {
+            break;
+        };
+        let piece: String = chars[start..at].iter().collect();
+        pieces.push(format!("{lead}{piece}"));
+        start = at + 1;
+        lead = cont.clone();
+    }
+    let rest: String = chars[start..].iter().collect();
+    pieces.push(format!("{lead}{rest}"));
+    pieces
+}
+
+#[cfg(test)]
+mod wrap_tests {
+    use super::*;
+
+    #[test]
+    fn long_formulas_break_at_loose_operators_and_read_back() {
+        let e = "  dx = dxhat[n] / sqrt(var + eps) + -1/2 * (var + eps)^(-3/2) * sum[n](dxhat[n] * (x[n] - mu)) / m * (2 * (x[n] - mu)) + (-(sum[n](dxhat[n]) / sqrt(var + eps)) - dvar / m * 2 * sum[n](x[n] - mu)) / m";
+        let w = wrap_lines(e, 60);
+        let lines: Vec<&str> = w.lines().collect();
+        assert!(lines.len() > 1);
+        for l in &lines {
+            assert!(l.chars().count() <= 60, "{l}");
+        }
+        // The first break is at depth 0 (a top-level `+`).
+        assert!(lines[1].trim_start().starts_with("+ "), "{w}");
+        let joined: String = lines.iter().map(|l| l.trim()).collect::<Vec<_>>().join(" ");
+        assert_eq!(joined, e.trim());
+        let rhs = joined.split_once(" = ").unwrap().1;
+        assert!(crate::syntax::parse_expr(rhs).is_ok());
+    }
+
+    #[test]
+    fn short_lines_and_unbreakable_ones_stay() {
+        assert_eq!(wrap_lines("a + b\n", 100), "a + b\n");
+        let long = "x".repeat(150);
+        assert_eq!(wrap_lines(&long, 100), long);
+    }
+}
