@@ -1242,11 +1242,14 @@ pub fn by_normal_form(stmt: &Statement, assumptions: &[Assumption]) -> Option<Pr
             continue;
         }
         // Equal normal forms: show the common one in the middle. Equal only
-        // once denominators are cleared: one step from side to side.
-        let middle = if cleared {
-            stmt.rhs.clone()
-        } else {
-            ring::to_expr(&l)
+        // once denominators are cleared, or a middle too deep for the kernel
+        // (the normal form of a sum of n atoms is a chain of n terms): one
+        // step from side to side.
+        let middle = match cleared {
+            true => stmt.rhs.clone(),
+            false => Some(ring::to_expr(&l))
+                .filter(|m| m.depth() <= kernel::MAX_DEPTH)
+                .unwrap_or_else(|| stmt.rhs.clone()),
         };
         let mut steps = Vec::new();
         for target in [&middle, &stmt.rhs] {
@@ -1443,4 +1446,73 @@ pub fn cheapest(equal: &[Expr], assumptions: &[Assumption]) -> Option<Expr> {
     let root = runner.egraph.find(root);
     let (_, best) = Extractor::new(&runner.egraph, FlopCost).find_best(root);
     from_rec(&best)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::syntax;
+
+    fn e(s: &str) -> Expr {
+        syntax::parse_expr(s).unwrap()
+    }
+
+    fn step(expr: &str, rule: &str, direction: Direction) -> Step {
+        Step {
+            expr: e(expr),
+            rule: rule.into(),
+            direction,
+            position: vec![],
+            subst: None,
+        }
+    }
+
+    #[test]
+    fn a_rule_and_its_inverse_at_the_same_place_vanish() {
+        let lhs = e("var[i](x[i])");
+        let steps = vec![
+            step(
+                "mean[i]((x[i] - mean[i](x[i]))^2)",
+                "var-def",
+                Direction::Forward,
+            ),
+            step("var[i](x[i])", "var-def", Direction::Backward),
+            step("var[i](x[i]) + 0", "ring", Direction::Forward),
+        ];
+        let out = cut_loops(&lhs, steps);
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0].expr, e("var[i](x[i]) + 0"));
+    }
+
+    #[test]
+    fn longer_detours_are_cut_and_the_rest_kept() {
+        let lhs = e("a");
+        let steps = vec![
+            step("b", "r1", Direction::Forward),
+            step("c", "r2", Direction::Forward),
+            step("d", "r3", Direction::Forward),
+            step("b", "r4", Direction::Forward),
+            step("e", "r5", Direction::Forward),
+        ];
+        let out = cut_loops(&lhs, steps);
+        let rules: Vec<_> = out.iter().map(|s| s.rule.as_str()).collect();
+        assert_eq!(rules, ["r1", "r5"]);
+    }
+
+    #[test]
+    fn adjacent_ring_steps_merge_only_where_the_kernel_agrees() {
+        let stmt = syntax::parse_statement("(x + y) * 2 = 2 * y + 2 * x").unwrap();
+        let ctx = Steps {
+            stmt: &stmt,
+            assumptions: &[],
+            until: Instant::now() + Duration::from_secs(60),
+        };
+        let steps = vec![
+            step("(y + x) * 2", "ring", Direction::Forward),
+            step("2 * y + 2 * x", "ring", Direction::Forward),
+        ];
+        let out = ctx.merge_rings(steps);
+        assert_eq!(out.len(), 1);
+        assert!(kernel::check(&ctx.whole(out)).is_ok());
+    }
 }
