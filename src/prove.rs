@@ -274,17 +274,25 @@ type EG = EGraph<Node, Facts>;
 
 /// Convert an IR expression (possibly a pattern) into an egg pattern AST.
 pub fn to_pattern(e: &Expr) -> PatternAst<Node> {
-    let mut out = PatternAst::default();
+    let mut out = Vec::new();
     add_pattern(e, &mut out);
-    out
+    out.into()
 }
 
-fn add_pattern(e: &Expr, out: &mut PatternAst<Node>) -> Id {
-    let node = |n: Node, out: &mut PatternAst<Node>| out.add(ENodeOrVar::ENode(n));
+/// Appends the nodes of `e` (children first) and returns the last one's id.
+/// (A plain vector: `RecExpr::add` walks the whole expression in debug
+/// builds, quadratic on a 10 000-term chain.)
+fn add_pattern(e: &Expr, out: &mut Vec<ENodeOrVar<Node>>) -> Id {
+    fn push(out: &mut Vec<ENodeOrVar<Node>>, n: ENodeOrVar<Node>) -> Id {
+        out.push(n);
+        Id::from(out.len() - 1)
+    }
+    let node = |n: Node, out: &mut Vec<ENodeOrVar<Node>>| push(out, ENodeOrVar::ENode(n));
     match e {
-        Expr::PVar(v) => out.add(ENodeOrVar::Var(
-            Var::from_str(&format!("?{v}")).expect("var"),
-        )),
+        Expr::PVar(v) => push(
+            out,
+            ENodeOrVar::Var(Var::from_str(&format!("?{v}")).expect("var")),
+        ),
         Expr::Num(r) => node(Node::Num(r.clone()), out),
         Expr::Sym(s) => node(Node::Sym(SymLeaf(s.clone())), out),
         Expr::Neg(a) => {
@@ -309,7 +317,7 @@ fn add_pattern(e: &Expr, out: &mut PatternAst<Node>) -> Id {
         Expr::Reduce(op, axes, body) => {
             let ax = match axes.as_slice() {
                 [v] if v.starts_with('?') => {
-                    out.add(ENodeOrVar::Var(Var::from_str(v).expect("axis var")))
+                    push(out, ENodeOrVar::Var(Var::from_str(v).expect("axis var")))
                 }
                 _ => node(Node::Axes(AxesLeaf(axes.clone())), out),
             };
@@ -691,6 +699,34 @@ fn rewrites() -> Vec<Rewrite<Node, Facts>> {
 /// Largest representative term the ring hook normalizes.
 const RING_TERM_LIMIT: usize = 400;
 
+/// Whether the term `extractor.find_best(id)` would build has more than
+/// `limit` nodes (one per e-class it reaches), found without building it.
+fn best_term_exceeds(
+    extractor: &Extractor<PushCost, Node, Facts>,
+    egraph: &EG,
+    id: Id,
+    limit: usize,
+) -> bool {
+    let mut seen = HashSet::new();
+    let mut todo = vec![egraph.find(id)];
+    while let Some(c) = todo.pop() {
+        if !seen.insert(c) {
+            continue;
+        }
+        if seen.len() > limit {
+            return true;
+        }
+        todo.extend(
+            extractor
+                .find_best_node(c)
+                .children()
+                .iter()
+                .map(|&k| egraph.find(k)),
+        );
+    }
+    false
+}
+
 fn ring_pass(egraph: &mut EG, seen: &mut HashSet<RecExpr<Node>>, deadline: Instant) {
     let mut unions = Vec::new();
     {
@@ -703,6 +739,11 @@ fn ring_pass(egraph: &mut EG, seen: &mut HashSet<RecExpr<Node>>, deadline: Insta
             // the search's deadline (the runner then stops too).
             if Instant::now() > deadline {
                 break;
+            }
+            // Count the term's nodes before building it: building every
+            // class's term is quadratic on a long chain (10 000 terms).
+            if best_term_exceeds(&extractor, egraph, class.id, RING_TERM_LIMIT) {
+                continue;
             }
             let (_, term) = extractor.find_best(class.id);
             if term.as_ref().len() > RING_TERM_LIMIT || !seen.insert(term.clone()) {

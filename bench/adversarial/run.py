@@ -164,6 +164,14 @@ def cases(tmp):
               ["derive", "@"], {0, 1, 2})
     file_case("model-random-500-verify", "random500.bn", random_model(random.Random(1), 500),
               ["verify", "@"], {0, 1, 2})
+    # Chains in model files stay at 500 operands: derive's product rule makes
+    # n products of n - 1 factors (2000 factors took 2.1 GB).
+    file_case("model-product-500", "prod500.bn",
+              "axis n\ninput x[n]\ny = " + " * ".join(["x"] * 500) + "\noutput y\n",
+              ["derive", "@"], {0, 1, 2})
+    file_case("model-product-501", "prod501.bn",
+              "axis n\ninput x[n]\ny = " + " * ".join(["x"] * 501) + "\noutput y\n",
+              ["derive", "@"], {2})
     file_case("model-deep-line", "deep.bn",
               "axis n\ninput x[n]\ny = " + "(" * 10000 + "x" + ")" * 10000 + "\noutput y\n",
               ["derive", "@"], {2})
@@ -176,6 +184,9 @@ def cases(tmp):
     s300 = " + ".join(f"s{k}" for k in range(300))
     file_case("cert-500-steps-300-terms", "big.json", cert(s300, steps[-1]["expr"], steps),
               ["check-proof", "@"], {0})
+    chain = " + ".join(["x"] * 10000)
+    file_case("cert-chain-10000", "chain.json", cert(chain, "10000 * x", [ring_step("10000 * x")]),
+              ["check-proof", "@"], {0, 1})
     deep = nest("sqrt({})", "x", 490)
     file_case("cert-deep-490", "deep.json",
               cert(deep, deep, [ring_step(deep)] * 200), ["check-proof", "@"], {0})
