@@ -392,6 +392,10 @@ enum ExplainError {
     Malformed,
 }
 
+/// Largest e-graph (in e-nodes) for which egg looks for the shortest
+/// explanation; the library's e-graphs have a few hundred.
+const EXPLAIN_SHORTEST_NODES: usize = 20_000;
+
 /// Most steps an explanation may have before it is abandoned (no reader
 /// follows a longer calc chain, and the kernel checks each).
 const MAX_EXPLANATION_STEPS: usize = 5_000;
@@ -865,6 +869,13 @@ fn search_until(
     }
     if Instant::now() > finish_by {
         return (Err(time_limit_reached("before the explanation")), stats);
+    }
+    // egg shortens explanations with a pass over the whole e-graph
+    // (congruence neighbours, common ancestors, greedy search); on a large
+    // e-graph that pass, which cannot be interrupted, is skipped.
+    if stats.nodes > EXPLAIN_SHORTEST_NODES {
+        runner.egraph =
+            std::mem::take(&mut runner.egraph).without_explanation_length_optimization();
     }
     let expl = runner.explain_equivalence(&lhs, &rhs);
     let raw = match explanation_steps(&expl, &stmt.lhs, finish_by) {
