@@ -1221,7 +1221,13 @@ pub fn prove(stmt: &Statement, assumptions: &[Assumption], opts: &Options) -> (O
         ..opts.clone()
     };
     let search_start = Instant::now();
-    let (res, mut stats) = search_until(stmt, assumptions, &search_opts, deadline);
+    // With a normal-form proof in hand, turning the e-graph's explanation
+    // into a proof gets a short budget too; otherwise all the time left.
+    let finish_by = match &nf {
+        Some(_) => (search_start + budget * 4).min(deadline),
+        None => deadline,
+    };
+    let (res, mut stats) = search_until(stmt, assumptions, &search_opts, finish_by);
     stats.search_time = search_start.elapsed();
     stats.refute_time = quick_time;
     let reason = match (res, nf) {
