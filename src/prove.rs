@@ -17,8 +17,8 @@ use crate::refute::{self, Counterexample, RefuteOptions, RefuteOutcome};
 use crate::ring;
 use crate::rules::{self, Cond, Search};
 use egg::{
-    define_language, Analysis, CostFunction, DidMerge, EGraph, ENodeOrVar, Extractor, FlatTerm, Id,
-    Language, Pattern, PatternAst, RecExpr, Rewrite, Runner, StopReason, Var,
+    define_language, Analysis, CostFunction, DidMerge, EGraph, ENodeOrVar, Extractor, Id, Language,
+    Pattern, PatternAst, RecExpr, Rewrite, Runner, StopReason, TreeTerm, Var,
 };
 use num_traits::{Signed, Zero};
 use std::collections::{BTreeSet, HashSet};
@@ -274,17 +274,25 @@ type EG = EGraph<Node, Facts>;
 
 /// Convert an IR expression (possibly a pattern) into an egg pattern AST.
 pub fn to_pattern(e: &Expr) -> PatternAst<Node> {
-    let mut out = PatternAst::default();
+    let mut out = Vec::new();
     add_pattern(e, &mut out);
-    out
+    out.into()
 }
 
-fn add_pattern(e: &Expr, out: &mut PatternAst<Node>) -> Id {
-    let node = |n: Node, out: &mut PatternAst<Node>| out.add(ENodeOrVar::ENode(n));
+/// Appends the nodes of `e` (children first) and returns the last one's id.
+/// (A plain vector: `RecExpr::add` walks the whole expression in debug
+/// builds, quadratic on a 10 000-term chain.)
+fn add_pattern(e: &Expr, out: &mut Vec<ENodeOrVar<Node>>) -> Id {
+    fn push(out: &mut Vec<ENodeOrVar<Node>>, n: ENodeOrVar<Node>) -> Id {
+        out.push(n);
+        Id::from(out.len() - 1)
+    }
+    let node = |n: Node, out: &mut Vec<ENodeOrVar<Node>>| push(out, ENodeOrVar::ENode(n));
     match e {
-        Expr::PVar(v) => out.add(ENodeOrVar::Var(
-            Var::from_str(&format!("?{v}")).expect("var"),
-        )),
+        Expr::PVar(v) => push(
+            out,
+            ENodeOrVar::Var(Var::from_str(&format!("?{v}")).expect("var")),
+        ),
         Expr::Num(r) => node(Node::Num(r.clone()), out),
         Expr::Sym(s) => node(Node::Sym(SymLeaf(s.clone())), out),
         Expr::Neg(a) => {
@@ -309,7 +317,7 @@ fn add_pattern(e: &Expr, out: &mut PatternAst<Node>) -> Id {
         Expr::Reduce(op, axes, body) => {
             let ax = match axes.as_slice() {
                 [v] if v.starts_with('?') => {
-                    out.add(ENodeOrVar::Var(Var::from_str(v).expect("axis var")))
+                    push(out, ENodeOrVar::Var(Var::from_str(v).expect("axis var")))
                 }
                 _ => node(Node::Axes(AxesLeaf(axes.clone())), out),
             };
@@ -371,52 +379,182 @@ pub fn from_rec(r: &RecExpr<Node>) -> Option<Expr> {
     go(r, root)
 }
 
-fn flat_to_expr(t: &FlatTerm<Node>) -> Option<Expr> {
-    let b = |k: usize| flat_to_expr(t.children.get(k)?).map(Box::new);
-    Some(match &t.node {
-        Node::Num(x) => Expr::Num(x.clone()),
-        Node::Sym(s) => Expr::Sym(s.0.clone()),
-        Node::Axes(_) => return None,
-        Node::Add(_) => Expr::Add(b(0)?, b(1)?),
-        Node::Sub(_) => Expr::Sub(b(0)?, b(1)?),
-        Node::Mul(_) => Expr::Mul(b(0)?, b(1)?),
-        Node::Div(_) => Expr::Div(b(0)?, b(1)?),
-        Node::Pow(_) => Expr::Pow(b(0)?, b(1)?),
-        Node::Neg(_) => Expr::Neg(b(0)?),
-        Node::Sqrt(_) => Expr::Sqrt(b(0)?),
-        Node::Mean(_) | Node::Sum(_) | Node::Var(_) => {
-            let axes = match &t.children.first()?.node {
-                Node::Axes(a) => a.0.clone(),
-                _ => return None,
-            };
-            let op = match &t.node {
-                Node::Mean(_) => RedOp::Mean,
-                Node::Sum(_) => RedOp::Sum,
-                _ => RedOp::Var,
-            };
-            Expr::Reduce(op, axes, b(1)?)
-        }
-    })
+/// Why an explanation was not turned into steps.
+#[derive(Debug)]
+enum ExplainError {
+    /// The deadline passed.
+    Time,
+    /// More steps or more copied nodes than [`MAX_EXPLANATION_STEPS`] or
+    /// [`MAX_EXPLANATION_WORK`].
+    TooLarge,
+    /// A shape egg does not produce (a rewrite inside an axis set, a chain
+    /// starting with a rewrite): the explanation is not used.
+    Malformed,
 }
 
-/// Where in a flat term the rewrite of this explanation step happened, as
-/// an IR path, with the rule name and whether it was applied forward.
-fn flat_rewrite(t: &FlatTerm<Node>) -> Option<(Vec<usize>, String, bool)> {
-    if let Some(r) = &t.forward_rule {
-        return Some((vec![], r.to_string(), true));
-    }
-    if let Some(r) = &t.backward_rule {
-        return Some((vec![], r.to_string(), false));
-    }
-    let is_reduce = matches!(t.node, Node::Mean(_) | Node::Sum(_) | Node::Var(_));
-    for (k, c) in t.children.iter().enumerate() {
-        if let Some((mut p, r, f)) = flat_rewrite(c) {
-            let k = if is_reduce { k.checked_sub(1)? } else { k };
-            p.insert(0, k);
-            return Some((p, r, f));
+/// Largest e-graph (in e-nodes) for which egg looks for the shortest
+/// explanation; the library's e-graphs have a few hundred.
+const EXPLAIN_SHORTEST_NODES: usize = 20_000;
+
+/// Most steps an explanation may have before it is abandoned (no reader
+/// follows a longer calc chain, and the kernel checks each).
+const MAX_EXPLANATION_STEPS: usize = 5_000;
+
+/// Most expression nodes built while turning an explanation into steps.
+const MAX_EXPLANATION_WORK: usize = 20_000_000;
+
+/// One rewrite of an explanation: the whole expression after it, the rule,
+/// whether it was applied forward, and where (an IR path).
+type RawStep = (Expr, String, bool, Vec<usize>);
+
+/// Turns egg's tree explanation into rewrite steps over whole expressions,
+/// in the order egg's own flattening would list them, without egg's
+/// flattening: that copies every intermediate term at every level of
+/// nesting (71.7 s on `((…(x)^1…)^1 = x` 250 deep) and cannot be
+/// interrupted. Here every step costs one copy of the expression, the work
+/// is counted, and the deadline is checked as it goes.
+struct Flatten {
+    until: Instant,
+    work: usize,
+    current: Expr,
+    raw: Vec<RawStep>,
+}
+
+impl Flatten {
+    fn charge(&mut self, nodes: usize) -> Result<(), ExplainError> {
+        let before = self.work;
+        self.work = self.work.saturating_add(nodes);
+        if self.work > MAX_EXPLANATION_WORK {
+            return Err(ExplainError::TooLarge);
         }
+        // The clock is read every few thousand nodes.
+        if before >> 12 != self.work >> 12 && Instant::now() > self.until {
+            return Err(ExplainError::Time);
+        }
+        Ok(())
     }
-    None
+
+    /// The first term of a tree term (its node over the first terms of its
+    /// children's chains).
+    fn initial(&mut self, t: &TreeTerm<Node>) -> Result<Expr, ExplainError> {
+        self.charge(1)?;
+        let mut kids = Vec::with_capacity(t.child_proofs.len());
+        let is_reduce = matches!(t.node, Node::Mean(_) | Node::Sum(_) | Node::Var(_));
+        let mut axes = None;
+        for (k, chain) in t.child_proofs.iter().enumerate() {
+            let first = chain.first().ok_or(ExplainError::Malformed)?;
+            if is_reduce && k == 0 {
+                match &first.node {
+                    Node::Axes(a) => axes = Some(a.0.clone()),
+                    _ => return Err(ExplainError::Malformed),
+                }
+            } else {
+                kids.push(Box::new(self.initial(first)?));
+            }
+        }
+        let mut kids = kids.into_iter();
+        let mut next = || kids.next().ok_or(ExplainError::Malformed);
+        Ok(match &t.node {
+            Node::Num(x) => Expr::Num(x.clone()),
+            Node::Sym(s) => Expr::Sym(s.0.clone()),
+            Node::Axes(_) => return Err(ExplainError::Malformed),
+            Node::Add(_) => Expr::Add(next()?, next()?),
+            Node::Sub(_) => Expr::Sub(next()?, next()?),
+            Node::Mul(_) => Expr::Mul(next()?, next()?),
+            Node::Div(_) => Expr::Div(next()?, next()?),
+            Node::Pow(_) => Expr::Pow(next()?, next()?),
+            Node::Neg(_) => Expr::Neg(next()?),
+            Node::Sqrt(_) => Expr::Sqrt(next()?),
+            Node::Mean(_) | Node::Sum(_) | Node::Var(_) => {
+                let op = match &t.node {
+                    Node::Mean(_) => RedOp::Mean,
+                    Node::Sum(_) => RedOp::Sum,
+                    _ => RedOp::Var,
+                };
+                Expr::Reduce(op, axes.ok_or(ExplainError::Malformed)?, next()?)
+            }
+        })
+    }
+
+    /// The rewrites of one chain (its first term is the current subterm at
+    /// `path`).
+    fn chain(
+        &mut self,
+        chain: &[std::rc::Rc<TreeTerm<Node>>],
+        path: &mut Vec<usize>,
+    ) -> Result<(), ExplainError> {
+        for (j, t) in chain.iter().enumerate() {
+            let rule = match (&t.forward_rule, &t.backward_rule) {
+                (Some(r), None) => Some((r.to_string(), true)),
+                (None, Some(r)) => Some((r.to_string(), false)),
+                (None, None) => None,
+                (Some(_), Some(_)) => return Err(ExplainError::Malformed),
+            };
+            if let Some((name, fwd)) = rule {
+                if j == 0 {
+                    return Err(ExplainError::Malformed);
+                }
+                let sub = self.initial(t)?;
+                let next = self
+                    .current
+                    .replace_at(path, sub)
+                    .ok_or(ExplainError::Malformed)?;
+                let size = next.size();
+                self.charge(size.saturating_mul(2))?;
+                if next != self.current {
+                    if self.raw.len() >= MAX_EXPLANATION_STEPS {
+                        return Err(ExplainError::TooLarge);
+                    }
+                    let (name, fwd) = match name.strip_suffix(REVERSED) {
+                        Some(base) => (base.to_string(), !fwd),
+                        None => (name, fwd),
+                    };
+                    self.raw.push((next.clone(), name, fwd, path.clone()));
+                    self.current = next;
+                }
+            }
+            let is_reduce = matches!(t.node, Node::Mean(_) | Node::Sum(_) | Node::Var(_));
+            for (k, child) in t.child_proofs.iter().enumerate() {
+                if child.len() <= 1 {
+                    continue;
+                }
+                if is_reduce && k == 0 {
+                    return Err(ExplainError::Malformed);
+                }
+                path.push(if is_reduce { k - 1 } else { k });
+                let r = self.chain(child, path);
+                path.pop();
+                r?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The steps of an explanation from `lhs`, by [`Flatten`].
+fn explanation_steps(
+    expl: &egg::Explanation<Node>,
+    lhs: &Expr,
+    until: Instant,
+) -> Result<Vec<RawStep>, ExplainError> {
+    let mut f = Flatten {
+        until,
+        work: 0,
+        current: lhs.clone(),
+        raw: Vec::new(),
+    };
+    let first = expl
+        .explanation_trees
+        .first()
+        .ok_or(ExplainError::Malformed)?;
+    if f.initial(first)? != *lhs {
+        return Err(ExplainError::Malformed);
+    }
+    f.chain(&expl.explanation_trees, &mut Vec::new())?;
+    if Instant::now() > until {
+        return Err(ExplainError::Time);
+    }
+    Ok(f.raw)
 }
 
 /// Cost used to pick the representative of an e-class for ring
@@ -565,6 +703,34 @@ fn rewrites() -> Vec<Rewrite<Node, Facts>> {
 /// Largest representative term the ring hook normalizes.
 const RING_TERM_LIMIT: usize = 400;
 
+/// Whether the term `extractor.find_best(id)` would build has more than
+/// `limit` nodes (one per e-class it reaches), found without building it.
+fn best_term_exceeds(
+    extractor: &Extractor<PushCost, Node, Facts>,
+    egraph: &EG,
+    id: Id,
+    limit: usize,
+) -> bool {
+    let mut seen = HashSet::new();
+    let mut todo = vec![egraph.find(id)];
+    while let Some(c) = todo.pop() {
+        if !seen.insert(c) {
+            continue;
+        }
+        if seen.len() > limit {
+            return true;
+        }
+        todo.extend(
+            extractor
+                .find_best_node(c)
+                .children()
+                .iter()
+                .map(|&k| egraph.find(k)),
+        );
+    }
+    false
+}
+
 fn ring_pass(egraph: &mut EG, seen: &mut HashSet<RecExpr<Node>>, deadline: Instant) {
     let mut unions = Vec::new();
     {
@@ -577,6 +743,11 @@ fn ring_pass(egraph: &mut EG, seen: &mut HashSet<RecExpr<Node>>, deadline: Insta
             // the search's deadline (the runner then stops too).
             if Instant::now() > deadline {
                 break;
+            }
+            // Count the term's nodes before building it: building every
+            // class's term is quadratic on a long chain (10 000 terms).
+            if best_term_exceeds(&extractor, egraph, class.id, RING_TERM_LIMIT) {
+                continue;
             }
             let (_, term) = extractor.find_best(class.id);
             if term.as_ref().len() > RING_TERM_LIMIT || !seen.insert(term.clone()) {
@@ -617,6 +788,20 @@ pub fn search(
     assumptions: &[Assumption],
     opts: &Options,
 ) -> (Result<Proof, String>, Stats) {
+    search_until(stmt, assumptions, opts, Instant::now() + opts.timeout)
+}
+
+/// [`search`] whose e-graph stops after `opts.timeout` and whose
+/// explanation, conversion into steps, kernel checks and polishing stop at
+/// `finish_by` (the caller's whole time limit).
+fn search_until(
+    stmt: &Statement,
+    assumptions: &[Assumption],
+    opts: &Options,
+    finish_by: Instant,
+) -> (Result<Proof, String>, Stats) {
+    // Normal forms (the ring hook, the kernel's checks) stop there too.
+    let _ring_deadline = ring::deadline(finish_by);
     let mut stats = Stats::default();
     if stmt.lhs == stmt.rhs {
         let proof = Proof {
@@ -638,7 +823,7 @@ pub fn search(
     let rhs = to_rec(&stmt.rhs);
     let (l, r) = (egraph.add_expr(&lhs), egraph.add_expr(&rhs));
     egraph.rebuild();
-    let deadline = Instant::now() + opts.timeout;
+    let deadline = (Instant::now() + opts.timeout).min(finish_by);
     let mut seen = HashSet::new();
     let runner = Runner::default()
         .with_egraph(egraph)
@@ -683,126 +868,285 @@ pub fn search(
         };
         return (Err(reason), stats);
     }
-    let mut expl = runner.explain_equivalence(&lhs, &rhs);
-    let flat = expl.make_flat_explanation().clone();
-    let proof = match proof_from_flat(stmt, assumptions, &flat) {
-        Some(p) => p,
-        None => {
+    if Instant::now() > finish_by {
+        return (Err(time_limit_reached("before the explanation")), stats);
+    }
+    // egg shortens explanations with a pass over the whole e-graph
+    // (congruence neighbours, common ancestors, greedy search); on a large
+    // e-graph that pass, which cannot be interrupted, is skipped.
+    if stats.nodes > EXPLAIN_SHORTEST_NODES {
+        runner.egraph =
+            std::mem::take(&mut runner.egraph).without_explanation_length_optimization();
+    }
+    let expl = runner.explain_equivalence(&lhs, &rhs);
+    let raw = match explanation_steps(&expl, &stmt.lhs, finish_by) {
+        Ok(raw) => raw,
+        Err(ExplainError::Time) => return (Err(time_limit_reached("in the explanation")), stats),
+        Err(ExplainError::TooLarge) => {
+            return (
+                Err(format!(
+                    "the explanation is too large (more than {MAX_EXPLANATION_STEPS} steps or \
+                     {MAX_EXPLANATION_WORK} copied nodes)"
+                )),
+                stats,
+            )
+        }
+        Err(ExplainError::Malformed) => {
             return (
                 Err("the explanation could not be converted into a proof".into()),
                 stats,
             )
         }
     };
-    match kernel::check(&proof) {
-        Ok(()) => {
-            // A shorter proof is used only if the kernel accepts it too.
-            let polished = polish(&proof);
-            let proof =
-                if polished.steps.len() < proof.steps.len() && kernel::check(&polished).is_ok() {
-                    polished
-                } else {
-                    proof
-                };
-            (Ok(proof), stats)
-        }
-        Err(e) => (
-            Err(format!(
-                "a proof was found but the kernel rejected it ({e})"
-            )),
-            stats,
-        ),
+    drop(expl);
+    drop(runner);
+    let ctx = Steps {
+        stmt,
+        assumptions,
+        until: finish_by,
+    };
+    match ctx.proof(&raw) {
+        Ok(proof) => (Ok(proof), stats),
+        Err(e) => (Err(e), stats),
     }
 }
 
-/// Turn egg's flat explanation into calc-style steps: runs of ring-like
-/// steps collapse into one `ring` step, no-op steps vanish.
-fn proof_from_flat(
-    stmt: &Statement,
-    assumptions: &[Assumption],
-    flat: &[FlatTerm<Node>],
-) -> Option<Proof> {
-    let mut raw: Vec<(Expr, String, bool, Vec<usize>)> = Vec::new();
-    let mut prev = flat_to_expr(flat.first()?)?;
-    if prev != stmt.lhs {
-        return None;
+/// The reason given when the search's time ran out after the e-graph
+/// connected the two sides.
+fn time_limit_reached(when: &str) -> String {
+    format!("time limit reached {when} (the e-graph had connected the two sides)")
+}
+
+/// Turning the rewrites of an explanation into a proof the kernel accepts,
+/// within a deadline.
+struct Steps<'a> {
+    stmt: &'a Statement,
+    assumptions: &'a [Assumption],
+    until: Instant,
+}
+
+impl Steps<'_> {
+    fn late(&self) -> bool {
+        Instant::now() > self.until
     }
-    for t in &flat[1..] {
-        let e = flat_to_expr(t)?;
-        if e == prev {
-            continue;
-        }
-        let (path, name, fwd) = flat_rewrite(t)?;
-        let (name, fwd) = match name.strip_suffix(REVERSED) {
-            Some(base) => (base.to_string(), !fwd),
-            None => (name, fwd),
+
+    /// The kernel's verdict on one step from `before` (a proof of
+    /// `before = step.expr` with this step only).
+    fn step_ok(&self, before: &Expr, step: &Step) -> bool {
+        let one = Proof {
+            statement: Statement {
+                lhs: before.clone(),
+                rhs: step.expr.clone(),
+            },
+            assumptions: self.assumptions.to_vec(),
+            steps: vec![step.clone()],
+            definitions: Vec::new(),
         };
-        raw.push((e.clone(), name, fwd, path));
-        prev = e;
+        kernel::check(&one).is_ok()
     }
-    let mut steps: Vec<Step> = Vec::new();
-    let mut before = stmt.lhs.clone();
-    let mut k = 0;
-    while k < raw.len() {
-        if rules::is_ring_like(&raw[k].1) {
+
+    fn whole(&self, steps: Vec<Step>) -> Proof {
+        Proof {
+            statement: self.stmt.clone(),
+            assumptions: self.assumptions.to_vec(),
+            steps,
+            definitions: Vec::new(),
+        }
+    }
+
+    /// The proof: runs of ring-like rewrites merged into one `ring` step
+    /// where the kernel accepts it, loops cut (a rule followed by its own
+    /// inverse at the same place, or any detour back to an earlier
+    /// expression), adjacent `ring` steps merged, then polished. Every
+    /// shortening is kept only if the kernel accepts the result; the proof
+    /// with every rewrite as its own step is the last resort.
+    fn proof(&self, raw: &[RawStep]) -> Result<Proof, String> {
+        let late = || time_limit_reached("while checking the proof");
+        let merged = self.merged(raw).ok_or_else(late)?;
+        let cleaned = self.merge_rings(cut_loops(&self.stmt.lhs, merged));
+        if self.late() {
+            return Err(late());
+        }
+        let proof = self.whole(cleaned);
+        let proof = match kernel::check(&proof) {
+            Ok(()) => proof,
+            Err(e) => {
+                if self.late() {
+                    return Err(late());
+                }
+                let single = self.whole(cut_loops(&self.stmt.lhs, self.unmerged(raw)));
+                if kernel::check(&single).is_err() {
+                    return Err(if self.late() {
+                        late()
+                    } else {
+                        format!("a proof was found but the kernel rejected it ({e})")
+                    });
+                }
+                single
+            }
+        };
+        if self.late() {
+            return Ok(proof);
+        }
+        // A shorter proof is used only if the kernel accepts it too.
+        let polished = polish(&proof, self.until);
+        if polished.steps.len() < proof.steps.len()
+            && !self.late()
+            && kernel::check(&polished).is_ok()
+        {
+            return Ok(polished);
+        }
+        Ok(proof)
+    }
+
+    /// One step per rewrite: named rules (ring-like ones too) as named
+    /// steps, each `ring` union at the place egg made it.
+    fn unmerged(&self, raw: &[RawStep]) -> Vec<Step> {
+        let mut before = &self.stmt.lhs;
+        let mut steps = Vec::with_capacity(raw.len());
+        for (e, name, fwd, path) in raw {
+            steps.push(self.named(before, e, name, *fwd, path));
+            before = e;
+        }
+        steps
+    }
+
+    fn named(&self, before: &Expr, e: &Expr, name: &str, fwd: bool, path: &[usize]) -> Step {
+        let direction = if fwd {
+            Direction::Forward
+        } else {
+            Direction::Backward
+        };
+        let subst = if name == "ring" {
+            None
+        } else {
+            rule_subst(name, direction, before, e, path)
+        };
+        Step {
+            expr: e.clone(),
+            rule: name.to_string(),
+            direction,
+            position: path.to_vec(),
+            subst,
+        }
+    }
+
+    /// Runs of ring-like rewrites collapse into one `ring` step at the place
+    /// where the two ends first differ, or where egg's rewrites of the run
+    /// meet, whichever the kernel accepts; a run the kernel rejects either
+    /// way stays as its rewrites. `None`: the deadline passed.
+    fn merged(&self, raw: &[RawStep]) -> Option<Vec<Step>> {
+        let mut steps: Vec<Step> = Vec::new();
+        let mut before = self.stmt.lhs.clone();
+        let mut k = 0;
+        while k < raw.len() {
+            if self.late() {
+                return None;
+            }
+            if !rules::is_ring_like(&raw[k].1) {
+                let (e, name, fwd, path) = &raw[k];
+                steps.push(self.named(&before, e, name, *fwd, path));
+                before = e.clone();
+                k += 1;
+                continue;
+            }
             let mut j = k;
             while j + 1 < raw.len() && rules::is_ring_like(&raw[j + 1].1) {
                 j += 1;
             }
-            let after = raw[j].0.clone();
-            if after != before {
-                let position = rules::diff_position(&before, &after).unwrap_or_default();
-                steps.push(Step {
+            let after = &raw[j].0;
+            if *after != before {
+                let meet = raw[k..=j]
+                    .iter()
+                    .map(|r| r.3.as_slice())
+                    .reduce(common_prefix)
+                    .unwrap_or_default()
+                    .to_vec();
+                let mut places = vec![rules::diff_position(&before, after).unwrap_or_default()];
+                if !places.contains(&meet) {
+                    places.push(meet);
+                }
+                let ring = |position: Vec<usize>| Step {
                     expr: after.clone(),
                     rule: "ring".into(),
                     direction: Direction::Forward,
                     position,
                     subst: None,
-                });
+                };
+                let accepted = places
+                    .into_iter()
+                    .map(ring)
+                    .find(|s| self.step_ok(&before, s));
+                match accepted {
+                    Some(step) => steps.push(step),
+                    None => {
+                        let mut b = &before;
+                        for (e, name, fwd, path) in &raw[k..=j] {
+                            steps.push(self.named(b, e, name, *fwd, path));
+                            b = e;
+                        }
+                    }
+                }
             }
-            before = after;
+            before = after.clone();
             k = j + 1;
-        } else {
-            let (e, name, fwd, path) = raw[k].clone();
-            let direction = if fwd {
-                Direction::Forward
-            } else {
-                Direction::Backward
-            };
-            let subst = rule_subst(&name, direction, &before, &e, &path);
-            steps.push(Step {
-                expr: e.clone(),
-                rule: name,
-                direction,
-                position: path,
-                subst,
-            });
-            before = e;
-            k += 1;
         }
+        Some(steps)
     }
-    // Two adjacent ring steps can appear after no-op removal: merge them.
-    let mut merged: Vec<Step> = Vec::new();
-    let mut cur = stmt.lhs.clone();
-    let mut last_expr_before = stmt.lhs.clone();
+}
+
+impl Steps<'_> {
+    /// Adjacent `ring` steps become one, at the place where the two ends
+    /// differ, when the kernel accepts the merged step.
+    fn merge_rings(&self, steps: Vec<Step>) -> Vec<Step> {
+        let mut out: Vec<Step> = Vec::with_capacity(steps.len());
+        // The expression before each step of `out`.
+        let mut befores: Vec<Expr> = Vec::with_capacity(steps.len());
+        for s in steps {
+            let before = out.last().map_or(&self.stmt.lhs, |p| &p.expr).clone();
+            if s.rule == "ring" && out.last().is_some_and(|p| p.rule == "ring") && !self.late() {
+                let start = &befores[befores.len() - 1];
+                let merged = Step {
+                    position: rules::diff_position(start, &s.expr).unwrap_or_default(),
+                    ..s.clone()
+                };
+                if self.step_ok(start, &merged) {
+                    *out.last_mut().expect("a previous step") = merged;
+                    continue;
+                }
+            }
+            befores.push(before);
+            out.push(s);
+        }
+        out
+    }
+}
+
+fn common_prefix<'a>(a: &'a [usize], b: &'a [usize]) -> &'a [usize] {
+    let n = a.iter().zip(b).take_while(|(x, y)| x == y).count();
+    &a[..n]
+}
+
+/// Cut every detour: when a step returns to an expression met earlier in
+/// the chain (the statement's left side included), the steps in between go.
+/// This drops a rule followed by its own inverse at the same place, and
+/// longer loops too. Each remaining step starts from the same expression as
+/// before, so the chain stays valid step by step.
+fn cut_loops(lhs: &Expr, steps: Vec<Step>) -> Vec<Step> {
+    let mut seen: std::collections::HashMap<Expr, usize> = std::collections::HashMap::new();
+    seen.insert(lhs.clone(), 0);
+    let mut out: Vec<Step> = Vec::with_capacity(steps.len());
     for s in steps {
-        if s.rule == "ring" && merged.last().is_some_and(|p| p.rule == "ring") {
-            let position = rules::diff_position(&last_expr_before, &s.expr).unwrap_or_default();
-            let last = merged.last_mut()?;
-            last.expr = s.expr.clone();
-            last.position = position;
-        } else {
-            last_expr_before = cur.clone();
-            merged.push(s.clone());
+        if let Some(&n) = seen.get(&s.expr) {
+            for gone in out.drain(n..) {
+                seen.remove(&gone.expr);
+            }
+            continue;
         }
-        cur = s.expr;
+        seen.insert(s.expr.clone(), out.len() + 1);
+        out.push(s);
     }
-    Some(Proof {
-        statement: stmt.clone(),
-        assumptions: assumptions.to_vec(),
-        steps: merged,
-        definitions: Vec::new(),
-    })
+    out
 }
 
 fn rule_subst(
@@ -880,7 +1224,13 @@ pub fn prove(stmt: &Statement, assumptions: &[Assumption], opts: &Options) -> (O
         ..opts.clone()
     };
     let search_start = Instant::now();
-    let (res, mut stats) = search(stmt, assumptions, &search_opts);
+    // With a normal-form proof in hand, turning the e-graph's explanation
+    // into a proof gets a short budget too; otherwise all the time left.
+    let finish_by = match &nf {
+        Some(_) => (search_start + budget * 4).min(deadline),
+        None => deadline,
+    };
+    let (res, mut stats) = search_until(stmt, assumptions, &search_opts, finish_by);
     stats.search_time = search_start.elapsed();
     stats.refute_time = quick_time;
     let reason = match (res, nf) {
@@ -953,11 +1303,14 @@ pub fn by_normal_form(stmt: &Statement, assumptions: &[Assumption]) -> Option<Pr
             continue;
         }
         // Equal normal forms: show the common one in the middle. Equal only
-        // once denominators are cleared: one step from side to side.
-        let middle = if cleared {
-            stmt.rhs.clone()
-        } else {
-            ring::to_expr(&l)
+        // once denominators are cleared, or a middle too deep for the kernel
+        // (the normal form of a sum of n atoms is a chain of n terms): one
+        // step from side to side.
+        let middle = match cleared {
+            true => stmt.rhs.clone(),
+            false => Some(ring::to_expr(&l))
+                .filter(|m| m.depth() <= kernel::MAX_DEPTH)
+                .unwrap_or_else(|| stmt.rhs.clone()),
         };
         let mut steps = Vec::new();
         for target in [&middle, &stmt.rhs] {
@@ -991,7 +1344,8 @@ pub fn by_normal_form(stmt: &Statement, assumptions: &[Assumption]) -> Option<Pr
 /// *before* the ring step and the result is ring-equal to the expression
 /// after the named step, the two steps swap, and adjacent ring steps merge.
 /// (egg's explanations often reorder operands just to line a rule up.)
-fn polish(proof: &Proof) -> Proof {
+/// Past `until` it gives up and returns the proof unchanged.
+fn polish(proof: &Proof, until: Instant) -> Proof {
     let mut steps = proof.steps.clone();
     let mut changed = true;
     let mut rounds = 0;
@@ -1001,8 +1355,11 @@ fn polish(proof: &Proof) -> Proof {
         let mut before = proof.statement.lhs.clone();
         let mut k = 0;
         while k + 1 < steps.len() {
+            if Instant::now() > until {
+                return proof.clone();
+            }
             if steps[k].rule == "ring" && steps[k + 1].rule != "ring" {
-                if let Some(named) = replay(&before, &steps[k + 1]) {
+                if let Some(named) = replay(&before, &steps[k + 1], until) {
                     let target = steps[k + 1].expr.clone();
                     let mut new = vec![named.clone()];
                     if named.expr != target {
@@ -1058,7 +1415,7 @@ fn polish(proof: &Proof) -> Proof {
 /// Apply the named step's rule (same direction, same substitution for the
 /// variables the match does not fix) somewhere in `before` so that the
 /// result is ring-equal to the step's result.
-fn replay(before: &Expr, step: &Step) -> Option<Step> {
+fn replay(before: &Expr, step: &Step, until: Instant) -> Option<Step> {
     let rule = rules::get(&step.rule)?;
     let (from, to) = match step.direction {
         Direction::Forward => (&rule.lhs, &rule.rhs),
@@ -1067,6 +1424,9 @@ fn replay(before: &Expr, step: &Step) -> Option<Step> {
     let mut paths = Vec::new();
     collect_paths(before, &mut vec![], &mut paths);
     for path in paths {
+        if Instant::now() > until {
+            return None;
+        }
         let sub = before.at(&path)?;
         let mut s = rules::Subst::new();
         if !rules::match_pattern(from, sub, &mut s) {
@@ -1149,4 +1509,73 @@ pub fn cheapest(equal: &[Expr], assumptions: &[Assumption]) -> Option<Expr> {
     let root = runner.egraph.find(root);
     let (_, best) = Extractor::new(&runner.egraph, FlopCost).find_best(root);
     from_rec(&best)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::syntax;
+
+    fn e(s: &str) -> Expr {
+        syntax::parse_expr(s).unwrap()
+    }
+
+    fn step(expr: &str, rule: &str, direction: Direction) -> Step {
+        Step {
+            expr: e(expr),
+            rule: rule.into(),
+            direction,
+            position: vec![],
+            subst: None,
+        }
+    }
+
+    #[test]
+    fn a_rule_and_its_inverse_at_the_same_place_vanish() {
+        let lhs = e("var[i](x[i])");
+        let steps = vec![
+            step(
+                "mean[i]((x[i] - mean[i](x[i]))^2)",
+                "var-def",
+                Direction::Forward,
+            ),
+            step("var[i](x[i])", "var-def", Direction::Backward),
+            step("var[i](x[i]) + 0", "ring", Direction::Forward),
+        ];
+        let out = cut_loops(&lhs, steps);
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0].expr, e("var[i](x[i]) + 0"));
+    }
+
+    #[test]
+    fn longer_detours_are_cut_and_the_rest_kept() {
+        let lhs = e("a");
+        let steps = vec![
+            step("b", "r1", Direction::Forward),
+            step("c", "r2", Direction::Forward),
+            step("d", "r3", Direction::Forward),
+            step("b", "r4", Direction::Forward),
+            step("e", "r5", Direction::Forward),
+        ];
+        let out = cut_loops(&lhs, steps);
+        let rules: Vec<_> = out.iter().map(|s| s.rule.as_str()).collect();
+        assert_eq!(rules, ["r1", "r5"]);
+    }
+
+    #[test]
+    fn adjacent_ring_steps_merge_only_where_the_kernel_agrees() {
+        let stmt = syntax::parse_statement("(x + y) * 2 = 2 * y + 2 * x").unwrap();
+        let ctx = Steps {
+            stmt: &stmt,
+            assumptions: &[],
+            until: Instant::now() + Duration::from_secs(60),
+        };
+        let steps = vec![
+            step("(y + x) * 2", "ring", Direction::Forward),
+            step("2 * y + 2 * x", "ring", Direction::Forward),
+        ];
+        let out = ctx.merge_rings(steps);
+        assert_eq!(out.len(), 1);
+        assert!(kernel::check(&ctx.whole(out)).is_ok());
+    }
 }

@@ -94,10 +94,16 @@ enum Command {
         #[arg(long, default_value_t = 0)]
         seed: u64,
     },
-    /// Re-check a saved certificate with the kernel alone.
+    /// Re-check a saved certificate (or every certificate of a `derive
+    /// --format json` file) with the kernel alone.
     CheckProof {
-        /// A certificate written by `prove --format json`.
+        /// A certificate written by `prove --format json`, or a derivation
+        /// written by `derive --format json`.
         file: String,
+        /// Give up after this many seconds: exit 3, "not checked" (default:
+        /// no limit).
+        #[arg(long)]
+        timeout: Option<f64>,
     },
     /// Derive a model's gradients by the chain rule, simplify them, and prove
     /// them equal to every form the model file claims (exit 1 if a claim or
@@ -222,7 +228,28 @@ fn run(cli: Cli) -> i32 {
             };
             prove_cmd(&statement, &assume, format, &opts)
         }
-        Command::CheckProof { file } => check_proof_cmd(&file),
+        Command::CheckProof { file, timeout } => match timeout {
+            None => check_proof_cmd(&file),
+            Some(t) if !(t.is_finite() && t > 0.0) => {
+                eprintln!("error: --timeout must be a positive number of seconds");
+                BAD_INPUT
+            }
+            Some(t) => {
+                // The kernel has no clock of its own: it runs on a thread, and
+                // when the limit passes first the verdict is "not checked".
+                let (tx, rx) = std::sync::mpsc::channel();
+                std::thread::spawn(move || {
+                    let _ = tx.send(check_proof_cmd(&file));
+                });
+                match rx.recv_timeout(Duration::from_secs_f64(t.min(1e9))) {
+                    Ok(code) => code,
+                    Err(_) => {
+                        println!("not checked: the kernel did not finish within {t} s");
+                        UNKNOWN
+                    }
+                }
+            }
+        },
         Command::Verify {
             model,
             all,

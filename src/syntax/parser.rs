@@ -59,8 +59,26 @@ pub(crate) fn with_big_stack<T: Send>(input_len: usize, f: impl FnOnce() -> T + 
 }
 
 /// Maximum nesting: parser recursion (parentheses, unary operators,
-/// exponents, roots) and the height of the resulting tree.
+/// exponents, roots) and the nesting of the resulting tree, where a chain
+/// `a + b - c + …` or `a * b / c * …` counts one level above its deepest
+/// operand, however long it is.
 pub const MAX_DEPTH: usize = 500;
+
+/// Most operands of one chain of `+`/`-` or of `*`/`/`. A chain is a
+/// left-leaning binary tree (`a + b + c` is `(a + b) + c`, the positions
+/// certificates use), one level per operand.
+pub const MAX_CHAIN: usize = 10_000;
+
+/// Largest height of the tree itself: a chain as long as [`MAX_CHAIN`]
+/// with nesting to spare. Everything that walks expressions recursively
+/// must cope with this height (the command line runs on a 256 MiB stack).
+pub const MAX_HEIGHT: usize = MAX_CHAIN + MAX_DEPTH;
+
+/// Most operands of one chain in a model file. `derive` differentiates a
+/// product of n factors into n products of n − 1 factors (2000 factors
+/// took 2.1 GB), so model files keep the limit chains had when they
+/// counted as nesting.
+pub const MAX_MODEL_CHAIN: usize = MAX_DEPTH;
 
 /// Names known in a model file, used to resolve bare names.
 #[derive(Clone, Debug, Default)]
@@ -81,7 +99,12 @@ pub(crate) struct Ctx<'s> {
 /// one integer literal token (possibly with a leading minus).
 struct P {
     e: Expr,
+    /// Nesting: a chain `a + b + c` (or `a * b / c`) is one level above its
+    /// deepest operand, however many terms it has.
     depth: usize,
+    /// Height of the tree itself (a chain of n terms is n − 1 levels of
+    /// left-leaning binary nodes).
+    height: usize,
     int_lit: bool,
     span: Range<usize>,
 }
@@ -100,6 +123,22 @@ fn too_deep(span: Range<usize>) -> PErr {
         format!("expression nested too deeply (limit {MAX_DEPTH})"),
         span,
         "split the expression into smaller definitions or remove redundant parentheses",
+    )
+}
+
+fn too_long(span: Range<usize>, limit: usize) -> PErr {
+    PErr::new(
+        format!("chain of more than {limit} terms or factors"),
+        span,
+        "split the sum or product into smaller definitions",
+    )
+}
+
+fn too_high(span: Range<usize>) -> PErr {
+    PErr::new(
+        format!("expression too deep: its tree would be higher than {MAX_HEIGHT} (each term of a chain is one level)"),
+        span,
+        "split the expression into smaller definitions",
     )
 }
 
@@ -200,6 +239,15 @@ impl<'s> Parser<'s> {
         t
     }
 
+    /// Most operands of one chain here: model files have their own limit.
+    fn max_chain(&self) -> usize {
+        if self.ctx.scope.is_some() {
+            MAX_MODEL_CHAIN
+        } else {
+            MAX_CHAIN
+        }
+    }
+
     fn enter(&mut self) -> Result<(), PErr> {
         self.level += 1;
         if self.level > MAX_DEPTH {
@@ -208,13 +256,17 @@ impl<'s> Parser<'s> {
         Ok(())
     }
 
-    fn mk(&self, e: Expr, depth: usize, span: Range<usize>) -> Result<P, PErr> {
+    fn mk(&self, e: Expr, (depth, height): (usize, usize), span: Range<usize>) -> Result<P, PErr> {
         if depth > MAX_DEPTH {
             return Err(too_deep(span));
+        }
+        if height > MAX_HEIGHT {
+            return Err(too_high(span));
         }
         Ok(P {
             e,
             depth,
+            height,
             int_lit: false,
             span,
         })
@@ -252,6 +304,9 @@ impl<'s> Parser<'s> {
 
     fn additive(&mut self) -> Result<P, PErr> {
         let mut l = self.term()?;
+        // The chain's nesting: its deepest operand so far.
+        let mut nest = l.depth;
+        let mut terms = 1;
         loop {
             let add = match self.peek() {
                 Tok::Plus => true,
@@ -261,13 +316,18 @@ impl<'s> Parser<'s> {
             self.bump();
             let r = self.term()?;
             let span = l.span.start..r.span.end;
-            let depth = l.depth.max(r.depth) + 1;
+            terms += 1;
+            if terms > self.max_chain() {
+                return Err(too_long(span, self.max_chain()));
+            }
+            nest = nest.max(r.depth);
+            let height = l.height.max(r.height) + 1;
             let e = if add {
                 Expr::add(l.e, r.e)
             } else {
                 Expr::sub(l.e, r.e)
             };
-            l = self.mk(e, depth, span)?;
+            l = self.mk(e, (nest + 1, height), span)?;
         }
         Ok(l)
     }
@@ -278,6 +338,8 @@ impl<'s> Parser<'s> {
 
     fn term(&mut self) -> Result<P, PErr> {
         let mut l = self.unary()?;
+        let mut nest = l.depth;
+        let mut factors = 1;
         loop {
             let mul = match self.peek() {
                 Tok::Star => true,
@@ -299,20 +361,26 @@ impl<'s> Parser<'s> {
                         } else {
                             (Expr::Num(p / value), 1)
                         };
-                        l = self.mk(e, depth, span)?;
+                        nest = depth;
+                        l = self.mk(e, (depth, depth), span)?;
                         continue;
                     }
                 }
             }
             let r = self.unary()?;
             let span = l.span.start..r.span.end;
-            let depth = l.depth.max(r.depth) + 1;
+            factors += 1;
+            if factors > self.max_chain() {
+                return Err(too_long(span, self.max_chain()));
+            }
+            nest = nest.max(r.depth);
+            let height = l.height.max(r.height) + 1;
             let e = if mul {
                 Expr::mul(l.e, r.e)
             } else {
                 Expr::div(l.e, r.e)
             };
-            l = self.mk(e, depth, span)?;
+            l = self.mk(e, (nest + 1, height), span)?;
         }
         Ok(l)
     }
@@ -326,6 +394,7 @@ impl<'s> Parser<'s> {
                     Ok(P {
                         e: Expr::Num(-value),
                         depth: 1,
+                        height: 1,
                         int_lit: int,
                         span: minus.span.start..t.span.end,
                     })
@@ -335,7 +404,7 @@ impl<'s> Parser<'s> {
                     let a = self.unary()?;
                     self.level -= 1;
                     let span = minus.span.start..a.span.end;
-                    self.mk(Expr::neg(a.e), a.depth + 1, span)
+                    self.mk(Expr::neg(a.e), (a.depth + 1, a.height + 1), span)
                 }
             }
         } else {
@@ -362,14 +431,15 @@ impl<'s> Parser<'s> {
                 }
                 let span = base.span.start..x.span.end;
                 let depth = base.depth.max(x.depth) + 1;
-                self.mk(Expr::pow(base.e, x.e), depth, span)
+                let height = base.height.max(x.height) + 1;
+                self.mk(Expr::pow(base.e, x.e), (depth, height), span)
             }
             Tok::Sup(n) => {
                 let t = self.bump();
                 let span = base.span.start..t.span.end;
                 self.mk(
                     Expr::pow(base.e, Expr::Num(BigRational::from_integer(n))),
-                    base.depth + 1,
+                    (base.depth + 1, base.height + 1),
                     span,
                 )
             }
@@ -409,6 +479,7 @@ impl<'s> Parser<'s> {
             Tok::Num { value, int } => Ok(P {
                 e: Expr::Num(value),
                 depth: 1,
+                height: 1,
                 int_lit: int,
                 span,
             }),
@@ -423,6 +494,7 @@ impl<'s> Parser<'s> {
                 Ok(P {
                     e: Expr::PVar(name),
                     depth: 1,
+                    height: 1,
                     int_lit: false,
                     span,
                 })
@@ -435,6 +507,7 @@ impl<'s> Parser<'s> {
                 Ok(P {
                     e: inner.e,
                     depth: inner.depth,
+                    height: inner.height,
                     int_lit: false,
                     span: span.start..close.span.end,
                 })
@@ -444,7 +517,7 @@ impl<'s> Parser<'s> {
                 let a = self.atom()?;
                 self.level -= 1;
                 let span = span.start..a.span.end;
-                self.mk(Expr::sqrt(a.e), a.depth + 1, span)
+                self.mk(Expr::sqrt(a.e), (a.depth + 1, a.height + 1), span)
             }
             Tok::Name(name) => self.name(name, span),
             Tok::Eof => {
@@ -607,7 +680,7 @@ impl<'s> Parser<'s> {
                 };
                 return self.mk(
                     Expr::Reduce(op, axes, Box::new(body.e)),
-                    body.depth + 1,
+                    (body.depth + 1, body.height + 1),
                     full,
                 );
             }
@@ -622,7 +695,7 @@ impl<'s> Parser<'s> {
             let axes = self.infer_axis(&body.e, "mean", "E[...]", full.clone())?;
             return self.mk(
                 Expr::Reduce(RedOp::Mean, axes, Box::new(body.e)),
-                body.depth + 1,
+                (body.depth + 1, body.height + 1),
                 full,
             );
         }
@@ -635,7 +708,7 @@ impl<'s> Parser<'s> {
                 let close = self.expect(Tok::RParen, &open, "sqrt(...)")?;
                 return self.mk(
                     Expr::sqrt(body.e),
-                    body.depth + 1,
+                    (body.depth + 1, body.height + 1),
                     span.start..close.span.end,
                 );
             }
@@ -658,6 +731,7 @@ impl<'s> Parser<'s> {
         Ok(P {
             e: Expr::Sym(sym),
             depth: 1,
+            height: 1,
             int_lit: false,
             span: full,
         })

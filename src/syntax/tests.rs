@@ -316,8 +316,6 @@ fn deep_nesting_is_an_error_not_a_crash() {
         format!("{}x", "-".repeat(10000)),
         format!("{}x", "√".repeat(10000)),
         format!("x{}", "^2".repeat(10000)),
-        vec!["x"; 10000].join(" + "),
-        vec!["x"; 10000].join(" * "),
         format!("{}x{}", "sqrt(".repeat(10000), ")".repeat(10000)),
         format!("{}x[i]{}", "mean(".repeat(10000), ")".repeat(10000)),
         format!("{}x", "(".repeat(10000)),
@@ -334,6 +332,62 @@ fn deep_nesting_is_an_error_not_a_crash() {
     assert_eq!(p(&ok), "x");
     let ok = format!("{}x", "-".repeat(490));
     assert!(parse_expr(&ok).is_ok());
+}
+
+/// A chain `a + b + …` is a left-leaning tree one level per term, but not
+/// nesting: up to `MAX_CHAIN` terms parse, with the same tree (and so the
+/// same certificate positions) as before.
+#[test]
+fn long_chains_are_not_nesting() {
+    use super::parser::{MAX_CHAIN, MAX_HEIGHT};
+    // The trees are deep: walk them on a big stack, as the command line does.
+    let run = std::thread::Builder::new()
+        .stack_size(256 << 20)
+        .spawn(|| {
+            for op in [" + ", " * ", " - ", " / "] {
+                let src = vec!["x"; MAX_CHAIN].join(op);
+                let e = parse_expr(&src).unwrap_or_else(|e| panic!("{op}: {e}"));
+                assert_eq!(e.depth(), MAX_CHAIN);
+                assert_eq!(e.size(), 2 * MAX_CHAIN - 1);
+                let left = e.at(&[0; MAX_CHAIN - 1]).unwrap();
+                assert_eq!(*left, parse_expr("x").unwrap());
+                let long = vec!["x"; MAX_CHAIN + 1].join(op);
+                let err = parse_expr(&long).unwrap_err();
+                assert!(err.message.contains("chain of more than"), "{err}");
+            }
+            // Left-assoc as before: `a - b + c` is `(a - b) + c`.
+            assert_eq!(p("a - b + c - d"), "a - b + c - d");
+            let e = parse_expr("a - b + c").unwrap();
+            assert!(matches!(e, Expr::Add(..)));
+            // A chain nested in parentheses inside another chain: within
+            // the nesting limit, but the tree would be too high.
+            let chain = vec!["x"; MAX_CHAIN].join(" + ");
+            let src = format!("({chain}) + {chain}");
+            let err = parse_expr(&src).unwrap_err();
+            assert!(
+                err.message.contains(&format!("higher than {MAX_HEIGHT}")),
+                "{err}"
+            );
+            // Many short chains, nested: nesting counts one level per chain.
+            let nested = (0..499).fold("x".to_string(), |e, _| format!("(x + {e} + x)"));
+            assert!(parse_expr(&nested).is_ok());
+            let nested = format!("(x + {nested} + x)");
+            let err = parse_expr(&nested).unwrap_err();
+            assert!(err.message.contains("nested too deeply"), "{err}");
+            // Model files keep the old limit (derive's products grow as n²).
+            let model = |n: usize| {
+                let y = vec!["x"; n].join(" * ");
+                parse_model(&format!("axis n\ninput x[n]\ny = {y}\noutput y\n"))
+            };
+            assert!(model(super::parser::MAX_MODEL_CHAIN).is_ok());
+            let err = model(super::parser::MAX_MODEL_CHAIN + 1).unwrap_err();
+            assert!(err.message.contains("chain of more than 500"), "{err}");
+        })
+        .unwrap()
+        .join();
+    if let Err(panic) = run {
+        std::panic::resume_unwind(panic);
+    }
 }
 
 const BATCHNORM: &str =

@@ -148,3 +148,52 @@ fn chained_reuse_gives_a_linear_program() {
     );
     assert!(start.elapsed() < Duration::from_secs(60));
 }
+
+/// Nested trivial powers: the e-graph connects the two sides at once, but
+/// egg's own flattening of the explanation copied every term at every level
+/// of nesting and could not be interrupted (71.7 s at 250 deep under
+/// `--timeout 5`, 7.8 s at 140 deep and 4.75 s for 150 nested `^(-1)` under
+/// `--timeout 1`). The limit itself (timeout + max(10 %, 200 ms), release
+/// build) is measured by `bench/adversarial/run.py`; here a generous bound
+/// for a loaded debug build.
+#[test]
+fn explanations_stop_at_the_timeout() {
+    let cases = [
+        (nest("({})^1", "x", 250), 5),
+        (nest("({})^1", "x", 140), 1),
+        (nest("({})^(-1)", "x", 150), 1),
+    ];
+    for (lhs, timeout) in cases {
+        let s = format!("{lhs} = x");
+        let (code, wall) = run_limited("true", &["prove", &s, "--timeout", &timeout.to_string()]);
+        assert!(matches!(code, Some(0 | 3)), "{}…: exit {code:?}", &s[..40]);
+        assert!(
+            wall < Duration::from_secs(2 * timeout + 10),
+            "{}…: {wall:?} with --timeout {timeout}",
+            &s[..40]
+        );
+    }
+}
+
+/// A flat sum or product of 10 000 terms is a chain, not nesting: it is
+/// parsed (one more term is bad input) and proving it never overflows the
+/// stack under the default `ulimit -s`; it may come back unknown (the
+/// kernel walks trees up to depth 500).
+#[test]
+fn long_chains_parse_and_never_overflow_the_stack() {
+    let chain = |op: &str, n: usize| vec!["x"; n].join(op);
+    let cases = [
+        (format!("{} = 10000 * x", chain(" + ", 10_000)), vec![0, 3]),
+        (format!("{} = x^10000", chain(" * ", 10_000)), vec![0, 3]),
+        (format!("{} = 10001 * x", chain(" + ", 10_001)), vec![2]),
+    ];
+    for (s, expect) in cases {
+        let (code, wall) = run_limited("ulimit -s 8192", &["prove", &s, "--timeout", "1"]);
+        assert!(
+            code.is_some_and(|c| expect.contains(&c)),
+            "{}…: exit {code:?}, expected {expect:?}",
+            &s[..40]
+        );
+        assert!(wall < Duration::from_secs(30), "{}…: {wall:?}", &s[..40]);
+    }
+}

@@ -293,3 +293,40 @@ fn prove_with_where_definitions() {
         assert_eq!(o.status.code(), Some(2), "{bad}: {}", text(&o));
     }
 }
+
+#[test]
+fn check_proof_timeout_says_not_checked() {
+    let o = bnproof(&[
+        "prove",
+        "sum[i](x[i] - mean[i](x[i])) = 0",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(o.status.code(), Some(0));
+    let dir = std::env::temp_dir().join(format!("bnproof-timeout-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("c.json");
+    std::fs::write(&file, &o.stdout).unwrap();
+    let f = file.to_str().unwrap();
+    // Enough time: checked as usual.
+    assert_eq!(
+        bnproof(&["check-proof", f, "--timeout", "60"])
+            .status
+            .code(),
+        Some(0)
+    );
+    // A limit too small to read the file: exit 3, never "invalid".
+    let c = bnproof(&["check-proof", f, "--timeout", "0.000000001"]);
+    assert!(matches!(c.status.code(), Some(0) | Some(3)), "{}", text(&c));
+    if c.status.code() == Some(3) {
+        assert!(text(&c).contains("not checked"), "{}", text(&c));
+        assert!(!text(&c).contains("invalid"));
+    }
+    assert_eq!(
+        bnproof(&["check-proof", f, "--timeout", "-1"])
+            .status
+            .code(),
+        Some(2)
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -56,6 +56,13 @@ proved! {
     "mean[i,j](x[i,j] - mean[i,j](x[i,j])) = 0";
     "mean[i](mean[j](z[i,j])) = mean[j](mean[i](z[i,j]))";
     "mean[i](f[j] * mean[j](z[i,j])) = f[j] * mean[i,j](z[i,j])";
+    // A ring step the kernel rejects where the two ends first differ (`-x`
+    // vs `x`) is placed where egg's rewrites meet (the root).
+    "(-x)^2 = x^2";
+    "(-x)^4 = x^4";
+    // Nested trivial powers: one ring step for the whole run is beyond the
+    // normal form's work bound, so each rewrite stays a step of its own.
+    "((((((((((((((((x)^1)^1)^1)^1)^1)^1)^1)^1)^1)^1)^1)^1)^1)^1)^1) = x";
 }
 
 refuted! {
@@ -84,4 +91,47 @@ fn seed_proof_text() {
     render::proof_text(&mut out, &p).unwrap();
     assert!(p.steps.len() <= 12, "{out}");
     insta::assert_snapshot!(out);
+}
+
+/// Issue 12, item 6: no rule followed by its own inverse at the same place,
+/// no loop back to an earlier expression, no two adjacent `ring` steps, in
+/// any proof of the library (each proof re-checked by the kernel).
+#[test]
+fn library_proofs_have_no_detours() {
+    use bnproof::ir::Expr;
+    use bnproof::library;
+    for t in library::THEOREMS {
+        let run = library::run(t, &Options::default());
+        let Outcome::Proved(p) = &run.outcome else {
+            continue;
+        };
+        kernel::check(p).unwrap();
+        let mut seen: Vec<&Expr> = vec![&p.statement.lhs];
+        for (k, s) in p.steps.iter().enumerate() {
+            assert!(
+                !seen.contains(&&s.expr),
+                "{}: step {} returns to an earlier expression",
+                t.name,
+                k + 1
+            );
+            seen.push(&s.expr);
+            if k > 0 {
+                let prev = &p.steps[k - 1];
+                assert!(
+                    !(prev.rule == "ring" && s.rule == "ring"),
+                    "{}: steps {k} and {} are both ring",
+                    t.name,
+                    k + 1
+                );
+                assert!(
+                    !(prev.rule == s.rule
+                        && prev.position == s.position
+                        && prev.direction != s.direction),
+                    "{}: step {} undoes step {k}",
+                    t.name,
+                    k + 1
+                );
+            }
+        }
+    }
 }
