@@ -25,10 +25,11 @@ fn main() {
     for _ in 0..runs {
         let t = Instant::now();
         let d = diff::derive(model).expect("batch norm differentiates");
-        let dx = d.gradient("x").expect("a gradient for x");
+        let dx = d.gradient_symbol("x").expect("a gradient for x");
+        // Inlined, as SymPy works: the derivation's names and the model's.
         let stmt = Statement {
-            lhs: diff::inline(dx, model),
-            rhs: diff::inline(&claim, model),
+            lhs: d.inline(&dx, model),
+            rhs: d.inline(&claim, model),
         };
         let proof = prove::by_normal_form(&stmt, &model.assumptions)
             .expect("the three-term form is proved by normal forms");

@@ -23,9 +23,18 @@ pub struct Certificate {
     /// Ordered definitions `name[axes] := body` (version 2).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub definitions: Vec<String>,
+    /// Intermediate facts with their proofs, cited by `have K` (version 2).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub haves: Vec<CertHave>,
     pub steps: Vec<CertStep>,
     /// The kernel's verdict when the certificate was written.
     pub checked: bool,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct CertHave {
+    pub statement: CertStatement,
+    pub steps: Vec<CertStep>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -82,47 +91,62 @@ pub fn definition_text(s: &crate::ir::Symbol, body: &crate::ir::Expr) -> String 
 /// that older readers take it).
 pub fn to_certificate(proof: &Proof, checked: bool) -> Certificate {
     Certificate {
-        version: if proof.definitions.is_empty() {
+        version: if proof.definitions.is_empty() && proof.haves.is_empty() {
             1
         } else {
             VERSION
         },
-        statement: CertStatement {
-            lhs: syntax::print(&proof.statement.lhs),
-            rhs: syntax::print(&proof.statement.rhs),
-        },
+        statement: statement_text(&proof.statement),
         assumptions: proof.assumptions.iter().map(assumption_text).collect(),
         definitions: proof
             .definitions
             .iter()
             .map(|(s, b)| definition_text(s, b))
             .collect(),
-        steps: proof
-            .steps
+        haves: proof
+            .haves
             .iter()
-            .map(|s| CertStep {
-                expr: syntax::print(&s.expr),
-                rule: s.rule.clone(),
-                direction: s.direction.as_str().into(),
-                position: s.position.clone(),
-                substitution: s.subst.as_ref().map(|m| {
-                    m.iter()
-                        .map(|(k, b)| {
-                            let v = match b {
-                                Binding::Expr(e) => syntax::print(e),
-                                Binding::Axes(a) => format!("[{}]", a.join(", ")),
-                            };
-                            (k.clone(), v)
-                        })
-                        .collect()
-                }),
-                why: match kernel::def_name(&s.rule) {
-                    Some(_) => Some("a name replaced by its definition, or back".to_string()),
-                    None => rules::get(&s.rule).map(|r| r.why.to_string()),
-                },
+            .map(|h| CertHave {
+                statement: statement_text(&h.statement),
+                steps: h.steps.iter().map(step_text).collect(),
             })
             .collect(),
+        steps: proof.steps.iter().map(step_text).collect(),
         checked,
+    }
+}
+
+fn statement_text(s: &Statement) -> CertStatement {
+    CertStatement {
+        lhs: syntax::print(&s.lhs),
+        rhs: syntax::print(&s.rhs),
+    }
+}
+
+fn step_text(s: &Step) -> CertStep {
+    CertStep {
+        expr: syntax::print(&s.expr),
+        rule: s.rule.clone(),
+        direction: s.direction.as_str().into(),
+        position: s.position.clone(),
+        substitution: s.subst.as_ref().map(|m| {
+            m.iter()
+                .map(|(k, b)| {
+                    let v = match b {
+                        Binding::Expr(e) => syntax::print(e),
+                        Binding::Axes(a) => format!("[{}]", a.join(", ")),
+                    };
+                    (k.clone(), v)
+                })
+                .collect()
+        }),
+        why: if kernel::def_name(&s.rule).is_some() {
+            Some("a name replaced by its definition, or back".to_string())
+        } else if kernel::have_index(&s.rule).is_some() {
+            Some("a fact proved earlier in this certificate".to_string())
+        } else {
+            rules::get(&s.rule).map(|r| r.why.to_string())
+        },
     }
 }
 
@@ -134,9 +158,9 @@ pub fn from_certificate(c: &Certificate) -> Result<Proof, CertError> {
             c.version
         )));
     }
-    if c.version == 1 && !c.definitions.is_empty() {
+    if c.version == 1 && !(c.definitions.is_empty() && c.haves.is_empty()) {
         return Err(CertError(
-            "a version 1 certificate has no definitions".into(),
+            "a version 1 certificate has no definitions and no haves".into(),
         ));
     }
     let parse = |what: &str, src: &str| {
@@ -173,9 +197,40 @@ pub fn from_certificate(c: &Certificate) -> Result<Proof, CertError> {
             parse(&format!("definition of {}", sym_name(name)), body)?,
         ));
     }
+    let mut haves = Vec::new();
+    for (h, have) in c.haves.iter().enumerate() {
+        let what = format!("have {}", h + 1);
+        haves.push(kernel::Have {
+            statement: Statement {
+                lhs: parse(&format!("{what} lhs"), &have.statement.lhs)?,
+                rhs: parse(&format!("{what} rhs"), &have.statement.rhs)?,
+            },
+            steps: read_steps(&what, &have.steps)?,
+        });
+    }
+    let steps = read_steps("", &c.steps)?;
+    Ok(Proof {
+        statement,
+        assumptions,
+        steps,
+        definitions,
+        haves,
+    })
+}
+
+/// The steps of a chain; `chain` names it in messages ("" for the proof's
+/// own steps).
+fn read_steps(chain: &str, list: &[CertStep]) -> Result<Vec<Step>, CertError> {
+    let parse = |what: &str, src: &str| {
+        syntax::parse_expr(src).map_err(|e| CertError(format!("{what}: cannot parse {src:?}: {e}")))
+    };
     let mut steps = Vec::new();
-    for (k, s) in c.steps.iter().enumerate() {
-        let what = format!("step {}", k + 1);
+    for (k, s) in list.iter().enumerate() {
+        let what = if chain.is_empty() {
+            format!("step {}", k + 1)
+        } else {
+            format!("{chain}, step {}", k + 1)
+        };
         let direction = match s.direction.as_str() {
             "forward" => Direction::Forward,
             "backward" => Direction::Backward,
@@ -216,12 +271,7 @@ pub fn from_certificate(c: &Certificate) -> Result<Proof, CertError> {
             subst,
         });
     }
-    Ok(Proof {
-        statement,
-        assumptions,
-        steps,
-        definitions,
-    })
+    Ok(steps)
 }
 
 fn sym_name(text: &str) -> &str {

@@ -54,12 +54,36 @@ pub struct Step {
 /// defined name is defined once and every use of it carries exactly its
 /// body's free axes; `def NAME` steps unfold (forward) or fold (backward)
 /// one occurrence.
+///
+/// `haves` are intermediate facts proved inside the proof, in order, each
+/// with the same definitions and assumptions; a `have K` step (K from 1)
+/// rewrites an occurrence of have K's left side into its right side
+/// (backward: the other way). A have may cite only earlier haves.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Proof {
     pub statement: Statement,
     pub assumptions: Vec<Assumption>,
     pub steps: Vec<Step>,
     pub definitions: Vec<(Symbol, Expr)>,
+    pub haves: Vec<Have>,
+}
+
+/// An intermediate fact and its proof (a chain from its left side to its
+/// right side).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Have {
+    pub statement: Statement,
+    pub steps: Vec<Step>,
+}
+
+/// The rule name of a step that cites have `k` (1-based).
+pub fn have_rule(k: usize) -> String {
+    format!("have {k}")
+}
+
+/// The 1-based index of a `have K` step.
+pub fn have_index(rule: &str) -> Option<usize> {
+    rule.strip_prefix("have ")?.parse().ok().filter(|&k| k >= 1)
 }
 
 /// The rule name of a step that unfolds (forward) or folds (backward) the
@@ -106,6 +130,11 @@ pub fn check(proof: &Proof) -> Result<(), KernelError> {
         .chain(proof.assumptions.iter().map(|a| &a.expr))
         .chain(proof.steps.iter().map(|s| &s.expr))
         .chain(proof.definitions.iter().map(|(_, b)| b))
+        .chain(proof.haves.iter().flat_map(|h| {
+            [&h.statement.lhs, &h.statement.rhs]
+                .into_iter()
+                .chain(h.steps.iter().map(|s| &s.expr))
+        }))
     {
         if e.depth() > MAX_DEPTH {
             return Err(whole(format!(
@@ -144,18 +173,56 @@ pub fn check(proof: &Proof) -> Result<(), KernelError> {
             |e| sign::is_nonneg(&defs.inline(e), &facts),
         )
     };
-    let mut current = &proof.statement.lhs;
-    for (k, step) in proof.steps.iter().enumerate() {
-        let at = |message: String| KernelError {
-            step: k + 1,
-            message,
+    // Each have is a chain of its own, citing only earlier haves; the
+    // proof's steps may cite them all.
+    let ctx = StepContext {
+        facts: &facts,
+        checks: &checks,
+        defs: &defs,
+    };
+    for (h, have) in proof.haves.iter().enumerate() {
+        let at = |step: usize, message: String| KernelError {
+            step: 0,
+            message: if step == 0 {
+                format!("have {}: {message}", h + 1)
+            } else {
+                format!("have {}, step {step}: {message}", h + 1)
+            },
         };
-        defs.check_uses(&step.expr).map_err(at)?;
-        check_step(current, step, &facts, &checks, &defs).map_err(at)?;
+        for e in [&have.statement.lhs, &have.statement.rhs] {
+            defs.check_uses(e).map_err(|m| at(0, m))?;
+        }
+        chain(&have.statement, &have.steps, &proof.haves[..h], &ctx)
+            .map_err(|(step, m)| at(step, m))?;
+    }
+    chain(&proof.statement, &proof.steps, &proof.haves, &ctx)
+        .map_err(|(step, message)| KernelError { step, message })
+}
+
+/// What every step of one proof is checked against.
+struct StepContext<'a, 'f> {
+    facts: &'a Facts,
+    checks: &'a ring::FieldChecks<'f>,
+    defs: &'a Definitions<'a>,
+}
+
+/// A chain of steps from `statement.lhs` to `statement.rhs`, citing
+/// `haves`; on failure the 1-based step (0: the chain as a whole).
+fn chain(
+    statement: &Statement,
+    steps: &[Step],
+    haves: &[Have],
+    ctx: &StepContext<'_, '_>,
+) -> Result<(), (usize, String)> {
+    let mut current = &statement.lhs;
+    for (k, step) in steps.iter().enumerate() {
+        ctx.defs.check_uses(&step.expr).map_err(|m| (k + 1, m))?;
+        check_step(current, step, ctx, haves).map_err(|m| (k + 1, m))?;
         current = &step.expr;
     }
-    if *current != proof.statement.rhs {
-        return Err(whole(
+    if *current != statement.rhs {
+        return Err((
+            0,
             "the last expression is not the statement's right-hand side".into(),
         ));
     }
@@ -279,10 +346,10 @@ impl<'a> Definitions<'a> {
 fn check_step(
     before: &Expr,
     step: &Step,
-    facts: &Facts,
-    checks: &ring::FieldChecks,
-    defs: &Definitions<'_>,
+    ctx: &StepContext<'_, '_>,
+    haves: &[Have],
 ) -> Result<(), String> {
+    let (facts, checks, defs) = (ctx.facts, ctx.checks, ctx.defs);
     let pos = &step.position;
     let old = before
         .at(pos)
@@ -320,6 +387,23 @@ fn check_step(
                 step.rule
             )),
             Err(e) => Err(format!("normalization refused: {e}")),
+        };
+    }
+    if let Some(k) = have_index(&step.rule) {
+        if step.subst.as_ref().is_some_and(|s| !s.is_empty()) {
+            return Err("a have step takes no substitution".into());
+        }
+        let have = haves
+            .get(k - 1)
+            .ok_or_else(|| format!("have {k} is not among the facts proved before this step"))?;
+        let (from, to) = match step.direction {
+            Direction::Forward => (&have.statement.lhs, &have.statement.rhs),
+            Direction::Backward => (&have.statement.rhs, &have.statement.lhs),
+        };
+        return if old == from && new == to {
+            Ok(())
+        } else {
+            Err(format!("the step is not an instance of have {k}"))
         };
     }
     if let Some(name) = def_name(&step.rule) {

@@ -14,11 +14,28 @@ const MAX_UNFOLDS: usize = 64;
 /// Largest expression (nodes) a proof over names may unfold to.
 const MAX_UNFOLDED_SIZE: usize = 20_000;
 
-/// A proof of `lhs = rhs` in the model's names: unfold the latest-defined
-/// name occurring on either side (the derivation's names first, then the
-/// model's, latest first) until one normal-form step closes the gap; the
-/// right side's unfoldings become folds at the end. The certificate carries
-/// the definitions it uses; nothing depends on what a name is called.
+/// Most reductions tried as vanishing facts in one proof.
+const MAX_VANISHING_TRIES: usize = 32;
+
+/// How a name is unfolded in a chain: by its definition (`def NAME`), or by
+/// an earlier fact giving a shorter form (`have K`).
+struct Unfold<'a> {
+    name: &'a Symbol,
+    rule: String,
+    into: Expr,
+}
+
+/// A proof of `lhs = rhs` in the model's names.
+///
+/// First the facts: every reduction in a definition's body that is zero
+/// (`sum[n](x[n] - mu) = 0`, by unfolding and one normal-form step) is a
+/// `have`, and a definition whose body contains one gets a `have` with the
+/// vanishing terms dropped (`dmu = -(sum[n](dxhat[n]) / sqrt(var + eps))`).
+/// Then the chain: unfold the latest-defined name occurring on one side
+/// only (by its shorter form where there is one), until one normal-form
+/// step closes the gap; the right side's unfoldings fold back at the end.
+/// The certificate carries the definitions it uses; nothing depends on
+/// what a name is called.
 pub fn by_names(
     lhs: &Expr,
     rhs: &Expr,
@@ -26,6 +43,160 @@ pub fn by_names(
     assumptions: &[Assumption],
 ) -> Option<Proof> {
     let definitions = used_definitions(lhs, rhs, all);
+    let (haves, shorter) = facts(&definitions, assumptions);
+    let unfolds: Vec<Unfold<'_>> = definitions
+        .iter()
+        .map(
+            |(s, body)| match shorter.iter().find(|(n, _, _)| n == &s.name) {
+                Some((_, k, form)) => Unfold {
+                    name: s,
+                    rule: kernel::have_rule(*k),
+                    into: form.clone(),
+                },
+                None => Unfold {
+                    name: s,
+                    rule: kernel::def_rule(&s.name),
+                    into: body.clone(),
+                },
+            },
+        )
+        .collect();
+    let steps = chain(lhs, rhs, &unfolds, &definitions, assumptions)?;
+    let proof = Proof {
+        statement: Statement {
+            lhs: lhs.clone(),
+            rhs: rhs.clone(),
+        },
+        assumptions: assumptions.to_vec(),
+        steps,
+        definitions,
+        haves,
+    };
+    kernel::check(&proof).is_ok().then_some(proof)
+}
+
+/// The facts a proof over `definitions` starts from: vanishing reductions,
+/// then shorter forms of the definitions that contain them. Returns the
+/// haves and, for each shortened name, its have's 1-based index and form.
+fn facts(
+    definitions: &[(Symbol, Expr)],
+    assumptions: &[Assumption],
+) -> (Vec<kernel::Have>, Vec<(String, usize, Expr)>) {
+    let plain: Vec<Unfold<'_>> = definitions
+        .iter()
+        .map(|(s, body)| Unfold {
+            name: s,
+            rule: kernel::def_rule(&s.name),
+            into: body.clone(),
+        })
+        .collect();
+    let mut haves: Vec<kernel::Have> = Vec::new();
+    let mut tried: BTreeSet<Expr> = BTreeSet::new();
+    let mut shorter = Vec::new();
+    for (s, body) in definitions {
+        let mut reductions = Vec::new();
+        collect_reductions(body, &mut reductions);
+        let mut cited: Vec<(usize, Expr)> = Vec::new();
+        for r in reductions {
+            if let Some(k) = haves.iter().position(|h| h.statement.lhs == *r) {
+                cited.push((k + 1, r.clone()));
+                continue;
+            }
+            if tried.len() >= MAX_VANISHING_TRIES || !tried.insert(r.clone()) {
+                continue;
+            }
+            let zero = Expr::num(0);
+            if let Some(steps) = chain(r, &zero, &plain, definitions, assumptions) {
+                haves.push(kernel::Have {
+                    statement: Statement {
+                        lhs: r.clone(),
+                        rhs: zero,
+                    },
+                    steps,
+                });
+                cited.push((haves.len(), r.clone()));
+            }
+        }
+        if cited.is_empty() {
+            continue;
+        }
+        // `name = body` → (have steps) body with the reductions at 0 →
+        // [ring] the terms that vanish dropped.
+        let mut steps = vec![Step {
+            expr: body.clone(),
+            rule: kernel::def_rule(&s.name),
+            direction: Direction::Forward,
+            position: Vec::new(),
+            subst: None,
+        }];
+        let mut cur = body.clone();
+        for (k, r) in &cited {
+            while let Some(path) = find_expr(r, &cur) {
+                let Some(next) = cur.replace_at(&path, Expr::num(0)) else {
+                    break;
+                };
+                cur = next;
+                steps.push(Step {
+                    expr: cur.clone(),
+                    rule: kernel::have_rule(*k),
+                    direction: Direction::Forward,
+                    position: path,
+                    subst: None,
+                });
+            }
+        }
+        let pruned = prune_zeros(&cur);
+        if pruned != cur {
+            let position = crate::rules::diff_position(&cur, &pruned).unwrap_or_default();
+            steps.push(Step {
+                expr: pruned.clone(),
+                rule: "ring".into(),
+                direction: Direction::Forward,
+                position,
+                subst: None,
+            });
+        }
+        haves.push(kernel::Have {
+            statement: Statement {
+                lhs: Expr::Sym(s.clone()),
+                rhs: pruned.clone(),
+            },
+            steps,
+        });
+        shorter.push((s.name.clone(), haves.len(), pruned));
+    }
+    // Keep only what checks: a have the kernel rejects (and everything
+    // after it, which may cite it) is dropped.
+    let mut ok = haves.len();
+    for k in 0..haves.len() {
+        let probe = Proof {
+            statement: haves[k].statement.clone(),
+            assumptions: assumptions.to_vec(),
+            steps: haves[k].steps.clone(),
+            definitions: definitions.to_vec(),
+            haves: haves[..k].to_vec(),
+        };
+        if kernel::check(&probe).is_err() {
+            ok = k;
+            break;
+        }
+    }
+    haves.truncate(ok);
+    shorter.retain(|(_, k, _)| *k <= ok);
+    (haves, shorter)
+}
+
+/// The chain from `lhs` to `rhs`: unfold the latest-defined name that
+/// occurs on one side only; once none is left, try one normal-form step,
+/// else unfold a name on both sides (one that closes the gap if there is
+/// one, else the latest). The right side's unfoldings fold back at the end.
+fn chain(
+    lhs: &Expr,
+    rhs: &Expr,
+    unfolds: &[Unfold<'_>],
+    definitions: &[(Symbol, Expr)],
+    assumptions: &[Assumption],
+) -> Option<Vec<Step>> {
     let mut left = vec![Step {
         expr: lhs.clone(),
         rule: String::new(),
@@ -35,26 +206,23 @@ pub fn by_names(
     }];
     let mut right = left.clone();
     right[0].expr = rhs.clone();
-    let mut unfolds = 0;
+    let mut count = 0;
     loop {
         let (l, r) = (&left.last()?.expr, &right.last()?.expr);
         // A name on one side only must go; a name on both sides may stay an
-        // atom, so those are tried one at a time, and unfolded (latest
-        // first) only when no single one closes the gap. No closing step is
-        // tried while a one-sided name remains (it could only cancel).
-        let one_sided = definitions
+        // atom. No closing step is tried while a one-sided name remains (it
+        // could only cancel).
+        let one_sided = unfolds
             .iter()
             .rev()
-            .find(|(s, _)| occurs(s, l) != occurs(s, r));
+            .find(|u| occurs(u.name, l) != occurs(u.name, r));
         let close = match one_sided {
             Some(_) => None,
-            None => closing_step(l, r, &definitions, assumptions),
+            None => closing_step(l, r, definitions, assumptions),
         };
         if let Some(close) = close {
             let mut steps: Vec<Step> = left.drain(1..).collect();
             steps.extend(close);
-            // Each right-side unfolding, undone in reverse: a fold into the
-            // expression before it.
             for k in (1..right.len()).rev() {
                 steps.push(Step {
                     expr: right[k - 1].expr.clone(),
@@ -64,33 +232,23 @@ pub fn by_names(
                     subst: None,
                 });
             }
-            let proof = Proof {
-                statement: Statement {
-                    lhs: lhs.clone(),
-                    rhs: rhs.clone(),
-                },
-                assumptions: assumptions.to_vec(),
-                steps,
-                definitions,
-            };
-            return kernel::check(&proof).is_ok().then_some(proof);
+            return Some(steps);
         }
-        let (name, body) = match one_sided {
-            Some(d) => d,
+        let u = match one_sided {
+            Some(u) => u,
             None => {
-                let both: Vec<&(Symbol, Expr)> = definitions
-                    .iter()
-                    .rev()
-                    .filter(|(s, _)| occurs(s, l))
-                    .collect();
+                let both: Vec<&Unfold<'_>> =
+                    unfolds.iter().rev().filter(|u| occurs(u.name, l)).collect();
                 let first = *both.first()?;
                 both.into_iter()
-                    .find(|(s, b)| {
-                        let (Some(l2), Some(r2)) = (unfold_all(s, b, l), unfold_all(s, b, r))
-                        else {
+                    .find(|u| {
+                        let (Some(l2), Some(r2)) = (
+                            unfold_all(u.name, &u.into, l),
+                            unfold_all(u.name, &u.into, r),
+                        ) else {
                             return false;
                         };
-                        closing_step(&l2, &r2, &definitions, assumptions).is_some()
+                        closing_step(&l2, &r2, definitions, assumptions).is_some()
                     })
                     .unwrap_or(first)
             }
@@ -98,24 +256,92 @@ pub fn by_names(
         for side in [&mut left, &mut right] {
             loop {
                 let cur = &side.last()?.expr;
-                let Some(path) = find(name, cur) else { break };
-                let next = cur.replace_at(&path, body.clone())?;
+                let Some(path) = find(u.name, cur) else { break };
+                let next = cur.replace_at(&path, u.into.clone())?;
                 if next.size() > MAX_UNFOLDED_SIZE {
                     return None;
                 }
-                unfolds += 1;
-                if unfolds > MAX_UNFOLDS {
+                count += 1;
+                if count > MAX_UNFOLDS {
                     return None;
                 }
                 side.push(Step {
                     expr: next,
-                    rule: kernel::def_rule(&name.name),
+                    rule: u.rule.clone(),
                     direction: Direction::Forward,
                     position: path,
                     subst: None,
                 });
             }
         }
+    }
+}
+
+/// Every `sum`/`mean` reduction in `e`, outermost first.
+fn collect_reductions<'a>(e: &'a Expr, out: &mut Vec<&'a Expr>) {
+    if let Expr::Reduce(crate::ir::RedOp::Sum | crate::ir::RedOp::Mean, _, _) = e {
+        if !out.contains(&e) {
+            out.push(e);
+        }
+    }
+    for c in e.children() {
+        collect_reductions(c, out);
+    }
+}
+
+/// The path of the first occurrence of the subterm `x` in `e`.
+fn find_expr(x: &Expr, e: &Expr) -> Option<Vec<usize>> {
+    if e == x {
+        return Some(Vec::new());
+    }
+    e.children().iter().enumerate().find_map(|(k, c)| {
+        let mut p = find_expr(x, c)?;
+        p.insert(0, k);
+        Some(p)
+    })
+}
+
+/// `e` with products, quotients and sums involving a literal 0 simplified
+/// (`0 · a = 0`, `0 / a = 0`, `a ± 0 = a`, `-0 = 0`): ring identities, so a
+/// `ring` step justifies them.
+fn prune_zeros(e: &Expr) -> Expr {
+    let zero = |x: &Expr| matches!(x, Expr::Num(r) if num_traits::Zero::is_zero(r));
+    match e {
+        Expr::Neg(a) => {
+            let a = prune_zeros(a);
+            if zero(&a) {
+                a
+            } else {
+                Expr::Neg(Box::new(a))
+            }
+        }
+        Expr::Add(a, b) | Expr::Sub(a, b) => {
+            let (a, b) = (prune_zeros(a), prune_zeros(b));
+            match (zero(&a), zero(&b), e) {
+                (_, true, _) => a,
+                (true, false, Expr::Add(..)) => b,
+                (true, false, _) => Expr::Neg(Box::new(b)),
+                (false, false, Expr::Add(..)) => Expr::Add(Box::new(a), Box::new(b)),
+                _ => Expr::Sub(Box::new(a), Box::new(b)),
+            }
+        }
+        Expr::Mul(a, b) => {
+            let (a, b) = (prune_zeros(a), prune_zeros(b));
+            if zero(&a) || zero(&b) {
+                Expr::num(0)
+            } else {
+                Expr::Mul(Box::new(a), Box::new(b))
+            }
+        }
+        Expr::Div(a, b) => {
+            let (a, b) = (prune_zeros(a), prune_zeros(b));
+            if zero(&a) {
+                Expr::num(0)
+            } else {
+                Expr::Div(Box::new(a), Box::new(b))
+            }
+        }
+        _ => e.clone(),
     }
 }
 
@@ -147,6 +373,7 @@ fn closing_step(
             assumptions: assumptions.to_vec(),
             steps: vec![step.clone()],
             definitions: definitions.to_vec(),
+            haves: Vec::new(),
         };
         if kernel::check(&proof).is_ok() {
             return Some(vec![step]);

@@ -809,6 +809,7 @@ fn search_until(
             assumptions: assumptions.to_vec(),
             steps: vec![],
             definitions: Vec::new(),
+            haves: Vec::new(),
         };
         return (Ok(proof), stats);
     }
@@ -941,6 +942,7 @@ impl Steps<'_> {
             assumptions: self.assumptions.to_vec(),
             steps: vec![step.clone()],
             definitions: Vec::new(),
+            haves: Vec::new(),
         };
         kernel::check(&one).is_ok()
     }
@@ -951,6 +953,7 @@ impl Steps<'_> {
             assumptions: self.assumptions.to_vec(),
             steps,
             definitions: Vec::new(),
+            haves: Vec::new(),
         }
     }
 
@@ -1331,6 +1334,7 @@ pub fn by_normal_form(stmt: &Statement, assumptions: &[Assumption]) -> Option<Pr
             assumptions: assumptions.to_vec(),
             steps,
             definitions: Vec::new(),
+            haves: Vec::new(),
         };
         if kernel::check(&proof).is_ok() {
             return Some(proof);
@@ -1409,6 +1413,7 @@ fn polish(proof: &Proof, until: Instant) -> Proof {
         assumptions: proof.assumptions.clone(),
         steps,
         definitions: proof.definitions.clone(),
+        haves: proof.haves.clone(),
     }
 }
 

@@ -98,11 +98,12 @@ impl Options {
     }
 }
 
-/// The steps a reader sees: consecutive unfoldings (or foldings) of the
-/// same definition shown as one step, with how many occurrences it took.
-pub(crate) fn shown_steps(p: &crate::kernel::Proof) -> Vec<(&crate::kernel::Step, usize)> {
+/// The steps of one chain a reader sees: consecutive unfoldings (or
+/// foldings) of the same definition shown as one step, with how many
+/// occurrences it took.
+pub(crate) fn shown(steps: &[crate::kernel::Step]) -> Vec<(&crate::kernel::Step, usize)> {
     let mut out: Vec<(&crate::kernel::Step, usize)> = Vec::new();
-    for s in &p.steps {
+    for s in steps {
         match out.last_mut() {
             Some((last, k))
                 if crate::kernel::def_name(&s.rule).is_some()
@@ -123,16 +124,20 @@ pub(crate) fn rule_why(name: &str) -> &'static str {
     if crate::kernel::def_name(name).is_some() {
         return "replaces the name by its definition (← : the definition by the name)";
     }
+    if crate::kernel::have_index(name).is_some() {
+        return "the fact of that number, proved above";
+    }
     match crate::rules::get(name) {
         Some(r) => r.why,
         None => crate::rules::normal_form_step(name).unwrap_or("unknown rule"),
     }
 }
 
-/// The rules a proof uses, each once, in order of first use.
+/// The rules a proof uses (its haves' too), each once, in order of first
+/// use.
 pub(crate) fn used_rules(p: &crate::kernel::Proof) -> Vec<&str> {
     let mut used: Vec<&str> = Vec::new();
-    for s in &p.steps {
+    for s in p.haves.iter().flat_map(|h| &h.steps).chain(&p.steps) {
         if !used.contains(&s.rule.as_str()) {
             used.push(&s.rule);
         }

@@ -67,17 +67,30 @@ pub fn proof<W: Write>(page: &mut Page<'_, W>, p: &Proof, n: &Notation) -> fmt::
         spans.push(Span::text("."));
         page.para(&spans)?;
     }
-    let steps: Vec<(Node, Vec<Span>)> = super::shown_steps(p)
-        .into_iter()
-        .map(|(s, times)| {
-            let mut label = step_label(&s.rule, s.direction, s.subst.as_ref(), n);
-            if times > 1 {
-                label.push(Span::text(format!(" ({times} occurrences)")));
-            }
-            (layout(&s.expr, n), label)
-        })
-        .collect();
-    page.calc(&layout(&st.lhs, n), &steps)?;
+    let chain = |steps: &[crate::kernel::Step]| -> Vec<(Node, Vec<Span>)> {
+        super::shown(steps)
+            .into_iter()
+            .map(|(s, times)| {
+                let mut label = step_label(&s.rule, s.direction, s.subst.as_ref(), n);
+                if times > 1 {
+                    label.push(Span::text(format!(" ({times} occurrences)")));
+                }
+                (layout(&s.expr, n), label)
+            })
+            .collect()
+    };
+    for (k, have) in p.haves.iter().enumerate() {
+        page.para(&[
+            Span::Strong(format!("have {}.", k + 1)),
+            Span::text(" "),
+            Span::Math(equation(&have.statement.lhs, &have.statement.rhs, n)),
+        ])?;
+        page.calc(&layout(&have.statement.lhs, n), &chain(&have.steps))?;
+    }
+    if !p.haves.is_empty() {
+        page.para(&[Span::Strong("Proof.".into())])?;
+    }
+    page.calc(&layout(&st.lhs, n), &chain(&p.steps))?;
     let items: Vec<Vec<Span>> = super::used_rules(p)
         .into_iter()
         .map(|name| {

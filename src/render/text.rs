@@ -41,9 +41,44 @@ pub fn proof_text(out: &mut impl Write, proof: &Proof) -> fmt::Result {
             syntax::print(body)
         )?;
     }
+    for (k, have) in proof.haves.iter().enumerate() {
+        writeln!(
+            out,
+            "have {:<4} {} = {}",
+            k + 1,
+            syntax::print(&have.statement.lhs),
+            syntax::print(&have.statement.rhs)
+        )?;
+        chain_text(out, &have.statement.lhs, &have.steps, "    ")?;
+    }
     writeln!(out, "proof")?;
-    let mut lines: Vec<(String, String)> = vec![(syntax::print(&st.lhs), String::new())];
-    for (s, times) in super::shown_steps(proof) {
+    chain_text(out, &st.lhs, &proof.steps, "")?;
+    let used = super::used_rules(proof);
+    if !used.is_empty() {
+        writeln!(out, "rules")?;
+        for name in used {
+            let why = super::rule_why(name);
+            writeln!(out, "  {name:<20} {why}")?;
+        }
+    }
+    let n = proof.steps.len();
+    let plural = if n == 1 { "" } else { "s" };
+    writeln!(
+        out,
+        "checked by the kernel: {n} step{plural}, every side condition re-established"
+    )
+}
+
+/// One calc chain from `start`, each line naming its rule (consecutive
+/// unfoldings of one name shown once), indented by `indent`.
+fn chain_text(
+    out: &mut impl Write,
+    start: &Expr,
+    steps: &[crate::kernel::Step],
+    indent: &str,
+) -> fmt::Result {
+    let mut lines: Vec<(String, String)> = vec![(syntax::print(start), String::new())];
+    for (s, times) in super::shown(steps) {
         let mut label = step_label(&s.rule, s.direction, s.subst.as_ref());
         if times > 1 {
             label.push_str(&format!(" ×{times}"));
@@ -60,28 +95,19 @@ pub fn proof_text(out: &mut impl Write, proof: &Proof) -> fmt::Result {
         let lead = if k == 0 { "    " } else { "  = " };
         let w = e.chars().count();
         if label.is_empty() {
-            writeln!(out, "{lead}{e}")?;
+            writeln!(out, "{indent}{lead}{e}")?;
         } else if w <= width {
-            writeln!(out, "{lead}{e}{}   [{label}]", " ".repeat(width - w))?;
+            writeln!(
+                out,
+                "{indent}{lead}{e}{}   [{label}]",
+                " ".repeat(width - w)
+            )?;
         } else {
-            writeln!(out, "{lead}{e}")?;
-            writeln!(out, "    {}   [{label}]", " ".repeat(width))?;
+            writeln!(out, "{indent}{lead}{e}")?;
+            writeln!(out, "{indent}    {}   [{label}]", " ".repeat(width))?;
         }
     }
-    let used = super::used_rules(proof);
-    if !used.is_empty() {
-        writeln!(out, "rules")?;
-        for name in used {
-            let why = super::rule_why(name);
-            writeln!(out, "  {name:<20} {why}")?;
-        }
-    }
-    let n = proof.steps.len();
-    let plural = if n == 1 { "" } else { "s" };
-    writeln!(
-        out,
-        "checked by the kernel: {n} step{plural}, every side condition re-established"
-    )
+    Ok(())
 }
 
 fn step_label(rule: &str, dir: Direction, subst: Option<&rules::Subst>) -> String {

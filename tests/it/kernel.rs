@@ -123,6 +123,7 @@ fn unsound_steps_are_rejected() {
         statement: stmt,
         assumptions: vec![],
         definitions: Vec::new(),
+        haves: Vec::new(),
         steps: vec![kernel::Step {
             expr: Expr::num(1),
             rule: "div-self".into(),
@@ -138,6 +139,7 @@ fn unsound_steps_are_rejected() {
         statement: stmt.clone(),
         assumptions: vec![],
         definitions: Vec::new(),
+        haves: Vec::new(),
         steps: vec![kernel::Step {
             expr: stmt.rhs.clone(),
             rule: "mean-const".into(),
@@ -153,6 +155,7 @@ fn unsound_steps_are_rejected() {
         statement: stmt.clone(),
         assumptions: vec![],
         definitions: Vec::new(),
+        haves: Vec::new(),
         steps: vec![kernel::Step {
             expr: stmt.rhs.clone(),
             rule: "ring".into(),
@@ -290,6 +293,7 @@ fn one_step(stmt: &str, assume: &[&str], rule: &str) -> Proof {
             .map(|a| syntax::parse_assumption(a).unwrap())
             .collect(),
         definitions: Vec::new(),
+        haves: Vec::new(),
         steps: vec![kernel::Step {
             expr: s.rhs.clone(),
             rule: rule.into(),
@@ -400,4 +404,61 @@ fn a_proof_over_names_proves_the_inlined_statement() {
         "{}",
         eq.title
     );
+}
+
+#[test]
+fn haves_in_certificates_are_checked() {
+    use bnproof::cert::{check_certificate, Certificate};
+    let base = named_certificate();
+    assert!(
+        base.haves.len() >= 2,
+        "the three-term proof uses facts: {:?}",
+        base.haves
+    );
+    assert!(base.steps.iter().any(|s| s.rule.starts_with("have ")));
+    check_certificate(&base).expect("the untouched certificate is valid");
+    let reject = |c: &Certificate, what: &str| {
+        assert!(check_certificate(c).is_err(), "{what}: accepted");
+    };
+    // A have whose proof was altered: its last step claims another result.
+    let mut c = base.clone();
+    let last = c.haves[0].steps.len() - 1;
+    c.haves[0].steps[last].expr = "1".into();
+    reject(&c, "altered have proof");
+    // A have whose statement was altered (its proof no longer ends there).
+    let mut c = base.clone();
+    c.haves[0].statement.rhs = "1".into();
+    reject(&c, "altered have statement");
+    // A have citing itself, or a later one.
+    let mut c = base.clone();
+    if let Some(s) = c.haves[1]
+        .steps
+        .iter_mut()
+        .find(|s| s.rule.starts_with("have "))
+    {
+        s.rule = "have 2".into();
+    }
+    reject(&c, "self-citing have");
+    let mut c = base.clone();
+    c.haves.swap(0, 1);
+    reject(&c, "a have citing a later one");
+    // Citing a have that does not exist, or the wrong way round.
+    let k = base
+        .steps
+        .iter()
+        .position(|s| s.rule.starts_with("have "))
+        .unwrap();
+    for rule in ["have 0", "have 99", "have x"] {
+        let mut c = base.clone();
+        c.steps[k].rule = rule.into();
+        reject(&c, rule);
+    }
+    let mut c = base.clone();
+    c.steps[k].direction = "backward".into();
+    reject(&c, "a have used backward");
+    // Haves in a version-1 certificate.
+    let mut c = base.clone();
+    c.version = 1;
+    c.definitions.clear();
+    reject(&c, "version 1 with haves");
 }

@@ -509,6 +509,7 @@ fn bug_fubini_for_means_not_proved() {
             ),
             assumptions: vec![],
             definitions: Vec::new(),
+            haves: Vec::new(),
             steps: vec![kernel::Step {
                 expr: syntax::parse_expr(r).unwrap(),
                 rule: "linear".into(),
@@ -662,6 +663,7 @@ fn kernel_normal_form_steps_agree_with_evaluation() {
                 statement: st(e1.clone(), e2.clone()),
                 assumptions: assumptions.clone(),
                 definitions: Vec::new(),
+                haves: Vec::new(),
                 steps: vec![kernel::Step {
                     expr: e2.clone(),
                     rule: rule.into(),
