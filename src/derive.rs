@@ -94,10 +94,18 @@ pub struct Report {
     pub equalities: Vec<Equality>,
     /// The symbolic higher derivatives (order 2 and 3), when asked for.
     pub higher: Option<crate::higher::Higher>,
+    /// Reductions in the chain rule's contributions that are zero, with
+    /// their proofs (the terms that vanish).
+    pub vanishing: Vec<(Expr, Proof)>,
     pub elapsed: Duration,
 }
 
 impl Report {
+    /// The vanishing reductions that occur in `e`.
+    pub fn vanishing_in<'a>(&'a self, e: &'a Expr) -> impl Iterator<Item = &'a (Expr, Proof)> {
+        self.vanishing.iter().filter(move |(z, _)| contains(e, z))
+    }
+
     /// Every equality got its expected verdict.
     pub fn ok(&self) -> bool {
         self.equalities.iter().all(Equality::as_expected)
@@ -239,9 +247,12 @@ pub fn derive(loaded: &Loaded, opts: &DeriveOptions) -> Result<Report, DeriveErr
     if let Some(h) = &higher {
         equalities.extend(higher_facts(model, h, &ctx));
     }
+    let contributions: Vec<&Expr> = derivation.steps.iter().map(|s| &s.contribution).collect();
+    let vanishing = crate::named::vanishing(&contributions, &ctx.definitions, &model.assumptions);
     Ok(Report {
         name: loaded.name.clone(),
         model: model.clone(),
+        vanishing,
         derivation,
         gradients,
         equalities,
@@ -371,6 +382,10 @@ fn facts(model: &Model, d: &Derivation, ctx: &Ctx, wanted: &[String]) -> Vec<Equ
         }
     }
     out
+}
+
+fn contains(e: &Expr, x: &Expr) -> bool {
+    e == x || e.children().iter().any(|c| contains(c, x))
 }
 
 /// A fresh symbol with the axes of `like`, named `name`.
@@ -524,7 +539,23 @@ pub fn write_text(out: &mut impl Write, r: &Report, expand: bool) -> fmt::Result
         writeln!(out, "  assuming {a}")?;
     }
     writeln!(out)?;
-    r.derivation.write_text(out)?;
+    writeln!(out, "chain rule, step by step:")?;
+    for s in &r.derivation.steps {
+        writeln!(out, "  {s}")?;
+        for (z, p) in r.vanishing_in(&s.contribution) {
+            let rules: Vec<&str> = p.steps.iter().map(|s| s.rule.as_str()).collect();
+            writeln!(
+                out,
+                "      this term is 0: {} = 0 (kernel-checked: {})",
+                syntax::print(z),
+                rules.join(", ")
+            )?;
+        }
+    }
+    writeln!(out, "the backward pass, as definitions:")?;
+    for (n, e) in r.derivation.program() {
+        writeln!(out, "  {} = {}", n.name, syntax::print(&e))?;
+    }
     writeln!(
         out,
         "\nsimplified gradients (cost = operations per element, reductions counted once)"

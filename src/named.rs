@@ -75,6 +75,26 @@ pub fn by_names(
     kernel::check(&proof).is_ok().then_some(proof)
 }
 
+/// The reductions in `exprs` that are zero, each with its proof over
+/// names (at most [`MAX_VANISHING_TRIES`] tried): the chain rule's terms
+/// that vanish, such as batch norm's σ²-path term of ∂ℓ/∂μ.
+pub fn vanishing(
+    exprs: &[&Expr],
+    all: &[(Symbol, Expr)],
+    assumptions: &[Assumption],
+) -> Vec<(Expr, Proof)> {
+    let mut reductions = Vec::new();
+    for e in exprs {
+        collect_reductions(e, &mut reductions);
+    }
+    let zero = Expr::num(0);
+    reductions
+        .into_iter()
+        .take(MAX_VANISHING_TRIES)
+        .filter_map(|r| by_names(r, &zero, all, assumptions).map(|p| (r.clone(), p)))
+        .collect()
+}
+
 /// The facts a proof over `definitions` starts from: vanishing reductions,
 /// then shorter forms of the definitions that contain them. Returns the
 /// haves and, for each shortened name, its have's 1-based index and form.

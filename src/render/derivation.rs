@@ -104,6 +104,15 @@ pub fn derivation<W: Write>(page: &mut Page<'_, W>, r: &Report, expand: bool) ->
             v.push(Span::Math(layout(&s.contribution, &n)));
             v.push(Span::text(" to "));
             v.push(Span::Math(partial(LOSS, &s.to)));
+            for (z, _) in r.vanishing_in(&s.contribution) {
+                v.push(Span::text("; this term is 0, since "));
+                v.push(Span::Math(Node::rel(
+                    layout(z, &n),
+                    Op::Eq,
+                    layout(&Expr::num(0), &n),
+                )));
+                v.push(Span::text(" (kernel-checked)"));
+            }
             v
         })
         .collect();

@@ -225,7 +225,7 @@ fn wrap_line(line: &str, width: usize) -> Vec<String> {
     let cont = " ".repeat(indent + 4);
     // Break points: the index of the space before an operator (or after a
     // separator), ranked by parenthesis depth, then by how loosely the
-    // operator binds (`= + -`, then `* /`, then separators, then any space
+    // operator binds (`;`, then `= + -`, then `* /`, then `,`, then any space
     // outside parentheses: prose).
     let mut breaks: Vec<(usize, (usize, u8))> = Vec::new();
     let mut depth = 0usize;
@@ -243,8 +243,10 @@ fn wrap_line(line: &str, width: usize) -> Vec<String> {
                     Some('*' | '/' | '·') => Some(2),
                     _ => None,
                 };
+                // `;` only ever separates prose clauses: the loosest break.
                 let class = class
-                    .or(matches!(before, Some(',' | ';')).then_some(3))
+                    .or((before == Some(';')).then_some(0))
+                    .or((before == Some(',')).then_some(3))
                     .or(
                         (depth == 0 && !matches!(before, Some('+' | '-' | '*' | '/' | '=' | '·')))
                             .then_some(4),

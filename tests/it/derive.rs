@@ -304,3 +304,33 @@ fn a_renamed_batchnorm_gets_proofs_of_the_same_length() {
     assert!(ca.iter().all(|(ok, _)| *ok), "{ca:?}");
     assert_eq!(ca, cb);
 }
+
+/// The paper's ∂ℓ/∂μ has a σ²-path term that vanishes because the
+/// deviations from the mean add up to zero; the chain rule says so, with a
+/// kernel-checked proof, for batch norm and for layer norm (other axes).
+#[test]
+fn the_vanishing_sigma_path_term_is_marked_with_its_proof() {
+    for (name, zero) in [
+        ("batchnorm", "sum[n](x[n] - mu)"),
+        ("layernorm", "sum[d](x[d,n] - mu[n])"),
+    ] {
+        let loaded = models::load(name).unwrap();
+        let r = derive::derive(&loaded, &DeriveOptions::default()).unwrap();
+        let z = syntax::parse_expr(zero).unwrap();
+        let (_, proof) = r
+            .vanishing
+            .iter()
+            .find(|(e, _)| *e == z)
+            .unwrap_or_else(|| panic!("{name}: {zero} not found among {:?}", r.vanishing));
+        assert!(bnproof::kernel::check(proof).is_ok());
+        assert_eq!(proof.statement.rhs, bnproof::ir::Expr::num(0));
+        // Only that term: nothing else in the chain rule is zero.
+        assert_eq!(r.vanishing.len(), 1, "{name}: {:?}", r.vanishing);
+        let mut text = String::new();
+        derive::write_text(&mut text, &r, false).unwrap();
+        assert!(
+            text.contains(&format!("this term is 0: {zero} = 0")),
+            "{text}"
+        );
+    }
+}
