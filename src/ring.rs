@@ -958,11 +958,14 @@ fn norm_node(e: &Expr, m: &Mode) -> Result<Poly, RingError> {
             }
         }
         // sqrt(x) = x^(1/2) everywhere (both 0 for x <= 0).
-        Expr::Sqrt(a) => {
-            let radicand = norm(a, m)?;
-            note_nonneg(a, &radicand, m);
-            sqrt_poly(radicand, m)?
-        }
+        Expr::Sqrt(a) => match sqrt_of_powers(a, m)? {
+            Some(p) => p,
+            None => {
+                let radicand = norm(a, m)?;
+                note_nonneg(a, &radicand, m);
+                sqrt_poly(radicand, m)?
+            }
+        },
         // A reduction depends only on the values of its body.
         Expr::Reduce(op, axes, body) if m.linear => linear_reduce(*op, axes, body, m)?,
         Expr::Reduce(op, axes, body) => {
@@ -1383,6 +1386,90 @@ fn reduce_radicals(p: Poly, m: &Mode) -> Result<Poly, RingError> {
     Ok(out)
 }
 
+/// The factors of a product as written: `(factor, inverted)` pairs and the
+/// sign of the negations and negative numbers met (`a * -b / c^4`).
+fn written_factors<'e>(
+    e: &'e Expr,
+    inverted: bool,
+    out: &mut Vec<(&'e Expr, bool)>,
+    neg: &mut bool,
+) {
+    match e {
+        Expr::Mul(a, b) => {
+            written_factors(a, inverted, out, neg);
+            written_factors(b, inverted, out, neg);
+        }
+        Expr::Div(a, b) => {
+            written_factors(a, inverted, out, neg);
+            written_factors(b, !inverted, out, neg);
+        }
+        Expr::Neg(a) => {
+            *neg = !*neg;
+            written_factors(a, inverted, out, neg);
+        }
+        Expr::Num(c) if c.is_negative() => {
+            *neg = !*neg;
+            out.push((e, inverted));
+        }
+        _ => out.push((e, inverted)),
+    }
+}
+
+/// `sqrt` of a product written with powers of whole subterms (their normal
+/// forms are polynomials, whose squares the polynomial route cannot see):
+/// `sqrt(b^4t · R) = b^2t · sqrt(R)` (`b^2t ≥ 0`; `1/b` likewise), and
+/// `sqrt(−c · b1^2k1 ⋯) = 0` for `c > 0` (the radicand is `≤ 0`).
+/// `None` when no factor is such a power.
+fn sqrt_of_powers(a: &Expr, m: &Mode) -> Result<Option<Poly>, RingError> {
+    let mut factors = Vec::new();
+    let mut neg = false;
+    written_factors(a, false, &mut factors, &mut neg);
+    fn even_power(e: &Expr) -> Option<(&Expr, u32)> {
+        match e {
+            Expr::Pow(b, x) => {
+                let k = x.const_value()?;
+                let k = k.is_integer().then(|| k.to_integer().to_u32())??;
+                (k >= 2 && !matches!(**b, Expr::Num(_))).then_some((&**b, k))
+            }
+            _ => None,
+        }
+    }
+    let squares_only = factors
+        .iter()
+        .all(|(f, _)| matches!(f, Expr::Num(_)) || even_power(f).is_some_and(|(_, k)| k % 2 == 0));
+    if neg && squares_only && factors.iter().any(|(f, _)| even_power(f).is_some()) {
+        return Ok(Some(Poly::zero()));
+    }
+    if !factors
+        .iter()
+        .any(|(f, _)| even_power(f).is_some_and(|(_, k)| k >= 4))
+    {
+        return Ok(None);
+    }
+    let mut outside = Poly::constant_poly(Rat::one());
+    let mut inside = Poly::constant_poly(if neg { -Rat::one() } else { Rat::one() });
+    for (f, inverted) in factors {
+        let part = |e: &Expr| if inverted { inv_expr(e, m) } else { norm(e, m) };
+        match even_power(f) {
+            Some((b, k)) if k >= 4 => {
+                let out = 2 * (k / 4);
+                let base = part(b)?;
+                outside = outside.times(&base.pow(out)?)?;
+                inside = inside.times(&base.pow(k - 2 * out)?)?;
+            }
+            _ => {
+                // Negative numbers were counted in `neg`.
+                let p = match f {
+                    Expr::Num(c) if c.is_negative() => part(&Expr::Num(-c))?,
+                    _ => part(f)?,
+                };
+                inside = inside.times(&p)?;
+            }
+        }
+    }
+    Ok(Some(outside.times(&sqrt_poly(inside, m)?)?))
+}
+
 /// `sqrt(p)`; with a `nonneg` check, square factors of atoms proven
 /// non-negative come out: `sqrt(a^2k · q) = a^k · sqrt(q)` for `a ≥ 0`
 /// (for any `q`: both sides are 0 when `q ≤ 0` or `a = 0`).
@@ -1722,6 +1809,19 @@ mod tests {
                 mul(pow(x.clone(), n(2)), Expr::sqrt(mul(x.clone(), a.clone()))),
             ),
             (Expr::sqrt(Expr::neg(pow(x.clone(), n(2)))), n(0)),
+            // ... also of whole subterms, as written
+            (
+                Expr::sqrt(mul(pow(sub(x.clone(), b.clone()), n(4)), a.clone())),
+                mul(pow(sub(x.clone(), b.clone()), n(2)), Expr::sqrt(a.clone())),
+            ),
+            (
+                Expr::sqrt(div(a.clone(), pow(sub(x.clone(), b.clone()), n(8)))),
+                div(Expr::sqrt(a.clone()), pow(sub(x.clone(), b.clone()), n(4))),
+            ),
+            (
+                Expr::sqrt(mul(n(-3), pow(add(x.clone(), b.clone()), n(6)))),
+                n(0),
+            ),
             // powers of roots above the index
             (
                 pow(x.clone(), Expr::rat(3, 2)),
@@ -1799,6 +1899,18 @@ mod tests {
             ),
             (pow(pow(x.clone(), n(2)), Expr::rat(1, 2)), x.clone()),
             (Expr::sqrt(pow(x.clone(), n(6))), pow(x.clone(), n(3))),
+            (
+                Expr::sqrt(pow(sub(x.clone(), b.clone()), n(6))),
+                pow(sub(x.clone(), b.clone()), n(3)),
+            ),
+            (
+                Expr::sqrt(Expr::neg(pow(sub(x.clone(), b.clone()), n(3)))),
+                n(0),
+            ),
+            (
+                Expr::sqrt(mul(n(3), pow(add(x.clone(), b.clone()), n(6)))),
+                n(0),
+            ),
             (Expr::sqrt(pow(x.clone(), n(2))), x.clone()),
             (mul(x.clone(), mul(x.clone(), div(n(1), x.clone()))), n(1)),
             (pow(Expr::sqrt(x.clone()), n(4)), pow(x.clone(), n(2))),
