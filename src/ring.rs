@@ -946,9 +946,17 @@ fn norm_node(e: &Expr, m: &Mode) -> Result<Poly, RingError> {
         Expr::Neg(a) => norm(a, m)?.negate(),
         Expr::Add(a, b) => norm(a, m)?.plus(&norm(b, m)?)?,
         Expr::Sub(a, b) => norm(a, m)?.plus(&norm(b, m)?.negate())?,
-        Expr::Mul(a, b) => norm(a, m)?.times(&norm(b, m)?)?,
+
         // a / b = a * (1/b) by definition of the total division.
-        Expr::Div(a, b) => norm(a, m)?.times(&inv_expr(b, m)?)?,
+        Expr::Div(a, b) => match div_common_factors(e, m)? {
+            Some(p) => p,
+            None => norm(a, m)?.times(&inv_expr(b, m)?)?,
+        },
+        Expr::Mul(a, b) if has_reciprocal(e) => match div_common_factors(e, m)? {
+            Some(p) => p,
+            None => norm(a, m)?.times(&norm(b, m)?)?,
+        },
+        Expr::Mul(a, b) => norm(a, m)?.times(&norm(b, m)?)?,
         Expr::Pow(b, x) => {
             let xp = norm(x, m)?;
             match xp.constant() {
@@ -1299,7 +1307,7 @@ fn root_of(a: &Atom) -> Option<(u32, &Expr, bool)> {
 /// number is `0`, and so is its total inverse). The canonical form keeps a
 /// root factor, so it is `0` there too:
 /// - `R > 0`: `e^n · r^f` with `R = q·n + f`, `1 ≤ f ≤ q`;
-/// - `R < 0`: `(1/e)^n · (1/r)^f` with `−R = q·n + f`, `1 ≤ f ≤ q`;
+/// - `R < 0`: `(1/r)^(−R)` (denominators keep their roots: `1/sqrt(v)^3`);
 /// - `R = 0`: `r · (1/r)` (1 where `e > 0`, else 0).
 ///
 /// So `x^(3/2) = x·sqrt(x)`, `x/sqrt(x) = sqrt(x)` and `x^(-3/2) = 1/(x·sqrt(x))`
@@ -1310,7 +1318,7 @@ fn reduce_radicals(p: Poly, m: &Mode) -> Result<Poly, RingError> {
     let needs = |mono: &Monomial| {
         mono.factors().any(|(a, k)| {
             root_of(a).is_some_and(|(q, e, inverse)| {
-                k > q
+                (k > q && !inverse)
                     || mono.factors().any(|(b, _)| {
                         b != a
                             && (b.is_expr(e)
@@ -1374,8 +1382,8 @@ fn reduce_radicals(p: Poly, m: &Mode) -> Result<Poly, RingError> {
                 f.insert(root_atom, fr);
                 extra = extra.times(&norm(&e, m)?.pow(n)?)?;
             } else if r < 0 {
-                f.insert(inv_root_atom, fr);
-                extra = extra.times(&inv_expr(&e, m)?.pow(n)?)?;
+                let k = u32::try_from(-r).map_err(|_| RingError::TooLarge("a power".into()))?;
+                f.insert(inv_root_atom, k);
             } else {
                 f.insert(root_atom, 1);
                 f.insert(inv_root_atom, 1);
@@ -1388,12 +1396,17 @@ fn reduce_radicals(p: Poly, m: &Mode) -> Result<Poly, RingError> {
 
 /// The factors of a product as written: `(factor, inverted)` pairs and the
 /// sign of the negations and negative numbers met (`a * -b / c^4`).
+/// At most [`MAX_WRITTEN_FACTORS`] factors are collected (more stops the
+/// walk; callers then decline), so that a long product costs linear time.
 fn written_factors<'e>(
     e: &'e Expr,
     inverted: bool,
     out: &mut Vec<(&'e Expr, bool)>,
     neg: &mut bool,
 ) {
+    if out.len() > MAX_WRITTEN_FACTORS {
+        return;
+    }
     match e {
         Expr::Mul(a, b) => {
             written_factors(a, inverted, out, neg);
@@ -1415,6 +1428,110 @@ fn written_factors<'e>(
     }
 }
 
+/// A quotient whose numerator and denominator share a written factor
+/// (`(x+1)^2/(x+1)`): the factors' powers are collected per base as
+/// written, and `B^k · (1/B)^j` becomes `B^(k−j)`, `(1/B)^(j−k)` or
+/// `B · (1/B)` (`k = j`) — true for every value of `B` under the total
+/// inverse, as for atoms ([`Monomial::reduce_inverse_pairs`]), but here for
+/// bases whose normal form is a polynomial. `None` when no base is shared.
+fn div_common_factors(e: &Expr, m: &Mode) -> Result<Option<Poly>, RingError> {
+    let mut factors = Vec::new();
+    let mut neg = false;
+    written_factors(e, false, &mut factors, &mut neg);
+    if factors.len() > MAX_WRITTEN_FACTORS {
+        return Ok(None);
+    }
+    // (base, power above the bar, power below), bases in order of appearance.
+    let mut groups: Vec<(&Expr, u32, u32)> = Vec::new();
+    let mut numbers = Poly::constant_poly(if neg { -Rat::one() } else { Rat::one() });
+    for (f, inverted) in &factors {
+        if let Expr::Num(c) = f {
+            let c = c.abs();
+            numbers = numbers.times(&Poly::constant_poly(if *inverted {
+                crate::ir::total_div(&Rat::one(), &c)
+            } else {
+                c
+            }))?;
+            continue;
+        }
+        // `B^k`, `B^-k = (1/B)^k`, `(1/B)^k` and `1/B` are powers of `B`.
+        let (mut base, mut k, mut inverted) = (*f, 1u32, *inverted);
+        if let Expr::Pow(b, x) = f {
+            let k_int = x
+                .const_value()
+                .filter(|k| k.is_integer() && !k.is_zero())
+                .and_then(|k| k.to_integer().to_i64())
+                .filter(|k| k.unsigned_abs() <= u64::from(MAX_DEGREE));
+            if let (Some(kk), false) = (k_int, matches!(**b, Expr::Num(_))) {
+                base = b;
+                k = kk.unsigned_abs() as u32;
+                inverted ^= kk < 0;
+            }
+        }
+        if let Expr::Div(one, b) = base {
+            if matches!(&**one, Expr::Num(r) if r.is_one()) && !matches!(**b, Expr::Num(_)) {
+                base = b;
+                inverted = !inverted;
+            }
+        }
+        match groups.iter_mut().find(|(b, _, _)| *b == base) {
+            Some(g) => {
+                if inverted {
+                    g.2 += k;
+                } else {
+                    g.1 += k;
+                }
+            }
+            None => groups.push((
+                base,
+                if inverted { 0 } else { k },
+                if inverted { k } else { 0 },
+            )),
+        }
+    }
+    if !groups
+        .iter()
+        .any(|(_, k, j)| *k > 0 && *j > 0 && *k + *j > 2)
+    {
+        return Ok(None);
+    }
+    let mut out = numbers;
+    for (base, k, j) in groups {
+        let part = match (k, j) {
+            (k, j) if k > j => norm(base, m)?.pow(k - j)?,
+            (k, j) if j > k => inv_expr(base, m)?.pow(j - k)?,
+            (0, 0) => Poly::constant_poly(Rat::one()),
+            _ => norm(base, m)?.times(&inv_expr(base, m)?)?,
+        };
+        out = out.times(&part)?;
+    }
+    Ok(Some(out))
+}
+
+/// Whether a product as written has a reciprocal or negative power among
+/// its first factors (a cheap filter before [`div_common_factors`]).
+fn has_reciprocal(e: &Expr) -> bool {
+    fn walk(e: &Expr, budget: &mut usize) -> bool {
+        if *budget == 0 {
+            return false;
+        }
+        *budget -= 1;
+        match e {
+            Expr::Mul(a, b) => walk(a, budget) || walk(b, budget),
+            Expr::Neg(a) => walk(a, budget),
+            Expr::Div(..) => true,
+            Expr::Pow(b, x) => {
+                matches!(**b, Expr::Div(..)) || x.const_value().is_some_and(|k| k.is_negative())
+            }
+            _ => false,
+        }
+    }
+    walk(e, &mut { MAX_WRITTEN_FACTORS })
+}
+
+/// Most factors [`written_factors`] collects.
+const MAX_WRITTEN_FACTORS: usize = 64;
+
 /// `sqrt` of a product written with powers of whole subterms (their normal
 /// forms are polynomials, whose squares the polynomial route cannot see):
 /// `sqrt(b^4t · R) = b^2t · sqrt(R)` (`b^2t ≥ 0`; `1/b` likewise), and
@@ -1424,6 +1541,9 @@ fn sqrt_of_powers(a: &Expr, m: &Mode) -> Result<Option<Poly>, RingError> {
     let mut factors = Vec::new();
     let mut neg = false;
     written_factors(a, false, &mut factors, &mut neg);
+    if factors.len() > MAX_WRITTEN_FACTORS {
+        return Ok(None);
+    }
     fn even_power(e: &Expr) -> Option<(&Expr, u32)> {
         match e {
             Expr::Pow(b, x) => {
@@ -1802,6 +1922,42 @@ mod tests {
                 div(pow(x.clone(), n(3)), pow(x.clone(), n(3))),
                 div(x.clone(), x.clone()),
             ),
+            // ... also for bases written alike above and below the bar
+            (
+                div(pow(add(x.clone(), n(1)), n(2)), add(x.clone(), n(1))),
+                add(x.clone(), n(1)),
+            ),
+            (
+                div(
+                    mul(n(2), mul(pow(sub(a.clone(), b.clone()), n(3)), x.clone())),
+                    mul(n(4), sub(a.clone(), b.clone())),
+                ),
+                mul(
+                    Expr::rat(1, 2),
+                    mul(pow(sub(a.clone(), b.clone()), n(2)), x.clone()),
+                ),
+            ),
+            (
+                div(
+                    pow(add(x.clone(), n(1)), n(2)),
+                    pow(add(x.clone(), n(1)), n(2)),
+                ),
+                div(add(x.clone(), n(1)), add(x.clone(), n(1))),
+            ),
+            (
+                mul(
+                    pow(add(x.clone(), n(1)), n(3)),
+                    pow(div(n(1), add(x.clone(), n(1))), n(2)),
+                ),
+                add(x.clone(), n(1)),
+            ),
+            (
+                mul(
+                    pow(add(x.clone(), n(1)), n(3)),
+                    pow(add(x.clone(), n(1)), n(-5)),
+                ),
+                pow(add(x.clone(), n(1)), n(-2)),
+            ),
             // fourth powers leave square roots as squares; minus a square has root 0
             (Expr::sqrt(pow(x.clone(), n(4))), pow(x.clone(), n(2))),
             (
@@ -1890,6 +2046,21 @@ mod tests {
         let (a, b, x) = (s("a"), s("b"), s("x"));
         let cases: Vec<(Expr, Expr)> = vec![
             (div(x.clone(), x.clone()), n(1)),
+            (
+                div(
+                    pow(add(x.clone(), n(1)), n(2)),
+                    pow(add(x.clone(), n(1)), n(2)),
+                ),
+                n(1),
+            ),
+            (div(add(x.clone(), n(1)), add(x.clone(), n(1))), n(1)),
+            (
+                mul(
+                    pow(add(x.clone(), n(1)), n(2)),
+                    pow(add(x.clone(), n(1)), n(-2)),
+                ),
+                n(1),
+            ),
             (mul(x.clone(), div(n(1), x.clone())), n(1)),
             (pow(Expr::sqrt(x.clone()), n(2)), x.clone()),
             (Expr::sqrt(pow(x.clone(), n(2))), x.clone()),
