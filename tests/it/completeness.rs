@@ -194,7 +194,9 @@ fn atom(rng: &mut ChaCha8Rng) -> &'static str {
         "sqrt(z)",
         "(z^(1/3))",
         "var[i](y[i])",
-    ][rng.gen_range(0..6)]
+        "(x + 1)",
+        "(x - w[i])",
+    ][rng.gen_range(0..8)]
 }
 
 fn nested_sums(rng: &mut ChaCha8Rng) -> (String, Vec<String>) {
@@ -482,7 +484,7 @@ fn families() -> Vec<Family> {
         },
         Family {
             name: "inverse powers",
-            bounds: "a^k / a^j, k, j ≤ 6, six kinds of atom",
+            bounds: "a^k / a^j, k, j ≤ 6; symbols, reductions, roots, sums",
             gen: inverse_powers,
         },
         Family {

@@ -600,7 +600,7 @@ fn gen_field(rng: &mut ChaCha8Rng, depth: u32) -> Expr {
         };
     }
     let d = depth - 1;
-    match rng.gen_range(0..15) {
+    match rng.gen_range(0..16) {
         0 => Expr::add(gen_field(rng, d), gen_field(rng, d)),
         1 => Expr::sub(gen_field(rng, d), gen_field(rng, d)),
         2 | 3 => Expr::mul(gen_field(rng, d), gen_field(rng, d)),
@@ -618,6 +618,20 @@ fn gen_field(rng: &mut ChaCha8Rng, depth: u32) -> Expr {
             gen_field(rng, d),
             Expr::num(rng.gen_range(2..=6)),
         )),
+        13 => {
+            // a base written alike above and below the bar
+            let g = gen_field(rng, d);
+            Expr::div(
+                Expr::mul(
+                    Expr::pow(g.clone(), Expr::num(rng.gen_range(1..=3))),
+                    gen_field(rng, 0),
+                ),
+                Expr::mul(
+                    Expr::pow(g, Expr::num(rng.gen_range(1..=3))),
+                    gen_field(rng, 0),
+                ),
+            )
+        }
         12 => Expr::sqrt(Expr::mul(
             Expr::num(rng.gen_range(-2..=2)),
             Expr::mul(
