@@ -39,7 +39,10 @@ const ROUND_PREC: i64 = 96;
 /// precision of the enclosure, about `2^-ROOT_PREC`).
 const ROOT_PREC: i64 = 80;
 
-/// Largest root index enclosed by an interval (exact roots go further).
+/// Largest root index enclosed by integer roots of `x·2^(b·k)`; larger
+/// indices (up to [`MAX_EXPONENT`]) are enclosed from a floating-point
+/// estimate checked exactly ([`root_bounds_checked`]), because the integer
+/// root converges too slowly there.
 const MAX_ROOT_INDEX: u64 = 64;
 
 /// Deepest expression tree evaluated (recursion guard).
@@ -490,8 +493,7 @@ fn root_exact(x: &Rat, b: u64) -> R<Option<Rat>> {
 /// `((s+1)/2^k)^b > x`.
 fn root_bounds(x: &Rat, b: u64) -> R<(Rat, Rat)> {
     if b > MAX_ROOT_INDEX {
-        // The integer root below converges too slowly for such indices.
-        return Err(too_large("irrational root of index above 64"));
+        return root_bounds_checked(x, b);
     }
     let b32 = u32::try_from(b).map_err(|_| too_large("root index"))?;
     let bi = b as i64;
@@ -516,6 +518,71 @@ fn root_bounds(x: &Rat, b: u64) -> R<(Rat, Rat)> {
         let f = pow2(k.unsigned_abs());
         Ok((Rat::from_integer(s * &f), Rat::from_integer(s1 * f)))
     }
+}
+
+/// `log2 |v|` in floating point (from the leading 60 bits), `v != 0`.
+fn log2_f64(v: &BigInt) -> f64 {
+    let bits = v.bits();
+    let sh = bits.saturating_sub(60);
+    let top = (v.abs() >> (sh as usize)).to_f64().unwrap_or(1.0);
+    sh as f64 + top.log2()
+}
+
+/// Rigorous bounds `lo <= x^(1/b) <= hi` for `x > 0` and a large index `b`:
+/// a floating-point estimate `s ≈ x^(1/b)·2^k` (about 50 bits), widened by
+/// `2^16` on each side, then *checked* in integers: `lo^b·d <= n·2^(b·k)`
+/// and `hi^b·d >= n·2^(b·k)` for `x = n/d`. The estimate only guides; the
+/// enclosure holds because of the check (else: undecided).
+fn root_bounds_checked(x: &Rat, b: u64) -> R<(Rat, Rat)> {
+    if b > MAX_EXPONENT as u64 {
+        return Err(too_large("root index beyond MAX_EXPONENT"));
+    }
+    let t = (log2_f64(x.numer()) - log2_f64(x.denom())) / b as f64;
+    if !t.is_finite() {
+        return Err(too_large("root of a number too large or small"));
+    }
+    let k = 50 - t.floor() as i64;
+    let est = (t - t.floor() + 50.0).exp2();
+    let s = BigInt::from(est as u64);
+    let slack = BigInt::from(1u64 << 16);
+    let lo = &s - &slack;
+    let hi = &s + &slack;
+    let bk = (b as u128) * (k.unsigned_abs() as u128);
+    if bk > 4 * MAX_BITS as u128 || !lo.is_positive() {
+        return Err(too_large("root of a number too large or small"));
+    }
+    let shifted = |v: &BigInt| -> BigInt {
+        // v · 2^(b·k) when k >= 0; the other side takes 2^(b·|k|) otherwise.
+        if k >= 0 {
+            v << (bk as usize)
+        } else {
+            v.clone()
+        }
+    };
+    let other = |v: BigInt| -> BigInt {
+        if k >= 0 {
+            v
+        } else {
+            v << (bk as usize)
+        }
+    };
+    let (n, d) = (x.numer(), x.denom());
+    let rhs = shifted(n);
+    let lo_ok = other(num_traits::pow(lo.clone(), b as usize) * d) <= rhs;
+    let hi_ok = other(num_traits::pow(hi.clone(), b as usize) * d) >= rhs;
+    if !(lo_ok && hi_ok) {
+        return Err(EvalError::Undefined(
+            "root estimate could not be confirmed".to_string(),
+        ));
+    }
+    let scale = |v: BigInt| {
+        if k >= 0 {
+            Rat::new(v, pow2(k as u64))
+        } else {
+            Rat::from_integer(v * pow2(k.unsigned_abs()))
+        }
+    };
+    Ok((scale(lo), scale(hi)))
 }
 
 /// A rigorous bound of `x^(1/b)` for `x >= 0` from below (`up = false`) or above.
@@ -1120,8 +1187,26 @@ mod tests {
     fn high_roots() {
         let none = BTreeMap::new();
         let en = Env::default();
+        // Indices above 64: floating-point estimates, checked exactly.
         let e = Expr::pow(Expr::sqrt(n(2)), Expr::rat(1, 4095));
-        assert!(matches!(eval(&e, &en, &none), Err(EvalError::TooLarge(_))));
+        let v = eval(&e, &en, &none).unwrap();
+        assert!((v.approx() - 2f64.powf(1.0 / 8190.0)).abs() < 1e-12);
+        let a = eval(&Expr::pow(n(2), Expr::rat(1, 64)), &en, &none).unwrap();
+        let b = eval(&Expr::pow(n(2), Expr::rat(1, 65)), &en, &none).unwrap();
+        assert!(a.definitely_ne(&b));
+        let big = Rat::from_integer(BigInt::one() << 3000usize);
+        for (x, b) in [
+            (q(2, 1), 65usize),
+            (q(1, 3), 4095),
+            (q(10, 7), 1000),
+            (big, 97),
+        ] {
+            let (lo, hi) = root_bounds(&x, b as u64).unwrap();
+            assert!(lo < hi);
+            assert!(num_traits::pow(lo, b) <= x && x <= num_traits::pow(hi, b));
+        }
+        let e = Expr::pow(n(2), Expr::rat(1, 4097));
+        assert!(eval(&e, &en, &none).is_err());
         let e = Expr::pow(Expr::sqrt(n(2)), Expr::rat(1, 63));
         assert!(eval(&e, &en, &none).is_ok());
         let e = Expr::pow(Expr::pow(n(3), n(4095)), Expr::rat(2, 4095));

@@ -279,7 +279,7 @@ impl Expr {
                 if !e.is_integer() {
                     return None;
                 }
-                int_pow(&base, e.to_integer().to_i64()?)?
+                int_pow_big(&base, &e.to_integer())?
             }
             _ => return None,
         })
@@ -295,35 +295,51 @@ pub fn total_div(a: &Rat, b: &Rat) -> Rat {
     }
 }
 
-/// Largest absolute integer exponent evaluated exactly; larger ones are refused
-/// so that evaluation never runs out of memory.
+/// Largest absolute integer exponent the numeric oracles and the evaluator's
+/// interval arithmetic take; larger ones are refused so that evaluation never
+/// runs out of memory. (Exact constant folding, [`int_pow`], is bounded by the
+/// size of its result instead.)
 pub const MAX_EXPONENT: i64 = 4096;
 
-/// Largest result, in bits of numerator plus denominator, that constant
-/// folding computes: bigger powers stay unevaluated (and the search never
-/// spends its time on them).
-pub const MAX_POW_BITS: u64 = 1 << 16;
+/// Largest result, in bits of the numerator and of the denominator, that
+/// constant folding computes (`2^99999` folds, `2^100000` does not): bigger
+/// powers stay unevaluated (and the search never spends its time on them).
+pub const MAX_POW_BITS: u64 = 100_000;
 
 /// `base ^ e` for an integer `e` under the total semantics (`0^-n = 0`).
-/// `None` when `|e|` exceeds [`MAX_EXPONENT`] or the result would exceed
-/// [`MAX_POW_BITS`] (unless the base is 0, 1 or -1).
+/// `None` when the numerator or denominator of the result would exceed
+/// [`MAX_POW_BITS`] bits (never for the bases 0, 1 and -1).
 pub fn int_pow(base: &Rat, e: i64) -> Option<Rat> {
+    int_pow_big(base, &BigInt::from(e))
+}
+
+/// [`int_pow`] for an exponent of any size: the bases 0, 1 and -1 take any
+/// exponent (`(-1)^(10^100) = 1`, `0^(10^100) = 0`); other bases fold while
+/// the result stays within [`MAX_POW_BITS`] bits.
+pub fn int_pow_big(base: &Rat, e: &BigInt) -> Option<Rat> {
+    use num_integer::Integer;
     if base.is_zero() {
-        return Some(if e == 0 { Rat::one() } else { Rat::zero() });
+        return Some(if e.is_zero() { Rat::one() } else { Rat::zero() });
     }
     if base.abs().is_one() {
-        let neg = base.is_negative() && e.rem_euclid(2) == 1;
+        let neg = base.is_negative() && e.is_odd();
         return Some(if neg { -Rat::one() } else { Rat::one() });
     }
-    if e.unsigned_abs() > MAX_EXPONENT as u64 {
+    let n = e.abs().to_u64()?;
+    // |base| != 1, so the numerator or the denominator has at least 2 bits
+    // and grows by at least (bits - 1) per factor: refuse before computing
+    // anything far too large, compute at most about twice the limit, and
+    // check the exact size afterwards.
+    let (nb, db) = (base.numer().bits(), base.denom().bits());
+    let lower = |bits: u64| bits.saturating_sub(1).saturating_mul(n);
+    if lower(nb) > MAX_POW_BITS || lower(db) > MAX_POW_BITS {
         return None;
     }
-    let bits = base.numer().bits() + base.denom().bits();
-    if bits.saturating_mul(e.unsigned_abs()) > MAX_POW_BITS {
+    let p = num_traits::pow(base.clone(), usize::try_from(n).ok()?);
+    if p.numer().bits() > MAX_POW_BITS || p.denom().bits() > MAX_POW_BITS {
         return None;
     }
-    let p = num_traits::pow(base.clone(), e.unsigned_abs() as usize);
-    Some(if e < 0 { p.recip() } else { p })
+    Some(if e.is_negative() { p.recip() } else { p })
 }
 
 /// Names rendered as Greek letters by the renderers.
@@ -400,5 +416,23 @@ mod tests {
             Expr::pow(Expr::num(2), Expr::num(1 << 40)).const_value(),
             None
         );
+        // bases 0, 1, -1 take any exponent; others fold below 10^5 bits
+        let googol = Expr::pow(Expr::num(10), Expr::num(100));
+        assert_eq!(
+            Expr::pow(Expr::num(-1), googol.clone()).const_value(),
+            Some(Rat::one())
+        );
+        assert_eq!(
+            Expr::pow(Expr::num(0), googol.clone()).const_value(),
+            Some(Rat::zero())
+        );
+        assert_eq!(
+            Expr::pow(Expr::num(-1), Expr::add(googol, Expr::num(1))).const_value(),
+            Some(-Rat::one())
+        );
+        let big = int_pow(&Rat::from_integer(2.into()), 99_999).unwrap();
+        assert_eq!(big.numer().bits(), 100_000);
+        assert_eq!(int_pow(&Rat::from_integer(2.into()), 100_000), None);
+        assert_eq!(int_pow(&Rat::new(1.into(), 2.into()), -99_999), Some(big));
     }
 }

@@ -1289,6 +1289,9 @@ const NF_FIRST_SIZE: usize = 120;
 /// normal form in the middle; the kernel recomputes both comparisons.
 pub fn by_normal_form(stmt: &Statement, assumptions: &[Assumption]) -> Option<Proof> {
     let facts = crate::sign::Facts::new(assumptions);
+    if facts.is_contradictory() {
+        return by_contradiction(stmt, assumptions);
+    }
     let checks = crate::sign::field_checks(&facts);
     let modes = [("linear", ring::Mode::LINEAR), ("field", checks.mode())];
     for (name, mode) in modes {
@@ -1319,7 +1322,7 @@ pub fn by_normal_form(stmt: &Statement, assumptions: &[Assumption]) -> Option<Pr
         for target in [&middle, &stmt.rhs] {
             let before = steps.last().map_or(&stmt.lhs, |s: &Step| &s.expr);
             if before != target {
-                let position = rules::diff_position(before, target).unwrap_or_default();
+                let position = nf_position(before, target, &mode);
                 steps.push(Step {
                     expr: target.clone(),
                     rule: name.into(),
@@ -1341,6 +1344,61 @@ pub fn by_normal_form(stmt: &Statement, assumptions: &[Assumption]) -> Option<Pr
         }
     }
     None
+}
+
+/// Under assumptions the sign analysis shows unsatisfiable every statement
+/// holds vacuously, and the kernel accepts `0 != 0` as a side condition:
+/// `lhs = rhs + (lhs − rhs)·1` (ring), `1 = 0/0` (`div-self` backward, its
+/// condition `0 != 0` established from the contradiction), then
+/// `rhs + (lhs − rhs)·(0/0) = rhs` (ring, as `0/0 = 0`).
+fn by_contradiction(stmt: &Statement, assumptions: &[Assumption]) -> Option<Proof> {
+    let (l, r) = (&stmt.lhs, &stmt.rhs);
+    let with = |k: Expr| Expr::add(r.clone(), Expr::mul(Expr::sub(l.clone(), r.clone()), k));
+    let step = |expr: Expr, rule: &str, direction: Direction, position: Vec<usize>| Step {
+        expr,
+        rule: rule.into(),
+        direction,
+        position,
+        subst: None,
+    };
+    let proof = Proof {
+        statement: stmt.clone(),
+        assumptions: assumptions.to_vec(),
+        steps: vec![
+            step(with(Expr::num(1)), "ring", Direction::Forward, vec![]),
+            step(
+                with(Expr::div(Expr::num(0), Expr::num(0))),
+                "div-self",
+                Direction::Backward,
+                vec![1, 1],
+            ),
+            step(r.clone(), "ring", Direction::Forward, vec![]),
+        ],
+        definitions: Vec::new(),
+        haves: Vec::new(),
+    };
+    kernel::check(&proof).is_ok().then_some(proof)
+}
+
+/// Where a normal-form step from `before` to `after` goes: the first
+/// position where they differ, moved up until the two subterms there have
+/// the same normal form (`(-x)^2` to `x^2` differ only at `-x` vs `x`, but
+/// only the whole powers are equal). The root when none is found.
+fn nf_position(before: &Expr, after: &Expr, mode: &ring::Mode) -> Vec<usize> {
+    let mut pos = rules::diff_position(before, after).unwrap_or_default();
+    while !pos.is_empty() {
+        let same = before.at(&pos).zip(after.at(&pos)).is_some_and(|(a, b)| {
+            matches!(
+                (ring::normalize_with(a, mode), ring::normalize_with(b, mode)),
+                (Ok(x), Ok(y)) if x == y
+            )
+        });
+        if same {
+            break;
+        }
+        pos.pop();
+    }
+    pos
 }
 
 /// Shorten a proof by moving `ring` steps past the named steps that follow

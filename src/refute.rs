@@ -170,7 +170,11 @@ const MAX_POSITIONS: usize = 64;
 
 /// Shrink the largest sizes until the shape has at most [`MAX_POSITIONS`].
 fn shrink(mut sizes: BTreeMap<String, usize>) -> BTreeMap<String, usize> {
-    while sizes.values().product::<usize>() > MAX_POSITIONS {
+    // Saturating: with hundreds of axes the plain product overflows (and
+    // wrapped to 0 for 300 axes of size 2, so nothing was shrunk).
+    let positions =
+        |s: &BTreeMap<String, usize>| s.values().fold(1usize, |acc, n| acc.saturating_mul(*n));
+    while positions(&sizes) > MAX_POSITIONS {
         let Some((_, n)) = sizes.iter_mut().max_by_key(|(_, n)| **n) else {
             break;
         };

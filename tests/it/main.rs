@@ -2,6 +2,7 @@
 
 mod adversarial;
 mod cli;
+mod completeness;
 mod derive;
 mod edge;
 mod explain;

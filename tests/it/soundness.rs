@@ -15,6 +15,7 @@ use bnproof::ir::{Assumption, Expr, Rat, RedOp, Rel, Statement};
 use bnproof::kernel;
 use bnproof::prove::{self, Options, Outcome};
 use bnproof::refute::check_counterexample;
+use bnproof::ring;
 use bnproof::syntax;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -591,22 +592,56 @@ fn total_semantics_corner_cases() {
 /// that two random ones are often equal.
 fn gen_field(rng: &mut ChaCha8Rng, depth: u32) -> Expr {
     if depth == 0 || rng.gen_bool(0.25) {
-        return match rng.gen_range(0..6) {
+        return match rng.gen_range(0..8) {
             0 => Expr::num(rng.gen_range(0..3)),
             1 | 2 => Expr::sym("a", &[]),
             3 => Expr::sym("b", &[]),
+            // roots of constants (folded exactly by the normal forms)
+            4 => Expr::sqrt(Expr::num([2, 8, 18, 3][rng.gen_range(0..4)])),
             _ => Expr::sym("x", &["i"]),
         };
     }
     let d = depth - 1;
-    match rng.gen_range(0..9) {
+    match rng.gen_range(0..16) {
         0 => Expr::add(gen_field(rng, d), gen_field(rng, d)),
         1 => Expr::sub(gen_field(rng, d), gen_field(rng, d)),
         2 | 3 => Expr::mul(gen_field(rng, d), gen_field(rng, d)),
         4 | 5 => Expr::div(gen_field(rng, d), gen_field(rng, d)),
         6 => Expr::sqrt(gen_field(rng, d)),
         7 => Expr::reduce(RedOp::Mean, &["i"], gen_field(rng, d)),
-        _ => Expr::pow(gen_field(rng, d), Expr::num(rng.gen_range(-1..3))),
+        8 => Expr::reduce(RedOp::Sum, &["i"], gen_field(rng, d)),
+        9 => Expr::neg(gen_field(rng, d)),
+        // powers of roots above the index, fourth powers under roots
+        10 => Expr::pow(
+            gen_field(rng, d),
+            Expr::rat(rng.gen_range(-5..=5), rng.gen_range(2..=3)),
+        ),
+        11 => Expr::sqrt(Expr::pow(
+            gen_field(rng, d),
+            Expr::num(rng.gen_range(2..=6)),
+        )),
+        13 => {
+            // a base written alike above and below the bar
+            let g = gen_field(rng, d);
+            Expr::div(
+                Expr::mul(
+                    Expr::pow(g.clone(), Expr::num(rng.gen_range(1..=3))),
+                    gen_field(rng, 0),
+                ),
+                Expr::mul(
+                    Expr::pow(g, Expr::num(rng.gen_range(1..=3))),
+                    gen_field(rng, 0),
+                ),
+            )
+        }
+        12 => Expr::sqrt(Expr::mul(
+            Expr::num(rng.gen_range(-2..=2)),
+            Expr::mul(
+                Expr::pow(gen_field(rng, d), Expr::num(2 * rng.gen_range(1..=2))),
+                gen_field(rng, 0),
+            ),
+        )),
+        _ => Expr::pow(gen_field(rng, d), Expr::num(rng.gen_range(-3..5))),
     }
 }
 
@@ -624,13 +659,44 @@ fn kernel_normal_form_steps_agree_with_evaluation() {
         ("b", Rel::Ge),
         ("x[i]", Rel::Gt),
         ("a - b", Rel::Ne),
+        // products, quotients, bounds: split into factors by the sign analysis
+        ("a^2*b", Rel::Gt),
+        ("a^3", Rel::Ne),
+        ("1/b", Rel::Ne),
+        ("a/b", Rel::Ge),
+        ("a - 1/2", Rel::Gt),
+        ("b - 1/4", Rel::Ge),
+        ("-b", Rel::Gt),
+        ("x[i] - 1", Rel::Ge),
     ];
     let (mut tried, mut accepted) = (0, 0);
     let mut violations = Vec::new();
     for _ in 0..2500 {
         let e1 = gen_field(&mut rng, 3);
-        // A relative of e1 (a subterm rewritten) or an unrelated expression.
-        let e2 = if rng.gen_bool(0.5) {
+        let assumptions: Vec<Assumption> = assumption_pool
+            .iter()
+            .filter(|_| rng.gen_bool(0.2))
+            .map(|(e, rel)| Assumption {
+                expr: syntax::parse_expr(e).unwrap(),
+                rel: *rel,
+            })
+            .collect();
+        // A relative of e1 (a subterm rewritten), its own normal form under
+        // one of the modes, or an unrelated expression.
+        let pick = rng.gen_range(0..6);
+        let e2 = if pick >= 4 {
+            let facts = bnproof::sign::Facts::new(&assumptions);
+            let checks = bnproof::sign::field_checks(&facts);
+            let mode = match pick {
+                4 if rng.gen_bool(0.5) => ring::Mode::RING,
+                4 => ring::Mode::LINEAR,
+                _ => checks.mode(),
+            };
+            match ring::normalize_with(&e1, &mode) {
+                Ok(p) => ring::to_expr(&p),
+                Err(_) => continue,
+            }
+        } else if pick >= 2 {
             let paths = {
                 fn paths(e: &Expr, here: Vec<usize>, out: &mut Vec<Vec<usize>>) {
                     for (k, c) in e.children().into_iter().enumerate() {
@@ -649,14 +715,6 @@ fn kernel_normal_form_steps_agree_with_evaluation() {
         } else {
             gen_field(&mut rng, 3)
         };
-        let assumptions: Vec<Assumption> = assumption_pool
-            .iter()
-            .filter(|_| rng.gen_bool(0.3))
-            .map(|(e, rel)| Assumption {
-                expr: syntax::parse_expr(e).unwrap(),
-                rel: *rel,
-            })
-            .collect();
         for rule in ["ring", "linear", "field"] {
             tried += 1;
             let proof = kernel::Proof {
