@@ -78,8 +78,9 @@ enum Command {
     Prove {
         /// The statement, e.g. 'mean[i](x[i] - mean[i](x[i])) = 0'.
         statement: String,
-        /// An assumption `e > 0`, `e >= 0` or `e != 0` (repeatable).
-        #[arg(long = "assume", value_name = "F")]
+        /// An assumption `e > 0`, `e >= 0` or `e != 0` (repeatable; a value
+        /// may start with `-`).
+        #[arg(long = "assume", value_name = "F", allow_hyphen_values = true)]
         assume: Vec<String>,
         #[arg(long, value_enum, default_value = "text")]
         format: Format,
@@ -470,6 +471,11 @@ fn check_proof_cmd(file: &str) -> i32 {
                     syntax::print(&p.statement.rhs),
                     p.steps.len()
                 );
+                if bnproof::sign::Facts::new(&p.assumptions).is_contradictory() {
+                    println!(
+                        "  warning: the assumptions cannot all hold, so this proves nothing about any value"
+                    );
+                }
                 if !p.definitions.is_empty() {
                     println!("  where");
                     for (s, b) in &p.definitions {

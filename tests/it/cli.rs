@@ -330,3 +330,25 @@ fn check_proof_timeout_says_not_checked() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn assumptions_starting_with_minus_and_unsatisfiable_ones_are_reported() {
+    // `--assume '-x > 0'` is a value, not a flag.
+    let o = bnproof(&["prove", "x / x = 1", "--assume", "-x > 0"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    // A valid certificate of 0 = 1 under contradictory assumptions says so.
+    let o = bnproof(&[
+        "prove", "0 = 1", "--assume", "x > 1", "--assume", "x < 0", "--format", "json",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let dir = std::env::temp_dir().join(format!("bnproof-unsat-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("c.json");
+    std::fs::write(&file, &o.stdout).unwrap();
+    let c = bnproof(&["check-proof", file.to_str().unwrap()]);
+    assert_eq!(c.status.code(), Some(0));
+    let out = text(&c);
+    assert!(out.contains("valid: 0 = 1 assuming"), "{out}");
+    assert!(out.contains("cannot all hold"), "{out}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
