@@ -76,7 +76,7 @@ pub fn by_names(
 }
 
 /// The reductions in `exprs` that are zero, each with its proof over
-/// names (at most [`MAX_VANISHING_TRIES`] tried): the chain rule's terms
+/// names (a bounded number tried): the chain rule's terms
 /// that vanish, such as batch norm's σ²-path term of ∂ℓ/∂μ.
 pub fn vanishing(
     exprs: &[&Expr],
