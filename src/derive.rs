@@ -539,23 +539,18 @@ pub fn write_text(out: &mut impl Write, r: &Report, expand: bool) -> fmt::Result
         writeln!(out, "  assuming {a}")?;
     }
     writeln!(out)?;
-    writeln!(out, "chain rule, step by step:")?;
-    for s in &r.derivation.steps {
-        writeln!(out, "  {s}")?;
-        for (z, p) in r.vanishing_in(&s.contribution) {
-            let rules: Vec<&str> = p.steps.iter().map(|s| s.rule.as_str()).collect();
-            writeln!(
-                out,
-                "      this term is 0: {} = 0 (kernel-checked: {})",
-                syntax::print(z),
-                rules.join(", ")
-            )?;
-        }
-    }
-    writeln!(out, "the backward pass, as definitions:")?;
-    for (n, e) in r.derivation.program() {
-        writeln!(out, "  {} = {}", n.name, syntax::print(&e))?;
-    }
+    r.derivation.write_text_with(out, |s| {
+        r.vanishing_in(&s.contribution)
+            .map(|(z, p)| {
+                let rules: Vec<&str> = p.steps.iter().map(|s| s.rule.as_str()).collect();
+                format!(
+                    "this term is 0: {} = 0 (kernel-checked: {})",
+                    syntax::print(z),
+                    rules.join(", ")
+                )
+            })
+            .collect()
+    })?;
     writeln!(
         out,
         "\nsimplified gradients (cost = operations per element, reductions counted once)"

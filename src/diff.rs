@@ -145,9 +145,22 @@ impl Derivation {
 
     /// A plain-text account of the derivation.
     pub fn write_text(&self, out: &mut impl fmt::Write) -> fmt::Result {
+        self.write_text_with(out, |_| Vec::new())
+    }
+
+    /// [`Derivation::write_text`], with `notes` lines under each chain-rule
+    /// step.
+    pub fn write_text_with(
+        &self,
+        out: &mut impl fmt::Write,
+        notes: impl Fn(&DiffStep) -> Vec<String>,
+    ) -> fmt::Result {
         writeln!(out, "chain rule, step by step:")?;
         for s in &self.steps {
             writeln!(out, "  {s}")?;
+            for n in notes(s) {
+                writeln!(out, "      {n}")?;
+            }
         }
         writeln!(out, "the backward pass, as definitions:")?;
         for (n, e) in self.program() {
