@@ -14,6 +14,9 @@ const MAX_UNFOLDS: usize = 64;
 /// Largest expression (nodes) a proof over names may unfold to.
 const MAX_UNFOLDED_SIZE: usize = 20_000;
 
+/// Ordered definitions `name := body`.
+type Definitions = Vec<(Symbol, Expr)>;
+
 /// Most reductions tried as vanishing facts in one proof.
 const MAX_VANISHING_TRIES: usize = 32;
 
@@ -91,9 +94,82 @@ pub fn vanishing(
     reductions
         .into_iter()
         .take(MAX_VANISHING_TRIES)
-        .filter_map(|r| by_names(r, &zero, all, assumptions).map(|p| (r.clone(), p)))
+        .filter_map(|r| {
+            let (steps, definitions) = zero_chain(r, all, assumptions)?;
+            let proof = Proof {
+                statement: Statement {
+                    lhs: r.clone(),
+                    rhs: zero.clone(),
+                },
+                assumptions: assumptions.to_vec(),
+                steps,
+                definitions,
+                haves: Vec::new(),
+            };
+            kernel::check(&proof).is_ok().then(|| (r.clone(), proof))
+        })
         .collect()
 }
+
+/// Most names unfolded while showing that a reduction is zero: such facts
+/// are shallow (`sum[n](x[n] - mu)` needs `mu` only), and deeper tries
+/// would cost work that grows with the model.
+const MAX_ZERO_UNFOLDS: usize = 3;
+
+/// A short chain from `r` to 0: unfold the latest name in `r` (every
+/// occurrence), then try one normal-form step; at most
+/// [`MAX_ZERO_UNFOLDS`] names.
+fn zero_chain(
+    r: &Expr,
+    definitions: &[(Symbol, Expr)],
+    assumptions: &[Assumption],
+) -> Option<(Vec<Step>, Definitions)> {
+    let zero = Expr::num(0);
+    let mut steps: Vec<Step> = Vec::new();
+    let mut unfolded: Vec<&(Symbol, Expr)> = Vec::new();
+    for _ in 0..MAX_ZERO_UNFOLDS {
+        let cur = steps.last().map_or(r, |s| &s.expr).clone();
+        let def = definitions.iter().rev().find(|(s, _)| occurs(s, &cur))?;
+        let (name, body) = def;
+        unfolded.push(def);
+        let mut next = cur;
+        while let Some(path) = find(name, &next) {
+            next = next.replace_at(&path, body.clone())?;
+            if next.size() > MAX_UNFOLDED_SIZE {
+                return None;
+            }
+            steps.push(Step {
+                expr: next.clone(),
+                rule: kernel::def_rule(&name.name),
+                direction: Direction::Forward,
+                position: path,
+                subst: None,
+            });
+        }
+        // A vanishing reduction is a linear fact; larger expressions or
+        // field normal forms are not worth their (model-sized) work here.
+        if next.size() > MAX_ZERO_SIZE {
+            return None;
+        }
+        // Only the names unfolded are defined in the fact (the others stay
+        // free symbols, a stronger statement): its check costs what the
+        // fact needs, not what the model holds.
+        let mut own: Vec<(Symbol, Expr)> = definitions
+            .iter()
+            .filter(|d| unfolded.iter().any(|u| std::ptr::eq(*u, *d)))
+            .cloned()
+            .collect();
+        own.dedup_by(|a, b| a.0 == b.0);
+        if let Some(close) = closing_with(&next, &zero, &own, assumptions, &["ring", "linear"]) {
+            steps.extend(close);
+            return Some((steps, own));
+        }
+    }
+    None
+}
+
+/// Largest expression (nodes) tried as a vanishing reduction.
+const MAX_ZERO_SIZE: usize = 200;
 
 /// The facts a proof over `definitions` starts from: vanishing reductions,
 /// then shorter forms of the definitions that contain them. Returns the
@@ -102,14 +178,6 @@ fn facts(
     definitions: &[(Symbol, Expr)],
     assumptions: &[Assumption],
 ) -> (Vec<kernel::Have>, Vec<(String, usize, Expr)>) {
-    let plain: Vec<Unfold<'_>> = definitions
-        .iter()
-        .map(|(s, body)| Unfold {
-            name: s,
-            rule: kernel::def_rule(&s.name),
-            into: body.clone(),
-        })
-        .collect();
     let mut haves: Vec<kernel::Have> = Vec::new();
     let mut tried: BTreeSet<Expr> = BTreeSet::new();
     let mut shorter = Vec::new();
@@ -126,7 +194,7 @@ fn facts(
                 continue;
             }
             let zero = Expr::num(0);
-            if let Some(steps) = chain(r, &zero, &plain, definitions, assumptions) {
+            if let Some((steps, _)) = zero_chain(r, definitions, assumptions) {
                 haves.push(kernel::Have {
                     statement: Statement {
                         lhs: r.clone(),
@@ -297,15 +365,28 @@ fn chain(
     }
 }
 
-/// Every `sum`/`mean` reduction in `e`, outermost first.
+/// The distinct `sum`/`mean` reductions in `e`, outermost first, until
+/// `out` holds [`MAX_VANISHING_TRIES`] (no more are ever tried).
 fn collect_reductions<'a>(e: &'a Expr, out: &mut Vec<&'a Expr>) {
+    let mut seen: std::collections::HashSet<&'a Expr> = out.iter().copied().collect();
+    collect_new(e, out, &mut seen);
+}
+
+fn collect_new<'a>(
+    e: &'a Expr,
+    out: &mut Vec<&'a Expr>,
+    seen: &mut std::collections::HashSet<&'a Expr>,
+) {
+    if out.len() >= MAX_VANISHING_TRIES {
+        return;
+    }
     if let Expr::Reduce(crate::ir::RedOp::Sum | crate::ir::RedOp::Mean, _, _) = e {
-        if !out.contains(&e) {
+        if seen.insert(e) {
             out.push(e);
         }
     }
     for c in e.children() {
-        collect_reductions(c, out);
+        collect_new(c, out, seen);
     }
 }
 
@@ -373,11 +454,22 @@ fn closing_step(
     definitions: &[(Symbol, Expr)],
     assumptions: &[Assumption],
 ) -> Option<Vec<Step>> {
+    closing_with(l, r, definitions, assumptions, &["ring", "linear", "field"])
+}
+
+/// [`closing_step`] with only the given normal forms.
+fn closing_with(
+    l: &Expr,
+    r: &Expr,
+    definitions: &[(Symbol, Expr)],
+    assumptions: &[Assumption],
+    rules: &[&str],
+) -> Option<Vec<Step>> {
     if l == r {
         return Some(Vec::new());
     }
     let position = crate::rules::diff_position(l, r).unwrap_or_default();
-    for rule in ["ring", "linear", "field"] {
+    for &rule in rules {
         let step = Step {
             expr: r.clone(),
             rule: rule.into(),
