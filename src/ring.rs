@@ -58,6 +58,31 @@ thread_local! {
     /// nested powers or inverses took time exponential in its depth.
     static MEMO: RefCell<std::collections::HashMap<(ModeKey, Expr), Poly>> =
         RefCell::new(std::collections::HashMap::new());
+    /// The addresses of the nodes of the outermost expression being
+    /// normalized. It is borrowed for the whole outermost call, so no other
+    /// expression can live at these addresses meanwhile: its subterms are
+    /// memoized by address ([`MEMO_AT`]), without cloning and hashing each
+    /// subterm (which cost time quadratic in the depth of a chain).
+    static ROOT: RefCell<std::collections::HashSet<usize>> =
+        RefCell::new(std::collections::HashSet::new());
+    static MEMO_AT: RefCell<std::collections::HashMap<(ModeKey, usize), Poly>> =
+        RefCell::new(std::collections::HashMap::new());
+}
+
+fn address(e: &Expr) -> usize {
+    e as *const Expr as usize
+}
+
+/// Record the addresses of every node of `e` (the outermost expression).
+fn record_root(e: &Expr) {
+    ROOT.with(|r| {
+        let mut r = r.borrow_mut();
+        let mut stack = vec![e];
+        while let Some(x) = stack.pop() {
+            r.insert(address(x));
+            stack.extend(x.children());
+        }
+    });
 }
 
 /// Identifies a [`Mode`] during one outermost normalization: the linearity
@@ -115,8 +140,11 @@ impl Drop for NormLevel {
         });
         if depth == 0 {
             // The outermost normalization is over: its checks (whose
-            // addresses key the memo) may be gone after this.
+            // addresses key the memo) and its expression may be gone after
+            // this.
             MEMO.with(|m| m.borrow_mut().clear());
+            MEMO_AT.with(|m| m.borrow_mut().clear());
+            ROOT.with(|r| r.borrow_mut().clear());
         }
     }
 }
@@ -904,6 +932,9 @@ fn norm(e: &Expr, m: &Mode) -> Result<Poly, RingError> {
         calls
     });
     let _level = NormLevel;
+    if calls == 1 {
+        record_root(e);
+    }
     if calls > MAX_NORM_WORK {
         return too_large(format!("more than {MAX_NORM_WORK} subterm normalizations"));
     }
@@ -918,7 +949,14 @@ fn norm(e: &Expr, m: &Mode) -> Result<Poly, RingError> {
         e,
         Expr::Pow(..) | Expr::Sqrt(..) | Expr::Div(..) | Expr::Reduce(..)
     );
-    let key = memo.then(|| (mode_key(m), e.clone()));
+    let at = memo && ROOT.with(|r| r.borrow().contains(&address(e)));
+    let key_at = at.then(|| (mode_key(m), address(e)));
+    if let Some(k) = &key_at {
+        if let Some(p) = MEMO_AT.with(|c| c.borrow().get(k).cloned()) {
+            return Ok(p);
+        }
+    }
+    let key = (memo && !at).then(|| (mode_key(m), e.clone()));
     if let Some(k) = &key {
         if let Some(p) = MEMO.with(|c| c.borrow().get(k).cloned()) {
             return Ok(p);
@@ -938,6 +976,9 @@ fn norm(e: &Expr, m: &Mode) -> Result<Poly, RingError> {
     };
     if let Some(k) = key {
         MEMO.with(|c| c.borrow_mut().insert(k, p.clone()));
+    }
+    if let Some(k) = key_at {
+        MEMO_AT.with(|c| c.borrow_mut().insert(k, p.clone()));
     }
     Ok(p)
 }

@@ -190,14 +190,16 @@ def cases(tmp):
     deep = nest("sqrt({})", "x", 490)
     file_case("cert-deep-490", "deep.json",
               cert(deep, deep, [ring_step(deep)] * 200), ["check-proof", "@"], {0})
-    # Re-normalizing 40 nested means takes 2^40 steps: the kernel's work bound
-    # (ring::MAX_NORM_WORK) rejects the step instead.
+    # A true statement (Fubini). Re-normalizing 40 nested means once took 2^40
+    # steps and the kernel's work bound (ring::MAX_NORM_WORK) rejected the
+    # step; with memoized normal forms it is checked (valid) in well under a
+    # second. Either verdict is sound; a hang or a crash is not.
     a40 = axes(40)
     nested = "".join(f"mean[a{j}](" for j in range(40)) + f"x[{a40}]" + ")" * 40
     file_case("cert-linear-nested-means-40", "linear.json",
               cert(nested, f"mean[{a40}](x[{a40}])",
                    [{"expr": f"mean[{a40}](x[{a40}])", "rule": "linear", "direction": "forward",
-                     "position": []}]), ["check-proof", "@"], {1})
+                     "position": []}]), ["check-proof", "@"], {0, 1})
     quad = "(x+y+z+w)^256"
     file_case("cert-ring-power-256", "pow.json",
               cert(quad, "(x+y+z+w)^255 * (x+y+z+w)", [ring_step("(x+y+z+w)^255 * (x+y+z+w)")]),
