@@ -192,7 +192,8 @@ pub fn value_text(v: &Value) -> String {
 /// Widest line of terminal text a reader gets (`derive` and `prove`).
 pub const LINE_WIDTH: usize = 100;
 
-/// Every line of `text` longer than `width` characters broken at operators
+/// Every line of `text` longer than `width` (bytes, so at most as many
+/// characters) broken at operators
 /// (` + `, ` - `, ` * `, ` / `, `, `, `; `), the loosest-bound ones first:
 /// a break at parenthesis depth d is taken only where no break at a smaller
 /// depth fits. Continuation lines are indented four more than the line they
@@ -217,10 +218,20 @@ pub fn wrap_lines(text: &str, width: usize) -> String {
 }
 
 fn wrap_line(line: &str, width: usize) -> Vec<String> {
-    let chars: Vec<char> = line.chars().collect();
-    if chars.len() <= width {
+    // Widths are counted in bytes: that bounds the characters too, and keeps
+    // byte-counting tools (mawk's `length`) within the width as well.
+    if line.len() <= width {
         return vec![line.to_string()];
     }
+    let chars: Vec<char> = line.chars().collect();
+    let mut at_byte = Vec::with_capacity(chars.len() + 1);
+    let mut b = 0usize;
+    for c in &chars {
+        at_byte.push(b);
+        b += c.len_utf8();
+    }
+    at_byte.push(b);
+    let span = |from: usize, to: usize| at_byte[to] - at_byte[from];
     let indent = chars.iter().take_while(|c| **c == ' ').count();
     let cont = " ".repeat(indent + 4);
     // Break points: the index of the space before an operator (or after a
@@ -262,13 +273,13 @@ fn wrap_line(line: &str, width: usize) -> Vec<String> {
     let mut start = 0usize;
     let mut lead = String::new();
     loop {
-        let room = width.saturating_sub(lead.chars().count());
-        if chars.len() - start <= room {
+        let room = width.saturating_sub(lead.len());
+        if span(start, chars.len()) <= room {
             break;
         }
         let fits: Vec<&(usize, (usize, u8))> = breaks
             .iter()
-            .filter(|(i, _)| *i > start && *i - start <= room)
+            .filter(|(i, _)| *i > start && span(start, *i) <= room)
             .collect();
         let Some(min_rank) = fits.iter().map(|(_, d)| *d).min() else {
             break;

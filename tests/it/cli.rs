@@ -352,3 +352,16 @@ fn assumptions_starting_with_minus_and_unsatisfiable_ones_are_reported() {
     assert!(out.contains("cannot all hold"), "{out}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// What a student copies: every line of `derive MODEL --proofs` is at
+/// most 100 characters, for every built-in model.
+#[test]
+fn derive_proofs_text_lines_fit_100_characters() {
+    for (name, _) in bnproof::models::BUILTIN {
+        let o = bnproof(&["derive", name, "--proofs"]);
+        assert_eq!(o.status.code(), Some(0), "{name}");
+        for line in String::from_utf8_lossy(&o.stdout).lines() {
+            assert!(line.chars().count() <= 100, "{name}: {line}");
+        }
+    }
+}
