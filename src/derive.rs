@@ -14,6 +14,7 @@ use crate::kernel::Proof;
 use crate::models::Loaded;
 use crate::prove::{self, Options, Outcome};
 use crate::refute::Counterexample;
+use crate::refute::{self, RefuteOptions, RefuteOutcome};
 use crate::syntax::{self, Model};
 use std::collections::BTreeMap;
 use std::fmt::{self, Write};
@@ -453,6 +454,9 @@ fn higher_facts(model: &Model, h: &crate::higher::Higher, ctx: &Ctx) -> Vec<Equa
     out
 }
 
+/// Samples of the fallback's counterexample search.
+const FALLBACK_SAMPLES: usize = 64;
+
 /// What checking an equality needs.
 struct Ctx<'a> {
     model: &'a Model,
@@ -483,6 +487,16 @@ impl<'a> Ctx<'a> {
         self.derivation.inline(e, self.model)
     }
 
+    /// The deterministic counterexample search of the fallback.
+    fn refute_options(&self) -> RefuteOptions {
+        RefuteOptions {
+            seed: self.prover.seed,
+            samples: self.prover.samples.min(FALLBACK_SAMPLES),
+            max_axis_size: 3,
+            deadline: None,
+        }
+    }
+
     fn check(&self, title: String, lhs: Expr, rhs: Expr, expect_true: bool) -> Equality {
         let start = Instant::now();
         let verdict = match crate::named::by_names(&lhs, &rhs, &self.definitions, &self.assumptions)
@@ -497,6 +511,13 @@ impl<'a> Ctx<'a> {
                 };
                 match prove::by_normal_form(&stmt, &self.assumptions) {
                     Some(p) => Verdict::Proved(p),
+                    // A counterexample search bounded by samples, not the
+                    // clock, so the verdict does not change with load.
+                    None if let RefuteOutcome::Refuted(c) =
+                        refute::refute(&stmt, &self.assumptions, &self.refute_options()) =>
+                    {
+                        Verdict::Refuted(Box::new(c))
+                    }
                     None => match prove::prove(&stmt, &self.assumptions, self.prover).0 {
                         Outcome::Proved(p) => Verdict::Proved(p),
                         Outcome::Refuted(c) => Verdict::Refuted(Box::new(c)),
