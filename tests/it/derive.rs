@@ -34,17 +34,22 @@ fn without_timings(s: &str) -> String {
         .join("\n")
 }
 
+/// Default options with the prover's time limit set.
+fn with_time_limit(timeout: std::time::Duration) -> DeriveOptions {
+    DeriveOptions {
+        prover: bnproof::prove::Options {
+            timeout,
+            ..Default::default()
+        },
+        ..DeriveOptions::default()
+    }
+}
+
 #[test]
 fn every_builtin_model_derives_and_proves_its_claims() {
     // Debug builds on a loaded CI machine are slow: a generous time limit,
     // so that verdicts do not depend on the machine's load.
-    let opts = DeriveOptions {
-        prover: bnproof::prove::Options {
-            timeout: std::time::Duration::from_secs(60),
-            ..Default::default()
-        },
-        ..DeriveOptions::default()
-    };
+    let opts = with_time_limit(std::time::Duration::from_secs(60));
     for name in models::builtin_names() {
         let loaded = models::load(name).unwrap();
         let report = derive::derive(&loaded, &opts).unwrap();
@@ -92,13 +97,7 @@ fn every_builtin_model_derives_and_proves_its_claims() {
 /// expected. Refuted facts once needed the time-limited search.
 #[test]
 fn derive_verdicts_do_not_depend_on_the_clock() {
-    let opts = DeriveOptions {
-        prover: bnproof::prove::Options {
-            timeout: std::time::Duration::from_millis(1),
-            ..Default::default()
-        },
-        ..DeriveOptions::default()
-    };
+    let opts = with_time_limit(std::time::Duration::from_millis(1));
     for name in models::builtin_names() {
         let report = derive::derive(&models::load(name).unwrap(), &opts).unwrap();
         for eq in &report.equalities {
