@@ -48,6 +48,9 @@ thread_local! {
     /// `norm`'s nesting depth on this thread and the calls made since the
     /// outermost one began.
     static NORM_WORK: Cell<(u32, u64)> = const { Cell::new((0, 0)) };
+    /// Subterm normalizations on this thread since it started (never reset):
+    /// a caller measures the work of a series of normalizations by it.
+    static TOTAL_WORK: Cell<u64> = const { Cell::new(0) };
     /// Set by [`deadline`]: normalizations on this thread stop after it.
     static DEADLINE: Cell<Option<Instant>> = const { Cell::new(None) };
     /// Normal forms of the compound subterms met during the outermost
@@ -914,6 +917,13 @@ fn pow_rat(b: &Expr, r: &Rat, m: &Mode) -> Result<Poly, RingError> {
     }
 }
 
+/// Subterm normalizations done on this thread so far: the difference
+/// between two readings is the work done between them, the same on every
+/// machine and under any load.
+pub fn work_done() -> u64 {
+    TOTAL_WORK.with(|t| t.get())
+}
+
 /// The ring normal form of an expression.
 pub fn normalize(e: &Expr) -> Result<Poly, RingError> {
     norm(e, &Mode::RING)
@@ -925,6 +935,7 @@ pub fn normalize_with(e: &Expr, m: &Mode) -> Result<Poly, RingError> {
 }
 
 fn norm(e: &Expr, m: &Mode) -> Result<Poly, RingError> {
+    TOTAL_WORK.with(|t| t.set(t.get() + 1));
     let calls = NORM_WORK.with(|w| {
         let (depth, calls) = w.get();
         let calls = if depth == 0 { 1 } else { calls + 1 };

@@ -308,6 +308,7 @@ fn tiny() -> Options {
         timeout: Duration::from_millis(30),
         seed: 0,
         samples: 10,
+        ring_work: None,
     }
 }
 

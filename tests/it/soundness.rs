@@ -362,6 +362,7 @@ fn opts(seed: u64) -> Options {
         timeout: Duration::from_millis(300),
         seed,
         samples: 60,
+        ring_work: None,
     }
 }
 
