@@ -15,7 +15,7 @@ use crate::models::Loaded;
 use crate::prove::{self, Options, Outcome};
 use crate::refute::Counterexample;
 use crate::refute::{self, RefuteOptions, RefuteOutcome};
-use crate::syntax::{self, Model};
+use crate::syntax::{self, CheckKind, Model};
 use std::collections::BTreeMap;
 use std::fmt::{self, Write};
 use std::time::{Duration, Instant};
@@ -111,6 +111,14 @@ impl Report {
     pub fn ok(&self) -> bool {
         self.equalities.iter().all(Equality::as_expected)
     }
+
+    /// Some equality got the opposite of its expected verdict (a claim or
+    /// check refuted, or a `check false` proved).
+    pub fn failed(&self) -> bool {
+        self.equalities
+            .iter()
+            .any(|e| !e.as_expected() && !matches!(e.verdict, Verdict::Unknown(_)))
+    }
 }
 
 /// Why a derivation could not be made.
@@ -118,6 +126,11 @@ impl Report {
 pub enum DeriveError {
     Diff(diff::DiffError),
     UnknownWrt(String),
+    /// A `check` line that cannot be checked as written (bad input).
+    Check {
+        line: usize,
+        message: String,
+    },
 }
 
 impl fmt::Display for DeriveError {
@@ -127,6 +140,7 @@ impl fmt::Display for DeriveError {
             DeriveError::UnknownWrt(w) => {
                 write!(f, "--wrt {w}: not an input or parameter of the model")
             }
+            DeriveError::Check { line, message } => write!(f, "line {line}: {message}"),
         }
     }
 }
@@ -239,14 +253,14 @@ pub fn derive(loaded: &Loaded, opts: &DeriveOptions) -> Result<Report, DeriveErr
             ));
         }
     }
-    equalities.extend(facts(model, &derivation, &ctx, &wanted));
+    equalities.extend(written_checks(model, &derivation, &ctx)?);
     let higher = if opts.order >= 2 {
         crate::higher::derive(model, opts.order).ok()
     } else {
         None
     };
     if let Some(h) = &higher {
-        equalities.extend(higher_facts(model, h, &ctx));
+        equalities.extend(higher_facts(model, h, &ctx, &derivation));
     }
     let contributions: Vec<&Expr> = derivation.steps.iter().map(|s| &s.contribution).collect();
     let vanishing = crate::named::vanishing(&contributions, &ctx.definitions, &model.assumptions);
@@ -262,127 +276,148 @@ pub fn derive(loaded: &Loaded, opts: &DeriveOptions) -> Result<Report, DeriveErr
     })
 }
 
-/// The standard facts for a normalization layer whose input is `x` and whose
-/// statistics are `mu = mean[A](x)`, `xhat` the normalized value.
-fn facts(model: &Model, d: &Derivation, ctx: &Ctx, wanted: &[String]) -> Vec<Equality> {
+/// The `check` lines of the model file, each proved or refuted as the file
+/// expects. Nothing here depends on what a name is called.
+fn written_checks(model: &Model, d: &Derivation, ctx: &Ctx) -> Result<Vec<Equality>, DeriveError> {
     let mut out = Vec::new();
-    let Some(Expr::Reduce(RedOp::Mean, axes, _)) =
-        model.defs.iter().find(|(n, _)| n == "mu").map(|(_, e)| e)
-    else {
-        return out;
-    };
-    let Some(dx) = d
-        .gradient_symbol("x")
-        .filter(|_| wanted.iter().any(|w| w == "x"))
-    else {
-        return out;
-    };
-    let dx = &dx;
-    let axes: Vec<&str> = axes.iter().map(String::as_str).collect();
-    let label = axes.join(",");
-    out.push(ctx.check(
-        format!("Σ over {label} of ∂ℓ/∂x is 0 (the gradient has no component along the mean)"),
-        Expr::reduce(RedOp::Sum, &axes, dx.clone()),
-        Expr::num(0),
-        true,
-    ));
-    if let Some((_, xhat)) = model.defs.iter().find(|(n, _)| n == "xhat") {
-        let xhat_sym = Expr::Sym(crate::ir::Symbol::new("xhat", xhat.free_axes()));
-        let inner = Expr::reduce(RedOp::Sum, &axes, Expr::mul(xhat_sym, dx.clone()));
-        let has_eps = model
-            .assumptions
-            .iter()
-            .any(|a| a.expr == Expr::sym("eps", &[]));
-        out.push(ctx.check(
-            format!(
-                "⟨x̂, ∂ℓ/∂x⟩ over {label} is 0 — false with ε > 0, where mean(x̂²) = σ²/(σ²+ε) < 1"
-            ),
-            inner,
-            Expr::num(0),
-            !has_eps,
-        ));
-    }
-    // With ε = 0 (and a batch that is not constant) x̂ is orthogonal to the
-    // gradient: the scale-invariance of Section 3.3 seen from the gradient.
-    if let (Some((_, xhat)), true) = (
-        model.defs.iter().find(|(n, _)| n == "xhat"),
-        model
-            .assumptions
-            .iter()
-            .any(|a| a.expr == Expr::sym("eps", &[])),
-    ) {
-        let xhat_sym = Expr::Sym(crate::ir::Symbol::new("xhat", xhat.free_axes()));
-        let inner = Expr::reduce(RedOp::Sum, &axes, Expr::mul(xhat_sym, dx.clone()));
-        let zero: BTreeMap<String, Expr> = [("eps".to_string(), Expr::num(0))].into();
-        let x = model
-            .inputs
-            .iter()
-            .find(|s| s.name == "x")
-            .map(|s| Expr::Sym(s.clone()));
-        if let Some(x) = x {
-            let var = Expr::reduce(RedOp::Var, &axes, x);
-            let assumptions = vec![crate::ir::Assumption {
-                expr: var.clone(),
-                rel: crate::ir::Rel::Gt,
-            }];
-            let start = Instant::now();
-            let stmt = Statement {
-                lhs: diff::subst(&ctx.inline(&inner), &zero),
-                rhs: Expr::num(0),
-            };
-            let verdict = match prove::by_normal_form(&stmt, &assumptions) {
-                Some(p) => Verdict::Proved(p),
-                None => Verdict::Unknown("the normal forms differ".into()),
-            };
-            out.push(Equality {
-                title: format!(
-                    "⟨x̂, ∂ℓ/∂x⟩ over {label} is 0 when ε = 0 (assuming {} > 0)",
-                    syntax::print(&var)
-                ),
-                lhs: diff::subst(&inner, &zero),
-                rhs: Expr::num(0),
-                expect_true: true,
-                verdict,
-                elapsed: start.elapsed(),
-            });
+    for c in &model.checks {
+        let title = format!(
+            "the check on line {}{}: {}",
+            c.line,
+            if c.expect_true {
+                ""
+            } else {
+                " (expected false)"
+            },
+            c.text
+        );
+        match &c.kind {
+            CheckKind::Equal {
+                lhs,
+                rhs,
+                subst,
+                assuming,
+            } => {
+                let grads = grad_map(d, [lhs, rhs]);
+                let (lhs, rhs) = (diff::subst(lhs, &grads), diff::subst(rhs, &grads));
+                let consts: BTreeMap<String, Expr> = subst.iter().cloned().collect();
+                // `where c = e` replaces the constant everywhere, and the
+                // file's assumptions about it no longer apply.
+                let mut assumptions: Vec<Assumption> = model
+                    .assumptions
+                    .iter()
+                    .filter(|a| {
+                        let mut syms = std::collections::BTreeSet::new();
+                        a.expr.symbols(&mut syms);
+                        !syms.iter().any(|s| consts.contains_key(&s.name))
+                    })
+                    .cloned()
+                    .collect();
+                assumptions.extend(assuming.iter().cloned());
+                let definitions: Vec<(Symbol, Expr)> = ctx
+                    .definitions
+                    .iter()
+                    .map(|(n, b)| (n.clone(), diff::subst(b, &consts)))
+                    .collect();
+                out.push(ctx.check_in(
+                    title,
+                    diff::subst(&lhs, &consts),
+                    diff::subst(&rhs, &consts),
+                    c.expect_true,
+                    &definitions,
+                    &assumptions,
+                ));
+            }
+            CheckKind::Symmetric { wrt } => {
+                let (lhs, rhs) = symmetry(model, d, wrt).map_err(|message| DeriveError::Check {
+                    line: c.line,
+                    message,
+                })?;
+                out.push(ctx.check(title, lhs, rhs, c.expect_true));
+            }
         }
     }
-    // The input Jacobian J (∂ℓ/∂x = Jᵀ dy) is symmetric: ⟨w, J u⟩ = ⟨u, J w⟩,
-    // when gamma does not vary along the statistics' axes.
-    if let Some(output) = model.outputs.first() {
-        let dy = diff::upstream(model, output);
-        let dy_expr = Expr::Sym(dy.clone());
-        let (u, w) = (like("u", &dy_expr), like("w", &dy_expr));
-        // The program's names substituted, the model's kept (the check
-        // inlines those for the proof).
-        let dx_inlined = diff::inline_defs(dx, &d.program());
-        let with = |t: &Expr| -> Expr {
-            let m: BTreeMap<String, Expr> = [(dy.name.clone(), t.clone())].into();
-            diff::subst(&dx_inlined, &m)
-        };
-        let stats: Vec<String> = axes.iter().map(|a| a.to_string()).collect();
-        out.push(ctx.check(
-            "the input Jacobian is symmetric: ⟨w, ∂ℓ/∂x at dy = u⟩ = ⟨u, ∂ℓ/∂x at dy = w⟩".into(),
-            inner(&w, &with(&u)),
-            inner(&u, &with(&w)),
-            gamma_outside_statistics(model, &stats),
+    Ok(out)
+}
+
+/// `grad NAME` (as parsed) ↦ the derivation's name for that gradient; 0 when
+/// nothing depends on NAME.
+fn grad_map<'e>(
+    d: &Derivation,
+    exprs: impl IntoIterator<Item = &'e Expr>,
+) -> BTreeMap<String, Expr> {
+    let mut syms = std::collections::BTreeSet::new();
+    for e in exprs {
+        e.symbols(&mut syms);
+    }
+    syms.iter()
+        .filter_map(|s| {
+            let target = syntax::grad_target(s)?;
+            let g = gradient_name(d, target).unwrap_or_else(|| Expr::num(0));
+            Some((s.name.clone(), g))
+        })
+        .collect()
+}
+
+/// The program's name for ∂ℓ/∂`of` (an input's or parameter's gradient, or
+/// a definition's adjoint); `None` when nothing depends on it.
+fn gradient_name(d: &Derivation, of: &str) -> Option<Expr> {
+    d.gradient_symbol(of).or_else(|| {
+        d.adjoints
+            .iter()
+            .find(|a| a.of == of)
+            .map(|a| Expr::Sym(a.name.clone()))
+    })
+}
+
+/// The two sides of `⟨w, J u⟩ = ⟨u, J w⟩` for the map J from the upstream
+/// gradient to ∂ℓ/∂wrt, with fresh directions u and w. Needs one output
+/// whose upstream gradient has the axes of the gradient.
+fn symmetry(model: &Model, d: &Derivation, wrt: &str) -> Result<(Expr, Expr), String> {
+    let g = gradient_name(d, wrt)
+        .ok_or_else(|| format!("nothing depends on {wrt}, so its gradient is 0"))?;
+    let [output] = model.outputs.as_slice() else {
+        return Err(format!(
+            "`check symmetric` needs exactly one output (the map from its upstream gradient to \
+             ∂ℓ/∂{wrt}); the model has {}",
+            model.outputs.len()
+        ));
+    };
+    let dy = diff::upstream(model, output);
+    let axes: Vec<String> = g.free_axes().into_iter().collect();
+    if dy.axes != axes {
+        return Err(format!(
+            "∂ℓ/∂{wrt} has axes [{}] but the upstream gradient {} has axes [{}]; a symmetric map \
+             needs the same space on both sides",
+            axes.join(","),
+            dy.name,
+            dy.axes.join(",")
         ));
     }
-    if let Some(dmu) = model.claims.iter().find(|c| c.wrt == "mu") {
-        // The paper's ∂ℓ/∂μ has a second term that vanishes: Σ (x − μ) = 0.
-        if let Expr::Add(_, second) = &dmu.expr {
-            out.push(ctx.check(
-                format!(
-                    "the second term of the paper's ∂ℓ/∂μ (line {}) is 0",
-                    dmu.line
-                ),
-                (**second).clone(),
-                Expr::num(0),
-                true,
-            ));
+    let dy_expr = Expr::Sym(dy.clone());
+    let fresh = |base: &str| -> String {
+        let mut n = base.to_string();
+        while model.defs.iter().any(|(d, _)| *d == n)
+            || model
+                .inputs
+                .iter()
+                .chain(&model.params)
+                .any(|s| s.name == n)
+            || model.consts.contains(&n)
+        {
+            n.push('_');
         }
-    }
-    out
+        n
+    };
+    let (u, w) = (like(&fresh("u"), &dy_expr), like(&fresh("w"), &dy_expr));
+    // The program's names substituted, the model's kept (the check inlines
+    // those for the proof).
+    let g_inlined = diff::inline_defs(&g, &d.program());
+    let with = |t: &Expr| -> Expr {
+        let m: BTreeMap<String, Expr> = [(dy.name.clone(), t.clone())].into();
+        diff::subst(&g_inlined, &m)
+    };
+    Ok((inner(&w, &with(&u)), inner(&u, &with(&w))))
 }
 
 fn contains(e: &Expr, x: &Expr) -> bool {
@@ -405,26 +440,15 @@ fn inner(a: &Expr, b: &Expr) -> Expr {
     Expr::reduce(RedOp::Sum, &refs, prod)
 }
 
-/// Whether the scale `gamma` is constant along the statistics' axes, which
-/// is what makes the input Jacobian symmetric.
-fn gamma_outside_statistics(model: &Model, stat_axes: &[String]) -> bool {
-    match model.params.iter().find(|p| p.name == "gamma") {
-        Some(g) => !g.axes.iter().any(|a| stat_axes.contains(a)),
-        None => true,
-    }
-}
-
-fn stat_axes(model: &Model) -> Option<Vec<String>> {
-    match model.defs.iter().find(|(n, _)| n == "mu").map(|(_, e)| e) {
-        Some(Expr::Reduce(RedOp::Mean, axes, _)) => Some(axes.clone()),
-        _ => None,
-    }
-}
-
 /// Second-order facts: the Hessian is symmetric, and the gradient of
 /// `⟨∂ℓ/∂x, v⟩` with respect to `dy` is `Jᵀ v`, which is `∂ℓ/∂x` with `dy`
 /// replaced by `v` exactly when the Jacobian is symmetric.
-fn higher_facts(model: &Model, h: &crate::higher::Higher, ctx: &Ctx) -> Vec<Equality> {
+fn higher_facts(
+    model: &Model,
+    h: &crate::higher::Higher,
+    ctx: &Ctx,
+    d: &Derivation,
+) -> Vec<Equality> {
     let mut out = Vec::new();
     let v = like(crate::higher::DIRECTION, &h.hvp_x);
     let w = like("w", &h.hvp_x);
@@ -435,21 +459,23 @@ fn higher_facts(model: &Model, h: &crate::higher::Higher, ctx: &Ctx) -> Vec<Equa
         inner(&diff::subst(&h.hvp_x, &swap), &v),
         true,
     ));
-    if let Some(stats) = stat_axes(model) {
-        let dx = model
-            .inputs
-            .iter()
-            .find(|s| s.name == "x")
-            .and_then(|_| ctx.gradient("x"));
-        if let Some(dx) = dx {
-            let to_v: BTreeMap<String, Expr> = [(h.dy.clone(), v.clone())].into();
-            out.push(ctx.check(
-                format!("∂/∂{} ⟨∂ℓ/∂x, v⟩ is ∂ℓ/∂x at {} = v (Jᵀ = J)", h.dy, h.dy),
-                h.mixed_dy.clone(),
-                diff::subst(&ctx.inline(&dx), &to_v),
-                gamma_outside_statistics(model, &stats),
-            ));
-        }
+    // Jᵀ = J exactly when the file's `check symmetric grad x` holds: then
+    // the gradient of ⟨∂ℓ/∂x, v⟩ with respect to dy is ∂ℓ/∂x at dy = v.
+    let symmetric = model
+        .checks
+        .iter()
+        .find(|c| matches!(&c.kind, CheckKind::Symmetric { wrt } if wrt == crate::higher::INPUT));
+    if let (Some(c), Some(dx)) = (symmetric, d.gradient_symbol(crate::higher::INPUT)) {
+        let to_v: BTreeMap<String, Expr> = [(h.dy.clone(), v.clone())].into();
+        out.push(ctx.check(
+            format!(
+                "∂/∂{} ⟨∂ℓ/∂x, v⟩ is ∂ℓ/∂x at {} = v (Jᵀ = J, the check on line {})",
+                h.dy, h.dy, c.line
+            ),
+            h.mixed_dy.clone(),
+            diff::subst(&ctx.inline(&dx), &to_v),
+            c.expect_true,
+        ));
     }
     out
 }
@@ -478,10 +504,6 @@ impl<'a> Ctx<'a> {
         }
     }
 
-    fn gradient(&self, name: &str) -> Option<Expr> {
-        self.derivation.gradient(name).cloned()
-    }
-
     /// Fully inline: the program's names, then the model's definitions.
     fn inline(&self, e: &Expr) -> Expr {
         self.derivation.inline(e, self.model)
@@ -498,27 +520,56 @@ impl<'a> Ctx<'a> {
     }
 
     fn check(&self, title: String, lhs: Expr, rhs: Expr, expect_true: bool) -> Equality {
+        self.check_in(
+            title,
+            lhs,
+            rhs,
+            expect_true,
+            &self.definitions,
+            &self.assumptions,
+        )
+    }
+
+    /// [`Ctx::check`] under other definitions and assumptions (a check's
+    /// `where` and `assuming`).
+    fn check_in(
+        &self,
+        title: String,
+        lhs: Expr,
+        rhs: Expr,
+        expect_true: bool,
+        definitions: &[(Symbol, Expr)],
+        assumptions: &[Assumption],
+    ) -> Equality {
         let start = Instant::now();
-        let verdict = match crate::named::by_names(&lhs, &rhs, &self.definitions, &self.assumptions)
-        {
+        let verdict = match crate::named::by_names(&lhs, &rhs, definitions, assumptions) {
             Some(p) => Verdict::Proved(p),
             None => {
                 // Fallback: the one-shot proof over the fully inlined
                 // statement, and the counterexample search.
                 let stmt = Statement {
-                    lhs: self.inline(&lhs),
-                    rhs: self.inline(&rhs),
+                    lhs: diff::inline_defs(&lhs, definitions),
+                    rhs: diff::inline_defs(&rhs, definitions),
                 };
-                match prove::by_normal_form(&stmt, &self.assumptions) {
+                // Assumptions may name definitions too (`assuming var > 0`).
+                let inlined: Vec<Assumption> = assumptions
+                    .iter()
+                    .map(|a| Assumption {
+                        expr: diff::inline_defs(&a.expr, definitions),
+                        rel: a.rel,
+                    })
+                    .collect();
+                let assumptions = &inlined[..];
+                match prove::by_normal_form(&stmt, assumptions) {
                     Some(p) => Verdict::Proved(p),
                     // A counterexample search bounded by samples, not the
                     // clock, so the verdict does not change with load.
                     None if let RefuteOutcome::Refuted(c) =
-                        refute::refute(&stmt, &self.assumptions, &self.refute_options()) =>
+                        refute::refute(&stmt, assumptions, &self.refute_options()) =>
                     {
                         Verdict::Refuted(Box::new(c))
                     }
-                    None => match prove::prove(&stmt, &self.assumptions, self.prover).0 {
+                    None => match prove::prove(&stmt, assumptions, self.prover).0 {
                         Outcome::Proved(p) => Verdict::Proved(p),
                         Outcome::Refuted(c) => Verdict::Refuted(Box::new(c)),
                         Outcome::Unknown { reason } => Verdict::Unknown(reason),

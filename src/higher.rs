@@ -12,6 +12,10 @@ use crate::oracle::{self, sample, OracleError};
 use crate::syntax::Model;
 use std::collections::BTreeMap;
 
+/// The input the higher orders differentiate (models without one get no
+/// higher orders).
+pub const INPUT: &str = "x";
+
 /// Name of the direction symbol `v` (and of the pairing direction `w`).
 pub const DIRECTION: &str = "v";
 

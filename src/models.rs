@@ -41,6 +41,18 @@ pub struct Loaded {
     pub model: Model,
 }
 
+impl Loaded {
+    /// The model file's warnings, one `warning: NAME:LINE: message` line
+    /// each (empty when there are none).
+    pub fn warnings_text(&self) -> String {
+        self.model
+            .warnings
+            .iter()
+            .map(|w| format!("warning: {}:{}: {}\n", self.name, w.line, w.message))
+            .collect()
+    }
+}
+
 /// Why a model could not be loaded.
 #[derive(Clone, Debug, PartialEq)]
 pub enum LoadError {

@@ -585,6 +585,7 @@ fn derive_cmd(
             return BAD_INPUT;
         }
     };
+    eprint!("{}", loaded.warnings_text());
     let opts = bnproof::derive::DeriveOptions {
         wrt,
         prover: Options {
@@ -620,10 +621,12 @@ fn derive_cmd(
         }
     }
     print!("{out}");
-    if report.ok() {
+    if report.failed() {
+        FAILED
+    } else if report.ok() {
         OK
     } else {
-        FAILED
+        UNKNOWN
     }
 }
 
@@ -782,6 +785,7 @@ fn verify_cmd(
                 return BAD_INPUT;
             }
         };
+        eprint!("{}", loaded.warnings_text());
         match verify::verify(&loaded, &opts) {
             Ok(r) => rows.extend(r),
             Err(e) => {

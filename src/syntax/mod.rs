@@ -30,7 +30,7 @@ mod print;
 pub(crate) mod tests;
 
 pub use error::ParseError;
-pub use model::{parse_model, Claim, Model};
+pub use model::{grad_target, parse_model, Check, CheckKind, Claim, Model, Warning};
 pub use parser::MAX_DEPTH;
 pub use print::print;
 
@@ -64,7 +64,7 @@ pub fn parse_expr(src: &str) -> Result<Expr, ParseError> {
 pub fn parse_pattern(src: &str) -> Result<Expr, ParseError> {
     let ctx = Ctx {
         pattern: true,
-        scope: None,
+        ..Ctx::default()
     };
     parser::with_big_stack(src.len(), || {
         parse_one(src, ctx, "the pattern").map_err(|e| e.locate(src))
@@ -212,6 +212,19 @@ pub fn parse_assumption(src: &str) -> Result<Assumption, ParseError> {
 
 pub(crate) fn assumption(line: &str, base: usize, ctx: Ctx<'_>) -> Result<Assumption, PErr> {
     let mut p = Parser::new(line, base, ctx)?;
+    let a = assumption_in(&mut p)?;
+    if *p.peek() != Tok::Eof {
+        return Err(p.trailing("the assumption"));
+    }
+    if ctx.scope.is_none() && !ctx.pattern {
+        parser::check_occurrences(&p.occurrences, line, base)?;
+    }
+    Ok(a)
+}
+
+/// An assumption read from where the parser stands, up to the first token
+/// that cannot continue its right-hand side.
+pub(crate) fn assumption_in(p: &mut Parser<'_>) -> Result<Assumption, PErr> {
     let lhs = p.expr()?;
     let rel = p.peek().clone();
     match rel {
@@ -235,12 +248,6 @@ pub(crate) fn assumption(line: &str, base: usize, ctx: Ctx<'_>) -> Result<Assump
         _ => return Err(p.trailing("the assumption's left-hand side")),
     }
     let rhs = p.expr()?;
-    if *p.peek() != Tok::Eof {
-        return Err(p.trailing("the assumption"));
-    }
-    if ctx.scope.is_none() && !ctx.pattern {
-        parser::check_occurrences(&p.occurrences, line, base)?;
-    }
     let zero = |e: &Expr| matches!(e, Expr::Num(r) if *r == crate::ir::Rat::from_integer(0.into()));
     let diff = |a: Expr, b: Expr| {
         if zero(&b) {

@@ -87,13 +87,62 @@ pub(crate) struct Scope {
     pub axes: BTreeSet<String>,
     /// Declared or defined names with their (sorted) axes.
     pub names: HashMap<String, Vec<String>>,
+    /// A name that is not in `names` is an error (model files); otherwise
+    /// it is a scalar constant.
+    pub strict: bool,
+    /// Names declared or defined further down the file, with their line.
+    pub later: HashMap<String, usize>,
+}
+
+/// The candidate closest to `name` by edit distance, when it is close
+/// enough to be a likely typo (at most 2 edits, and fewer than the name's
+/// length).
+pub(crate) fn closest<'a>(
+    name: &str,
+    candidates: impl IntoIterator<Item = &'a String>,
+) -> Option<&'a String> {
+    let limit = 2.min(name.chars().count().saturating_sub(1));
+    candidates
+        .into_iter()
+        .map(|c| (edit_distance(name, c), c))
+        .filter(|(d, _)| *d <= limit)
+        .min()
+        .map(|(_, c)| c)
+}
+
+/// Levenshtein distance over characters.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut prev = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let cur = row[j + 1];
+            row[j + 1] = if ca == *cb {
+                prev
+            } else {
+                1 + prev.min(row[j]).min(cur)
+            };
+            prev = cur;
+        }
+    }
+    row[b.len()]
 }
 
 #[derive(Clone, Copy, Default)]
 pub(crate) struct Ctx<'s> {
     pub pattern: bool,
     pub scope: Option<&'s Scope>,
+    /// In a model file's `check` lines: `grad NAME` is the derived gradient
+    /// with respect to NAME, which must be a key here (value: its axes).
+    pub grads: Option<&'s HashMap<String, Vec<String>>>,
 }
+
+/// How a `grad NAME` reference is spelled inside a parsed expression: a
+/// symbol whose name no identifier can have (it contains a space), printed
+/// back as written.
+pub const GRAD_PREFIX: &str = "grad ";
 
 /// A parsed subexpression: the tree, its height and whether it is exactly
 /// one integer literal token (possibly with a leading minus).
@@ -222,7 +271,7 @@ impl<'s> Parser<'s> {
         &self.toks[self.pos].tok
     }
 
-    fn peek_at(&self, k: usize) -> &Tok {
+    pub fn peek_at(&self, k: usize) -> &Tok {
         let i = (self.pos + k).min(self.toks.len() - 1);
         &self.toks[i].tok
     }
@@ -699,6 +748,47 @@ impl<'s> Parser<'s> {
                 full,
             );
         }
+        if let (Some(grads), "grad", Tok::Name(target)) = (self.ctx.grads, name.as_str(), &next) {
+            let target = target.clone();
+            let t = self.bump();
+            let Some(axes) = grads.get(&target) else {
+                let hint = match closest(&target, grads.keys()) {
+                    Some(c) => format!("did you mean `grad {c}`?"),
+                    None => {
+                        "gradients are taken with respect to inputs, parameters and definitions"
+                            .to_string()
+                    }
+                };
+                return Err(PErr::new(
+                    format!("grad {target}: {target} is not an input, parameter or definition"),
+                    t.span,
+                    hint,
+                ));
+            };
+            let mut full = span.start..t.span.end;
+            if *self.peek() == Tok::LBrack {
+                let (used, s) = self.axis_list()?;
+                if used != *axes {
+                    return Err(PErr::new(
+                        format!(
+                            "grad {target} has axes {} but is used with axes {} here",
+                            fmt_axes(axes),
+                            fmt_axes(&used)
+                        ),
+                        span.start..s.end,
+                        format!("write `grad {target}`"),
+                    ));
+                }
+                full = span.start..s.end;
+            }
+            return Ok(P {
+                e: Expr::Sym(Symbol::new(format!("{GRAD_PREFIX}{target}"), axes.clone())),
+                depth: 1,
+                height: 1,
+                int_lit: false,
+                span: full,
+            });
+        }
         if next == Tok::LParen {
             if name == "sqrt" {
                 let open = self.bump();
@@ -763,6 +853,18 @@ impl<'s> Parser<'s> {
                     ))
                 }
             }
+            (None, None) if scope.strict => Err(PErr::new(
+                match scope.later.get(name) {
+                    Some(line) => format!("{name} is used here but declared or defined only below, on line {line}"),
+                    None => format!("unknown name {name}"),
+                },
+                span.clone(),
+                match closest(name, scope.names.keys()) {
+                    _ if scope.later.contains_key(name) => "declare or define every name above its first use".to_string(),
+                    Some(c) => format!("did you mean `{c}`? Every name is declared: `input`, `param`, `const {name}` or a definition above its use"),
+                    None => format!("declare it (`input {name}[...]`, `param {name}`, `const {name}`) or define it above its use"),
+                },
+            )),
             (None, None) => Ok(Symbol::new(name, Vec::<String>::new())),
             (None, Some(_)) => Err(PErr::new(
                 format!("{name} is used with axes but was never declared"),

@@ -440,7 +440,7 @@ fn model_files() {
 
     let m = parse_model(
         "axis n, c\naxis h, w # spatial\n\ninput x[n,c,h,w]\nparam gamma[c], beta[c]\n\
-         mu = mean(mean[n,h,w](x))\nv = var[n,h,w](x)\ny = gamma * (x - mean[n,h,w](x)) / sqrt(v + eps) + beta\noutput y\n",
+         const eps\nmu = mean(mean[n,h,w](x))\nv = var[n,h,w](x)\ny = gamma * (x - mean[n,h,w](x)) / sqrt(v + eps) + beta\noutput y\n",
     )
     .unwrap();
     assert_eq!(m.axes, vec!["n", "c", "h", "w"]);
@@ -500,9 +500,51 @@ fn model_errors() {
         ),
         (
             "y = eps\neps = 1\n",
-            "eps was used above as a scalar constant",
-            2,
+            "eps is used here but declared or defined only below, on line 2",
             1,
+            5,
+        ),
+        (
+            "axis n\ninput x[n]\nconst eps\ny = x / (x + esp)\noutput y\n",
+            "unknown name esp",
+            4,
+            14,
+        ),
+        (
+            "axis n\ninput x[n]\nconst eps[n]\n",
+            "a constant is a scalar",
+            3,
+            10,
+        ),
+        (
+            "axis n\ninput x[n]\nparam g\ny = g * x\noutput y\nclaim grad g = dy * x\n",
+            "the claim varies along [n] but ∂ℓ/∂g has axes none",
+            6,
+            15,
+        ),
+        (
+            "axis n\ninput x[n]\nconst eps\ny = x\noutput y\nclaim grad eps = 0\n",
+            "eps is a constant, which is not differentiated",
+            6,
+            12,
+        ),
+        (
+            "axis n\ninput x[n]\ny = x\noutput y\ncheck sum[n](grad z) = 0\n",
+            "grad z: z is not an input, parameter or definition",
+            5,
+            19,
+        ),
+        (
+            "axis n\ninput x[n]\ny = x * x\noutput y\ncheck y = 0 where x = 0\n",
+            "x is not a constant",
+            5,
+            19,
+        ),
+        (
+            "axis n\ninput x[n]\ny = x * x\noutput y\ncheck sum[n](grad x) > 0\n",
+            "expected `=`",
+            5,
+            22,
         ),
         (
             "axis n\ninput x[n]\ny = mean(x * x) + f(x)\n",
@@ -710,4 +752,86 @@ fn small_error_details() {
         parse_expr("√x²").unwrap(),
         Expr::pow(Expr::sqrt(Expr::sym("x", &[])), Expr::num(2))
     );
+}
+
+#[test]
+fn model_checks_constants_and_warnings() {
+    use super::{CheckKind, Warning};
+    let m = parse_model(
+        "axis n\ninput x[n], z[n]\nparam g\nconst eps > 0\nassume c > 1\n\
+         mu = mean[n](x)\nvar = mean[n]((x - mu)^2)\nxhat = (x - mu) / sqrt(var + eps)\n\
+         y = g * xhat * c\noutput y\n\
+         check sum[n](grad x) = 0\n\
+         check false sum[n](xhat * grad x) = 0\n\
+         check sum[n](xhat * grad x[n]) = 0 where eps = 0, c = 2 assuming var[n](x) > 0, g != 0\n\
+         check symmetric grad x\n\
+         check false symmetric grad x\n\
+         check grad var = dvar\n",
+    )
+    .unwrap();
+    assert_eq!(m.consts, vec!["c", "eps"]);
+    assert_eq!(m.assumptions.len(), 2);
+    assert_eq!(m.checks.len(), 6);
+    let kinds: Vec<(bool, usize)> = m.checks.iter().map(|c| (c.expect_true, c.line)).collect();
+    assert_eq!(
+        kinds,
+        vec![
+            (true, 11),
+            (false, 12),
+            (true, 13),
+            (true, 14),
+            (false, 15),
+            (true, 16)
+        ]
+    );
+    assert_eq!(m.checks[1].text, "sum[n](xhat * grad x) = 0");
+    match &m.checks[0].kind {
+        CheckKind::Equal {
+            lhs,
+            rhs,
+            subst,
+            assuming,
+        } => {
+            assert_eq!(print(lhs), "sum[n](grad x[n])");
+            assert_eq!(print(rhs), "0");
+            assert!(subst.is_empty() && assuming.is_empty());
+        }
+        k => panic!("{k:?}"),
+    }
+    match &m.checks[2].kind {
+        CheckKind::Equal {
+            subst, assuming, ..
+        } => {
+            let s: Vec<String> = subst
+                .iter()
+                .map(|(c, e)| format!("{c}={}", print(e)))
+                .collect();
+            assert_eq!(s, vec!["eps=0", "c=2"]);
+            assert_eq!(assuming.len(), 2);
+        }
+        k => panic!("{k:?}"),
+    }
+    assert_eq!(
+        m.checks[4].kind,
+        CheckKind::Symmetric {
+            wrt: "x".to_string()
+        }
+    );
+    match &m.checks[5].kind {
+        CheckKind::Equal { lhs, rhs, .. } => {
+            assert_eq!(print(lhs), "grad var");
+            assert_eq!(print(rhs), "dvar");
+        }
+        k => panic!("{k:?}"),
+    }
+    // z is never used; c is declared only by its assumption.
+    assert!(m.warnings.contains(&Warning {
+        line: 2,
+        message: "z is declared but no definition uses it".into()
+    }));
+    assert!(m
+        .warnings
+        .iter()
+        .any(|w| w.line == 5 && w.message.contains("c is declared only by this assumption")));
+    assert_eq!(m.warnings.len(), 2, "{:?}", m.warnings);
 }

@@ -235,7 +235,7 @@ fn double_backward_is_proved_and_checked_for_batchnorm_and_layernorm() {
         let jac = report
             .equalities
             .iter()
-            .find(|e| e.title.contains("input Jacobian is symmetric"))
+            .find(|e| e.title.contains("symmetric grad x"))
             .unwrap();
         assert_eq!(
             matches!(jac.verdict, Verdict::Refuted(_)),

@@ -15,3 +15,4 @@ mod rules;
 mod soundness;
 mod tamper;
 mod torch;
+mod user_models;

@@ -1,0 +1,174 @@
+//! User layers written fresh, as a new user would: nothing is checked that
+//! the file does not say, every name is declared, and typos are bad input.
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+fn bnproof(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_bnproof"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+/// A fresh directory for this test's files.
+fn dir(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("bnproof-user-{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+/// `derive` on `src` written to a file: the exit code and stdout + stderr.
+fn derive(d: &std::path::Path, file: &str, src: &str) -> (i32, String) {
+    let path = d.join(file);
+    std::fs::write(&path, src).unwrap();
+    let o = bnproof(&["derive", path.to_str().unwrap()]);
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    (o.status.code().unwrap_or(-1), text)
+}
+
+const BN_HEAD: &str = "axis n\ninput x[n]\nparam gamma, beta\nconst eps > 0\n\
+                       mu = mean[n](x)\nvar = mean[n]((x - mu)^2)\n\
+                       xhat = (x - mu) / sqrt(var + eps)\n";
+
+/// Layers for which a property of plain batch norm does not hold (a
+/// residual term, two outputs, the unbiased variance, a renamed or literal
+/// ε) derive with exit 0: only the file's claims and checks decide.
+#[test]
+fn correct_layers_without_checks_pass() {
+    let d = dir("correct");
+    let cases = [
+        ("residual.bn", format!("{BN_HEAD}y = x + gamma * xhat + beta\noutput y\n")),
+        (
+            "two_outputs.bn",
+            format!("{BN_HEAD}y = gamma * xhat + beta\nz = xhat * xhat\noutput y, z\n"),
+        ),
+        (
+            "unbiased.bn",
+            "axis n\ninput x[n]\nparam gamma, beta\nconst eps > 0\nmu = mean[n](x)\n\
+             var = sum[n]((x - mu)^2) / (sum[n](1) - 1)\nxhat = (x - mu) / sqrt(var + eps)\n\
+             y = gamma * xhat + beta\noutput y\n"
+                .to_string(),
+        ),
+        (
+            "literal.bn",
+            "axis n\ninput x[n]\nparam gamma, beta\nmu = mean[n](x)\nvar = mean[n]((x - mu)^2)\n\
+             xhat = (x - mu) / sqrt(var + 1e-5)\ny = gamma * xhat + beta\noutput y\n\
+             claim grad x = gamma / sqrt(var + 1e-5) * (dy - mean[n](dy) - xhat * mean[n](dy * xhat))\n"
+                .to_string(),
+        ),
+    ];
+    for (file, src) in &cases {
+        let (code, out) = derive(&d, file, src);
+        assert_eq!(code, 0, "{file}: {out}");
+        assert!(!out.contains("BAD"), "{file}: {out}");
+    }
+    let _ = std::fs::remove_dir_all(&d);
+}
+
+/// Batch norm with every name changed and its properties written as
+/// checks: the same verdicts as the built-in model; a `check` that does
+/// not hold makes `derive` exit 1.
+#[test]
+fn written_checks_decide_the_exit_code_whatever_the_names() {
+    let d = dir("checks");
+    let src = "axis b\ninput act[b]\nparam scale, shift\nconst tiny > 0\n\
+               centre = mean[b](act)\nspread = mean[b]((act - centre)^2)\n\
+               z = (act - centre) / sqrt(spread + tiny)\nout = scale * z + shift\noutput out\n\
+               check sum[b](grad act) = 0\n\
+               check false sum[b](z * grad act) = 0\n\
+               check sum[b](z * grad act) = 0 where tiny = 0 assuming spread > 0\n\
+               check symmetric grad act\n\
+               check grad centre = sum[b](dz * (-1 / sqrt(spread + tiny)))\n";
+    let (code, out) = derive(&d, "renamed.bn", src);
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(out.matches("  ok  ").count(), 5, "{out}");
+    // The same checks, one of them false as written.
+    let wrong = src.replace("check sum[b](grad act) = 0", "check sum[b](grad act) = 1");
+    let (code, out) = derive(&d, "wrong.bn", &wrong);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("BAD refuted  the check on line 10"), "{out}");
+    let wrong = src.replace("check false sum[b](z", "check sum[b](z");
+    let (code, out) = derive(&d, "wrong2.bn", &wrong);
+    assert_eq!(code, 1, "{out}");
+    // A symmetric check on a layer whose scale varies along the statistics
+    // axis is refuted; written as `check false` it passes.
+    let ln = "axis n, d\ninput x[n,d]\nparam g[d]\nconst eps > 0\nmu = mean[d](x)\n\
+              v = mean[d]((x - mu)^2)\ny = g * (x - mu) / sqrt(v + eps)\noutput y\n";
+    let (code, out) = derive(&d, "ln.bn", &format!("{ln}check symmetric grad x\n"));
+    assert_eq!(code, 1, "{out}");
+    let (code, out) = derive(&d, "ln2.bn", &format!("{ln}check false symmetric grad x\n"));
+    assert_eq!(code, 0, "{out}");
+    let _ = std::fs::remove_dir_all(&d);
+}
+
+/// Typos and mistakes are bad input (exit 2) pointing at the place.
+#[test]
+fn undeclared_names_and_wrong_axes_are_bad_input() {
+    let d = dir("bad");
+    let cases = [
+        (
+            "typo.bn",
+            BN_HEAD.replace("var + eps", "var + esp") + "y = gamma * xhat + beta\noutput y\n",
+            vec!["unknown name esp", "did you mean `eps`?", "typo.bn:7"],
+        ),
+        (
+            "claim_typo.bn",
+            format!(
+                "{BN_HEAD}y = gamma * xhat + beta\noutput y\nclaim grad gamma = sum[n](dy * xht)\n"
+            ),
+            vec!["unknown name xht", "did you mean `xhat`?"],
+        ),
+        (
+            "claim_axes.bn",
+            format!("{BN_HEAD}y = gamma * xhat + beta\noutput y\nclaim grad gamma = dy * xhat\n"),
+            vec!["the claim varies along [n] but ∂ℓ/∂gamma has axes none"],
+        ),
+        (
+            "check_grad.bn",
+            format!("{BN_HEAD}y = gamma * xhat + beta\noutput y\ncheck sum[n](grad xht) = 0\n"),
+            vec!["grad xht: xht is not an input", "did you mean `grad xhat`?"],
+        ),
+        (
+            "symmetric_shapes.bn",
+            format!("{BN_HEAD}y = gamma * xhat + beta\noutput y\ncheck symmetric grad gamma\n"),
+            vec!["line 10", "symmetric map needs the same space"],
+        ),
+    ];
+    for (file, src, wants) in &cases {
+        let (code, out) = derive(&d, file, src);
+        assert_eq!(code, 2, "{file}: {out}");
+        for w in wants {
+            assert!(out.contains(w), "{file}: wanted {w:?} in {out}");
+        }
+        assert!(!out.contains("panicked"), "{file}: {out}");
+    }
+    let _ = std::fs::remove_dir_all(&d);
+}
+
+/// A name only an assumption mentions still works, with a warning that
+/// suggests `const`; unused declarations are warned about.
+#[test]
+fn old_files_keep_their_meaning_with_warnings() {
+    let d = dir("warn");
+    let src = "axis n\ninput x[n], z[n]\nparam gamma, beta\nassume eps > 0\n\
+               mu = mean[n](x)\nvar = mean[n]((x - mu)^2)\n\
+               y = gamma * (x - mu) / sqrt(var + eps) + beta\noutput y\n";
+    let (code, out) = derive(&d, "old.bn", src);
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains(
+            "old.bn:4: eps is declared only by this assumption; declare it with `const eps`"
+        ),
+        "{out}"
+    );
+    assert!(
+        out.contains("old.bn:2: z is declared but no definition uses it"),
+        "{out}"
+    );
+    let _ = std::fs::remove_dir_all(&d);
+}
