@@ -87,6 +87,32 @@ pub fn definition_text(s: &crate::ir::Symbol, body: &crate::ir::Expr) -> String 
     )
 }
 
+/// The values of a sample as JSON: each tensor's entries as exact text, in
+/// row-major order over its axes.
+pub fn values_json(values: &BTreeMap<String, crate::eval::Tensor>) -> serde_json::Value {
+    values
+        .iter()
+        .map(|(k, t)| {
+            let data: Vec<String> = t.data.iter().map(|v| v.to_string()).collect();
+            (k.clone(), serde_json::json!(data))
+        })
+        .collect::<serde_json::Map<_, _>>()
+        .into()
+}
+
+/// A counterexample as JSON (`prove --format json`, `derive --format
+/// json`): axis sizes, the values, the index where the sides differ and
+/// both sides.
+pub fn counterexample_json(c: &crate::refute::Counterexample) -> serde_json::Value {
+    serde_json::json!({
+        "sizes": c.sizes,
+        "values": values_json(&c.values),
+        "index": c.index,
+        "lhs": c.lhs.to_string(),
+        "rhs": c.rhs.to_string(),
+    })
+}
+
 /// The certificate of a proof (version 1 when it has no definitions, so
 /// that older readers take it).
 pub fn to_certificate(proof: &Proof, checked: bool) -> Certificate {

@@ -61,6 +61,8 @@ pub struct Equality {
     pub expect_true: bool,
     pub verdict: Verdict,
     pub elapsed: Duration,
+    /// The model file's line this equality checks (a claim's line).
+    pub line: Option<usize>,
 }
 
 impl Equality {
@@ -136,9 +138,12 @@ pub enum DeriveError {
 impl fmt::Display for DeriveError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            DeriveError::Diff(e) => write!(f, "cannot differentiate: {e:?}"),
+            DeriveError::Diff(e) => write!(f, "cannot differentiate the model: {e}"),
             DeriveError::UnknownWrt(w) => {
-                write!(f, "--wrt {w}: not an input or parameter of the model")
+                write!(
+                    f,
+                    "--wrt {w}: not an input or parameter of the model; name one of its `input` or `param` lines"
+                )
             }
             DeriveError::Check { line, message } => write!(f, "line {line}: {message}"),
         }
@@ -215,12 +220,13 @@ pub fn derive(loaded: &Loaded, opts: &DeriveOptions) -> Result<Report, DeriveErr
             let named = derivation
                 .gradient_symbol(name)
                 .unwrap_or_else(|| raw.clone());
-            let eq = ctx.check(
+            let mut eq = ctx.check(
                 format!("∂ℓ/∂{name} equals the claim on line {}", claim.line),
                 named,
                 claim.expr.clone(),
                 true,
             );
+            eq.line = Some(claim.line);
             if matches!(eq.verdict, Verdict::Proved(_)) {
                 candidates.push(model.claims[k].expr.clone());
             }
@@ -245,12 +251,14 @@ pub fn derive(loaded: &Loaded, opts: &DeriveOptions) -> Result<Report, DeriveErr
             let Some(adj) = derivation.adjoints.iter().find(|a| a.of == claim.wrt) else {
                 continue;
             };
-            equalities.push(ctx.check(
+            let mut eq = ctx.check(
                 format!("∂ℓ/∂{} equals the claim on line {}", claim.wrt, claim.line),
                 Expr::Sym(adj.name.clone()),
                 claim.expr.clone(),
                 true,
-            ));
+            );
+            eq.line = Some(claim.line);
+            equalities.push(eq);
         }
     }
     equalities.extend(written_checks(model, &derivation, &ctx)?);
@@ -319,21 +327,25 @@ fn written_checks(model: &Model, d: &Derivation, ctx: &Ctx) -> Result<Vec<Equali
                     .iter()
                     .map(|(n, b)| (n.clone(), diff::subst(b, &consts)))
                     .collect();
-                out.push(ctx.check_in(
+                let mut eq = ctx.check_in(
                     title,
                     diff::subst(&lhs, &consts),
                     diff::subst(&rhs, &consts),
                     c.expect_true,
                     &definitions,
                     &assumptions,
-                ));
+                );
+                eq.line = Some(c.line);
+                out.push(eq);
             }
             CheckKind::Symmetric { wrt } => {
                 let (lhs, rhs) = symmetry(model, d, wrt).map_err(|message| DeriveError::Check {
                     line: c.line,
                     message,
                 })?;
-                out.push(ctx.check(title, lhs, rhs, c.expect_true));
+                let mut eq = ctx.check(title, lhs, rhs, c.expect_true);
+                eq.line = Some(c.line);
+                out.push(eq);
             }
         }
     }
@@ -584,6 +596,7 @@ impl<'a> Ctx<'a> {
             expect_true,
             verdict,
             elapsed: start.elapsed(),
+            line: None,
         }
     }
 }
@@ -769,18 +782,28 @@ pub fn to_json(r: &Report) -> serde_json::Value {
                 Verdict::Refuted(_) => ("refuted", serde_json::Value::Null),
                 Verdict::Unknown(_) => ("unknown", serde_json::Value::Null),
             };
-            serde_json::json!({
+            let mut v = serde_json::json!({
                 "title": eq.title,
+                "file": r.name,
+                "line": eq.line,
                 "lhs": syntax::print(&eq.lhs),
                 "rhs": syntax::print(&eq.rhs),
                 "expected": if eq.expect_true { "proved" } else { "refuted" },
                 "verdict": verdict,
+                "as_expected": eq.as_expected(),
                 "certificate": cert,
-            })
+            });
+            match &eq.verdict {
+                Verdict::Refuted(c) => v["counterexample"] = crate::cert::counterexample_json(c),
+                Verdict::Unknown(why) => v["reason"] = why.as_str().into(),
+                Verdict::Proved(_) => {}
+            }
+            v
         })
         .collect();
     serde_json::json!({
         "model": r.name,
+        "file": r.name,
         "definitions": defs,
         "gradients": grads,
         "raw_gradients": raw,
@@ -789,4 +812,49 @@ pub fn to_json(r: &Report) -> serde_json::Value {
         "double_backward": higher,
         "checked": r.ok(),
     })
+}
+
+/// JUnit XML: one test suite for the model file, one test case per checked
+/// equality (claims and facts); a case fails when its verdict is not the
+/// expected one, and an `unknown` verdict is an error.
+pub fn write_junit(out: &mut impl Write, r: &Report) -> fmt::Result {
+    let cases = r
+        .equalities
+        .iter()
+        .map(|eq| {
+            let at = match eq.line {
+                Some(l) => format!("{}:{l}", r.name),
+                None => r.name.clone(),
+            };
+            let mut case = crate::junit::Case::new(r.name.clone(), format!("{at}: {}", eq.title));
+            case.file = Some(r.name.clone());
+            case.line = eq.line;
+            let stated = format!("{} = {}", syntax::print(&eq.lhs), syntax::print(&eq.rhs));
+            case.outcome = match &eq.verdict {
+                _ if eq.as_expected() => crate::junit::Outcome::Pass,
+                Verdict::Refuted(c) => {
+                    let mut text = format!("{at}: refuted: {stated}\n");
+                    crate::render::counterexample_text(&mut text, c)?;
+                    crate::junit::Outcome::Failure {
+                        message: format!("{at}: refuted, expected a proof: {stated}"),
+                        text,
+                    }
+                }
+                Verdict::Proved(p) => crate::junit::Outcome::Failure {
+                    message: format!("{at}: proved, expected a refutation: {stated}"),
+                    text: format!("{at}: proved in {} steps: {stated}", p.steps.len()),
+                },
+                Verdict::Unknown(why) => crate::junit::Outcome::Error {
+                    message: format!("{at}: unknown: {why}"),
+                    text: format!("{at}: neither proved nor refuted: {stated}"),
+                },
+            };
+            Ok(case)
+        })
+        .collect::<Result<Vec<_>, fmt::Error>>()?;
+    let suite = crate::junit::Suite {
+        name: format!("bnproof derive {}", r.name),
+        cases,
+    };
+    crate::junit::write(out, "bnproof derive", &[suite])
 }

@@ -231,15 +231,15 @@ impl fmt::Display for DiffStep {
 /// Why a model could not be differentiated.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum DiffError {
-    #[error("the model has no output; add a line `output y`")]
+    #[error("the model has no output; add a line such as `output y`")]
     NoOutput,
     #[error("the upstream gradient `{0}` clashes with a name used in the model; rename that name")]
     NameClash(String),
-    #[error("in `{context}`: the exponent `{exponent}` depends on a variable; only constant exponents can be differentiated")]
+    #[error("in `{context}`: the exponent `{exponent}` depends on a variable; only constant exponents can be differentiated: use a number (or a constant name) as the exponent")]
     NonConstantExponent { context: String, exponent: String },
-    #[error("pattern variable ?{0} cannot be differentiated")]
+    #[error("pattern variable ?{0} cannot be differentiated; model files use plain names: write `{0}` and declare it")]
     PatternVariable(String),
-    #[error("the derivation is too large: the adjoints up to `{0}` exceed the bound of {MAX_DERIVATION_SIZE} operations plus {SIZE_PER_MODEL_NODE} per node of the model")]
+    #[error("the derivation is too large: the adjoints up to `{0}` exceed the bound of {MAX_DERIVATION_SIZE} operations plus {SIZE_PER_MODEL_NODE} per node of the model; name repeated subexpressions as definitions, or split the layer into smaller models")]
     TooLarge(String),
 }
 

@@ -44,8 +44,11 @@ pub enum HigherError {
 impl std::fmt::Display for HigherError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            HigherError::NoInput => write!(f, "higher orders need an input named x"),
-            HigherError::Diff(e) => write!(f, "cannot differentiate: {e:?}"),
+            HigherError::NoInput => write!(
+                f,
+                "higher orders need an input named x; name the layer's input `x` (`input x[...]`)"
+            ),
+            HigherError::Diff(e) => write!(f, "cannot differentiate the model: {e}"),
         }
     }
 }

@@ -10,6 +10,7 @@ pub mod eval;
 pub mod explain;
 pub mod higher;
 pub mod ir;
+pub mod junit;
 pub mod kernel;
 pub mod library;
 pub mod models;

@@ -129,8 +129,17 @@ pub fn load(name_or_path: &str) -> Result<Loaded, LoadError> {
 }
 
 /// Parse model text that was obtained elsewhere.
+/// A model without an `output` line is bad input, reported at the file's
+/// last line (nothing else can be derived or verified from it).
 pub fn parse_source(name: String, source: String) -> Result<Loaded, LoadError> {
-    match parse_model(&source) {
+    let parsed = parse_model(&source).and_then(|model| {
+        if model.outputs.is_empty() {
+            Err(no_output(&source))
+        } else {
+            Ok(model)
+        }
+    });
+    match parsed {
         Ok(model) => Ok(Loaded {
             name,
             source,
@@ -141,6 +150,20 @@ pub fn parse_source(name: String, source: String) -> Result<Loaded, LoadError> {
             source,
             error: Box::new(error),
         }),
+    }
+}
+
+/// "No output", pointing at the last line that is not blank.
+fn no_output(source: &str) -> ParseError {
+    let trimmed = source.trim_end();
+    let start = trimmed.rfind('\n').map_or(0, |k| k + 1);
+    ParseError {
+        message: "the model has no output: no line says which definition the layer returns".into(),
+        start,
+        end: trimmed.len(),
+        hint: Some("add a line such as \"output y\" naming the layer's result".into()),
+        line: trimmed.matches('\n').count() + 1,
+        col: 1,
     }
 }
 
@@ -216,6 +239,25 @@ mod tests {
             other => panic!("{other:?}"),
         }
         assert!(e.render().contains("bad.bn"));
+    }
+
+    #[test]
+    fn a_model_without_output_is_a_located_parse_error() {
+        let src = "axis n\ninput x[n]\ny = 2 * x\n\n";
+        let e = parse_source("noout.bn".into(), src.into()).unwrap_err();
+        match &e {
+            LoadError::Parse { error, .. } => {
+                assert_eq!((error.line, error.col), (3, 1));
+                assert!(error.message.contains("no output"), "{}", error.message);
+                assert!(error.hint.as_deref().unwrap_or("").contains("output y"));
+            }
+            other => panic!("{other:?}"),
+        }
+        let report = e.render();
+        assert!(
+            report.contains("noout.bn") && report.contains("y = 2 * x"),
+            "{report}"
+        );
     }
 
     #[test]

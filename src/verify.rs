@@ -6,6 +6,7 @@
 
 use crate::diff;
 use crate::ir::Expr;
+use crate::junit;
 use crate::models::Loaded;
 use crate::oracle::{self, fd, sample, OracleError};
 use crate::syntax::Model;
@@ -93,6 +94,111 @@ pub struct Row {
     /// f64 only: `max|got − ref| / max|ref|` and `max|got − ref|`.
     pub rel_err: Option<f64>,
     pub abs_err: Option<f64>,
+    /// The line of the claim this row checks.
+    pub line: Option<usize>,
+    /// What a failed check saw: the exact sample and both sides, or the
+    /// worst entry of a tolerance check.
+    pub evidence: Option<Evidence>,
+}
+
+/// What a failing row saw, for JSON and JUnit.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Evidence {
+    /// An exact check: the sample's axis sizes and values, and the two
+    /// sides that differ (`⟨grad, v⟩` and the directional derivative, for a
+    /// direction `v` and an upstream gradient drawn from the seed).
+    Exact {
+        sizes: BTreeMap<String, usize>,
+        values: BTreeMap<String, crate::eval::Tensor>,
+        lhs: String,
+        rhs: String,
+    },
+    /// A tolerance check: the entry with the largest error, by axis.
+    Worst {
+        index: BTreeMap<String, usize>,
+        got: f64,
+        reference: f64,
+    },
+}
+
+impl Evidence {
+    /// The worst entry of a comparison over a tensor with `axes` (row-major)
+    /// and these axis sizes.
+    pub fn worst(w: &fd::Worst, axes: &[String], sizes: &BTreeMap<String, usize>) -> Evidence {
+        let mut index = BTreeMap::new();
+        let mut rest = w.at;
+        for a in axes.iter().rev() {
+            let n = sizes.get(a).copied().unwrap_or(1).max(1);
+            index.insert(a.clone(), rest % n);
+            rest /= n;
+        }
+        Evidence::Worst {
+            index,
+            got: w.got,
+            reference: w.reference,
+        }
+    }
+
+    /// As JSON: `sizes`, `values`, `lhs`, `rhs` for an exact check (the
+    /// keys of a counterexample); `index`, `got`, `reference` for the worst
+    /// entry.
+    pub fn to_json(&self) -> serde_json::Value {
+        match self {
+            Evidence::Exact {
+                sizes,
+                values,
+                lhs,
+                rhs,
+            } => serde_json::json!({
+                "sizes": sizes,
+                "values": crate::cert::values_json(values),
+                "lhs": lhs,
+                "rhs": rhs,
+            }),
+            Evidence::Worst {
+                index,
+                got,
+                reference,
+            } => serde_json::json!({ "index": index, "got": got, "reference": reference }),
+        }
+    }
+
+    /// As text, one line.
+    pub fn text(&self) -> String {
+        match self {
+            Evidence::Exact {
+                sizes,
+                values,
+                lhs,
+                rhs,
+            } => {
+                let sample: Vec<String> = values
+                    .iter()
+                    .map(|(k, t)| {
+                        let v: Vec<String> = t.data.iter().map(|v| v.to_string()).collect();
+                        format!("{k} = [{}]", v.join(", "))
+                    })
+                    .collect();
+                format!(
+                    "at sizes {}, {}: {lhs} ≠ {rhs}",
+                    shape_text(sizes),
+                    sample.join(", ")
+                )
+            }
+            Evidence::Worst {
+                index,
+                got,
+                reference,
+            } => format!(
+                "worst entry at {}: got {got:e}, reference {reference:e}",
+                if index.is_empty() {
+                    "the scalar".to_string()
+                } else {
+                    shape_text(index)
+                }
+            ),
+        }
+    }
 }
 
 impl Row {
@@ -116,6 +222,8 @@ impl Row {
             detail: String::new(),
             rel_err: None,
             abs_err: None,
+            line: None,
+            evidence: None,
         }
     }
 }
@@ -130,7 +238,7 @@ pub enum VerifyError {
 impl fmt::Display for VerifyError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            VerifyError::Diff(e) => write!(f, "cannot differentiate: {e:?}"),
+            VerifyError::Diff(e) => write!(f, "cannot differentiate the model: {e}"),
             VerifyError::BadShape(m) => write!(f, "--shape: {m}"),
         }
     }
@@ -180,10 +288,13 @@ pub fn verify(loaded: &Loaded, opts: &VerifyOptions) -> Result<Vec<Row>, VerifyE
                         )))
                     }
                     None => {
+                        let every: Vec<String> =
+                            model.axes.iter().map(|a| format!("{a}=2")).collect();
                         return Err(VerifyError::BadShape(format!(
-                            "no size for axis {a} of model {}",
-                            loaded.name
-                        )))
+                            "no size for axis {a} of model {}; give every axis a size, e.g. --shape {}",
+                            loaded.name,
+                            every.join(",")
+                        )));
                     }
                 }
             }
@@ -194,9 +305,14 @@ pub fn verify(loaded: &Loaded, opts: &VerifyOptions) -> Result<Vec<Row>, VerifyE
     // Gradients are read through the derivation's program (`dx`, `dxhat`,
     // …, each evaluated once); claims may use its names too.
     let program = derivation.program();
-    let mut forms: Vec<(String, String, Expr)> = Vec::new();
+    let mut forms: Vec<(String, String, Expr, Option<usize>)> = Vec::new();
     for g in &derivation.gradients {
-        forms.push((g.of.clone(), "derived".into(), Expr::Sym(g.name.clone())));
+        forms.push((
+            g.of.clone(),
+            "derived".into(),
+            Expr::Sym(g.name.clone()),
+            None,
+        ));
     }
     let declared: Vec<&str> = model
         .inputs
@@ -210,6 +326,7 @@ pub fn verify(loaded: &Loaded, opts: &VerifyOptions) -> Result<Vec<Row>, VerifyE
                 c.wrt.clone(),
                 format!("claim (line {})", c.line),
                 c.expr.clone(),
+                Some(c.line),
             ));
         }
     }
@@ -237,11 +354,17 @@ pub fn verify(loaded: &Loaded, opts: &VerifyOptions) -> Result<Vec<Row>, VerifyE
                                 c.order,
                                 sizes,
                             );
-                            record_exact(&mut row, c.result, "symbolic", "the Taylor series gives");
+                            record_exact(
+                                &mut row,
+                                c.result,
+                                ("symbolic", "the Taylor series gives"),
+                                Some(env),
+                            );
+
                             rows.push(row);
                         }
                     }
-                    for (wrt, form, g) in &forms {
+                    for (wrt, form, g, line) in &forms {
                         for order in 1..=opts.order.min(2) {
                             let mut row = Row::pending(
                                 &loaded.name,
@@ -251,6 +374,7 @@ pub fn verify(loaded: &Loaded, opts: &VerifyOptions) -> Result<Vec<Row>, VerifyE
                                 order,
                                 sizes,
                             );
+                            row.line = *line;
                             let res = env.as_ref().map_err(Clone::clone).and_then(|env| {
                                 if order == 1 {
                                     oracle::check_gradient(model, &program, wrt, g, env, seed)
@@ -261,9 +385,10 @@ pub fn verify(loaded: &Loaded, opts: &VerifyOptions) -> Result<Vec<Row>, VerifyE
                             record_exact(
                                 &mut row,
                                 res,
-                                "⟨grad, v⟩ =",
-                                "the directional derivative is",
+                                ("⟨grad, v⟩ =", "the directional derivative is"),
+                                env.as_ref().ok(),
                             );
+
                             rows.push(row);
                         }
                     }
@@ -298,7 +423,7 @@ pub fn verify(loaded: &Loaded, opts: &VerifyOptions) -> Result<Vec<Row>, VerifyE
                 }
                 Backend::F64 => {
                     let env = sample::f64_sample(model, sizes, seed);
-                    for (wrt, form, g) in &forms {
+                    for (wrt, form, g, line) in &forms {
                         let mut row = Row::pending(
                             &loaded.name,
                             wrt.as_str(),
@@ -307,6 +432,7 @@ pub fn verify(loaded: &Loaded, opts: &VerifyOptions) -> Result<Vec<Row>, VerifyE
                             1,
                             sizes,
                         );
+                        row.line = *line;
                         match env
                             .as_ref()
                             .map_err(Clone::clone)
@@ -319,6 +445,14 @@ pub fn verify(loaded: &Loaded, opts: &VerifyOptions) -> Result<Vec<Row>, VerifyE
                                     format!("rel {:.2e}, abs {:.2e}", c.rel_err, c.max_abs_err);
                                 if !c.passed {
                                     row.status = Status::Fail;
+                                    let axes = env
+                                        .as_ref()
+                                        .ok()
+                                        .and_then(|e| e.values.get(wrt.as_str()))
+                                        .map(|t| t.axes.clone())
+                                        .unwrap_or_default();
+                                    row.evidence =
+                                        c.worst.as_ref().map(|w| Evidence::worst(w, &axes, sizes));
                                 }
                             }
                             Err(e) => skip_or_fail(&mut row, e),
@@ -333,18 +467,25 @@ pub fn verify(loaded: &Loaded, opts: &VerifyOptions) -> Result<Vec<Row>, VerifyE
 }
 
 /// An exact check's outcome in `row`: equal passes; unequal fails, showing
-/// `{lhs_is} lhs but {rhs_is} rhs`; an oracle error skips or fails.
+/// `{lhs_is} lhs but {rhs_is} rhs` (and the sample `env` as evidence); an
+/// oracle error skips or fails.
 fn record_exact(
     row: &mut Row,
     res: Result<oracle::ExactCheck, OracleError>,
-    lhs_is: &str,
-    rhs_is: &str,
+    (lhs_is, rhs_is): (&str, &str),
+    env: Option<&crate::eval::Env>,
 ) {
     match res {
         Ok(c) if c.equal => row.detail = format!("equal ({})", c.lhs),
         Ok(c) => {
             row.status = Status::Fail;
             row.detail = format!("{lhs_is} {} but {rhs_is} {}", c.lhs, c.rhs);
+            row.evidence = env.map(|env| Evidence::Exact {
+                sizes: env.sizes.clone(),
+                values: env.values.clone(),
+                lhs: c.lhs.to_string(),
+                rhs: c.rhs.to_string(),
+            });
         }
         Err(e) => skip_or_fail(row, e),
     }
@@ -376,9 +517,15 @@ pub fn write_text(out: &mut impl Write, rows: &[Row]) -> fmt::Result {
         .unwrap_or(4)
         .max(4);
     let ws = rows.iter().map(|r| r.shape.len()).max().unwrap_or(5).max(5);
+    let wm = rows
+        .iter()
+        .map(|r| r.model.chars().count())
+        .max()
+        .unwrap_or(14)
+        .max(14);
     writeln!(
         out,
-        "{:<14} {:<6} {:<wf$} {:<6} {:<5} {:<ws$} {:<6} detail",
+        "{:<wm$} {:<6} {:<wf$} {:<6} {:<5} {:<ws$} {:<6} detail",
         "model", "tensor", "form", "oracle", "order", "shape", "result"
     )?;
     for r in rows {
@@ -395,7 +542,7 @@ pub fn write_text(out: &mut impl Write, rows: &[Row]) -> fmt::Result {
         };
         writeln!(
             out,
-            "{:<14} {:<6} {:<wf$} {:<6} {:<5} {:<ws$} {:<6} {}",
+            "{:<wm$} {:<6} {:<wf$} {:<6} {:<5} {:<ws$} {:<6} {}",
             r.model,
             r.wrt,
             r.form,
@@ -406,6 +553,12 @@ pub fn write_text(out: &mut impl Write, rows: &[Row]) -> fmt::Result {
             detail
         )?;
     }
+    write_summary(out, rows)
+}
+
+/// The last line of [`write_text`]: how many checks, how many ok, failed,
+/// skipped, and known upstream bugs.
+pub fn write_summary(out: &mut impl Write, rows: &[Row]) -> fmt::Result {
     let fails = rows.iter().filter(|r| r.status == Status::Fail).count();
     let skips = rows
         .iter()
@@ -427,79 +580,90 @@ pub fn write_text(out: &mut impl Write, rows: &[Row]) -> fmt::Result {
     writeln!(out)
 }
 
+/// One row as JSON: the file (`model`, the name or path as given, also as
+/// `file`), the claim's `line`, and for a failure its `counterexample` (an
+/// exact check) or `worst` entry (a tolerance check).
+fn row_json(r: &Row) -> serde_json::Value {
+    let mut v = serde_json::json!({
+        "model": r.model, "file": r.model, "tensor": r.wrt, "form": r.form, "line": r.line,
+        "backend": r.backend.name(), "order": r.order, "shape": r.shape,
+        "status": match &r.status { Status::Pass => "ok", Status::Fail => "failed", Status::Skip(_) => "skipped", Status::Known(_) => "known-upstream" },
+        "reason": match &r.status { Status::Skip(w) | Status::Known(w) => Some(w.clone()), _ => None },
+        "detail": r.detail, "rel_err": r.rel_err, "abs_err": r.abs_err,
+    });
+    match &r.evidence {
+        Some(e @ Evidence::Exact { .. }) => v["counterexample"] = e.to_json(),
+        Some(e @ Evidence::Worst { .. }) => v["worst"] = e.to_json(),
+        None => {}
+    }
+    v
+}
+
 /// The rows as JSON.
 pub fn to_json(rows: &[Row]) -> serde_json::Value {
-    let items: Vec<serde_json::Value> = rows
-        .iter()
-        .map(|r| {
-            serde_json::json!({
-                "model": r.model, "tensor": r.wrt, "form": r.form, "backend": r.backend.name(),
-                "order": r.order, "shape": r.shape,
-                "status": match &r.status { Status::Pass => "ok", Status::Fail => "failed", Status::Skip(_) => "skipped", Status::Known(_) => "known-upstream" },
-                "reason": match &r.status { Status::Skip(w) | Status::Known(w) => Some(w.clone()), _ => None },
-                "detail": r.detail, "rel_err": r.rel_err, "abs_err": r.abs_err,
-            })
-        })
-        .collect();
+    let items: Vec<serde_json::Value> = rows.iter().map(row_json).collect();
     serde_json::json!({ "checks": items, "ok": all_pass(rows) })
 }
 
-fn xml_escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
+/// The JUnit suite of one file's rows: one test case per checked gradient.
+pub fn junit_suite(file: &str, rows: &[Row]) -> junit::Suite {
+    let cases = rows
+        .iter()
+        .map(|r| {
+            let name = format!(
+                "{}{} d/d{} {} [{} order {}, {}]",
+                r.model,
+                r.line.map(|l| format!(":{l}")).unwrap_or_default(),
+                r.wrt,
+                r.form,
+                r.backend.name(),
+                r.order,
+                r.shape
+            );
+            let mut case = junit::Case::new(r.model.clone(), name);
+            case.file = Some(r.model.clone());
+            case.line = r.line;
+            case.outcome = match &r.status {
+                Status::Pass => junit::Outcome::Pass,
+                Status::Fail => junit::Outcome::Failure {
+                    message: r.detail.clone(),
+                    text: r.evidence.as_ref().map(Evidence::text).unwrap_or_default(),
+                },
+                Status::Skip(why) => junit::Outcome::Skipped(why.clone()),
+                // Not a failure of the checked code: passed, with the finding.
+                Status::Known(why) => {
+                    case.output = Some(format!("{}: {why}", r.detail));
+                    junit::Outcome::Pass
+                }
+            };
+            case
+        })
+        .collect();
+    junit::Suite {
+        name: format!("bnproof verify {file}"),
+        cases,
+    }
 }
 
-/// JUnit XML: one test case per checked gradient.
-pub fn write_junit(out: &mut impl Write, rows: &[Row]) -> fmt::Result {
-    let fails = rows.iter().filter(|r| r.status == Status::Fail).count();
-    let skips = rows
-        .iter()
-        .filter(|r| matches!(r.status, Status::Skip(_)))
-        .count();
-    writeln!(out, r#"<?xml version="1.0" encoding="UTF-8"?>"#)?;
-    writeln!(
-        out,
-        r#"<testsuite name="bnproof verify" tests="{}" failures="{fails}" skipped="{skips}">"#,
-        rows.len()
-    )?;
+/// The rows grouped by file, in the order the files first appear.
+pub fn by_file(rows: &[Row]) -> Vec<(String, Vec<Row>)> {
+    let mut groups: Vec<(String, Vec<Row>)> = Vec::new();
     for r in rows {
-        let name = xml_escape(&format!(
-            "{} d/d{} {} [{} order {}, {}]",
-            r.model,
-            r.wrt,
-            r.form,
-            r.backend.name(),
-            r.order,
-            r.shape
-        ));
-        write!(
-            out,
-            r#"  <testcase classname="{}" name="{name}""#,
-            xml_escape(&r.model)
-        )?;
-        match &r.status {
-            Status::Pass => writeln!(out, "/>")?,
-            Status::Fail => writeln!(
-                out,
-                ">\n    <failure message=\"{}\"/>\n  </testcase>",
-                xml_escape(&r.detail)
-            )?,
-            Status::Skip(why) => writeln!(
-                out,
-                ">\n    <skipped message=\"{}\"/>\n  </testcase>",
-                xml_escape(why)
-            )?,
-            // Not a failure of the checked code: passed, with the finding.
-            Status::Known(why) => writeln!(
-                out,
-                ">\n    <system-out>{}</system-out>\n  </testcase>",
-                xml_escape(&format!("{}: {why}", r.detail))
-            )?,
+        match groups.iter_mut().find(|(f, _)| *f == r.model) {
+            Some((_, g)) => g.push(r.clone()),
+            None => groups.push((r.model.clone(), vec![r.clone()])),
         }
     }
-    writeln!(out, "</testsuite>")
+    groups
+}
+
+/// JUnit XML: one test suite per file, one test case per checked gradient.
+pub fn write_junit(out: &mut impl Write, rows: &[Row]) -> fmt::Result {
+    let suites: Vec<junit::Suite> = by_file(rows)
+        .iter()
+        .map(|(f, rows)| junit_suite(f, rows))
+        .collect();
+    junit::write(out, "bnproof verify", &suites)
 }
 
 /// Parse `n=8,c=3`.

@@ -5,11 +5,13 @@
 
 use bnproof::cert;
 use bnproof::ir::{Assumption, Expr};
+use bnproof::junit;
 use bnproof::library;
 use bnproof::prove::{self, Options, Outcome};
 use bnproof::render;
 use bnproof::syntax;
 use clap::{Parser, Subcommand, ValueEnum};
+use std::fmt::Write as _;
 use std::time::{Duration, Instant};
 
 /// Exit code when a requested backend or device is not available.
@@ -54,6 +56,17 @@ impl Format {
             Format::Json => render::Format::Json,
         })
     }
+}
+
+/// `derive`'s formats: the renderer's, and JUnit XML.
+#[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
+enum DeriveFormat {
+    Text,
+    Latex,
+    Markdown,
+    Html,
+    Json,
+    Junit,
 }
 
 #[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
@@ -116,8 +129,9 @@ enum Command {
         /// Only these inputs/parameters, comma-separated.
         #[arg(long, value_delimiter = ',')]
         wrt: Option<Vec<String>>,
+        /// Output format; `junit`: one test case per claim and check.
         #[arg(long, value_enum, default_value = "text")]
-        format: Format,
+        format: DeriveFormat,
         /// Show every proof in full instead of one line each.
         #[arg(long)]
         proofs: bool,
@@ -127,10 +141,11 @@ enum Command {
         order: u8,
     },
     /// Numerically cross-check every derived gradient and every gradient
-    /// claim (exit 1 on any mismatch).
+    /// claim of one or more models (exit code: the worst over the files, in
+    /// the order 2 > 4 > 1 > 3 > 0).
     Verify {
-        /// A built-in model or a .bn file (or use --all).
-        model: Option<String>,
+        /// Built-in models or .bn files (or use --all).
+        models: Vec<String>,
         /// Every built-in model.
         #[arg(long)]
         all: bool,
@@ -252,7 +267,7 @@ fn run(cli: Cli) -> i32 {
             }
         },
         Command::Verify {
-            model,
+            models,
             all,
             backend,
             device,
@@ -262,7 +277,7 @@ fn run(cli: Cli) -> i32 {
             order,
             format,
         } => verify_cmd(
-            model,
+            models,
             all,
             &backend,
             &device,
@@ -390,13 +405,7 @@ fn prove_cmd(statement: &str, assume: &[String], format: Format, opts: &Options)
                         "verdict": "refuted",
                         "statement": {"lhs": syntax::print(&stmt.lhs), "rhs": syntax::print(&stmt.rhs)},
                         "assumptions": assumptions.iter().map(cert::assumption_text).collect::<Vec<_>>(),
-                        "counterexample": {
-                            "sizes": c.sizes,
-                            "values": c.values.iter().map(|(k, t)| (k.clone(), t.data.iter().map(|v| v.to_string()).collect::<Vec<_>>())).collect::<std::collections::BTreeMap<_, _>>(),
-                            "index": c.index,
-                            "lhs": c.lhs.to_string(),
-                            "rhs": c.rhs.to_string(),
-                        },
+                        "counterexample": cert::counterexample_json(c),
                         "checked": false,
                     }))
                     .unwrap_or_default();
@@ -571,19 +580,133 @@ fn theorems_cmd(format: Format) -> i32 {
     }
 }
 
+/// How bad the exit code `code` is, for combining several: 2 > 4 > 1 > 3 > 0
+/// (an internal error above all).
+fn severity(code: i32) -> u8 {
+    match code {
+        OK => 0,
+        UNKNOWN => 1,
+        FAILED => 2,
+        UNAVAILABLE => 3,
+        BAD_INPUT => 4,
+        _ => 5,
+    }
+}
+
+/// The worst of several exit codes (`OK` for none).
+fn worst(codes: impl IntoIterator<Item = i32>) -> i32 {
+    codes.into_iter().max_by_key(|&c| severity(c)).unwrap_or(OK)
+}
+
+/// A model that could not be derived or verified (exit 2), with what
+/// JSON and JUnit report of it.
+struct BadInput {
+    file: String,
+    message: String,
+    line: Option<usize>,
+    column: Option<usize>,
+    hint: Option<String>,
+    /// The report for a reader: a caret under the span for a parse error.
+    report: String,
+}
+
+impl BadInput {
+    fn load(file: &str, e: &bnproof::models::LoadError) -> BadInput {
+        match e {
+            bnproof::models::LoadError::Parse { error, .. } => BadInput {
+                file: file.to_string(),
+                message: error.message.clone(),
+                line: Some(error.line),
+                column: Some(error.col),
+                hint: error.hint.clone(),
+                report: e.render(),
+            },
+            other => BadInput::other(file, other.to_string()),
+        }
+    }
+
+    fn other(file: &str, message: String) -> BadInput {
+        BadInput {
+            file: file.to_string(),
+            report: format!("error: {file}: {message}\n"),
+            message,
+            line: None,
+            column: None,
+            hint: None,
+        }
+    }
+
+    /// `file:line:column: message (hint)`, one line.
+    fn one_line(&self) -> String {
+        let mut at = self.file.clone();
+        if let Some(l) = self.line {
+            at.push_str(&format!(":{l}"));
+            if let Some(c) = self.column {
+                at.push_str(&format!(":{c}"));
+            }
+        }
+        match &self.hint {
+            Some(h) => format!("{at}: {} (hint: {h})", self.message),
+            None => format!("{at}: {}", self.message),
+        }
+    }
+
+    fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "file": self.file,
+            "line": self.line,
+            "column": self.column,
+            "message": self.message,
+            "hint": self.hint,
+        })
+    }
+
+    /// A suite with one failing test case that carries the error.
+    fn junit_suite(&self, command: &str) -> junit::Suite {
+        let mut case = junit::Case::new(self.file.clone(), format!("{}: bad input", self.file));
+        case.file = Some(self.file.clone());
+        case.line = self.line;
+        case.outcome = junit::Outcome::Failure {
+            message: self.one_line(),
+            text: self.report.clone(),
+        };
+        junit::Suite {
+            name: format!("bnproof {command} {}", self.file),
+            cases: vec![case],
+        }
+    }
+}
+
+/// Bad input under `format`: the report on stderr always; JSON or JUnit
+/// on stdout when asked for. Returns [`BAD_INPUT`].
+fn bad_input(command: &str, bad: &BadInput, json: bool, junit_xml: bool) -> i32 {
+    eprint!("{}", bad.report);
+    if json {
+        let v = serde_json::json!({ "file": bad.file, "error": bad.to_json() });
+        println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+    } else if junit_xml {
+        let mut out = String::new();
+        let _ = junit::write(
+            &mut out,
+            &format!("bnproof {command}"),
+            &[bad.junit_suite(command)],
+        );
+        print!("{out}");
+    }
+    BAD_INPUT
+}
+
 fn derive_cmd(
     model: &str,
     wrt: Option<Vec<String>>,
-    format: Format,
+    format: DeriveFormat,
     expand: bool,
     order: u8,
 ) -> i32 {
+    let (json, junit_xml) = (format == DeriveFormat::Json, format == DeriveFormat::Junit);
     let loaded = match bnproof::models::load(model) {
         Ok(l) => l,
-        Err(e) => {
-            eprint!("{}", e.render());
-            return BAD_INPUT;
-        }
+        Err(e) => return bad_input("derive", &BadInput::load(model, &e), json, junit_xml),
     };
     eprint!("{}", loaded.warnings_text());
     let opts = bnproof::derive::DeriveOptions {
@@ -597,37 +720,45 @@ fn derive_cmd(
     let report = match bnproof::derive::derive(&loaded, &opts) {
         Ok(r) => r,
         Err(e) => {
-            eprintln!("error: {e}");
-            return BAD_INPUT;
+            let bad = BadInput::other(model, e.to_string());
+            return bad_input("derive", &bad, json, junit_xml);
         }
     };
     let mut out = String::new();
     match format {
-        Format::Text => {
+        DeriveFormat::Text => {
             let mut text = String::new();
             let _ = bnproof::derive::write_text(&mut text, &report, expand);
             out = render::text::wrap_lines(&text, render::text::LINE_WIDTH);
         }
-        Format::Json => {
+        DeriveFormat::Junit => {
+            let _ = bnproof::derive::write_junit(&mut out, &report);
+        }
+        DeriveFormat::Json => {
             out = serde_json::to_string_pretty(&bnproof::derive::to_json(&report))
                 .unwrap_or_default();
             out.push('\n');
         }
-        Format::Latex | Format::Markdown | Format::Html => {
+        DeriveFormat::Latex | DeriveFormat::Markdown | DeriveFormat::Html => {
+            let preset = match format {
+                DeriveFormat::Latex => Format::Latex,
+                DeriveFormat::Markdown => Format::Markdown,
+                _ => Format::Html,
+            };
             let title = format!("bnproof derive {}", report.name);
-            let _ = format.preset().document(&mut out, &title, |page, _| {
+            let _ = preset.preset().document(&mut out, &title, |page, _| {
                 render::derivation::derivation(page, &report, expand)
             });
         }
     }
     print!("{out}");
-    if report.failed() {
-        FAILED
-    } else if report.ok() {
-        OK
-    } else {
-        UNKNOWN
-    }
+    // 1 when a verdict is not the expected one, 3 when none is wrong but
+    // one is unknown.
+    worst(report.equalities.iter().map(|eq| match &eq.verdict {
+        _ if eq.as_expected() => OK,
+        bnproof::derive::Verdict::Unknown(_) => UNKNOWN,
+        _ => FAILED,
+    }))
 }
 
 fn explain_cmd(topic: Option<&str>, format: ExplainFormat, plot: Option<&std::path::Path>) -> i32 {
@@ -680,7 +811,7 @@ fn explain_cmd(topic: Option<&str>, format: ExplainFormat, plot: Option<&std::pa
 
 #[allow(clippy::too_many_arguments)]
 fn verify_cmd(
-    model: Option<String>,
+    models: Vec<String>,
     all: bool,
     backends: &[String],
     devices: &[String],
@@ -735,6 +866,9 @@ fn verify_cmd(
         );
         return BAD_INPUT;
     }
+    // An unavailable backend or device: exit 4, unless a file is bad input
+    // (2 > 4), so every file is still read.
+    let mut unavailable = false;
     if uses_torch {
         for &d in &torch.devices {
             if let Err(why) = bnproof::torch::available(d) {
@@ -742,7 +876,8 @@ fn verify_cmd(
                     "error: the torch backend on {} is unavailable: {why}",
                     d.name()
                 );
-                return UNAVAILABLE;
+                unavailable = true;
+                break;
             }
         }
     }
@@ -754,18 +889,18 @@ fn verify_cmd(
             return BAD_INPUT;
         }
     };
-    let names: Vec<String> = match (model, all) {
-        (Some(_), true) => {
-            eprintln!("error: give a model or --all, not both");
+    let names: Vec<String> = match (models.is_empty(), all) {
+        (false, true) => {
+            eprintln!("error: give models or --all, not both");
             return BAD_INPUT;
         }
-        (Some(m), false) => vec![m],
-        (None, true) => bnproof::models::builtin_names()
+        (false, false) => models,
+        (true, true) => bnproof::models::builtin_names()
             .into_iter()
             .map(str::to_string)
             .collect(),
-        (None, false) => {
-            eprintln!("error: give a model (built-in name or .bn file) or --all");
+        (true, false) => {
+            eprintln!("error: give a model (built-in name or .bn file), several, or --all");
             return BAD_INPUT;
         }
     };
@@ -776,43 +911,98 @@ fn verify_cmd(
         order,
         torch,
     };
-    let mut rows = Vec::new();
+    // Each file verified on its own; a bad one does not stop the others.
+    let mut files: Vec<(String, Result<Vec<verify::Row>, BadInput>)> = Vec::new();
     for name in names {
-        let loaded = match bnproof::models::load(&name) {
-            Ok(l) => l,
-            Err(e) => {
-                eprint!("{}", e.render());
-                return BAD_INPUT;
+        let result = match bnproof::models::load(&name) {
+            Err(e) => Err(BadInput::load(&name, &e)),
+            Ok(_) if unavailable => Ok(Vec::new()),
+            Ok(loaded) => {
+                eprint!("{}", loaded.warnings_text());
+                verify::verify(&loaded, &opts).map_err(|e| BadInput::other(&name, e.to_string()))
             }
         };
-        eprint!("{}", loaded.warnings_text());
-        match verify::verify(&loaded, &opts) {
-            Ok(r) => rows.extend(r),
-            Err(e) => {
-                eprintln!("error: {name}: {e}");
-                return BAD_INPUT;
-            }
+        if let Err(bad) = &result {
+            eprint!("{}", bad.report);
         }
+        files.push((name, result));
     }
+    let code_of = |r: &Result<Vec<verify::Row>, BadInput>| match r {
+        Err(_) => BAD_INPUT,
+        Ok(_) if unavailable => UNAVAILABLE,
+        Ok(rows) if verify::all_pass(rows) => OK,
+        Ok(_) => FAILED,
+    };
+    let code = worst(files.iter().map(|(_, r)| code_of(r)));
+    if unavailable {
+        return code;
+    }
+    // Every row of the files that could be verified.
+    let all: Vec<verify::Row> = files
+        .iter()
+        .filter_map(|(_, r)| r.as_ref().ok())
+        .flatten()
+        .cloned()
+        .collect();
     let mut out = String::new();
     match format {
         VerifyFormat::Text => {
-            let _ = verify::write_text(&mut out, &rows);
+            let several = files.len() > 1;
+            for (name, result) in &files {
+                if several {
+                    let _ = writeln!(out, "== {name} ==");
+                }
+                match result {
+                    Ok(rows) => {
+                        let _ = verify::write_text(&mut out, rows);
+                    }
+                    Err(bad) if several => {
+                        let _ = writeln!(out, "bad input: {}", bad.one_line());
+                    }
+                    Err(_) => {}
+                }
+                if several {
+                    out.push('\n');
+                }
+            }
+            if several {
+                let bad = files.iter().filter(|(_, r)| r.is_err()).count();
+                let _ = write!(out, "{} files ({bad} bad input), ", files.len());
+                let _ = verify::write_summary(&mut out, &all);
+            }
         }
         VerifyFormat::Json => {
-            out = serde_json::to_string_pretty(&verify::to_json(&rows)).unwrap_or_default();
+            let mut v = verify::to_json(&all);
+            v["ok"] = (code == OK).into();
+            v["files"] = files
+                .iter()
+                .map(|(name, r)| {
+                    serde_json::json!({
+                        "file": name,
+                        "exit_code": code_of(r),
+                        "error": r.as_ref().err().map(BadInput::to_json),
+                    })
+                })
+                .collect();
+            if let Some(bad) = files.iter().find_map(|(_, r)| r.as_ref().err()) {
+                v["error"] = bad.to_json();
+            }
+            out = serde_json::to_string_pretty(&v).unwrap_or_default();
             out.push('\n');
         }
         VerifyFormat::Junit => {
-            let _ = verify::write_junit(&mut out, &rows);
+            let suites: Vec<junit::Suite> = files
+                .iter()
+                .map(|(name, r)| match r {
+                    Ok(rows) => verify::junit_suite(name, rows),
+                    Err(bad) => bad.junit_suite("verify"),
+                })
+                .collect();
+            let _ = junit::write(&mut out, "bnproof verify", &suites);
         }
     }
     print!("{out}");
-    if verify::all_pass(&rows) {
-        OK
-    } else {
-        FAILED
-    }
+    code
 }
 
 fn docs_cmd(dir: &std::path::Path) -> i32 {
@@ -851,5 +1041,23 @@ fn docs_cmd(dir: &std::path::Path) -> i32 {
             eprintln!("error: {e}");
             FAILED
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_worst_exit_code_follows_2_4_1_3_0() {
+        let order = [BAD_INPUT, UNAVAILABLE, FAILED, UNKNOWN, OK];
+        for (i, &a) in order.iter().enumerate() {
+            for &b in &order[i..] {
+                assert_eq!(worst([a, b]), a, "{a} vs {b}");
+                assert_eq!(worst([b, a]), a, "{b} vs {a}");
+            }
+        }
+        assert_eq!(worst([OK, UNKNOWN, OK]), UNKNOWN);
+        assert_eq!(worst([]), OK);
     }
 }

@@ -363,7 +363,7 @@ fn unit() -> Result<(crate::syntax::Model, crate::ir::Expr, crate::ir::Assumptio
     let model =
         crate::syntax::parse_model(src).map_err(|e| ExplainError::Derivation(e.to_string()))?;
     let derivation =
-        crate::diff::derive(&model).map_err(|e| ExplainError::Derivation(format!("{e:?}")))?;
+        crate::diff::derive(&model).map_err(|e| ExplainError::Derivation(e.to_string()))?;
     let grad = derivation
         .gradient("W")
         .cloned()

@@ -43,6 +43,17 @@ pub struct FdCheck {
     pub rel_err: f64,
     /// Every entry within `ATOL + RTOL · |ref|`.
     pub passed: bool,
+    /// The entry with the largest error (a NaN counts as infinite), when
+    /// the two have entries and equal lengths.
+    pub worst: Option<Worst>,
+}
+
+/// One entry of a comparison: its row-major position and both values.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Worst {
+    pub at: usize,
+    pub got: f64,
+    pub reference: f64,
 }
 
 struct F64Eval<'a> {
@@ -321,12 +332,22 @@ pub fn compare_with(got: &[f64], reference: &[f64], atol: f64, rtol: f64) -> FdC
     };
     let mut max_ref: f64 = 0.0;
     let mut passed = got.len() == reference.len();
-    for (g, r) in got.iter().zip(reference) {
+    let mut worst: Option<(f64, Worst)> = None;
+    for (at, (g, r)) in got.iter().zip(reference).enumerate() {
         let err = (g - r).abs();
         if err.is_nan() || err > atol + rtol * r.abs() {
             passed = false;
         }
-        max_abs_err = max_abs_err.max(if err.is_nan() { f64::INFINITY } else { err });
+        let err = if err.is_nan() { f64::INFINITY } else { err };
+        if got.len() == reference.len() && worst.is_none_or(|(w, _)| err > w) {
+            let point = Worst {
+                at,
+                got: *g,
+                reference: *r,
+            };
+            worst = Some((err, point));
+        }
+        max_abs_err = max_abs_err.max(err);
         max_ref = max_ref.max(r.abs());
     }
     let rel_err = if max_ref > 0.0 {
@@ -338,6 +359,7 @@ pub fn compare_with(got: &[f64], reference: &[f64], atol: f64, rtol: f64) -> FdC
         max_abs_err,
         rel_err,
         passed,
+        worst: worst.map(|(_, w)| w),
     }
 }
 

@@ -359,3 +359,16 @@ fn third_order_directional_derivative() {
     // f' = 1/(2·2) = 1/4, f'' = -1/4 · 4^(-3/2) = -1/32, f''' = 3/8 · 4^(-5/2) = 3/256
     assert_eq!(d, vec![q(3 * 2, 4), q(-3 * 4, 32), q(3 * 8 * 3, 256)]);
 }
+
+#[test]
+fn a_comparison_names_its_worst_entry() {
+    let c = fd::compare(&[1.0, 2.5, 3.0], &[1.0, 2.0, 3.1]);
+    assert!(!c.passed);
+    let w = c.worst.unwrap();
+    assert_eq!((w.at, w.got, w.reference), (1, 2.5, 2.0));
+    // A NaN is the worst of all.
+    let c = fd::compare(&[9.0, f64::NAN], &[0.0, 1.0]);
+    assert_eq!(c.worst.map(|w| w.at), Some(1));
+    // Different lengths: no entry to point at.
+    assert!(fd::compare(&[1.0], &[1.0, 2.0]).worst.is_none());
+}

@@ -27,7 +27,7 @@ use crate::ir::{Expr, Symbol};
 use crate::models::Loaded;
 use crate::oracle::fd::{self, EnvF64, TensorF64};
 use crate::oracle::{sample, OracleError};
-use crate::verify::{Backend, Row, Status};
+use crate::verify::{Backend, Evidence, Row, Status};
 use rand::Rng;
 use std::collections::BTreeMap;
 
@@ -516,31 +516,35 @@ pub fn check(
                     cudnn: c,
                 };
                 for &path in &paths {
-                    let mut push = |q: Quantity, status, detail, errs: Option<(f64, f64)>| {
-                        rows.push(Row {
-                            model: loaded.name.clone(),
-                            wrt: q.tensor(&dy_name).to_string(),
-                            form: format!(
-                                "{} · {} · {}",
-                                q.label(&dy_name),
-                                path.label(),
-                                variant.label()
-                            ),
-                            backend: Backend::Torch,
-                            order: q.order(),
-                            shape: shape.clone(),
-                            status,
-                            detail,
-                            rel_err: errs.map(|e| e.0),
-                            abs_err: errs.map(|e| e.1),
-                        });
-                        done.push((path, variant, q, rows.len() - 1));
-                    };
+                    let mut push =
+                        |q: Quantity, status, detail, errs: Option<(f64, f64)>, worst| {
+                            rows.push(Row {
+                                model: loaded.name.clone(),
+                                wrt: q.tensor(&dy_name).to_string(),
+                                form: format!(
+                                    "{} · {} · {}",
+                                    q.label(&dy_name),
+                                    path.label(),
+                                    variant.label()
+                                ),
+                                backend: Backend::Torch,
+                                order: q.order(),
+                                shape: shape.clone(),
+                                status,
+                                detail,
+                                rel_err: errs.map(|e| e.0),
+                                abs_err: errs.map(|e| e.1),
+                                line: None,
+                                evidence: worst,
+                            });
+                            done.push((path, variant, q, rows.len() - 1));
+                        };
                     match imp::run(&problem, path, variant, lo, hi) {
                         Err(e) => push(
                             Quantity::Grad("x".into()),
                             Status::Fail,
                             format!("LibTorch failed: {e}"),
+                            None,
                             None,
                         ),
                         Ok(values) => {
@@ -554,19 +558,19 @@ pub fn check(
                                     Some(Err(e @ OracleError::Model(_))) => {
                                         let why =
                                             format!("the symbolic value cannot be evaluated: {e}");
-                                        push(q, Status::Fail, why, None);
+                                        push(q, Status::Fail, why, None, None);
                                         continue;
                                     }
                                     Some(Err(e)) => {
                                         let why = format!("no symbolic value: {e}");
-                                        push(q, Status::Skip(why), String::new(), None);
+                                        push(q, Status::Skip(why), String::new(), None, None);
                                         continue;
                                     }
                                 };
                                 let scale = scales.get(&q.order()).copied().unwrap_or(0.0);
-                                let (status, detail, errs) =
+                                let (status, detail, errs, worst) =
                                     compare(&q, &got, want, variant, scale, &problem);
-                                push(q, status, detail, Some(errs));
+                                push(q, status, detail, Some(errs), worst);
                             }
                         }
                     }
@@ -587,7 +591,7 @@ fn compare(
     variant: Variant,
     order_scale: f64,
     problem: &Problem,
-) -> (Status, String, (f64, f64)) {
+) -> (Status, String, (f64, f64), Option<Evidence>) {
     let tol = match variant.dtype {
         Dtype::F64 => TOL_F64,
         Dtype::F32 => TOL_F32,
@@ -612,7 +616,12 @@ fn compare(
         }
     }
     let status = if c.passed { Status::Pass } else { Status::Fail };
-    (status, detail, (c.rel_err, c.max_abs_err))
+    // The worst entry of a mismatch (kept for known upstream bugs too).
+    let worst = match (&status, &c.worst, problem.leaves.get(q.tensor(&problem.dy))) {
+        (Status::Fail, Some(w), Some(leaf)) => Some(Evidence::worst(w, &leaf.axes, &problem.sizes)),
+        _ => None,
+    };
+    (status, detail, (c.rel_err, c.max_abs_err), worst)
 }
 
 /// Native-op failures that a [`KnownIssue`] explains, and whose composed-op
@@ -656,6 +665,8 @@ mod tests {
             detail: "rel 1e-15".into(),
             rel_err: None,
             abs_err: None,
+            line: None,
+            evidence: None,
         }
     }
 

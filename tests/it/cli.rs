@@ -365,3 +365,360 @@ fn derive_proofs_text_lines_fit_100_characters() {
         }
     }
 }
+
+/// A fresh directory for one test's model files.
+fn temp_dir(tag: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("bnproof-{tag}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// Centering with a wrong claim on line 7 (the mean of dxhat is missing).
+const WRONG_CENTERING: &str = "axis i\ninput u[i]\nparam b\nx = u + b\nxhat = x - mean[i](x)\n\
+                               output xhat\nclaim grad u = dxhat\nclaim grad b = 0\n";
+/// An incomplete expression on line 3, column 11.
+const PARSE_ERROR: &str = "axis n\ninput x[n]\ny = x[n] +\noutput y\n";
+
+fn write(dir: &std::path::Path, name: &str, text: &str) -> String {
+    let p = dir.join(name);
+    std::fs::write(&p, text).unwrap();
+    p.to_str().unwrap().to_string()
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+#[test]
+fn verify_several_files_exits_with_the_worst_code_and_reports_each() {
+    let dir = temp_dir("several");
+    let wrong = write(&dir, "wrong.bn", WRONG_CENTERING);
+    let bad = write(&dir, "bad.bn", PARSE_ERROR);
+    let shape = ["--shape", "i=3"];
+    let run = |files: &[&str], extra: &[&str]| {
+        let mut args = vec!["verify"];
+        args.extend_from_slice(files);
+        args.extend_from_slice(&shape);
+        args.extend_from_slice(extra);
+        bnproof(&args)
+    };
+    let o = run(&["centering"], &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    // A failure beats a pass.
+    let o = run(&["centering", &wrong], &[]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let out = stdout(&o);
+    assert!(
+        out.contains("== centering ==") && out.contains(&format!("== {wrong} ==")),
+        "{out}"
+    );
+    // Bad input beats a failure, and the other files are still verified.
+    for order in [[&wrong, &bad, "centering"], ["centering", &bad, &wrong]] {
+        let o = run(&order, &[]);
+        assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+        let out = stdout(&o);
+        assert!(
+            out.contains("FAIL"),
+            "the wrong file was not verified: {out}"
+        );
+        assert!(out.contains("== centering =="), "{out}");
+        assert!(out.contains(&format!("bad input: {bad}:3:11")), "{out}");
+        assert!(
+            text(&o).contains("the expression is incomplete"),
+            "{}",
+            text(&o)
+        );
+    }
+    // A missing file is bad input too, after the others ran.
+    let o = run(&[&wrong, "no-such-model.bn"], &[]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(stdout(&o).contains("FAIL"), "{}", text(&o));
+    if !cfg!(feature = "torch") {
+        // An unavailable backend (4) beats a failure (1); bad input (2)
+        // beats an unavailable backend.
+        let o = run(&[&wrong], &["--backend", "torch"]);
+        assert_eq!(o.status.code(), Some(4), "{}", text(&o));
+        let o = run(&[&wrong, &bad], &["--backend", "torch"]);
+        assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    }
+    // Models and --all are exclusive.
+    assert_eq!(
+        bnproof(&["verify", "centering", "--all"]).status.code(),
+        Some(2)
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn verify_json_and_junit_carry_file_line_and_evidence() {
+    let dir = temp_dir("verify-json");
+    let wrong = write(&dir, "wrong.bn", WRONG_CENTERING);
+    let bad = write(&dir, "bad.bn", PARSE_ERROR);
+    let three_files = |format: &str| {
+        let files = [wrong.as_str(), "centering", bad.as_str()];
+        let mut args = vec!["verify"];
+        args.extend(files);
+        args.extend(["--shape", "i=3", "--format", format]);
+        bnproof(&args)
+    };
+    let o = three_files("json");
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["ok"], false);
+    let checks = v["checks"].as_array().unwrap();
+    for c in checks {
+        assert!(c["file"] == wrong || c["file"] == "centering", "{c}");
+        assert_eq!(c["file"], c["model"], "{c}");
+    }
+    let failed: Vec<&serde_json::Value> =
+        checks.iter().filter(|c| c["status"] == "failed").collect();
+    assert!(!failed.is_empty(), "{v}");
+    for c in &failed {
+        assert_eq!(c["file"], wrong, "{c}");
+        assert_eq!(c["line"], 7, "{c}");
+    }
+    let exact = failed.iter().find(|c| c["backend"] == "exact").unwrap();
+    let cx = &exact["counterexample"];
+    assert_eq!(cx["sizes"]["i"], 3, "{cx}");
+    assert_eq!(cx["values"]["u"].as_array().map(Vec::len), Some(3), "{cx}");
+    assert_ne!(cx["lhs"], cx["rhs"], "{cx}");
+    let f64_row = failed.iter().find(|c| c["backend"] == "f64").unwrap();
+    let worst = &f64_row["worst"];
+    assert!(
+        worst["index"]["i"].as_u64().is_some_and(|i| i < 3),
+        "{worst}"
+    );
+    let (got, reference) = (
+        worst["got"].as_f64().unwrap(),
+        worst["reference"].as_f64().unwrap(),
+    );
+    assert!((got - reference).abs() > 1e-5, "{worst}");
+    // Passing rows carry no evidence.
+    assert!(checks
+        .iter()
+        .filter(|c| c["status"] == "ok")
+        .all(|c| c.get("counterexample").is_none() && c.get("worst").is_none()));
+    // Each file's exit code, and the bad one's error with its location.
+    let files = v["files"].as_array().unwrap();
+    let codes: Vec<i64> = files
+        .iter()
+        .map(|f| f["exit_code"].as_i64().unwrap())
+        .collect();
+    assert_eq!(codes, [1, 0, 2], "{v}");
+    assert_eq!(v["error"]["file"], bad);
+    assert_eq!(
+        (v["error"]["line"].as_u64(), v["error"]["column"].as_u64()),
+        (Some(3), Some(11))
+    );
+
+    let o = three_files("junit");
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    let xml = stdout(&o);
+    assert_eq!(xml.matches("<testsuite ").count(), 3, "{xml}");
+    assert_eq!(xml.matches("</testsuite>").count(), 3, "{xml}");
+    // One test case per row of the JSON, plus the bad file's one.
+    assert_eq!(xml.matches("<testcase ").count(), checks.len() + 1, "{xml}");
+    assert_eq!(xml.matches("<failure ").count(), failed.len() + 1, "{xml}");
+    assert!(
+        xml.contains(&format!("file=\"{wrong}\" line=\"7\"")),
+        "{xml}"
+    );
+    assert!(xml.contains("worst entry at i="), "{xml}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Whether `xml` nests its elements properly (every opening tag closed, in
+/// order), ignoring the declaration: enough to catch a broken writer.
+fn well_formed(xml: &str) -> bool {
+    let mut stack: Vec<String> = Vec::new();
+    let mut rest = xml;
+    while let Some(k) = rest.find('<') {
+        let Some(end) = rest[k..].find('>') else {
+            return false;
+        };
+        let tag = &rest[k + 1..k + end];
+        rest = &rest[k + end + 1..];
+        if tag.starts_with('?') {
+            continue;
+        }
+        if let Some(name) = tag.strip_prefix('/') {
+            if stack.pop().as_deref() != Some(name) {
+                return false;
+            }
+        } else if !tag.ends_with('/') {
+            stack.push(tag.split_whitespace().next().unwrap_or("").to_string());
+        }
+    }
+    stack.is_empty() && !xml.contains("<<")
+}
+
+#[test]
+fn derive_junit_has_a_case_per_equality_and_fails_the_wrong_claim() {
+    let dir = temp_dir("derive-junit");
+    let wrong = write(&dir, "wrong.bn", WRONG_CENTERING);
+    let json = bnproof(&["derive", &wrong, "--format", "json"]);
+    assert_eq!(json.status.code(), Some(1), "{}", text(&json));
+    let v: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    let proofs = v["proofs"].as_array().unwrap();
+    let o = bnproof(&["derive", &wrong, "--format", "junit"]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let xml = stdout(&o);
+    assert!(well_formed(&xml), "{xml}");
+    assert!(xml.starts_with("<?xml"), "{xml}");
+    assert_eq!(xml.matches("<testcase ").count(), proofs.len(), "{xml}");
+    assert_eq!(xml.matches("<failure ").count(), 1, "{xml}");
+    // The failing case names the file and the claim's line, and shows the
+    // counterexample.
+    let failing = &xml[xml.find("<failure ").unwrap()..];
+    assert!(failing.contains(&format!("{wrong}:7: refuted")), "{xml}");
+    assert!(failing.contains("counterexample"), "{xml}");
+    assert!(
+        xml.contains(&format!("file=\"{wrong}\" line=\"7\">")),
+        "{xml}"
+    );
+    // A model whose claims all hold has no failing case.
+    let o = bnproof(&["derive", "centering", "--format", "junit"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let xml = stdout(&o);
+    assert!(well_formed(&xml) && xml.contains("<testcase "), "{xml}");
+    assert!(
+        !xml.contains("<failure") && !xml.contains("<error"),
+        "{xml}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn derive_json_carries_file_line_and_counterexample() {
+    let dir = temp_dir("derive-json");
+    let wrong = write(&dir, "wrong.bn", WRONG_CENTERING);
+    let o = bnproof(&["derive", &wrong, "--format", "json"]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["file"], wrong);
+    // The keys readers rely on are still there.
+    for key in [
+        "model",
+        "definitions",
+        "gradients",
+        "adjoints",
+        "proofs",
+        "checked",
+    ] {
+        assert!(v.get(key).is_some(), "{key} missing");
+    }
+    let proofs = v["proofs"].as_array().unwrap();
+    let claim = proofs.iter().find(|p| p["line"] == 7).unwrap();
+    assert_eq!(claim["verdict"], "refuted");
+    assert_eq!(claim["file"], wrong);
+    let cx = &claim["counterexample"];
+    let n = cx["sizes"]["i"].as_u64().unwrap();
+    // The claim's sides use only the upstream gradient: its value, one
+    // entry per example.
+    let dxhat = cx["values"]["dxhat"].as_array().unwrap();
+    assert_eq!(dxhat.len() as u64, n, "{cx}");
+    assert!(cx["index"]["i"].as_u64().is_some_and(|i| i < n), "{cx}");
+    assert_ne!(cx["lhs"], cx["rhs"], "{cx}");
+    let held = proofs.iter().find(|p| p["line"] == 8).unwrap();
+    assert_eq!(held["verdict"], "proved");
+    assert!(held.get("counterexample").is_none());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn parse_errors_under_junit_and_json_are_documents_with_exit_2() {
+    let dir = temp_dir("parse-junit");
+    let bad = write(&dir, "bad.bn", PARSE_ERROR);
+    for cmd in ["derive", "verify"] {
+        let o = bnproof(&[cmd, &bad, "--format", "junit"]);
+        assert_eq!(o.status.code(), Some(2), "{cmd}: {}", text(&o));
+        let xml = stdout(&o);
+        assert!(well_formed(&xml), "{cmd}: {xml}");
+        assert_eq!(xml.matches("<testcase ").count(), 1, "{cmd}: {xml}");
+        assert_eq!(xml.matches("<failure ").count(), 1, "{cmd}: {xml}");
+        assert!(
+            xml.contains(&format!("{bad}:3:11: expected an expression")),
+            "{cmd}: {xml}"
+        );
+        assert!(
+            xml.contains("hint: the expression is incomplete"),
+            "{cmd}: {xml}"
+        );
+        let o = bnproof(&[cmd, &bad, "--format", "json"]);
+        assert_eq!(o.status.code(), Some(2), "{cmd}: {}", text(&o));
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        let e = &v["error"];
+        assert_eq!(e["file"], bad, "{cmd}: {v}");
+        assert_eq!(
+            (e["line"].as_u64(), e["column"].as_u64()),
+            (Some(3), Some(11)),
+            "{v}"
+        );
+        assert!(
+            e["hint"].as_str().is_some_and(|h| h.contains("incomplete")),
+            "{v}"
+        );
+        // Text: the message on stderr, nothing on stdout.
+        let o = bnproof(&[cmd, &bad]);
+        assert_eq!(o.status.code(), Some(2));
+        assert!(o.stdout.is_empty(), "{cmd}: {}", stdout(&o));
+        assert!(
+            String::from_utf8_lossy(&o.stderr).contains("bad.bn:3:11"),
+            "{}",
+            text(&o)
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn errors_carry_no_rust_debug_names() {
+    let dir = temp_dir("debug-names");
+    let no_output = write(&dir, "noout.bn", "axis n\ninput x[n]\ny = 2 * x\n");
+    let clash = write(
+        &dir,
+        "clash.bn",
+        "axis n\ninput x[n]\ny = dy * x\noutput y\n",
+    );
+    let runs: Vec<Vec<&str>> = vec![
+        vec!["derive", &no_output],
+        vec!["verify", &no_output],
+        vec!["derive", &no_output, "--format", "json"],
+        vec!["derive", &clash],
+        vec!["verify", &clash],
+        vec!["derive", "centering", "--wrt", "nope"],
+        vec!["verify", "batchnorm2d", "--shape", "n=2"],
+        vec!["derive", "batchnorm", "--order", "2", "--wrt", "q"],
+    ];
+    let debug_names = [
+        "(\"",
+        "NoOutput",
+        "NameClash",
+        "TooLarge",
+        "NonConstantExponent",
+        "PatternVariable",
+        "UnknownWrt",
+        "BadShape",
+        "NoInput",
+        "Diff(",
+    ];
+    for args in &runs {
+        let o = bnproof(args);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", text(&o));
+        let all = text(&o);
+        for d in debug_names {
+            assert!(!all.contains(d), "{args:?} shows {d}: {all}");
+        }
+    }
+    // No output: the file, its last line and the fix.
+    let o = bnproof(&["derive", &no_output]);
+    let err = String::from_utf8_lossy(&o.stderr).into_owned();
+    assert!(
+        err.contains("noout.bn:3:1") && err.contains("no output"),
+        "{err}"
+    );
+    assert!(err.contains("output y"), "{err}");
+    let o = bnproof(&["verify", "batchnorm2d", "--shape", "n=2"]);
+    assert!(text(&o).contains("--shape n=2,c=2"), "{}", text(&o));
+    let _ = std::fs::remove_dir_all(&dir);
+}

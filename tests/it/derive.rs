@@ -201,7 +201,7 @@ fn verify_agrees_on_batchnorm_and_layernorm() {
         let mut junit = String::new();
         verify::write_junit(&mut junit, &rows).unwrap();
         assert_eq!(junit.matches("<testcase").count(), rows.len());
-        assert!(junit.trim_end().ends_with("</testsuite>"));
+        assert!(junit.trim_end().ends_with("</testsuites>"));
     }
 }
 
