@@ -705,6 +705,31 @@ impl<'s> Parser<'s> {
                     None
                 };
                 let open = self.span();
+                let ends_operand = !matches!(
+                    self.peek(),
+                    Tok::LParen | Tok::Name(_) | Tok::Num { .. } | Tok::PVar(_) | Tok::Root
+                );
+                if let (Some(axes), true) = (&explicit, ends_operand) {
+                    // `var[g,n]` with no argument is a symbol that happens to
+                    // be named like a reduction (a model's `var`), as the
+                    // printer writes it.
+                    if self.ctx.pattern
+                        || self.ctx.scope.is_none_or(|s| s.names.contains_key(&name))
+                    {
+                        let full = span.start..open.start;
+                        let sym = self.resolve(&name, Some(axes.clone()), &full)?;
+                        if self.ctx.scope.is_none() && !self.ctx.pattern {
+                            self.occurrences.push((sym.clone(), full.clone()));
+                        }
+                        return Ok(P {
+                            e: Expr::Sym(sym),
+                            depth: 1,
+                            height: 1,
+                            int_lit: false,
+                            span: full,
+                        });
+                    }
+                }
                 if *self.peek() != Tok::LParen {
                     return Err(PErr::new(
                         format!(

@@ -172,3 +172,26 @@ fn old_files_keep_their_meaning_with_warnings() {
     );
     let _ = std::fs::remove_dir_all(&d);
 }
+
+/// Every certificate `derive --format json` writes for a built-in model is
+/// valid for `check-proof`, whatever axes its names carry (a definition
+/// named `var` with axes prints as `var[g,n]`, which reads back as that
+/// symbol, not as a reduction).
+#[test]
+fn every_builtin_derivation_re_checks() {
+    let d = dir("recheck");
+    for (name, _) in bnproof::models::BUILTIN {
+        let o = bnproof(&["derive", name, "--format", "json"]);
+        assert_eq!(o.status.code(), Some(0), "{name}");
+        let file = d.join(format!("{name}.json"));
+        std::fs::write(&file, &o.stdout).unwrap();
+        let c = bnproof(&["check-proof", file.to_str().unwrap()]);
+        let out = String::from_utf8_lossy(&c.stdout).to_string();
+        assert_eq!(c.status.code(), Some(0), "{name}: {out}");
+        assert!(
+            out.contains("valid:") && !out.contains("invalid"),
+            "{name}: {out}"
+        );
+    }
+    let _ = std::fs::remove_dir_all(&d);
+}
