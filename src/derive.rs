@@ -9,7 +9,7 @@
 //! in the model's own names.
 
 use crate::diff::{self, Derivation};
-use crate::ir::{Assumption, Expr, RedOp, Statement, Symbol};
+use crate::ir::{Assumption, Expr, RedOp, Symbol};
 use crate::kernel::Proof;
 use crate::models::Loaded;
 use crate::prove::{self, Options, Outcome};
@@ -354,7 +354,7 @@ fn written_checks(model: &Model, d: &Derivation, ctx: &Ctx) -> Result<Vec<Equali
 
 /// `grad NAME` (as parsed) ↦ the derivation's name for that gradient; 0 when
 /// nothing depends on NAME.
-fn grad_map<'e>(
+pub(crate) fn grad_map<'e>(
     d: &Derivation,
     exprs: impl IntoIterator<Item = &'e Expr>,
 ) -> BTreeMap<String, Expr> {
@@ -373,7 +373,7 @@ fn grad_map<'e>(
 
 /// The program's name for ∂ℓ/∂`of` (an input's or parameter's gradient, or
 /// a definition's adjoint); `None` when nothing depends on it.
-fn gradient_name(d: &Derivation, of: &str) -> Option<Expr> {
+pub(crate) fn gradient_name(d: &Derivation, of: &str) -> Option<Expr> {
     d.gradient_symbol(of).or_else(|| {
         d.adjoints
             .iter()
@@ -559,18 +559,7 @@ impl<'a> Ctx<'a> {
             None => {
                 // Fallback: the one-shot proof over the fully inlined
                 // statement, and the counterexample search.
-                let stmt = Statement {
-                    lhs: diff::inline_defs(&lhs, definitions),
-                    rhs: diff::inline_defs(&rhs, definitions),
-                };
-                // Assumptions may name definitions too (`assuming var > 0`).
-                let inlined: Vec<Assumption> = assumptions
-                    .iter()
-                    .map(|a| Assumption {
-                        expr: diff::inline_defs(&a.expr, definitions),
-                        rel: a.rel,
-                    })
-                    .collect();
+                let (stmt, inlined) = diff::inline_statement(&lhs, &rhs, assumptions, definitions);
                 let assumptions = &inlined[..];
                 match prove::by_normal_form(&stmt, assumptions) {
                     Some(p) => Verdict::Proved(p),

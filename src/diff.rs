@@ -180,6 +180,28 @@ pub fn inline_defs(e: &Expr, defs: &[(Symbol, Expr)]) -> Expr {
     subst(e, &done)
 }
 
+/// `lhs = rhs` and its assumptions with every definition substituted
+/// (assumptions may name definitions too: `assuming var > 0`).
+pub fn inline_statement(
+    lhs: &Expr,
+    rhs: &Expr,
+    assumptions: &[crate::ir::Assumption],
+    defs: &[(Symbol, Expr)],
+) -> (crate::ir::Statement, Vec<crate::ir::Assumption>) {
+    let stmt = crate::ir::Statement {
+        lhs: inline_defs(lhs, defs),
+        rhs: inline_defs(rhs, defs),
+    };
+    let inlined = assumptions
+        .iter()
+        .map(|a| crate::ir::Assumption {
+            expr: inline_defs(&a.expr, defs),
+            rel: a.rel,
+        })
+        .collect();
+    (stmt, inlined)
+}
+
 /// One step of the chain rule: the use of `to` inside the definition of
 /// `from` contributes `contribution` to `∂ℓ/∂to`.
 ///

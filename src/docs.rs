@@ -76,6 +76,39 @@ fn topic_file(name: &str) -> String {
     format!("explain-{name}")
 }
 
+/// A student's derivation with one wrong step, graded on its own page.
+const GRADED_EXAMPLE: &str = include_str!("../examples/derivations/batchnorm-wrong-step.bn");
+const GRADED_PAGE: &str = "graded-derivation";
+
+/// The graded example's page; returns whether it graded as its comment
+/// says (exactly one wrong step, none unknown).
+fn graded_page(site: &mut Site) -> Result<bool, DocsError> {
+    let model = crate::syntax::parse_model(GRADED_EXAMPLE)
+        .map_err(|e| DocsError::Generate(e.render("batchnorm-wrong-step.bn", GRADED_EXAMPLE)))?;
+    let g = crate::grade::grade(&model).map_err(|e| DocsError::Generate(e.to_string()))?;
+    let wrong = g
+        .steps
+        .iter()
+        .filter(|s| matches!(s.verdict, crate::grade::StepVerdict::Wrong { .. }))
+        .count();
+    let held = wrong == 1 && !g.unknown();
+    if !held {
+        site.report.failures.push(format!(
+            "graded derivation: {wrong} wrong steps (expected 1)"
+        ));
+    }
+    site.page(GRADED_PAGE, "bnproof: a graded derivation", |p, _| {
+        p.para(&[
+            Span::text("A student's derivation of the batch-norm backward pass, written one step per line and graded by "),
+            Span::code("bnproof check-derivation examples/derivations/batchnorm-wrong-step.bn"),
+            Span::text(". Each step is checked against the line before it: ok with a kernel-checked proof, wrong with a double-checked counterexample and the residual (this line minus the previous one), or unknown."),
+        ])?;
+        p.pre(GRADED_EXAMPLE)?;
+        crate::grade::page(p, "batchnorm-wrong-step.bn", &g)
+    })?;
+    Ok(held)
+}
+
 /// The navigation bar: home, every model, the theorems, the topics.
 fn nav() -> Vec<NavLink> {
     let mut v = vec![NavLink {
@@ -88,6 +121,10 @@ fn nav() -> Vec<NavLink> {
             href: format!("{}.html", model_file(m)),
         });
     }
+    v.push(NavLink {
+        label: "graded derivation".into(),
+        href: format!("{GRADED_PAGE}.html"),
+    });
     v.push(NavLink {
         label: "theorems".into(),
         href: "theorems.html".into(),
@@ -153,6 +190,7 @@ pub fn generate(dir: &Path) -> Result<DocsReport, DocsError> {
         let held = model_page(&mut site, name)?;
         summary.push((name.to_string(), model_file(name), held));
     }
+    let graded = graded_page(&mut site)?;
     let runs: Vec<Run> = library::THEOREMS
         .iter()
         .map(|t| {
@@ -201,6 +239,11 @@ pub fn generate(dir: &Path) -> Result<DocsReport, DocsError> {
             })
             .collect();
         p.list(&items)?;
+        p.heading(2, "A graded derivation", Some("graded"))?;
+        p.para(&[
+            Span::link("A student's derivation graded step by step", format!("{GRADED_PAGE}.{ext}")),
+            Span::text(if graded { " ✓ graded as expected (one wrong step found)" } else { " ✗ not graded as expected" }),
+        ])?;
         p.heading(2, "Theorems", Some("theorems"))?;
         p.para(&[
             Span::link("The theorem library", format!("theorems.{ext}")),

@@ -8,6 +8,7 @@ pub mod diff;
 pub mod docs;
 pub mod eval;
 pub mod explain;
+pub mod grade;
 pub mod higher;
 pub mod ir;
 pub mod junit;

@@ -105,7 +105,41 @@ impl std::error::Error for LoadError {}
 /// Load a model: a built-in name wins; otherwise `name_or_path` is read as
 /// the path of a `.bn` file.
 pub fn load(name_or_path: &str) -> Result<Loaded, LoadError> {
-    let (name, source) = match builtin(name_or_path) {
+    let (name, source) = read(name_or_path)?;
+    parse_source(name, source)
+}
+
+/// The model, or its parse error with the text to show it in.
+fn loaded(
+    name: String,
+    source: String,
+    parsed: Result<Model, ParseError>,
+) -> Result<Loaded, LoadError> {
+    match parsed {
+        Ok(model) => Ok(Loaded {
+            name,
+            source,
+            model,
+        }),
+        Err(error) => Err(LoadError::Parse {
+            name,
+            source,
+            error: Box::new(error),
+        }),
+    }
+}
+
+/// Load a file that need not have an `output` (a derivation to grade with
+/// `check-derivation`, which needs one only when it speaks of gradients).
+pub fn load_any(name_or_path: &str) -> Result<Loaded, LoadError> {
+    let (name, source) = read(name_or_path)?;
+    let parsed = parse_model(&source);
+    loaded(name, source, parsed)
+}
+
+/// The name and text of a built-in model or a file.
+fn read(name_or_path: &str) -> Result<(String, String), LoadError> {
+    Ok(match builtin(name_or_path) {
         Some(src) => (name_or_path.to_string(), src.to_string()),
         None => {
             let path = std::path::Path::new(name_or_path);
@@ -124,8 +158,7 @@ pub fn load(name_or_path: &str) -> Result<Loaded, LoadError> {
                 }
             }
         }
-    };
-    parse_source(name, source)
+    })
 }
 
 /// Parse model text that was obtained elsewhere.
@@ -139,18 +172,7 @@ pub fn parse_source(name: String, source: String) -> Result<Loaded, LoadError> {
             Ok(model)
         }
     });
-    match parsed {
-        Ok(model) => Ok(Loaded {
-            name,
-            source,
-            model,
-        }),
-        Err(error) => Err(LoadError::Parse {
-            name,
-            source,
-            error: Box::new(error),
-        }),
-    }
+    loaded(name, source, parsed)
 }
 
 /// "No output", pointing at the last line that is not blank.

@@ -70,6 +70,14 @@ enum DeriveFormat {
 }
 
 #[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
+enum GradeFormat {
+    Text,
+    Json,
+    Markdown,
+    Html,
+}
+
+#[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
 enum VerifyFormat {
     Text,
     Json,
@@ -107,6 +115,14 @@ enum Command {
         /// Seed of the counterexample search.
         #[arg(long, default_value_t = 0)]
         seed: u64,
+    },
+    /// Grade a derivation written one step per line (model lines, then
+    /// `show EXPR` and `= EXPR` lines): each step ok, wrong or unknown.
+    CheckDerivation {
+        /// The file (any name).
+        file: String,
+        #[arg(long, value_enum, default_value = "text")]
+        format: GradeFormat,
     },
     /// Re-check a saved certificate (or every certificate of a `derive
     /// --format json` file) with the kernel alone.
@@ -244,6 +260,7 @@ fn run(cli: Cli) -> i32 {
             };
             prove_cmd(&statement, &assume, format, &opts)
         }
+        Command::CheckDerivation { file, format } => check_derivation_cmd(&file, format),
         Command::CheckProof { file, timeout } => match timeout {
             None => check_proof_cmd(&file),
             Some(t) if !(t.is_finite() && t > 0.0) => {
@@ -759,6 +776,56 @@ fn derive_cmd(
         bnproof::derive::Verdict::Unknown(_) => UNKNOWN,
         _ => FAILED,
     }))
+}
+
+fn check_derivation_cmd(file: &str, format: GradeFormat) -> i32 {
+    use bnproof::grade;
+    let loaded = match bnproof::models::load_any(file) {
+        Ok(l) => l,
+        Err(e) => {
+            eprint!("{}", e.render());
+            return BAD_INPUT;
+        }
+    };
+    eprint!("{}", loaded.warnings_text());
+    let g = match grade::grade(&loaded.model) {
+        Ok(g) => g,
+        Err(e) => {
+            eprintln!("error: {file}: {e}");
+            return BAD_INPUT;
+        }
+    };
+    let mut out = String::new();
+    match format {
+        GradeFormat::Text => {
+            let mut text = String::new();
+            let _ = grade::write_text(&mut text, &g);
+            out = render::text::wrap_lines(&text, render::text::LINE_WIDTH);
+        }
+        GradeFormat::Json => {
+            out = serde_json::to_string_pretty(&grade::to_json(&g)).unwrap_or_default();
+            out.push('\n');
+        }
+        GradeFormat::Markdown | GradeFormat::Html => {
+            let preset = if format == GradeFormat::Markdown {
+                Format::Markdown
+            } else {
+                Format::Html
+            };
+            let title = format!("bnproof check-derivation {}", loaded.name);
+            let _ = preset.preset().document(&mut out, &title, |page, _| {
+                grade::page(page, &loaded.name, &g)
+            });
+        }
+    }
+    print!("{out}");
+    if g.wrong() {
+        FAILED
+    } else if g.unknown() {
+        UNKNOWN
+    } else {
+        OK
+    }
 }
 
 fn explain_cmd(topic: Option<&str>, format: ExplainFormat, plot: Option<&std::path::Path>) -> i32 {

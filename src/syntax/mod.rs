@@ -30,7 +30,7 @@ mod print;
 pub(crate) mod tests;
 
 pub use error::ParseError;
-pub use model::{grad_target, parse_model, Check, CheckKind, Claim, Model, Warning};
+pub use model::{grad_target, parse_model, Chain, Check, CheckKind, Claim, Model, Warning};
 pub use parser::MAX_DEPTH;
 pub use print::print;
 

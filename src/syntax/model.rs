@@ -46,6 +46,8 @@ pub struct Model {
     pub claims: Vec<Claim>,
     /// Properties to check, in file order.
     pub checks: Vec<Check>,
+    /// Derivations to grade step by step (`show EXPR` and `= EXPR` lines).
+    pub chains: Vec<Chain>,
     /// The first comment line, if the file starts with a `#` comment.
     pub title: Option<String>,
     /// What the file probably did not mean: unused declarations and
@@ -96,6 +98,23 @@ pub enum CheckKind {
     Symmetric { wrt: String },
 }
 
+/// A derivation written one step per line:
+///
+/// ```text
+/// show sum[i](x - mu)
+///   = sum[i](x) - sum[i](mu)
+///   = 0
+/// ```
+///
+/// Each step is an expression claimed equal to the one before it. `grad
+/// NAME` and the adjoint names (`dy`, `dxhat`) may be used, as in checks.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Chain {
+    /// The `show` expression, then every step, each with its 1-based line
+    /// and its text as written.
+    pub lines: Vec<(Expr, usize, String)>,
+}
+
 /// The name a `grad NAME` reference parses to, if `e` is one.
 pub fn grad_target(s: &Symbol) -> Option<&str> {
     s.name.strip_prefix(GRAD_PREFIX)
@@ -139,6 +158,9 @@ struct PendingCheck {
     rest: Range<usize>,
     line: usize,
 }
+
+/// Each line of a chain: where its expression is, and its line.
+type PendingChain = Vec<(Range<usize>, usize)>;
 
 /// Parse a model file. Errors carry the line and column in the file.
 pub fn parse_model(src: &str) -> Result<Model, ParseError> {
@@ -217,7 +239,7 @@ fn pre_scan(src: &str) -> (HashMap<String, usize>, Vec<(String, usize)>) {
                     }
                 }
             }
-            "axis" | "output" | "claim" | "check" if !second_is_eq => {}
+            "axis" | "output" | "claim" | "check" | "show" if !second_is_eq => {}
             name if second_is_eq && !name.is_empty() => {
                 declared.entry(name.to_string()).or_insert(line);
             }
@@ -262,6 +284,10 @@ fn model(src: &str) -> Result<Model, PErr> {
     scope.later = declared;
     let mut pending: Vec<Pending> = Vec::new();
     let mut pending_checks: Vec<PendingCheck> = Vec::new();
+    let mut pending_chains: Vec<PendingChain> = Vec::new();
+    // Whether the previous code line belongs to a chain (a `= …` line may
+    // only follow one).
+    let mut in_chain = false;
     // 1-based line of each declaration and assumption, for warnings.
     let mut decl_line: HashMap<String, usize> = HashMap::new();
     let mut assume_lines: Vec<usize> = Vec::new();
@@ -276,7 +302,26 @@ fn model(src: &str) -> Result<Model, PErr> {
         let second_is_eq = *p.peek() == Tok::Eq;
         let kw = name_of(&first).unwrap_or("").to_string();
         let rest_of = |t: &Range<usize>| t.end..base + code.len();
+        let continues = first.tok == Tok::Eq;
+        if continues {
+            match pending_chains.last_mut() {
+                Some(chain) if in_chain => chain.push((rest_of(&first.span), lineno + 1)),
+                _ => {
+                    return Err(PErr::new(
+                        "a `= …` line continues a derivation, but none is open here",
+                        first.span.clone(),
+                        "start the derivation with `show EXPRESSION` on the line above",
+                    ))
+                }
+            }
+            continue;
+        }
+        in_chain = kw == "show" && !second_is_eq;
         match kw.as_str() {
+            "show" if !second_is_eq => {
+                drop(p);
+                pending_chains.push(vec![(rest_of(&first.span), lineno + 1)]);
+            }
             "axis" if !second_is_eq => {
                 let mut new = Vec::new();
                 loop {
@@ -561,6 +606,26 @@ fn model(src: &str) -> Result<Model, PErr> {
         let check = check_at(src, c.rest, c.line, ctx, &m.consts)?;
         m.checks.push(check);
     }
+    for chain in pending_chains {
+        let ctx = Ctx {
+            scope: Some(&claim_scope),
+            grads: Some(&grads),
+            ..Ctx::default()
+        };
+        if chain.len() < 2 {
+            return Err(PErr::new(
+                "a derivation needs at least one step",
+                chain[0].0.clone(),
+                "write each step on its own line below, as `  = expression`",
+            ));
+        }
+        let mut lines = Vec::new();
+        for (r, line) in chain {
+            let e = expr_at(src, r.clone(), ctx)?;
+            lines.push((e, line, src[r].trim().to_string()));
+        }
+        m.chains.push(Chain { lines });
+    }
     warn_unused(&mut m, &decl_line, &assume_lines);
     Ok(m)
 }
@@ -708,12 +773,18 @@ fn check_at(
     })
 }
 
-/// Warnings for declarations no definition uses and assumptions about names
-/// no definition uses.
+/// Warnings for declarations that no definition (nor derivation to grade)
+/// uses, and for assumptions about such names only.
 fn warn_unused(m: &mut Model, decl_line: &HashMap<String, usize>, assume_lines: &[usize]) {
     let mut used = BTreeSet::new();
     for (_, e) in &m.defs {
         e.symbols(&mut used);
+    }
+    // Names a derivation to grade uses count too.
+    for c in &m.chains {
+        for (e, _, _) in &c.lines {
+            e.symbols(&mut used);
+        }
     }
     let used: BTreeSet<String> = used.into_iter().map(|s| s.name).collect();
     let names = m
@@ -751,7 +822,7 @@ fn unknown_line(first: &Token) -> PErr {
     PErr::new(
         format!("expected a declaration or a definition, found {}", first.tok.describe()),
         first.span.clone(),
-        "lines are `axis n`, `input x[n]`, `param g`, `const eps > 0`, `assume e > 0`, `name = expr`, `output y`, `claim grad x = expr` or `check lhs = rhs`",
+        "lines are `axis n`, `input x[n]`, `param g`, `const eps > 0`, `assume e > 0`, `name = expr`, `output y`, `claim grad x = expr`, `check lhs = rhs` or `show expr` followed by `= expr` lines",
     )
 }
 

@@ -6,6 +6,7 @@ mod completeness;
 mod derive;
 mod edge;
 mod explain;
+mod grade;
 mod independence;
 mod kernel;
 mod library;

@@ -182,8 +182,12 @@ fn docs_writes_a_linked_site_and_rejects_a_bad_directory() {
         .map(|e| e.file_name().to_string_lossy().to_string())
         .filter(|n| n.ends_with(".html"))
         .collect();
-    let expected = 1 + models::builtin_names().len() + bnproof::library::THEOREMS.len() + 1 + 3;
+    // index, models, theorems and their table, explain topics, the graded
+    // derivation.
+    let expected = 1 + models::builtin_names().len() + bnproof::library::THEOREMS.len() + 1 + 3 + 1;
     assert_eq!(pages.len(), expected, "{pages:?}");
+    let graded = std::fs::read_to_string(dir.join("graded-derivation.html")).unwrap();
+    assert!(graded.contains("<strong>wrong</strong>"), "{graded}");
     for page in &pages {
         let html = std::fs::read_to_string(dir.join(page)).unwrap();
         check_markup(Markup::Html, &html);
