@@ -116,7 +116,7 @@ fn pair(
     e: &Expr,
     model: &Model,
     env: &Env,
-    dy: &Tensor,
+    dy: &oracle::Upstream,
     v: &Tensor,
     w: &Tensor,
 ) -> Result<Rat, OracleError> {
@@ -135,12 +135,14 @@ pub fn check(model: &Model, h: &Higher, env: &Env, seed: u64) -> Vec<HigherCheck
     let mut rng = sample::rng(seed, sample::Stream::Directions);
     let setup = (|| {
         let v = tensor_like(model, env, "x", &mut rng)?;
-        let (_, out_axes) = oracle::forward::output_of(model)?;
-        let dy = sample::random_tensor(&out_axes, &env.sizes, &mut rng)?;
+        let dy = oracle::forward::random_upstream(model, env, &mut rng)?;
+        // `mixed_dy` is the derivative in the first output's upstream only.
+        let (first, out_axes) = oracle::forward::output_of(model)?;
         let wy = sample::random_tensor(&out_axes, &env.sizes, &mut rng)?;
-        Ok::<_, OracleError>((v, dy, wy))
+        let wy_first: oracle::Upstream = BTreeMap::from([(first, wy.clone())]);
+        Ok::<_, OracleError>((v, dy, wy, wy_first))
     })();
-    let (v, dy, wy) = match setup {
+    let (v, dy, wy, wy_first) = match setup {
         Ok(s) => s,
         Err(e) => {
             out.push(HigherCheck {
@@ -188,7 +190,7 @@ pub fn check(model: &Model, h: &Higher, env: &Env, seed: u64) -> Vec<HigherCheck
         let lhs = pair(&h.mixed_dy, model, env, &dy, &v, &wy)?;
         // ℓ is linear in dy: the mixed term is d/dt Σ w·y(x + t v).
         let dirs = BTreeMap::from([("x".to_string(), v.clone())]);
-        let rhs = oracle::forward::directional(model, env, &dirs, &wy, 1)?.remove(0);
+        let rhs = oracle::forward::directional(model, env, &dirs, &wy_first, 1)?.remove(0);
         Ok(oracle::ExactCheck::new(lhs, rhs))
     })();
     out.push(HigherCheck {

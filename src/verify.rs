@@ -320,14 +320,20 @@ pub fn verify(loaded: &Loaded, opts: &VerifyOptions) -> Result<Vec<Row>, VerifyE
         .chain(&model.params)
         .map(|s| s.name.as_str())
         .collect();
+    // Claims about definitions (the paper's ∂ℓ/∂x̂, ∂ℓ/∂σ², ∂ℓ/∂μ) are
+    // checked exactly by cutting the forward pass at the definition.
+    let mut def_forms: Vec<(String, String, Expr, Option<usize>)> = Vec::new();
     for c in &model.claims {
+        let form = (
+            c.wrt.clone(),
+            format!("claim (line {})", c.line),
+            c.expr.clone(),
+            Some(c.line),
+        );
         if declared.contains(&c.wrt.as_str()) {
-            forms.push((
-                c.wrt.clone(),
-                format!("claim (line {})", c.line),
-                c.expr.clone(),
-                Some(c.line),
-            ));
+            forms.push(form);
+        } else if model.defs.iter().any(|(d, _)| *d == c.wrt) {
+            def_forms.push(form);
         }
     }
     // The symbolic double backward (and third derivative), for layers with
@@ -363,6 +369,27 @@ pub fn verify(loaded: &Loaded, opts: &VerifyOptions) -> Result<Vec<Row>, VerifyE
 
                             rows.push(row);
                         }
+                    }
+                    for (def, form, g, line) in &def_forms {
+                        let mut row = Row::pending(
+                            &loaded.name,
+                            def.as_str(),
+                            form.as_str(),
+                            backend,
+                            1,
+                            sizes,
+                        );
+                        row.line = *line;
+                        let res = env.as_ref().map_err(Clone::clone).and_then(|env| {
+                            oracle::check_gradient_of_definition(model, &program, def, g, env, seed)
+                        });
+                        record_exact(
+                            &mut row,
+                            res,
+                            ("⟨claim, v⟩ =", "moving the definition along v gives"),
+                            env.as_ref().ok(),
+                        );
+                        rows.push(row);
                     }
                     for (wrt, form, g, line) in &forms {
                         for order in 1..=opts.order.min(2) {

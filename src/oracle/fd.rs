@@ -2,7 +2,7 @@
 //! (total semantics: `x/0 = 0`, `sqrt` and non-integer powers of negative
 //! numbers are `0`, `0^-n = 0`).
 
-use super::forward::{count, offset, output_of, BUDGET};
+use super::forward::{count, offset, outputs_of, BUDGET};
 use super::OracleError;
 use crate::eval::assignments;
 use crate::ir::{Expr, RedOp, Symbol};
@@ -272,20 +272,26 @@ pub fn assumptions_hold_f64(model: &Model, env: &EnvF64) -> Result<bool, OracleE
     Ok(true)
 }
 
-/// `ℓ = Σ dy · y` for the first output `y`.
-pub fn loss_f64(model: &Model, env: &EnvF64, dy: &TensorF64) -> Result<f64, OracleError> {
-    let (out, axes) = output_of(model)?;
+/// The upstream gradient of every output in f64, keyed by output name.
+pub type UpstreamF64 = BTreeMap<String, TensorF64>;
+
+/// `ℓ = Σ_outputs Σ dy · y`.
+pub fn loss_f64(model: &Model, env: &EnvF64, dy: &UpstreamF64) -> Result<f64, OracleError> {
     let full = with_defs_f64(model, env)?;
-    let y = full
-        .values
-        .get(&out)
-        .ok_or_else(|| OracleError::Model(format!("no value for output `{out}`")))?;
-    if dy.axes != axes || y.data.len() != dy.data.len() {
-        return Err(OracleError::Model(
-            "upstream gradient does not match the output".to_string(),
-        ));
+    let mut total = 0.0;
+    for (out, dy) in dy {
+        let y = full
+            .values
+            .get(out)
+            .ok_or_else(|| OracleError::Model(format!("no value for output `{out}`")))?;
+        if dy.axes != y.axes || y.data.len() != dy.data.len() {
+            return Err(OracleError::Model(format!(
+                "upstream gradient does not match the output `{out}`"
+            )));
+        }
+        total += y.data.iter().zip(&dy.data).map(|(a, b)| a * b).sum::<f64>();
     }
-    Ok(y.data.iter().zip(&dy.data).map(|(a, b)| a * b).sum())
+    Ok(total)
 }
 
 /// The gradient of `ℓ = Σ dy · y` in `wrt` by central differences with
@@ -294,7 +300,7 @@ pub fn fd_gradient(
     model: &Model,
     wrt: &str,
     env: &EnvF64,
-    dy: &TensorF64,
+    dy: &UpstreamF64,
 ) -> Result<Vec<f64>, OracleError> {
     let n = env
         .values
@@ -363,15 +369,26 @@ pub fn compare_with(got: &[f64], reference: &[f64], atol: f64, rtol: f64) -> FdC
     }
 }
 
-/// A random upstream gradient for the first output, uniform in `[-1, 1]`.
-pub fn random_dy(model: &Model, env: &EnvF64, seed: u64) -> Result<TensorF64, OracleError> {
-    let (_, axes) = output_of(model)?;
-    let n = count(&axes, &env.sizes)?;
+/// A random upstream gradient for every output, uniform in `[-1, 1]`.
+pub fn random_dy(model: &Model, env: &EnvF64, seed: u64) -> Result<UpstreamF64, OracleError> {
     let mut rng = super::sample::rng(seed, super::sample::Stream::Upstream);
-    Ok(TensorF64 {
-        axes,
-        data: (0..n).map(|_| rng.gen_range(-1.0..1.0)).collect(),
-    })
+    let mut out = BTreeMap::new();
+    for (name, axes) in outputs_of(model)? {
+        let n = count(&axes, &env.sizes)?;
+        let t = TensorF64 {
+            axes,
+            data: (0..n).map(|_| rng.gen_range(-1.0..1.0)).collect(),
+        };
+        out.insert(name, t);
+    }
+    Ok(out)
+}
+
+/// Bind `d<output>` to each output's upstream gradient.
+pub fn bind_upstream_f64(env: &mut EnvF64, dy: &UpstreamF64) {
+    for (out, t) in dy {
+        env.values.insert(format!("d{out}"), t.clone());
+    }
 }
 
 /// Compare precomputed gradient values (row-major over `wrt`'s axes) with
@@ -381,7 +398,7 @@ pub fn fd_check_values(
     wrt: &str,
     grad_values: &[f64],
     env: &EnvF64,
-    dy: &TensorF64,
+    dy: &UpstreamF64,
 ) -> Result<FdCheck, OracleError> {
     let reference = fd_gradient(model, wrt, env, dy)?;
     Ok(compare(grad_values, &reference))
@@ -400,7 +417,7 @@ pub fn fd_check(
 ) -> Result<FdCheck, OracleError> {
     let dy = random_dy(model, env, seed)?;
     let mut full = with_defs_f64(model, env)?;
-    full.values.insert(super::upstream_name(model)?, dy.clone());
+    bind_upstream_f64(&mut full, &dy);
     bind_program_f64(&mut full, program)?;
     let axes = env
         .values

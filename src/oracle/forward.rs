@@ -135,9 +135,36 @@ impl<'a> JetEval<'a> {
 
     /// Evaluate the model's definitions in order and bind them.
     pub fn run_defs(&mut self, model: &Model) -> Result<(), OracleError> {
+        self.run_defs_cut(model, None)
+    }
+
+    /// [`JetEval::run_defs`], with the value of definition `cut.0` moved by
+    /// `t · cut.1` once computed: what comes after it sees the perturbed
+    /// value, what it is computed from does not move. The derivative of the
+    /// loss along `t` is then the adjoint of that definition paired with
+    /// the direction, which reverse mode computes as ∂ℓ/∂name.
+    pub fn run_defs_cut(
+        &mut self,
+        model: &Model,
+        cut: Option<(&str, &Tensor)>,
+    ) -> Result<(), OracleError> {
         for (name, e) in &model.defs {
-            let t = self.eval_tensor(e)?;
-            self.bind(name, e, t);
+            let mut t = self.eval_tensor(e)?;
+            match cut {
+                Some((c, v)) if c == name => {
+                    if t.axes != v.axes || t.data.len() != v.data.len() {
+                        return Err(OracleError::Model(format!(
+                            "direction for `{name}` does not match its shape"
+                        )));
+                    }
+                    for (j, d) in t.data.iter_mut().zip(&v.data) {
+                        *j = &*j + &Jet::linear(Rat::zero(), d.clone(), self.order);
+                    }
+                    self.varying.insert(name.clone());
+                    self.jets.insert(name.clone(), t);
+                }
+                _ => self.bind(name, e, t),
+            }
         }
         Ok(())
     }
@@ -367,12 +394,46 @@ impl<'a> JetEval<'a> {
     }
 }
 
+/// The upstream gradient of every output, keyed by the output's name: the
+/// loss is `ℓ = Σ_outputs Σ d<output> · output`.
+pub type Upstream = BTreeMap<String, Tensor>;
+
+/// The name and axes of every output.
+pub fn outputs_of(model: &Model) -> Result<Vec<(String, Vec<String>)>, OracleError> {
+    if model.outputs.is_empty() {
+        return Err(OracleError::Model("the model has no output".to_string()));
+    }
+    model
+        .outputs
+        .iter()
+        .map(|o| output_axes(model, o))
+        .collect()
+}
+
+/// A random upstream gradient for every output, drawn from `rng`.
+pub fn random_upstream(
+    model: &Model,
+    env: &Env,
+    rng: &mut rand_chacha::ChaCha8Rng,
+) -> Result<Upstream, OracleError> {
+    outputs_of(model)?
+        .into_iter()
+        .map(|(o, axes)| Ok((o, super::sample::random_tensor(&axes, &env.sizes, rng)?)))
+        .collect()
+}
+
 /// The name and axes of the model's first output.
 pub fn output_of(model: &Model) -> Result<(String, Vec<String>), OracleError> {
     let out = model
         .outputs
         .first()
         .ok_or_else(|| OracleError::Model("the model has no output".to_string()))?;
+    output_axes(model, out)
+}
+
+/// The axes of output `out`.
+fn output_axes(model: &Model, out: &str) -> Result<(String, Vec<String>), OracleError> {
+    let out = &out.to_string();
     if let Some((_, e)) = model.defs.iter().rev().find(|(n, _)| n == out) {
         return Ok((out.clone(), e.free_axes().into_iter().collect()));
     }
@@ -387,56 +448,61 @@ pub fn output_of(model: &Model) -> Result<(String, Vec<String>), OracleError> {
     Err(OracleError::Model(format!("output `{out}` is not defined")))
 }
 
-/// The jet of `ℓ(t) = Σ dy · y(x + t v)` over all positions of the first
-/// output `y`, with the model's definitions evaluated in `ev`.
-pub fn loss_jet(model: &Model, ev: &JetEval<'_>, dy: &Tensor) -> Result<Jet, OracleError> {
-    let (out, axes) = output_of(model)?;
-    if dy.axes != axes {
-        return Err(OracleError::Model(format!(
-            "upstream gradient has axes [{}], output `{out}` has [{}]",
-            dy.axes.join(","),
-            axes.join(",")
-        )));
-    }
-    let y = match ev.get(&out) {
-        Some(y) => y.clone(),
-        None => {
-            let x = ev
-                .env
-                .values
-                .get(&out)
-                .ok_or_else(|| OracleError::Model(format!("no value for output `{out}`")))?;
-            JetTensor {
-                axes: x.axes.clone(),
-                data: x
-                    .data
-                    .iter()
-                    .map(|v| Jet::constant(v.clone(), ev.order))
-                    .collect(),
-            }
+/// The jet of `ℓ(t) = Σ_outputs Σ dy · y(x + t v)` (`dy` the upstream
+/// gradient of output `y`; an output missing from `dy` contributes
+/// nothing), with the model's definitions evaluated in `ev`.
+pub fn loss_jet(model: &Model, ev: &JetEval<'_>, dy: &Upstream) -> Result<Jet, OracleError> {
+    let mut total = Jet::zero(ev.order);
+    for (out, dy) in dy {
+        let (_, axes) = output_axes(model, out)?;
+        if dy.axes != axes {
+            return Err(OracleError::Model(format!(
+                "upstream gradient has axes [{}], output `{out}` has [{}]",
+                dy.axes.join(","),
+                axes.join(",")
+            )));
         }
-    };
-    if y.data.len() != dy.data.len() {
-        return Err(OracleError::Model(
-            "upstream gradient has a wrong size".to_string(),
-        ));
+        let y = match ev.get(out) {
+            Some(y) => y.clone(),
+            None => {
+                let x =
+                    ev.env.values.get(out).ok_or_else(|| {
+                        OracleError::Model(format!("no value for output `{out}`"))
+                    })?;
+                JetTensor {
+                    axes: x.axes.clone(),
+                    data: x
+                        .data
+                        .iter()
+                        .map(|v| Jet::constant(v.clone(), ev.order))
+                        .collect(),
+                }
+            }
+        };
+        if y.data.len() != dy.data.len() {
+            return Err(OracleError::Model(
+                "upstream gradient has a wrong size".to_string(),
+            ));
+        }
+        total = y
+            .data
+            .iter()
+            .zip(&dy.data)
+            .fold(total, |acc, (y, g)| &acc + &y.scale(g));
     }
-    Ok(y.data
-        .iter()
-        .zip(&dy.data)
-        .fold(Jet::zero(ev.order), |acc, (y, g)| &acc + &y.scale(g)))
+    Ok(total)
 }
 
 /// The derivatives `d^k ℓ / dt^k` at `t = 0`, `k = 1..=order`, of
-/// `ℓ(t) = Σ dy · y(x + t v)`, where `v` maps perturbed names (inputs,
-/// parameters, constants) to directions and `y` is the first output.
+/// `ℓ(t) = Σ_outputs Σ dy · y(x + t v)`, where `v` maps perturbed names
+/// (inputs, parameters, constants) to directions.
 /// `d²ℓ/dt² = ⟨H v, v⟩` and `d³ℓ/dt³` is the third derivative tensor applied
 /// to `v, v, v`.
 pub fn directional(
     model: &Model,
     env: &Env,
     v: &BTreeMap<String, Tensor>,
-    dy: &Tensor,
+    dy: &Upstream,
     order: usize,
 ) -> Result<Vec<Rat>, OracleError> {
     let mut ev = JetEval::new(env, v, order)?;

@@ -24,7 +24,7 @@ pub mod forward;
 pub mod jet;
 pub mod sample;
 
-pub use forward::{def_values, directional, JetEval, JetTensor};
+pub use forward::{def_values, directional, JetEval, JetTensor, Upstream};
 pub use jet::Jet;
 pub use sample::{exact_sample, f64_sample};
 
@@ -96,14 +96,22 @@ pub fn upstream_name(model: &Model) -> Result<String, OracleError> {
 }
 
 /// `env` plus the exact values of every definition and the upstream
-/// gradient `dy`: the environment in which a gradient expression is read.
-pub fn gradient_env(model: &Model, env: &Env, dy: &Tensor) -> Result<Env, OracleError> {
+/// gradient `d<output>` of every output: the environment in which a
+/// gradient expression is read.
+pub fn gradient_env(model: &Model, env: &Env, dy: &Upstream) -> Result<Env, OracleError> {
     let mut out = env.clone();
     for (k, t) in def_values(model, env)? {
         out.values.insert(k, t);
     }
-    out.values.insert(upstream_name(model)?, dy.clone());
+    bind_upstream(&mut out, dy);
     Ok(out)
+}
+
+/// Bind `d<output>` to each output's upstream gradient.
+pub fn bind_upstream(env: &mut Env, dy: &Upstream) {
+    for (out, t) in dy {
+        env.values.insert(format!("d{out}"), t.clone());
+    }
 }
 
 /// Evaluate the definitions of a derivation's program (adjoints, helpers;
@@ -173,10 +181,43 @@ pub fn check_gradient(
     let mut rng = sample::rng(seed, sample::Stream::Directions);
     let axes = axes_of(model, env, wrt)?;
     let v = sample::random_tensor(&axes, &env.sizes, &mut rng)?;
-    let (_, out_axes) = forward::output_of(model)?;
-    let dy = sample::random_tensor(&out_axes, &env.sizes, &mut rng)?;
+    let dy = forward::random_upstream(model, env, &mut rng)?;
     let dirs = BTreeMap::from([(wrt.to_string(), v.clone())]);
     let rhs = directional(model, env, &dirs, &dy, 1)?.remove(0);
+    let mut genv = gradient_env(model, env, &dy)?;
+    bind_program(&mut genv, program)?;
+    let lhs = inner_product(grad, &genv, &v)?;
+    Ok(ExactCheck::new(lhs, rhs))
+}
+
+/// Check a candidate gradient with respect to a definition `def` (an
+/// intermediate such as `var`) exactly: `⟨grad, v⟩ == d/dt ℓ` where the
+/// forward pass is cut at `def` and its value moved by `t · v` (what
+/// follows sees the move, what it is computed from does not).
+pub fn check_gradient_of_definition(
+    model: &Model,
+    program: &[(Symbol, Expr)],
+    def: &str,
+    grad: &Expr,
+    env: &Env,
+    seed: u64,
+) -> Result<ExactCheck, OracleError> {
+    let mut rng = sample::rng(seed, sample::Stream::Directions);
+    let values = def_values(model, env)?;
+    let axes = values
+        .get(def)
+        .ok_or_else(|| OracleError::Model(format!("`{def}` is not a definition")))?
+        .axes
+        .clone();
+    let v = sample::random_tensor(&axes, &env.sizes, &mut rng)?;
+    let dy = forward::random_upstream(model, env, &mut rng)?;
+    let mut ev = JetEval::new(env, &BTreeMap::new(), 1)?;
+    ev.run_defs_cut(model, Some((def, &v)))?;
+    let rhs = forward::loss_jet(model, &ev, &dy)?
+        .derivatives()
+        .into_iter()
+        .nth(1)
+        .unwrap_or_else(Rat::zero);
     let mut genv = gradient_env(model, env, &dy)?;
     bind_program(&mut genv, program)?;
     let lhs = inner_product(grad, &genv, &v)?;
@@ -189,7 +230,7 @@ pub fn hessian_form(
     model: &Model,
     wrt: &str,
     env: &Env,
-    dy: &Tensor,
+    dy: &Upstream,
     v: &Tensor,
     w: &Tensor,
 ) -> Result<Rat, OracleError> {
@@ -212,13 +253,12 @@ fn second_order_setup(
     wrt: &str,
     env: &Env,
     seed: u64,
-) -> Result<(Tensor, Tensor, Tensor, Rat), OracleError> {
+) -> Result<(Tensor, Tensor, Upstream, Rat), OracleError> {
     let mut rng = sample::rng(seed, sample::Stream::Directions);
     let axes = axes_of(model, env, wrt)?;
     let v = sample::random_tensor(&axes, &env.sizes, &mut rng)?;
     let w = sample::random_tensor(&axes, &env.sizes, &mut rng)?;
-    let (_, out_axes) = forward::output_of(model)?;
-    let dy = sample::random_tensor(&out_axes, &env.sizes, &mut rng)?;
+    let dy = forward::random_upstream(model, env, &mut rng)?;
     let rhs = hessian_form(model, wrt, env, &dy, &v, &w)?;
     Ok((v, w, dy, rhs))
 }
@@ -255,7 +295,7 @@ pub fn check_second_order(
 ) -> Result<ExactCheck, OracleError> {
     let (v, w, dy, rhs) = second_order_setup(model, wrt, env, seed)?;
     let mut genv = env.clone();
-    genv.values.insert(upstream_name(model)?, dy);
+    bind_upstream(&mut genv, &dy);
     let dirs = BTreeMap::from([(wrt.to_string(), w)]);
     let mut ev = JetEval::new(&genv, &dirs, 1)?;
     ev.run_defs(model)?;

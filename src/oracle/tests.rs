@@ -151,7 +151,8 @@ fn directional_derivatives_of_a_cubic() {
         values: BTreeMap::from([("x".to_string(), Tensor::scalar(q(2, 1)))]),
     };
     let v = BTreeMap::from([("x".to_string(), Tensor::scalar(q(1, 1)))]);
-    let d = directional(&m, &env, &v, &Tensor::scalar(q(1, 1)), 3).unwrap();
+    let dy = BTreeMap::from([("y".to_string(), Tensor::scalar(q(1, 1)))]);
+    let d = directional(&m, &env, &v, &dy, 3).unwrap();
     assert_eq!(d, vec![q(12, 1), q(12, 1), q(6, 1)]);
 }
 
@@ -355,7 +356,8 @@ fn third_order_directional_derivative() {
         values: BTreeMap::from([("x".to_string(), Tensor::scalar(q(1, 1)))]),
     };
     let v = BTreeMap::from([("x".to_string(), Tensor::scalar(q(2, 1)))]);
-    let d = directional(&m, &env, &v, &Tensor::scalar(q(3, 1)), 3).unwrap();
+    let dy = BTreeMap::from([("y".to_string(), Tensor::scalar(q(3, 1)))]);
+    let d = directional(&m, &env, &v, &dy, 3).unwrap();
     // f' = 1/(2·2) = 1/4, f'' = -1/4 · 4^(-3/2) = -1/32, f''' = 3/8 · 4^(-5/2) = 3/256
     assert_eq!(d, vec![q(3 * 2, 4), q(-3 * 4, 32), q(3 * 8 * 3, 256)]);
 }

@@ -409,7 +409,11 @@ pub fn check(
 ) -> Result<Vec<Row>, OracleError> {
     let model = &loaded.model;
     let env = sample::f64_sample(model, sizes, seed)?;
-    let dy = fd::random_dy(model, &env, seed)?;
+    // LibTorch's loss reads the first output only.
+    let (first, _) = crate::oracle::forward::output_of(model)?;
+    let dy = fd::random_dy(model, &env, seed)?
+        .remove(&first)
+        .ok_or_else(|| OracleError::Model(format!("no upstream gradient for `{first}`")))?;
     let dy_name = crate::oracle::upstream_name(model)?;
     let mut full = fd::with_defs_f64(model, &env)?;
     full.values.insert(dy_name.clone(), dy);

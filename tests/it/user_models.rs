@@ -195,3 +195,69 @@ fn every_builtin_derivation_re_checks() {
     }
     let _ = std::fs::remove_dir_all(&d);
 }
+
+fn verify(d: &std::path::Path, file: &str, src: &str) -> (i32, String) {
+    let path = d.join(file);
+    std::fs::write(&path, src).unwrap();
+    let o = bnproof(&["verify", path.to_str().unwrap()]);
+    (
+        o.status.code().unwrap_or(-1),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        ),
+    )
+}
+
+/// `verify` feeds every output (ℓ = Σ ⟨output, d<output>⟩) and checks
+/// claims about intermediate definitions by cutting the forward pass there:
+/// a correct two-output layer passes, a claim that forgets one output's
+/// contribution and the paper's ∂ℓ/∂σ² without its −1/2 both fail.
+#[test]
+fn verify_checks_every_output_and_intermediate_claims() {
+    let d = dir("verify");
+    let two = format!("{BN_HEAD}y = gamma * xhat + beta\nz = xhat * xhat\noutput y, z\n");
+    let (code, out) = verify(&d, "two.bn", &two);
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        !out.contains("skipped") || out.contains(" 0 skipped"),
+        "{out}"
+    );
+    // γ does not reach z: its claim holds. ∂ℓ/∂x from y alone (batch
+    // norm's three-term form) misses z's contribution.
+    let (code, out) = verify(
+        &d,
+        "two_wrong.bn",
+        &format!(
+            "{two}claim grad gamma = sum[n](dy * xhat)\n\
+             claim grad x = gamma / sqrt(var + eps) * (dy - mean[n](dy) - xhat * mean[n](dy * xhat))\n"
+        ),
+    );
+    assert_eq!(code, 1, "{out}");
+    let fails: Vec<&str> = out.lines().filter(|l| l.contains("FAIL")).collect();
+    assert!(!fails.is_empty(), "{out}");
+    assert!(
+        fails.iter().all(|l| l.contains("x      claim (line 12)")),
+        "{fails:?}"
+    );
+
+    let bn = bnproof::models::builtin("batchnorm").unwrap();
+    let bad = bn.replace(
+        "claim grad var = sum[n](dxhat * (x - mu)) * (-1/2) * (var + eps)^(-3/2)",
+        "claim grad var = sum[n](dxhat * (x - mu)) * (var + eps)^(-3/2)",
+    );
+    assert_ne!(bad, bn);
+    let (code, out) = verify(&d, "badvar.bn", &bad);
+    assert_eq!(code, 1, "{out}");
+    let fails: Vec<&str> = out.lines().filter(|l| l.contains("FAIL")).collect();
+    assert!(!fails.is_empty(), "{out}");
+    assert!(
+        fails.iter().all(|l| l.contains("var    claim (line 14)")),
+        "{fails:?}"
+    );
+    let (code, out) = verify(&d, "bn.bn", bn);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("mu     claim (line 15) exact"), "{out}");
+    let _ = std::fs::remove_dir_all(&d);
+}
