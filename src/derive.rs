@@ -63,6 +63,50 @@ pub struct Equality {
     pub elapsed: Duration,
     /// The model file's line this equality checks (a claim's line).
     pub line: Option<usize>,
+    /// For a refuted claim: what is wrong with it, proved by the kernel.
+    pub diagnosis: Option<Diagnosis>,
+}
+
+/// What is wrong with a refuted claim: `claim − derived = residual`, proved
+/// by the kernel, and its kind.
+#[derive(Clone, Debug)]
+pub struct Diagnosis {
+    pub kind: DiagnosisKind,
+    /// `claim − derived` in the model's names (`None` when no form of it
+    /// was proved equal to the difference).
+    pub residual: Option<Expr>,
+    /// The proof of the kind (`claim = −derived`, `claim = c · derived`) or
+    /// of the residual.
+    pub proof: Proof,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum DiagnosisKind {
+    /// `claim = −derived`.
+    Sign,
+    /// `claim = c · derived` for this constant.
+    Factor(crate::ir::Rat),
+    /// A missing or extra term: `claim = derived + residual`.
+    Term,
+}
+
+impl Diagnosis {
+    /// One line: what the claim is, in terms of the derived gradient.
+    pub fn text(&self, derived: &str) -> String {
+        match &self.kind {
+            DiagnosisKind::Sign => format!("the claim is −{derived}: a flipped sign (kernel-checked)"),
+            DiagnosisKind::Factor(c) => {
+                format!("the claim is {c} · {derived}: a constant factor (kernel-checked)")
+            }
+            DiagnosisKind::Term => match &self.residual {
+                Some(r) => format!(
+                    "the claim is {derived} + R, a missing or extra term, with R = {} (kernel-checked)",
+                    syntax::print(r)
+                ),
+                None => "the claim differs from the derived gradient by a term".to_string(),
+            },
+        }
+    }
 }
 
 impl Equality {
@@ -230,6 +274,7 @@ pub fn derive(loaded: &Loaded, opts: &DeriveOptions) -> Result<Report, DeriveErr
             if matches!(eq.verdict, Verdict::Proved(_)) {
                 candidates.push(model.claims[k].expr.clone());
             }
+            eq.diagnosis = ctx.diagnose(&eq);
             equalities.push(eq);
         }
         let simplified = candidates
@@ -258,6 +303,7 @@ pub fn derive(loaded: &Loaded, opts: &DeriveOptions) -> Result<Report, DeriveErr
                 true,
             );
             eq.line = Some(claim.line);
+            eq.diagnosis = ctx.diagnose(&eq);
             equalities.push(eq);
         }
     }
@@ -492,6 +538,19 @@ fn higher_facts(
     out
 }
 
+/// The fraction with the smallest denominator (at most 100) within 1e-9
+/// (relative) of `x`: a guess, which a proof then confirms or not.
+fn small_fraction(x: f64) -> Option<crate::ir::Rat> {
+    if !x.is_finite() {
+        return None;
+    }
+    (1..=100i64).find_map(|d| {
+        let n = (x * d as f64).round();
+        ((n / d as f64 - x).abs() <= 1e-9 * x.abs().max(1.0) && n.abs() < 1e12)
+            .then(|| crate::ir::Rat::new((n as i64).into(), d.into()))
+    })
+}
+
 /// Samples of the fallback's counterexample search.
 const FALLBACK_SAMPLES: usize = 64;
 
@@ -519,6 +578,69 @@ impl<'a> Ctx<'a> {
     /// Fully inline: the program's names, then the model's definitions.
     fn inline(&self, e: &Expr) -> Expr {
         self.derivation.inline(e, self.model)
+    }
+
+    /// For a refuted `derived = claim`: a flipped sign, a constant factor
+    /// (read off the counterexample, then proved), or the residual
+    /// `claim − derived` in the model's names.
+    fn diagnose(&self, eq: &Equality) -> Option<Diagnosis> {
+        let Verdict::Refuted(c) = &eq.verdict else {
+            return None;
+        };
+        let (derived, claim) = (&eq.lhs, &eq.rhs);
+        let by_names =
+            |a: &Expr, b: &Expr| crate::named::by_names(a, b, &self.definitions, &self.assumptions);
+        // claim = c · derived makes claim − derived = (c − 1) · derived.
+        let times = |c: &crate::ir::Rat| {
+            let one = crate::ir::Rat::from_integer(1.into());
+            let k = c - &one;
+            Some(if k == one {
+                derived.clone()
+            } else {
+                Expr::mul(Expr::Num(k), derived.clone())
+            })
+        };
+        if let Some(p) = by_names(claim, &Expr::neg(derived.clone())) {
+            return Some(Diagnosis {
+                kind: DiagnosisKind::Sign,
+                residual: times(&crate::ir::Rat::from_integer((-1).into())),
+                proof: p,
+            });
+        }
+        // The factor the counterexample suggests (exact, or the simplest
+        // fraction its enclosures point at), then proved.
+        let factor = match (&c.lhs, &c.rhs) {
+            (crate::eval::Value::Exact(l), crate::eval::Value::Exact(r))
+                if !num_traits::Zero::is_zero(l) =>
+            {
+                Some(r / l)
+            }
+            (l, r) => small_fraction(r.approx() / l.approx()),
+        };
+        if let Some(f) = factor.filter(|f| {
+            !num_traits::Zero::is_zero(f) && *f != crate::ir::Rat::from_integer(1.into())
+        }) {
+            if let Some(p) = by_names(claim, &Expr::mul(Expr::Num(f.clone()), derived.clone())) {
+                return Some(Diagnosis {
+                    residual: times(&f),
+                    kind: DiagnosisKind::Factor(f),
+                    proof: p,
+                });
+            }
+        }
+        let (r, p) = crate::grade::residual_in(
+            derived,
+            claim,
+            &self.definitions,
+            self.model.defs.len(),
+            &self.assumptions,
+            true,
+        )?;
+        Some(Diagnosis {
+            kind: DiagnosisKind::Term,
+            residual: Some(r),
+            proof: *p,
+        })
     }
 
     /// The deterministic counterexample search of the fallback.
@@ -586,6 +708,7 @@ impl<'a> Ctx<'a> {
             verdict,
             elapsed: start.elapsed(),
             line: None,
+            diagnosis: None,
         }
     }
 }
@@ -697,6 +820,9 @@ pub fn write_text(out: &mut impl Write, r: &Report, expand: bool) -> fmt::Result
                 for line in s.lines() {
                     writeln!(out, "        {line}")?;
                 }
+                if let Some(d) = &eq.diagnosis {
+                    writeln!(out, "        {}", d.text(&syntax::print(&eq.lhs)))?;
+                }
             }
             Verdict::Unknown(why) => writeln!(out, "  {mark} unknown  {} — {why}", eq.title)?,
         }
@@ -783,7 +909,26 @@ pub fn to_json(r: &Report) -> serde_json::Value {
                 "certificate": cert,
             });
             match &eq.verdict {
-                Verdict::Refuted(c) => v["counterexample"] = crate::cert::counterexample_json(c),
+                Verdict::Refuted(c) => {
+                    v["counterexample"] = crate::cert::counterexample_json(c);
+                    if let Some(d) = &eq.diagnosis {
+                        let claim_minus_derived = Expr::sub(eq.rhs.clone(), eq.lhs.clone());
+                        v["residual"] =
+                            syntax::print(d.residual.as_ref().unwrap_or(&claim_minus_derived))
+                                .into();
+                        v["diagnosis"] = match &d.kind {
+                            DiagnosisKind::Sign => serde_json::json!({"kind": "sign"}),
+                            DiagnosisKind::Factor(f) => {
+                                serde_json::json!({"kind": "factor", "factor": f.to_string()})
+                            }
+                            DiagnosisKind::Term => serde_json::json!({"kind": "term"}),
+                        };
+                        v["diagnosis"]["text"] = d.text(&syntax::print(&eq.lhs)).into();
+                        v["diagnosis"]["certificate"] =
+                            serde_json::to_value(crate::cert::to_certificate(&d.proof, true))
+                                .unwrap_or_default();
+                    }
+                }
                 Verdict::Unknown(why) => v["reason"] = why.as_str().into(),
                 Verdict::Proved(_) => {}
             }

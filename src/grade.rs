@@ -226,19 +226,38 @@ fn residual(
     model_defs: usize,
     assumptions: &[Assumption],
 ) -> Option<(Expr, Box<Proof>)> {
+    residual_in(prev, cur, definitions, model_defs, assumptions, false)
+}
+
+/// [`residual`]; with `model_names_only`, only forms that use none of the
+/// derivation's own names (the derivation's names inlined), so that the
+/// difference reads in the model's names.
+pub fn residual_in(
+    prev: &Expr,
+    cur: &Expr,
+    definitions: &[(Symbol, Expr)],
+    model_defs: usize,
+    assumptions: &[Assumption],
+    model_names_only: bool,
+) -> Option<(Expr, Box<Proof>)> {
     let diff = Expr::sub(cur.clone(), prev.clone());
     let program = &definitions[model_defs.min(definitions.len())..];
-    let candidates = [diff.clone(), diff::inline_defs(&diff, program)];
-    candidates
+    let inlined = diff::inline_defs(&diff, program);
+    let candidates = if model_names_only {
+        vec![inlined]
+    } else {
+        vec![diff.clone(), inlined]
+    };
+    let facts = crate::sign::Facts::new(assumptions);
+    let checks = crate::sign::field_checks(&facts);
+    let mut forms: Vec<(usize, Expr)> = candidates
         .iter()
         .flat_map(|c| {
-            // Ring form, and linear form (means as sums over counts).
+            // Ring form, linear form (means as sums over counts), and field
+            // form (factors the assumptions prove non-zero cancel).
             let linear = crate::ring::normalize_with(c, &crate::ring::Mode::LINEAR)
                 .ok()
                 .map(|p| crate::ring::to_expr(&p));
-            // Field form: factors the assumptions prove non-zero cancel.
-            let facts = crate::sign::Facts::new(assumptions);
-            let checks = crate::sign::field_checks(&facts);
             let field = crate::ring::normalize_with(c, &checks.mode())
                 .ok()
                 .map(|p| crate::ring::to_expr(&p));
@@ -246,11 +265,12 @@ fn residual(
         })
         .flatten()
         .map(|r| (syntax::print(&r).len(), r))
-        .min_by_key(|(n, _)| *n)
-        .and_then(|(_, r)| {
-            let p = crate::named::by_names(&diff, &r, definitions, assumptions)?;
-            Some((r, Box::new(p)))
-        })
+        .collect();
+    forms.sort_by_key(|(n, _)| *n);
+    forms.into_iter().find_map(|(_, r)| {
+        let p = crate::named::by_names(&diff, &r, definitions, assumptions)?;
+        Some((r, Box::new(p)))
+    })
 }
 
 /// The grade as text: one line per step, and the evidence under each step

@@ -234,6 +234,9 @@ pub fn derivation<W: Write>(page: &mut Page<'_, W>, r: &Report, expand: bool) ->
                     "Refuted, as expected."
                 })?;
                 proof::counterexample(page, c, &n)?;
+                if let Some(d) = &eq.diagnosis {
+                    page.para(&[Span::text(d.text(&crate::syntax::print(&eq.lhs)))])?;
+                }
             }
             Verdict::Unknown(why) => page.text(&format!("Unknown: {why}."))?,
         }

@@ -261,3 +261,48 @@ fn verify_checks_every_output_and_intermediate_claims() {
     assert!(out.contains("mu     claim (line 15) exact"), "{out}");
     let _ = std::fs::remove_dir_all(&d);
 }
+
+/// A refuted claim says what is wrong with it, and only what the kernel
+/// proved: a flipped sign, a constant factor, or the missing or extra term.
+#[test]
+fn refuted_claims_are_diagnosed() {
+    let d = dir("diagnose");
+    let compact = "gamma / sqrt(var + eps) * (dy - mean[n](dy) - xhat * mean[n](dy * xhat))";
+    let src = format!(
+        "{BN_HEAD}y = gamma * xhat + beta\noutput y\n\
+         claim grad x = -{compact}\n\
+         claim grad x = 2 * {compact}\n\
+         claim grad gamma = sum[n](dy * xhat) + sum[n](dy)\n\
+         claim grad x = {compact}\n"
+    );
+    let path = d.join("slips.bn");
+    std::fs::write(&path, &src).unwrap();
+    let o = bnproof(&["derive", path.to_str().unwrap(), "--format", "json"]);
+    assert_eq!(o.status.code(), Some(1));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let by_line = |line: u64| {
+        v["proofs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["line"] == line)
+            .cloned()
+            .unwrap()
+    };
+    let sign = by_line(10);
+    assert_eq!(sign["diagnosis"]["kind"], "sign", "{sign}");
+    assert_eq!(sign["diagnosis"]["certificate"]["checked"], true);
+    let factor = by_line(11);
+    assert_eq!(factor["diagnosis"]["kind"], "factor", "{factor}");
+    assert_eq!(factor["diagnosis"]["factor"], "2");
+    assert_eq!(factor["residual"], "dx[n]", "{factor}");
+    let term = by_line(12);
+    assert_eq!(term["diagnosis"]["kind"], "term", "{term}");
+    assert_eq!(term["residual"], "sum[n](dy[n])", "{term}");
+    assert!(term["counterexample"]["sizes"].is_object(), "{term}");
+    // The proved claim gets no diagnosis.
+    let ok = by_line(13);
+    assert_eq!(ok["verdict"], "proved");
+    assert!(ok.get("diagnosis").is_none(), "{ok}");
+    let _ = std::fs::remove_dir_all(&d);
+}
