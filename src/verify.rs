@@ -503,10 +503,16 @@ fn record_exact(
     env: Option<&crate::eval::Env>,
 ) {
     match res {
-        Ok(c) if c.equal => row.detail = format!("equal ({})", c.lhs),
+        Ok(c) if c.equal => {
+            row.detail = format!("equal ({})", crate::render::text::rational_text(&c.lhs))
+        }
         Ok(c) => {
             row.status = Status::Fail;
-            row.detail = format!("{lhs_is} {} but {rhs_is} {}", c.lhs, c.rhs);
+            row.detail = format!(
+                "{lhs_is} {} but {rhs_is} {}",
+                crate::render::text::rational_text(&c.lhs),
+                crate::render::text::rational_text(&c.rhs)
+            );
             row.evidence = env.map(|env| Evidence::Exact {
                 sizes: env.sizes.clone(),
                 values: env.values.clone(),

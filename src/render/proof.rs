@@ -156,7 +156,7 @@ pub fn counterexample<W: Write>(
     page.para(&[
         Span::Strong("Counterexample".into()),
         Span::text(if irrational {
-            " (double-checked; irrational values decided by rigorous interval bounds)"
+            " (double-checked; decided by rigorous interval bounds)"
         } else {
             " (double-checked exactly)"
         }),
@@ -170,7 +170,7 @@ pub fn counterexample<W: Write>(
         ]);
     }
     for (name, t) in &c.values {
-        let vals: Vec<String> = t.data.iter().map(|v| v.to_string()).collect();
+        let vals: Vec<String> = t.data.iter().map(super::text::rational_text).collect();
         let sym = Symbol::new(name.clone(), t.axes.iter().cloned());
         let shown = if t.axes.is_empty() {
             vals.join(", ")

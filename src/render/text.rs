@@ -149,7 +149,7 @@ fn cond_text(c: &Cond, subst: &rules::Subst) -> Option<String> {
 pub fn counterexample_text(out: &mut impl Write, c: &Counterexample) -> fmt::Result {
     let irrational = matches!(c.lhs, Value::Interval(..)) || matches!(c.rhs, Value::Interval(..));
     if irrational {
-        writeln!(out, "counterexample (double-checked; irrational values decided by rigorous interval bounds)")?;
+        writeln!(out, "counterexample (double-checked; decided by rigorous interval bounds)")?;
     } else {
         writeln!(out, "counterexample (double-checked exactly)")?;
     }
@@ -158,7 +158,7 @@ pub fn counterexample_text(out: &mut impl Write, c: &Counterexample) -> fmt::Res
         writeln!(out, "  axis sizes: {}", sizes.join(", "))?;
     }
     for (name, t) in &c.values {
-        let vals: Vec<String> = t.data.iter().map(|v| v.to_string()).collect();
+        let vals: Vec<String> = t.data.iter().map(rational_text).collect();
         let sym = Expr::Sym(crate::ir::Symbol::new(name.clone(), t.axes.iter().cloned()));
         if t.axes.is_empty() {
             writeln!(out, "  {} = {}", syntax::print(&sym), vals.join(", "))?;
@@ -178,14 +178,28 @@ pub fn counterexample_text(out: &mut impl Write, c: &Counterexample) -> fmt::Res
 /// the width of the rigorous enclosure that decided the comparison.
 pub fn value_text(v: &Value) -> String {
     match v {
-        Value::Exact(r) => r.to_string(),
+        Value::Exact(r) => rational_text(r),
         Value::Interval(lo, hi) => {
+            // An enclosure does not say the value is irrational (a square
+            // root of a square may be reached through one), only where it is.
             let width = (hi - lo).to_f64().unwrap_or(f64::NAN);
             format!(
-                "≈ {} (irrational; rigorous enclosure of width {width:.0e})",
+                "≈ {} (within a rigorous enclosure of width {width:.0e})",
                 v.approx()
             )
         }
+    }
+}
+
+/// A rational as written, with its decimal value next to it when numerator
+/// or denominator has more than 12 digits.
+pub fn rational_text(r: &crate::ir::Rat) -> String {
+    let s = r.to_string();
+    if r.numer().to_string().trim_start_matches('-').len() > 12 || r.denom().to_string().len() > 12
+    {
+        format!("{s} (≈ {:e})", r.to_f64().unwrap_or(f64::NAN))
+    } else {
+        s
     }
 }
 
