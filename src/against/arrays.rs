@@ -90,17 +90,15 @@ pub fn format_of(path: &Path) -> Result<Format, String> {
     }
 }
 
-/// Read every array of a `.npz` or `.json` file. The error says which file
-/// and, where one is at fault, which array.
+/// Read every array of a `.npz` or `.json` file. The error says, where one
+/// is at fault, which array (the caller names the file).
 pub fn read(path: &Path) -> Result<BTreeMap<String, Array>, String> {
     let format = format_of(path)?;
-    let file =
-        std::fs::File::open(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    let out = match format {
+    let file = std::fs::File::open(path).map_err(|e| format!("cannot read the file: {e}"))?;
+    match format {
         Format::Npz => read_npz(BufReader::new(file)),
         Format::Json => read_json(BufReader::new(file)),
-    };
-    out.map_err(|e| format!("{}: {e}", path.display()))
+    }
 }
 
 /// Write `arrays` (in this order) as a `.npz` (float64, uncompressed, as
