@@ -30,14 +30,46 @@ pub const MAX_BITS: u64 = 100_000;
 /// Default work budget: node evaluations per [`Evaluator`].
 pub const DEFAULT_BUDGET: u64 = 2_000_000;
 
-/// Interval endpoints with a denominator longer than this many bits are
-/// rounded outward to a grid of relative spacing `2^-ROUND_PREC`.
+/// Interval endpoints with a denominator longer than this many bits (or
+/// than the precision plus 32) are rounded outward to a grid of relative
+/// spacing `2^-precision` (96 bits unless [`with_precision`] says more).
 const ROUND_THRESHOLD_BITS: u64 = 128;
 const ROUND_PREC: i64 = 96;
 
 /// Bits of the integer root computed for an irrational root (relative
-/// precision of the enclosure, about `2^-ROOT_PREC`).
-const ROOT_PREC: i64 = 80;
+/// precision of the enclosure, about `2^-(precision − 16)`, 80 bits by
+/// default).
+const ROOT_PREC_MARGIN: i64 = 16;
+
+thread_local! {
+    /// The rounding precision of enclosures on this thread.
+    static PRECISION: std::cell::Cell<i64> = const { std::cell::Cell::new(ROUND_PREC) };
+}
+
+fn round_prec() -> i64 {
+    PRECISION.with(|p| p.get())
+}
+
+fn root_prec() -> i64 {
+    round_prec() - ROOT_PREC_MARGIN
+}
+
+/// Run `f` with enclosures rounded to a grid of relative spacing
+/// `2^-bits` (at least the default 96) on this thread: narrower intervals
+/// for callers that must decide something an enclosure left open (the
+/// rounding of a value to `f64`). Every result is still a rigorous
+/// enclosure; only its width changes.
+pub fn with_precision<T>(bits: u32, f: impl FnOnce() -> T) -> T {
+    struct Restore(i64);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            PRECISION.with(|p| p.set(self.0));
+        }
+    }
+    let _restore = Restore(round_prec());
+    PRECISION.with(|p| p.set(i64::from(bits).max(ROUND_PREC)));
+    f()
+}
 
 /// Largest root index enclosed by integer roots of `x·2^(b·k)`; larger
 /// indices (up to [`MAX_EXPONENT`]) are enclosed from a floating-point
@@ -231,10 +263,11 @@ fn log2_approx(v: &Rat) -> i64 {
 /// `v` rounded toward `-inf` (`up = false`) or `+inf` (`up = true`) to a
 /// grid of relative spacing `2^-ROUND_PREC`, when its denominator is long.
 fn round_dir(v: Rat, up: bool) -> Rat {
-    if v.is_zero() || v.denom().bits() <= ROUND_THRESHOLD_BITS {
+    let prec = round_prec();
+    if v.is_zero() || v.denom().bits() <= ROUND_THRESHOLD_BITS.max(prec as u64 + 32) {
         return v;
     }
-    let shift = ROUND_PREC - log2_approx(&v);
+    let shift = prec - log2_approx(&v);
     let (n, d) = (v.numer(), v.denom());
     // floor or ceil of v * 2^shift, then divided back.
     let (num, den) = if shift >= 0 {
@@ -485,7 +518,7 @@ fn root_exact(x: &Rat, b: u64) -> R<Option<Rat>> {
 }
 
 /// Rigorous bounds `lo <= x^(1/b) <= hi` for `x > 0`, `lo < hi`, relative
-/// width about `2^-ROOT_PREC`.
+/// width about `2^-(precision − 16)`.
 ///
 /// With `M = floor(x * 2^(b k))` and `s = floor(M^(1/b))` (exact integer
 /// root): `s^b <= M <= x 2^(bk)` gives `(s/2^k)^b <= x`, and
@@ -497,7 +530,7 @@ fn root_bounds(x: &Rat, b: u64) -> R<(Rat, Rat)> {
     }
     let b32 = u32::try_from(b).map_err(|_| too_large("root index"))?;
     let bi = b as i64;
-    let k = ROOT_PREC - log2_approx(x).div_euclid(bi);
+    let k = root_prec() - log2_approx(x).div_euclid(bi);
     let shift = (bi as u128) * (k.unsigned_abs() as u128);
     if shift > (4 * MAX_BITS as u128) {
         return Err(too_large("root of a number too large or small"));
@@ -625,6 +658,9 @@ pub struct Evaluator<'a> {
     /// value does not depend on an enclosing index is evaluated once.
     memo: HashMap<(usize, Vec<usize>), Iv>,
     free: HashMap<usize, Vec<String>>,
+    /// Names bound by [`Evaluator::bind`] (sorted axes, row-major values,
+    /// exact or enclosures); they shadow the environment.
+    bound: HashMap<String, (Vec<String>, Vec<Iv>)>,
 }
 
 impl<'a> Evaluator<'a> {
@@ -635,6 +671,7 @@ impl<'a> Evaluator<'a> {
             steps: 0,
             memo: HashMap::new(),
             free: HashMap::new(),
+            bound: HashMap::new(),
         }
     }
 
@@ -645,6 +682,7 @@ impl<'a> Evaluator<'a> {
             steps: 0,
             memo: HashMap::new(),
             free: HashMap::new(),
+            bound: HashMap::new(),
         }
     }
 
@@ -659,6 +697,39 @@ impl<'a> Evaluator<'a> {
         self.free.clear();
         let mut idx = index.clone();
         self.ev(e, &mut idx, 0).map(Value::from_iv)
+    }
+
+    /// Bind `name` to values computed earlier (a program's definition, each
+    /// evaluated once): `axes` sorted as in [`crate::ir::Symbol`], `values`
+    /// row-major over them, exact or enclosures. Shadows the environment.
+    pub fn bind(&mut self, name: &str, axes: Vec<String>, values: Vec<Value>) {
+        let data = values
+            .into_iter()
+            .map(|v| match v {
+                Value::Exact(r) => Iv {
+                    lo: r.clone(),
+                    hi: r,
+                },
+                Value::Interval(lo, hi) => Iv { lo, hi },
+            })
+            .collect();
+        self.bound.insert(name.to_string(), (axes, data));
+    }
+
+    /// The values of `e` at every position of `axes` (which must include
+    /// its free axes), row-major in the order given. A reduction that does
+    /// not depend on a position is evaluated once for all of them.
+    pub fn eval_over(&mut self, e: &Expr, axes: &[String]) -> R<Vec<Value>> {
+        self.memo.clear();
+        self.free.clear();
+        let points = assignments(axes, &self.env.sizes, self.limits.budget)?;
+        let mut out = Vec::with_capacity(points.len());
+        for mut p in points {
+            out.push(self.ev(e, &mut p, 0).map(Value::from_iv)?);
+        }
+        self.memo.clear();
+        self.free.clear();
+        Ok(out)
     }
 
     /// The value of `e` at every assignment of its free axes, in
@@ -698,6 +769,18 @@ impl<'a> Evaluator<'a> {
     }
 
     fn symbol(&self, s: &crate::ir::Symbol, index: &BTreeMap<String, usize>) -> R<Iv> {
+        if let Some((axes, data)) = self.bound.get(&s.name) {
+            if *axes != s.axes {
+                return Err(EvalError::Undefined(format!(
+                    "symbol `{}` used with axes [{}] but bound with axes [{}]",
+                    s.name,
+                    s.axes.join(","),
+                    axes.join(",")
+                )));
+            }
+            let at = self.offset(&s.name, axes, data.len(), index)?;
+            return Ok(data[at].clone());
+        }
         let t = self
             .env
             .values
@@ -711,9 +794,22 @@ impl<'a> Evaluator<'a> {
                 t.axes.join(",")
             )));
         }
+        let at = self.offset(&s.name, &t.axes, t.data.len(), index)?;
+        exact(t.data[at].clone())
+    }
+
+    /// The row-major position of `index` in a tensor over `axes` holding
+    /// `len` values.
+    fn offset(
+        &self,
+        name: &str,
+        axes: &[String],
+        len: usize,
+        index: &BTreeMap<String, usize>,
+    ) -> R<usize> {
         let mut offset: usize = 0;
         let mut total: usize = 1;
-        for a in &t.axes {
+        for a in axes {
             let n = self.size(a)?;
             let i = *index
                 .get(a)
@@ -726,15 +822,12 @@ impl<'a> Evaluator<'a> {
             offset = offset * n + i;
             total = total.saturating_mul(n);
         }
-        if t.data.len() != total {
+        if len != total {
             return Err(EvalError::Undefined(format!(
-                "symbol `{}` has {} values, expected {}",
-                s.name,
-                t.data.len(),
-                total
+                "symbol `{name}` has {len} values, expected {total}"
             )));
         }
-        exact(t.data[offset].clone())
+        Ok(offset)
     }
 
     fn ev(&mut self, e: &Expr, index: &mut BTreeMap<String, usize>, depth: usize) -> R<Iv> {

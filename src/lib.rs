@@ -2,6 +2,7 @@
 //!
 //! See `ARCHITECTURE.md` for the pipeline and the invariants.
 
+pub mod against;
 pub mod cert;
 pub mod derive;
 pub mod diff;

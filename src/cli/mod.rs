@@ -186,6 +186,36 @@ enum Command {
         order: u8,
         #[arg(long, value_enum, default_value = "text")]
         format: VerifyFormat,
+        /// Compare your implementation's gradients, stored with its inputs
+        /// in FILE (.npz or .json; arrays named as the model's inputs,
+        /// params, constants, d<output> and grad_<name>, in declared axis
+        /// order), with the derived ones at exactly those inputs.
+        #[arg(long, value_name = "FILE")]
+        against: Option<std::path::PathBuf>,
+        /// With --against: relative tolerance (default by dtype: f64 1e-10,
+        /// f32 1e-4).
+        #[arg(long)]
+        rtol: Option<f64>,
+        /// With --against: absolute tolerance, a fraction of the largest
+        /// reference (default by dtype: f64 1e-12, f32 1e-5).
+        #[arg(long)]
+        atol: Option<f64>,
+    },
+    /// Write reference test vectors: seeded inputs, upstream gradients and
+    /// the derived gradients correctly rounded to f64 (for `verify
+    /// --against`).
+    Vectors {
+        /// A built-in model or a .bn file.
+        model: String,
+        /// The file to write: .npz or .json.
+        #[arg(long, value_name = "FILE")]
+        out: std::path::PathBuf,
+        /// Axis sizes, e.g. n=8,c=3,h=4,w=4 (default 4, 3, 2, 3, 2 by
+        /// declared position).
+        #[arg(long)]
+        shape: Option<String>,
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
     },
     /// Answer the question bnproof was born from (`seed`), and other topics;
     /// with no topic, list them.
@@ -290,20 +320,77 @@ fn run(cli: Cli) -> i32 {
             device,
             dtype,
             shape,
-            seed,
+            seed: _,
             order,
             format,
-        } => verify_cmd(
+            against: Some(file),
+            rtol,
+            atol,
+        } => {
+            let (json, junit_xml) = (format == VerifyFormat::Json, format == VerifyFormat::Junit);
+            let flags = [
+                (all, "--all"),
+                (shape.is_some(), "--shape"),
+                (order != 1, "--order"),
+                (backend != ["exact", "f64"], "--backend"),
+                (device != ["cpu"], "--device"),
+                (dtype != "f64", "--dtype (the arrays' own dtype decides)"),
+            ];
+            let model = match (models.as_slice(), flags.iter().find(|(on, _)| *on)) {
+                ([m], None) => m.clone(),
+                (_, Some((_, flag))) => {
+                    let bad = BadInput::other(
+                        &file.display().to_string(),
+                        format!("{flag} does not apply to --against"),
+                    );
+                    return bad_input("verify", &bad, json, junit_xml);
+                }
+                _ => {
+                    let bad = BadInput::other(
+                        &file.display().to_string(),
+                        "--against takes exactly one model".to_string(),
+                    );
+                    return bad_input("verify", &bad, json, junit_xml);
+                }
+            };
+            against_cmd(&model, &file, rtol, atol, format)
+        }
+        Command::Verify {
             models,
             all,
-            &backend,
-            &device,
-            &dtype,
-            shape.as_deref(),
+            backend,
+            device,
+            dtype,
+            shape,
             seed,
             order,
             format,
-        ),
+            against: None,
+            rtol,
+            atol,
+        } => {
+            if rtol.is_some() || atol.is_some() {
+                eprintln!("error: --rtol and --atol apply to --against only");
+                return BAD_INPUT;
+            }
+            verify_cmd(
+                models,
+                all,
+                &backend,
+                &device,
+                &dtype,
+                shape.as_deref(),
+                seed,
+                order,
+                format,
+            )
+        }
+        Command::Vectors {
+            model,
+            out,
+            shape,
+            seed,
+        } => vectors_cmd(&model, &out, shape.as_deref(), seed),
         Command::Explain {
             topic,
             format,
@@ -1070,6 +1157,112 @@ fn verify_cmd(
     }
     print!("{out}");
     code
+}
+
+/// `verify MODEL --against FILE`: exit 0 when every tensor agrees, 1 on a
+/// mismatch, 2 for bad input (the file, an array, an axis, a tolerance).
+fn against_cmd(
+    model: &str,
+    file: &std::path::Path,
+    rtol: Option<f64>,
+    atol: Option<f64>,
+    format: VerifyFormat,
+) -> i32 {
+    use bnproof::against;
+    let (json, junit_xml) = (format == VerifyFormat::Json, format == VerifyFormat::Junit);
+    let shown = file.display().to_string();
+    let loaded = match bnproof::models::load(model) {
+        Ok(l) => l,
+        Err(e) => return bad_input("verify", &BadInput::load(model, &e), json, junit_xml),
+    };
+    eprint!("{}", loaded.warnings_text());
+    for (flag, v) in [("--rtol", rtol), ("--atol", atol)] {
+        if v.is_some_and(|t| !(t.is_finite() && t >= 0.0)) {
+            let bad = BadInput::other(&shown, format!("{flag} must be a number ≥ 0"));
+            return bad_input("verify", &bad, json, junit_xml);
+        }
+    }
+    let report = against::arrays::read(file).and_then(|given| {
+        against::check(&loaded, &shown, &given, &against::Options { rtol, atol })
+    });
+    let report = match report {
+        Ok(r) => r,
+        Err(message) => {
+            return bad_input("verify", &BadInput::other(&shown, message), json, junit_xml)
+        }
+    };
+    let mut out = String::new();
+    match format {
+        VerifyFormat::Text => {
+            let _ = against::write_text(&mut out, &report);
+        }
+        VerifyFormat::Json => {
+            out = serde_json::to_string_pretty(&against::to_json(&report)).unwrap_or_default();
+            out.push('\n');
+        }
+        VerifyFormat::Junit => {
+            let _ = junit::write(
+                &mut out,
+                "bnproof verify --against",
+                &[against::junit_suite(&report)],
+            );
+        }
+    }
+    print!("{out}");
+    if report.passed() {
+        OK
+    } else {
+        FAILED
+    }
+}
+
+/// `vectors MODEL --out FILE`: exit 0, or 2 for bad input or an
+/// unwritable path.
+fn vectors_cmd(model: &str, out: &std::path::Path, shape: Option<&str>, seed: u64) -> i32 {
+    use bnproof::against;
+    let loaded = match bnproof::models::load(model) {
+        Ok(l) => l,
+        Err(e) => return bad_input("vectors", &BadInput::load(model, &e), false, false),
+    };
+    eprint!("{}", loaded.warnings_text());
+    if let Err(e) = against::arrays::format_of(out) {
+        eprintln!("error: --out {e}");
+        return BAD_INPUT;
+    }
+    let mut sizes = against::default_sizes(&loaded.model);
+    if let Some(s) = shape {
+        match bnproof::verify::parse_shape(s) {
+            Ok(given) => sizes.extend(given),
+            Err(e) => {
+                eprintln!("error: --shape {e}");
+                return BAD_INPUT;
+            }
+        }
+    }
+    let written = against::vectors(&loaded, &sizes, seed)
+        .and_then(|arrays| against::arrays::write(out, &arrays).map(|()| arrays));
+    match written {
+        Ok(arrays) => {
+            let names: Vec<&str> = arrays.iter().map(|(n, _)| n.as_str()).collect();
+            let shape: Vec<String> = loaded
+                .model
+                .axes
+                .iter()
+                .map(|a| format!("{a}={}", sizes[a]))
+                .collect();
+            println!(
+                "wrote {} ({}; {}; seed {seed})",
+                out.display(),
+                shape.join(","),
+                names.join(", ")
+            );
+            OK
+        }
+        Err(e) => {
+            eprintln!("error: {model}: {e}");
+            BAD_INPUT
+        }
+    }
 }
 
 fn docs_cmd(dir: &std::path::Path) -> i32 {

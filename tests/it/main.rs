@@ -1,6 +1,7 @@
 //! All integration tests in one binary (faster to build and link).
 
 mod adversarial;
+mod against;
 mod cli;
 mod completeness;
 mod derive;
