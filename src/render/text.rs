@@ -149,7 +149,10 @@ fn cond_text(c: &Cond, subst: &rules::Subst) -> Option<String> {
 pub fn counterexample_text(out: &mut impl Write, c: &Counterexample) -> fmt::Result {
     let irrational = matches!(c.lhs, Value::Interval(..)) || matches!(c.rhs, Value::Interval(..));
     if irrational {
-        writeln!(out, "counterexample (double-checked; decided by rigorous interval bounds)")?;
+        writeln!(
+            out,
+            "counterexample (double-checked; decided by rigorous interval bounds)"
+        )?;
     } else {
         writeln!(out, "counterexample (double-checked exactly)")?;
     }
