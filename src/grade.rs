@@ -229,7 +229,7 @@ fn residual(
     residual_in(prev, cur, definitions, model_defs, assumptions, false)
 }
 
-/// [`residual`]; with `model_names_only`, only forms that use none of the
+/// The residual of a step; with `model_names_only`, only forms that use none of the
 /// derivation's own names (the derivation's names inlined), so that the
 /// difference reads in the model's names.
 pub fn residual_in(
