@@ -38,6 +38,10 @@ pub const EXACT_ENTRIES: usize = 10_000;
 /// tolerance; otherwise the exact evaluation decides.
 pub const BOUND_OF_TOLERANCE: f64 = 1e-3;
 
+/// Most positions the exact evaluation takes over when the f64 bound is too
+/// wide (27 648 took 22 s in a release build; this is about a minute).
+pub const EXACT_FALLBACK_ENTRIES: usize = 60_000;
+
 /// Default tolerances by the dtype of the compared array: entry-wise
 /// `|got − ref| ≤ atol · scale + rtol · |ref|`.
 pub fn default_tolerance(dtype: Dtype) -> (f64, f64) {
@@ -558,6 +562,15 @@ pub fn check(
     };
     let mut comparisons = compare_all(&bound, &refs, opts)?;
     let too_wide = comparisons.iter().any(|c| !c.bound_within_tolerance);
+    if method == Method::Interval && too_wide && positions > EXACT_FALLBACK_ENTRIES {
+        // Exact rationals over this many positions would run for hours.
+        return Err(format!(
+            "the f64 error bound at {positions} positions is wider than {BOUND_OF_TOLERANCE} of \
+             the tolerance, and an exact evaluation of more than {EXACT_FALLBACK_ENTRIES} \
+             positions is too slow: compare smaller arrays (the axis sizes only need to show \
+             the bug), or loosen --rtol/--atol"
+        ));
+    }
     if method == Method::Interval && too_wide {
         // The f64 bound cannot decide at this tolerance: the exact
         // evaluation does, whatever it costs.
