@@ -36,6 +36,7 @@ fuzz_target!(|data: &[u8]| {
         timeout: Duration::from_millis(50),
         seed: 0,
         samples: 10,
+        ..Options::default()
     };
     match prove::prove(&st, &assumptions, &opts).0 {
         Outcome::Proved(p) => kernel::check(&p).expect("a reported proof passes the kernel"),
