@@ -304,8 +304,8 @@ pub fn write_text(out: &mut impl Write, g: &Grade) -> fmt::Result {
             } => {
                 writeln!(
                     out,
-                    "           line {} does not equal line {}:",
-                    s.line, s.previous
+                    "           not equal to the previous expression (line {}):",
+                    s.previous
                 )?;
                 let mut cx = String::new();
                 crate::render::text::counterexample_text(&mut cx, counterexample)?;

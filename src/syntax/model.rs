@@ -612,17 +612,31 @@ fn model(src: &str) -> Result<Model, PErr> {
             grads: Some(&grads),
             ..Ctx::default()
         };
-        if chain.len() < 2 {
-            return Err(PErr::new(
-                "a derivation needs at least one step",
-                chain[0].0.clone(),
-                "write each step on its own line below, as `  = expression`",
-            ));
-        }
+        let pending_start = chain[0].0.clone();
+        // A line may hold several steps: `show a = b = c`.
         let mut lines = Vec::new();
         for (r, line) in chain {
-            let e = expr_at(src, r.clone(), ctx)?;
-            lines.push((e, line, src[r].trim().to_string()));
+            let mut p = Parser::new(&src[r.clone()], r.start, ctx)?;
+            loop {
+                let start = p.span().start;
+                let e = p.expr()?;
+                let end = p.span().start;
+                lines.push((e, line, src[start..end].trim().to_string()));
+                match p.peek() {
+                    Tok::Eq => {
+                        p.bump();
+                    }
+                    Tok::Eof => break,
+                    _ => return Err(p.trailing("the step")),
+                }
+            }
+        }
+        if lines.len() < 2 {
+            return Err(PErr::new(
+                "a derivation needs at least one step",
+                pending_start,
+                "write each step on its own line below, as `  = expression`",
+            ));
         }
         m.chains.push(Chain { lines });
     }

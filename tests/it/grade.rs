@@ -160,6 +160,35 @@ fn grading_ignores_names_and_reports_json() {
         .all(|s| s["verdict"] == "ok" && s["certificate"]["checked"] == true));
 }
 
+/// Several steps may share a line: `show a = b` and `= c = d`.
+#[test]
+fn steps_may_share_a_line() {
+    let src = "axis i\ninput x[i]\nmu = mean[i](x)\n\
+               show sum[i](x - mu) = sum[i](x) - sum[i](1) * mu\n  = 0 = 1\n";
+    let (code, out) = grade("inline", src, "json");
+    assert_eq!(code, 1, "{out}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let steps: Vec<(u64, String)> = v["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            (
+                s["line"].as_u64().unwrap(),
+                s["verdict"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        steps,
+        vec![
+            (4, "ok".to_string()),
+            (5, "ok".to_string()),
+            (5, "wrong".to_string())
+        ]
+    );
+}
+
 #[test]
 fn malformed_derivations_are_bad_input() {
     let cases = [
