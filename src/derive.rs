@@ -816,7 +816,8 @@ pub fn write_text(out: &mut impl Write, r: &Report, expand: bool) -> fmt::Result
                     syntax::print(&eq.rhs)
                 )?;
                 let mut s = String::new();
-                crate::render::counterexample_text(&mut s, c)?;
+                let shown = c.in_order(&r.model.declared_axes, &r.model.axes);
+                crate::render::counterexample_text(&mut s, &shown)?;
                 for line in s.lines() {
                     writeln!(out, "        {line}")?;
                 }

@@ -61,6 +61,10 @@ pub struct Step {
 pub struct Grade {
     pub steps: Vec<Step>,
     pub chains: usize,
+    /// The model's declared axis order of each array, for showing values.
+    pub order: std::collections::BTreeMap<String, Vec<String>>,
+    /// The model's axes in `axis`-line order (for the other arrays).
+    pub axes: Vec<String>,
 }
 
 impl Grade {
@@ -165,6 +169,8 @@ pub fn grade(model: &Model) -> Result<Grade, GradeError> {
     Ok(Grade {
         steps,
         chains: model.chains.len(),
+        order: model.declared_axes.clone(),
+        axes: model.axes.clone(),
     })
 }
 
@@ -308,7 +314,10 @@ pub fn write_text(out: &mut impl Write, g: &Grade) -> fmt::Result {
                     s.previous
                 )?;
                 let mut cx = String::new();
-                crate::render::text::counterexample_text(&mut cx, counterexample)?;
+                crate::render::text::counterexample_text(
+                    &mut cx,
+                    &counterexample.in_order(&g.order, &g.axes),
+                )?;
                 for l in cx.lines() {
                     writeln!(out, "           {l}")?;
                 }
@@ -430,7 +439,10 @@ pub fn page<W: Write>(
                 counterexample,
                 residual,
             } => {
-                crate::render::text::counterexample_text(&mut detail, counterexample)?;
+                crate::render::text::counterexample_text(
+                    &mut detail,
+                    &counterexample.in_order(&g.order, &g.axes),
+                )?;
                 if let Some((r, _)) = residual {
                     writeln!(
                         detail,

@@ -50,6 +50,59 @@ pub struct Counterexample {
 }
 
 impl Counterexample {
+    /// The same values with each array's axes in the order `order` gives
+    /// for its name (a model's declared order; other arrays follow the
+    /// order of `axes`, the model's `axis` lines), data permuted to match;
+    /// for showing, not for evaluating (evaluation expects sorted axes).
+    pub fn in_order(
+        &self,
+        order: &BTreeMap<String, Vec<String>>,
+        axes: &[String],
+    ) -> Counterexample {
+        let mut out = self.clone();
+        for (name, t) in out.values.iter_mut() {
+            let want = order.get(name).cloned().unwrap_or_else(|| {
+                axes.iter()
+                    .filter(|a| t.axes.contains(a))
+                    .cloned()
+                    .collect()
+            });
+            let want = &want;
+            let mut a = want.clone();
+            a.sort();
+            if a != t.axes || *want == t.axes {
+                continue;
+            }
+            let size = |x: &String| self.sizes.get(x).copied().unwrap_or(1);
+            // Row-major strides of the stored (sorted) layout.
+            let mut stride = vec![1usize; t.axes.len()];
+            for k in (0..t.axes.len().saturating_sub(1)).rev() {
+                stride[k] = stride[k + 1] * size(&t.axes[k + 1]);
+            }
+            let pos: Vec<usize> = want
+                .iter()
+                .map(|x| t.axes.iter().position(|y| y == x).unwrap_or(0))
+                .collect();
+            let dims: Vec<usize> = want.iter().map(size).collect();
+            let mut data = Vec::with_capacity(t.data.len());
+            let mut idx = vec![0usize; want.len()];
+            for _ in 0..t.data.len() {
+                let off: usize = idx.iter().zip(&pos).map(|(i, p)| i * stride[*p]).sum();
+                data.push(t.data.get(off).cloned().unwrap_or_default());
+                for k in (0..idx.len()).rev() {
+                    idx[k] += 1;
+                    if idx[k] < dims[k] {
+                        break;
+                    }
+                    idx[k] = 0;
+                }
+            }
+            t.axes = want.clone();
+            t.data = data;
+        }
+        out
+    }
+
     pub fn env(&self) -> Env {
         Env {
             sizes: self.sizes.clone(),
@@ -426,6 +479,34 @@ pub fn check_counterexample(
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn counterexamples_show_arrays_in_declared_axis_order() {
+        let q = |n: i64| Rat::from_integer(n.into());
+        let cx = Counterexample {
+            sizes: BTreeMap::from([("c".to_string(), 2), ("n".to_string(), 3)]),
+            // Stored sorted: x[c,n], c-major.
+            values: BTreeMap::from([(
+                "x".to_string(),
+                Tensor {
+                    axes: vec!["c".into(), "n".into()],
+                    data: (0..6).map(q).collect(),
+                },
+            )]),
+            index: BTreeMap::new(),
+            lhs: Value::Exact(q(0)),
+            rhs: Value::Exact(q(1)),
+        };
+        let order = BTreeMap::from([("x".to_string(), vec!["n".to_string(), "c".to_string()])]);
+        let shown = cx.in_order(&order, &[]);
+        let x = &shown.values["x"];
+        assert_eq!(x.axes, vec!["n", "c"]);
+        // x[n,c] = x_sorted[c,n]: n-major over (0..3) × (0..2).
+        assert_eq!(x.data, vec![q(0), q(3), q(1), q(4), q(2), q(5)]);
+        // No order given: the `axis` lines' order.
+        let by_axes = cx.in_order(&BTreeMap::new(), &["n".to_string(), "c".to_string()]);
+        assert_eq!(by_axes.values["x"].data, x.data);
+    }
+
     use super::*;
     use crate::ir::RedOp::{Mean, Sum, Var};
     use proptest::prelude::*;

@@ -233,7 +233,11 @@ pub fn derivation<W: Write>(page: &mut Page<'_, W>, r: &Report, expand: bool) ->
                 } else {
                     "Refuted, as expected."
                 })?;
-                proof::counterexample(page, c, &n)?;
+                proof::counterexample(
+                    page,
+                    &c.in_order(&r.model.declared_axes, &r.model.axes),
+                    &n,
+                )?;
                 if let Some(d) = &eq.diagnosis {
                     page.para(&[Span::text(d.text(&crate::syntax::print(&eq.lhs)))])?;
                 }

@@ -171,7 +171,11 @@ pub fn counterexample<W: Write>(
     }
     for (name, t) in &c.values {
         let vals: Vec<String> = t.data.iter().map(super::text::rational_text).collect();
-        let sym = Symbol::new(name.clone(), t.axes.iter().cloned());
+        // Built directly: `Symbol::new` would sort a declared axis order.
+        let sym = Symbol {
+            name: name.clone(),
+            axes: t.axes.clone(),
+        };
         let shown = if t.axes.is_empty() {
             vals.join(", ")
         } else {

@@ -162,11 +162,16 @@ pub fn counterexample_text(out: &mut impl Write, c: &Counterexample) -> fmt::Res
     }
     for (name, t) in &c.values {
         let vals: Vec<String> = t.data.iter().map(rational_text).collect();
-        let sym = Expr::Sym(crate::ir::Symbol::new(name.clone(), t.axes.iter().cloned()));
+        // The axes as stored (a model's declared order once reordered).
         if t.axes.is_empty() {
-            writeln!(out, "  {} = {}", syntax::print(&sym), vals.join(", "))?;
+            writeln!(out, "  {name} = {}", vals.join(", "))?;
         } else {
-            writeln!(out, "  {} = [{}]", syntax::print(&sym), vals.join(", "))?;
+            writeln!(
+                out,
+                "  {name}[{}] = [{}]",
+                t.axes.join(","),
+                vals.join(", ")
+            )?;
         }
     }
     if !c.index.is_empty() {

@@ -53,6 +53,9 @@ pub struct Model {
     /// What the file probably did not mean: unused declarations and
     /// assumptions, names declared only by an assumption.
     pub warnings: Vec<Warning>,
+    /// The axes of each input and parameter in the order they are written
+    /// (`x[n,c,h,w]`); elsewhere axes are sorted. Arrays are shown so.
+    pub declared_axes: std::collections::BTreeMap<String, Vec<String>>,
 }
 
 /// A warning about a model file, at a 1-based line.
@@ -364,7 +367,15 @@ fn model(src: &str) -> Result<Model, PErr> {
                         ));
                     };
                     let axes = if *p.peek() == Tok::LBrack {
-                        p.axis_list()?.0
+                        let (axes, span) = p.axis_list()?;
+                        // The order as written, for showing arrays.
+                        let written: Vec<String> = src[span]
+                            .trim_matches(|c| c == '[' || c == ']')
+                            .split(',')
+                            .map(|a| a.trim().to_string())
+                            .collect();
+                        m.declared_axes.insert(name.clone(), written);
+                        axes
                     } else {
                         Vec::new()
                     };
