@@ -2,25 +2,11 @@
 //! built-in model, a perturbed entry, a classic batch-norm bug, and every
 //! kind of bad input (exit 2 naming the array and the axis).
 
+use crate::{bnproof, text};
 use serde_json::{json, Value};
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-
-fn bnproof(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_bnproof"))
-        .args(args)
-        .output()
-        .unwrap()
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
+use std::process::Output;
 
 fn dir(name: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!("bnproof-against-{}-{name}", std::process::id()));

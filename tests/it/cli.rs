@@ -1,22 +1,8 @@
 //! The command line: verdicts, exit codes, certificates, bad input.
 
+use crate::{bnproof, text};
 use std::io::Write;
-use std::process::{Command, Output};
-
-fn bnproof(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_bnproof"))
-        .args(args)
-        .output()
-        .unwrap()
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
+use std::process::Output;
 
 const SEED: &str = "u[i] + (b + Δb) − E[u[i] + (b + Δb)] = u[i] + b − E[u[i] + b]";
 

@@ -1,13 +1,6 @@
 //! `check-derivation`: a student's derivation graded step by step.
 
-use std::process::{Command, Output};
-
-fn bnproof(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_bnproof"))
-        .args(args)
-        .output()
-        .unwrap()
-}
+use crate::{bnproof, text};
 
 fn example(name: &str) -> String {
     format!("{}/examples/derivations/{name}", env!("CARGO_MANIFEST_DIR"))
@@ -26,14 +19,7 @@ fn grade(tag: &str, src: &str, format: &str) -> (i32, String) {
         format,
     ]);
     let _ = std::fs::remove_dir_all(&dir);
-    (
-        o.status.code().unwrap_or(-1),
-        format!(
-            "{}{}",
-            String::from_utf8_lossy(&o.stdout),
-            String::from_utf8_lossy(&o.stderr)
-        ),
-    )
+    (o.status.code().unwrap_or(-1), text(&o))
 }
 
 #[test]

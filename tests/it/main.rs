@@ -1,5 +1,24 @@
 //! All integration tests in one binary (faster to build and link).
 
+use std::process::{Command, Output};
+
+/// Run the bnproof binary with `args`.
+pub fn bnproof(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_bnproof"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+/// Everything a run printed: stdout, then stderr.
+pub fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
 mod adversarial;
 mod against;
 mod cli;

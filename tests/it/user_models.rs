@@ -1,15 +1,8 @@
 //! User layers written fresh, as a new user would: nothing is checked that
 //! the file does not say, every name is declared, and typos are bad input.
 
+use crate::{bnproof, text};
 use std::path::PathBuf;
-use std::process::{Command, Output};
-
-fn bnproof(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_bnproof"))
-        .args(args)
-        .output()
-        .unwrap()
-}
 
 /// A fresh directory for this test's files.
 fn dir(name: &str) -> PathBuf {
@@ -18,17 +11,21 @@ fn dir(name: &str) -> PathBuf {
     d
 }
 
-/// `derive` on `src` written to a file: the exit code and stdout + stderr.
-fn derive(d: &std::path::Path, file: &str, src: &str) -> (i32, String) {
+/// `bnproof COMMAND FILE` on `src` written to `file` in `d`: the exit code
+/// and stdout + stderr.
+fn run(command: &str, d: &std::path::Path, file: &str, src: &str) -> (i32, String) {
     let path = d.join(file);
     std::fs::write(&path, src).unwrap();
-    let o = bnproof(&["derive", path.to_str().unwrap()]);
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    );
-    (o.status.code().unwrap_or(-1), text)
+    let o = bnproof(&[command, path.to_str().unwrap()]);
+    (o.status.code().unwrap_or(-1), text(&o))
+}
+
+fn derive(d: &std::path::Path, file: &str, src: &str) -> (i32, String) {
+    run("derive", d, file, src)
+}
+
+fn verify(d: &std::path::Path, file: &str, src: &str) -> (i32, String) {
+    run("verify", d, file, src)
 }
 
 const BN_HEAD: &str = "axis n\ninput x[n]\nparam gamma, beta\nconst eps > 0\n\
@@ -194,20 +191,6 @@ fn every_builtin_derivation_re_checks() {
         );
     }
     let _ = std::fs::remove_dir_all(&d);
-}
-
-fn verify(d: &std::path::Path, file: &str, src: &str) -> (i32, String) {
-    let path = d.join(file);
-    std::fs::write(&path, src).unwrap();
-    let o = bnproof(&["verify", path.to_str().unwrap()]);
-    (
-        o.status.code().unwrap_or(-1),
-        format!(
-            "{}{}",
-            String::from_utf8_lossy(&o.stdout),
-            String::from_utf8_lossy(&o.stderr)
-        ),
-    )
 }
 
 /// `verify` feeds every output (ℓ = Σ ⟨output, d<output>⟩) and checks
