@@ -759,11 +759,27 @@ impl<'a> Evaluator<'a> {
             return Err(too_large("evaluation work budget exhausted"));
         }
         if self.steps % 1024 == 0 {
-            if let Some(d) = self.limits.deadline {
-                if Instant::now() >= d {
-                    return Err(too_large("time limit reached during evaluation"));
-                }
+            self.check_deadline()?;
+        }
+        Ok(())
+    }
+
+    fn check_deadline(&self) -> R<()> {
+        match self.limits.deadline {
+            Some(d) if Instant::now() >= d => {
+                Err(too_large("time limit reached during evaluation"))
             }
+            _ => Ok(()),
+        }
+    }
+
+    /// After an operation on large numbers (one costs far more than reading
+    /// the clock), look at the deadline now rather than 1024 ticks later:
+    /// a product of 10 000 factors grows its numbers to 10⁵ bits.
+    fn check_deadline_if_large(&self, v: &Iv) -> R<()> {
+        let bits = |r: &Rat| r.numer().bits() + r.denom().bits();
+        if bits(&v.lo) + bits(&v.hi) > 4096 {
+            self.check_deadline()?;
         }
         Ok(())
     }
@@ -876,14 +892,31 @@ impl<'a> Evaluator<'a> {
         index: &mut BTreeMap<String, usize>,
         d: usize,
     ) -> R<Iv> {
-        let x = self.ev(a, index, d)?;
-        let y = self.ev(b, index, d)?;
-        match e {
-            Expr::Add(..) => x.add(&y),
-            Expr::Sub(..) => x.sub(&y),
-            Expr::Mul(..) => x.mul(&y),
-            _ => x.div(&y),
+        // A chain `a + b - c + …` is a left-leaning tree as tall as it is
+        // long: walk its spine here, so only real nesting adds depth.
+        let additive = matches!(e, Expr::Add(..) | Expr::Sub(..));
+        let mut spine = vec![(e, b)];
+        let mut first = a;
+        while let Expr::Add(l, r) | Expr::Sub(l, r) | Expr::Mul(l, r) | Expr::Div(l, r) = first {
+            if additive != matches!(first, Expr::Add(..) | Expr::Sub(..)) {
+                break;
+            }
+            self.tick()?;
+            spine.push((first, r));
+            first = l;
         }
+        let mut x = self.ev(first, index, d)?;
+        for (op, operand) in spine.into_iter().rev() {
+            let y = self.ev(operand, index, d)?;
+            x = match op {
+                Expr::Add(..) => x.add(&y),
+                Expr::Sub(..) => x.sub(&y),
+                Expr::Mul(..) => x.mul(&y),
+                _ => x.div(&y),
+            }?;
+            self.check_deadline_if_large(&x)?;
+        }
+        Ok(x)
     }
 
     #[inline(never)]

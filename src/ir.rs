@@ -208,6 +208,37 @@ impl Expr {
         1 + self.children().iter().map(|c| c.depth()).max().unwrap_or(0)
     }
 
+    /// Nesting as the parser counts it: a chain `a + b - c + …` or
+    /// `a * b / c * …` (a left-leaning tree) is one level above its deepest
+    /// operand, however long it is. Walks the chain's spine in a loop, so
+    /// only real nesting recurses.
+    pub fn nesting(&self) -> usize {
+        let additive = |e: &Expr| matches!(e, Expr::Add(..) | Expr::Sub(..));
+        let multiplicative = |e: &Expr| matches!(e, Expr::Mul(..) | Expr::Div(..));
+        let same: &dyn Fn(&Expr) -> bool = if additive(self) {
+            &additive
+        } else if multiplicative(self) {
+            &multiplicative
+        } else {
+            return 1 + self
+                .children()
+                .iter()
+                .map(|c| c.nesting())
+                .max()
+                .unwrap_or(0);
+        };
+        let mut deepest = 0;
+        let mut e = self;
+        while same(e) {
+            let (Expr::Add(a, b) | Expr::Sub(a, b) | Expr::Mul(a, b) | Expr::Div(a, b)) = e else {
+                unreachable!("same() matched a binary operator")
+            };
+            deepest = deepest.max(b.nesting());
+            e = a;
+        }
+        1 + deepest.max(e.nesting())
+    }
+
     /// Axes along which the expression varies syntactically (free axes).
     pub fn free_axes(&self) -> BTreeSet<String> {
         match self {

@@ -117,9 +117,14 @@ impl fmt::Display for KernelError {
 
 impl std::error::Error for KernelError {}
 
-/// Deepest expression the kernel walks; deeper input is rejected rather than
-/// risking the stack.
+/// Deepest nesting the kernel walks, counted as the parser counts it (a
+/// chain of `+`/`-` or `*`/`/` is one level); deeper input is rejected rather
+/// than risking the stack.
 pub const MAX_DEPTH: usize = crate::syntax::MAX_DEPTH;
+
+/// Tallest tree the kernel walks: the parser's chains of up to
+/// [`crate::syntax::MAX_CHAIN`] operands, nested up to [`MAX_DEPTH`].
+pub const MAX_HEIGHT: usize = crate::syntax::MAX_HEIGHT;
 
 /// Check a proof. `Ok(())` only if every step is valid and the chain runs
 /// from `statement.lhs` to `statement.rhs`.
@@ -136,9 +141,15 @@ pub fn check(proof: &Proof) -> Result<(), KernelError> {
                 .chain(h.steps.iter().map(|s| &s.expr))
         }))
     {
-        if e.depth() > MAX_DEPTH {
+        if e.nesting() > MAX_DEPTH {
             return Err(whole(format!(
                 "an expression is nested deeper than {MAX_DEPTH}"
+            )));
+        }
+        if e.depth() > MAX_HEIGHT {
+            return Err(whole(format!(
+                "an expression's tree is taller than {MAX_HEIGHT} (a chain of more than {} operands)",
+                crate::syntax::MAX_CHAIN
             )));
         }
         if !e.is_ground() {

@@ -1360,7 +1360,7 @@ pub fn by_normal_form(stmt: &Statement, assumptions: &[Assumption]) -> Option<Pr
         let middle = match cleared {
             true => stmt.rhs.clone(),
             false => Some(ring::to_expr(&l))
-                .filter(|m| m.depth() <= kernel::MAX_DEPTH)
+                .filter(|m| m.nesting() <= kernel::MAX_DEPTH && m.depth() <= kernel::MAX_HEIGHT)
                 .unwrap_or_else(|| stmt.rhs.clone()),
         };
         let mut steps = Vec::new();

@@ -264,6 +264,31 @@ fn split_key(p: &Poly) -> Option<(Rat, Poly, Rat)> {
     Some((s, key, k))
 }
 
+/// An assumption `e > 0` (or `e >= 0`) holds at every index of its free
+/// axes, and every axis has at least one index, so the mean of `e` over
+/// them is `> 0` (`>= 0`). When that mean's normal form is a constant
+/// that breaks this (`x[i] − mean[i](x[i]) > 0`, whose mean is 0), the
+/// assumptions cannot all hold.
+fn centred_mean_contradicts(a: &Assumption) -> bool {
+    let axes: Vec<String> = a.expr.free_axes().into_iter().collect();
+    if axes.is_empty() || a.rel == Rel::Ne {
+        return false;
+    }
+    let axes: Vec<&str> = axes.iter().map(String::as_str).collect();
+    let mean = Expr::reduce(RedOp::Mean, &axes, a.expr.clone());
+    let Some(c) = ring::normalize_with(&mean, &ring::Mode::LINEAR)
+        .ok()
+        .and_then(|p| p.constant())
+    else {
+        return false;
+    };
+    match a.rel {
+        Rel::Gt => !c.is_positive(),
+        Rel::Ge => c.is_negative(),
+        Rel::Ne => false,
+    }
+}
+
 /// Sign facts taken from assumptions. Each assumption `e REL 0` is stored as
 /// a range of values of the canonical non-constant part `K` of its normal
 /// form (`e = s·K + k`), so that `2*e`, `e/3`, `-e` and bounds `e > 1/1000`
@@ -294,6 +319,7 @@ impl Facts {
             }
         }
         f.contradictory |= f.ranges.values().any(Range::is_empty);
+        f.contradictory |= assumptions.iter().any(centred_mean_contradicts);
         f
     }
 
@@ -1030,6 +1056,9 @@ mod tests {
             ("a*b*c", Rel::Gt),
             ("a^2*(b - 1)", Rel::Gt),
             ("(a + b)^3", Rel::Gt),
+            // Centred values: never all positive; all >= 0 only when equal.
+            ("u[i] - mean[i](u[i]) + a", Rel::Gt),
+            ("u[i] - mean[i](u[i])", Rel::Ge),
         ] {
             v.push(Assumption { expr: p(src), rel });
         }
@@ -1092,6 +1121,9 @@ mod tests {
             vec![("-x^2", Rel::Gt)],
             vec![("0 - 1", Rel::Gt)],
             vec![("x^2*y", Rel::Gt), ("-y", Rel::Ge)],
+            // Centred at every index: its mean is 0.
+            vec![("x[i] - mean[i](x[i])", Rel::Gt)],
+            vec![("mean[j](x[i,j]) - mean[i,j](x[i,j]) - 1", Rel::Ge)],
         ];
         for a in contradictory {
             let f = Facts::new(&asm(&a));
@@ -1103,6 +1135,11 @@ mod tests {
             vec![("x", Rel::Ge), ("-x", Rel::Ge)],
             vec![("x^2*y", Rel::Ge), ("-y", Rel::Gt)],
             vec![("x*y", Rel::Gt), ("-x", Rel::Gt)],
+            // All of x equal makes it 0 everywhere; a non-zero centred
+            // value, or a positive spread, is possible.
+            vec![("x[i] - mean[i](x[i])", Rel::Ge)],
+            vec![("x[i] - mean[i](x[i])", Rel::Ne)],
+            vec![("(x[i] - mean[i](x[i]))^2", Rel::Gt)],
         ];
         for a in satisfiable {
             assert!(!Facts::new(&asm(&a)).is_contradictory(), "{a:?}");
@@ -1116,7 +1153,7 @@ mod tests {
         #[test]
         fn claimed_facts_hold_small(
             e in arb_expr(2),
-            which in proptest::collection::vec(prop::bool::weighted(0.25), 33),
+            which in proptest::collection::vec(prop::bool::weighted(0.25), 35),
             abc in (arb_value(), arb_value(), arb_value()),
             us in proptest::collection::vec(arb_value(), AXIS),
             size in 1usize..=AXIS,
@@ -1127,7 +1164,7 @@ mod tests {
         #[test]
         fn claimed_facts_hold(
             e in arb_expr(4),
-            which in proptest::collection::vec(prop::bool::weighted(0.25), 33),
+            which in proptest::collection::vec(prop::bool::weighted(0.25), 35),
             abc in (arb_value(), arb_value(), arb_value()),
             us in proptest::collection::vec(arb_value(), AXIS),
             size in 1usize..=AXIS,

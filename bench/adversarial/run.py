@@ -108,15 +108,14 @@ def cases(tmp):
     prove("power-tower", "((x+y)^64)^64 = ((y+x)^64)^64", {0, 3})
     # Wide sums and products. A chain `a + b + …` is not nesting: the parser
     # takes up to 10 000 terms (a left-leaning tree, as the certificates'
-    # positions expect); the kernel walks trees up to depth 500, so longer
-    # chains may come back unknown, never as a crash.
+    # positions expect) and the kernel counts a chain as one level.
     terms = [f"s{k}" for k in range(450)]
     prove("sum-450-reversed", " + ".join(terms) + " = " + " + ".join(reversed(terms)), {0})
-    prove("sum-450-false", " + ".join(terms) + " = " + " + ".join(terms[1:]), {1, 3})
+    prove("sum-450-false", " + ".join(terms) + " = " + " + ".join(terms[1:]), {1})
     t2000 = [f"s{k}" for k in range(2000)]
-    prove("sum-2000", " + ".join(t2000) + " = " + " + ".join(reversed(t2000)), {0, 3})
-    prove("flat-sum-10000", " + ".join(["x"] * 10000) + " = 10000 * x", {0, 3})
-    prove("flat-product-10000", " * ".join(["x"] * 10000) + " = x^10000", {0, 3})
+    prove("sum-2000", " + ".join(t2000) + " = " + " + ".join(reversed(t2000)), {0})
+    prove("flat-sum-10000", " + ".join(["x"] * 10000) + " = 10000 * x", {0})
+    prove("flat-product-10000", " * ".join(["x"] * 10000) + " = x^10000", {0})
     prove("flat-sum-10001", " + ".join(["x"] * 10001) + " = 10001 * x", {2})
 
     def balanced(ts):
@@ -186,7 +185,7 @@ def cases(tmp):
               ["check-proof", "@"], {0})
     chain = " + ".join(["x"] * 10000)
     file_case("cert-chain-10000", "chain.json", cert(chain, "10000 * x", [ring_step("10000 * x")]),
-              ["check-proof", "@"], {0, 1})
+              ["check-proof", "@"], {0})
     deep = nest("sqrt({})", "x", 490)
     file_case("cert-deep-490", "deep.json",
               cert(deep, deep, [ring_step(deep)] * 200), ["check-proof", "@"], {0})

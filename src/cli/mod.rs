@@ -436,6 +436,11 @@ fn parse_inputs(
     Ok((stmt, assumptions, defs))
 }
 
+/// Said under a proof whose assumptions the sign analysis shows cannot all
+/// hold (the proof is valid, and vacuous).
+const CONTRADICTORY: &str =
+    "warning: the assumptions cannot all hold, so this proves nothing about any value\n";
+
 fn prove_cmd(statement: &str, assume: &[String], format: Format, opts: &Options) -> i32 {
     let (stmt, assumptions, defs) = match parse_inputs(statement, assume) {
         Ok(x) => x,
@@ -500,6 +505,9 @@ fn prove_cmd(statement: &str, assume: &[String], format: Format, opts: &Options)
                     stats.nodes,
                     stats.iterations
                 ));
+                if bnproof::sign::Facts::new(&p.assumptions).is_contradictory() {
+                    out.push_str(CONTRADICTORY);
+                }
             }
             _ => {}
         },
@@ -585,9 +593,7 @@ fn check_proof_cmd(file: &str) -> i32 {
                     p.steps.len()
                 );
                 if bnproof::sign::Facts::new(&p.assumptions).is_contradictory() {
-                    println!(
-                        "  warning: the assumptions cannot all hold, so this proves nothing about any value"
-                    );
+                    print!("  {CONTRADICTORY}");
                 }
                 if !p.definitions.is_empty() {
                     println!("  where");

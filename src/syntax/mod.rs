@@ -31,7 +31,7 @@ pub(crate) mod tests;
 
 pub use error::ParseError;
 pub use model::{grad_target, parse_model, Chain, Check, CheckKind, Claim, Model, Warning};
-pub use parser::MAX_DEPTH;
+pub use parser::{MAX_CHAIN, MAX_DEPTH, MAX_HEIGHT};
 pub use print::print;
 
 use crate::ir::{Assumption, Expr, Rel, Statement, Symbol};

@@ -176,24 +176,27 @@ fn explanations_stop_at_the_timeout() {
 }
 
 /// A flat sum or product of 10 000 terms is a chain, not nesting: it is
-/// parsed (one more term is bad input) and proving it never overflows the
-/// stack under the default `ulimit -s`; it may come back unknown (the
-/// kernel walks trees up to depth 500).
+/// parsed (one more term is bad input), proved (the kernel counts a chain
+/// as one level, and normal forms add a chain's operands in place), and
+/// never overflows the stack under the default `ulimit -s`. A false long
+/// chain is refuted (the evaluator walks a chain's spine in a loop).
 #[test]
-fn long_chains_parse_and_never_overflow_the_stack() {
+fn long_chains_are_decided_and_never_overflow_the_stack() {
     let chain = |op: &str, n: usize| vec!["x"; n].join(op);
+    let terms: Vec<String> = (0..450).map(|k| format!("s{k}")).collect();
     let cases = [
-        (format!("{} = 10000 * x", chain(" + ", 10_000)), vec![0, 3]),
-        (format!("{} = x^10000", chain(" * ", 10_000)), vec![0, 3]),
-        (format!("{} = 10001 * x", chain(" + ", 10_001)), vec![2]),
+        (format!("{} = 10000 * x", chain(" + ", 10_000)), 0),
+        (format!("{} = x^10000", chain(" * ", 10_000)), 0),
+        (format!("{} = 10001 * x", chain(" + ", 10_001)), 2),
+        (
+            format!("{} = {}", terms.join(" + "), terms[1..].join(" + ")),
+            1,
+        ),
     ];
     for (s, expect) in cases {
-        let (code, wall) = run_limited("ulimit -s 8192", &["prove", &s, "--timeout", "1"]);
-        assert!(
-            code.is_some_and(|c| expect.contains(&c)),
-            "{}…: exit {code:?}, expected {expect:?}",
-            &s[..40]
-        );
+        // A generous limit: the verdict, not the clock, is under test.
+        let (code, wall) = run_limited("ulimit -s 8192", &["prove", &s, "--timeout", "30"]);
+        assert_eq!(code, Some(expect), "{}…", &s[..40]);
         assert!(wall < Duration::from_secs(30), "{}…: {wall:?}", &s[..40]);
     }
 }

@@ -336,6 +336,13 @@ fn assumptions_starting_with_minus_and_unsatisfiable_ones_are_reported() {
     let out = text(&c);
     assert!(out.contains("valid: 0 = 1 assuming"), "{out}");
     assert!(out.contains("cannot all hold"), "{out}");
+    // Positive at every index, but centred: its mean is 0. `prove` says so
+    // under the (vacuous) proof too.
+    let o = bnproof(&["prove", "0 = 1", "--assume", "x[i] - mean[i](x[i]) > 0"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(text(&o).contains("cannot all hold"), "{}", text(&o));
+    let o = bnproof(&["prove", "0 = 1", "--assume", "x[i] - mean[i](x[i]) >= 0"]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
     let _ = std::fs::remove_dir_all(&dir);
 }
 

@@ -315,10 +315,12 @@ fn contradictions(rng: &mut ChaCha8Rng) -> (String, Vec<String>) {
     let c1 = rng.gen_range(0..5);
     let c2 = rng.gen_range(-5..=c1);
     let goal = ["0 = 1", "x = y", "sqrt(x) = x^3"][rng.gen_range(0..3)];
-    let asm = match rng.gen_range(0..3) {
+    let asm = match rng.gen_range(0..4) {
         0 => vec![format!("x > {c1}"), format!("x < {c2}")],
         1 => vec![format!("x >= {c1}"), format!("x < {c2}")],
-        _ => vec![format!("x^2*y > 0"), "y <= 0".to_string()],
+        2 => vec![format!("x^2*y > 0"), "y <= 0".to_string()],
+        // positive at every index, yet its mean is 0 (or below)
+        _ => vec![format!("x[i] - mean[i](x[i]) + {c2} - {c1} > 0")],
     };
     (goal.to_string(), asm)
 }
@@ -470,6 +472,33 @@ fn mixed_products(rng: &mut ChaCha8Rng) -> (String, Vec<String>) {
     (format!("{lhs} = {rhs}"), vec![])
 }
 
+/// Chains longer than the nesting limit (500): a chain is one level.
+fn long_chains(rng: &mut ChaCha8Rng) -> (String, Vec<String>) {
+    let n: usize = rng.gen_range(501..=3000);
+    match rng.gen_range(0..4) {
+        0 => (format!("{} = {n}*x", vec!["x"; n].join(" + ")), vec![]),
+        1 => (format!("{} = x^{n}", vec!["x"; n].join(" * ")), vec![]),
+        2 => {
+            // Distinct symbols against a shuffled copy.
+            let terms: Vec<String> = (0..n).map(|k| format!("s{k}")).collect();
+            let mut shuffled = terms.clone();
+            for i in (1..n).rev() {
+                shuffled.swap(i, rng.gen_range(0..=i));
+            }
+            (
+                format!("{} = {}", terms.join(" + "), shuffled.join(" + ")),
+                vec![],
+            )
+        }
+        _ => {
+            // x - y + x - y + …: n/2 pairs.
+            let pairs = n / 2;
+            let chain = vec!["x - y"; pairs].join(" + ");
+            (format!("{chain} = {pairs}*(x - y)"), vec![])
+        }
+    }
+}
+
 fn families() -> Vec<Family> {
     vec![
         Family {
@@ -509,7 +538,7 @@ fn families() -> Vec<Family> {
         },
         Family {
             name: "contradictions",
-            bounds: "x > c1 and x < c2 (c2 ≤ c1), x^2*y > 0 and y <= 0",
+            bounds: "x > c1 and x < c2 (c2 ≤ c1), x^2*y > 0 and y <= 0, centred > 0",
             gen: contradictions,
         },
         Family {
@@ -532,6 +561,11 @@ fn families() -> Vec<Family> {
             bounds: "^1, ^(-1), 1/(…) 5–30 deep; means 2–5 deep",
             gen: nesting,
         },
+        Family {
+            name: "long chains",
+            bounds: "sums and products of 501–3000 operands",
+            gen: long_chains,
+        },
     ]
 }
 
@@ -540,6 +574,17 @@ fn families() -> Vec<Family> {
 /// at least 95 % (38 of 40) per family.
 #[test]
 fn generated_true_identities_are_proved() {
+    // Long chains are trees thousands of levels high: as on the command
+    // line, the prover runs on a large stack.
+    std::thread::Builder::new()
+        .stack_size(256 << 20)
+        .spawn(campaign)
+        .unwrap()
+        .join()
+        .unwrap();
+}
+
+fn campaign() {
     const PER_FAMILY: usize = 40;
     let _heavy = heavy();
     let opts = Options {

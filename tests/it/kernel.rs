@@ -462,3 +462,36 @@ fn haves_in_certificates_are_checked() {
     c.definitions.clear();
     reject(&c, "version 1 with haves");
 }
+
+/// A chain `a + b + …` counts as one level of nesting, so the kernel checks
+/// proofs about sums longer than its nesting limit, keeps rejecting false
+/// ones, and still refuses nesting deeper than the limit.
+#[test]
+fn long_chains_are_one_level_of_nesting() {
+    let big_stack = std::thread::Builder::new().stack_size(256 << 20);
+    let run = big_stack
+        .spawn(|| {
+            let n = 3 * kernel::MAX_DEPTH;
+            let xs = vec!["x"; n];
+            let sum = format!("{} = {n} * x", xs.join(" + "));
+            assert!(kernel::check(&one_step(&sum, &[], "ring")).is_ok());
+            let wrong = format!("{} = {} * x", xs.join(" + "), n - 1);
+            assert!(kernel::check(&one_step(&wrong, &[], "ring")).is_err());
+            let product = format!("{} = x^{n}", xs.join(" * "));
+            assert!(kernel::check(&one_step(&product, &[], "ring")).is_ok());
+            // Nesting, not length, is what the limit is about.
+            let mut deeper = syntax::parse_expr("x").unwrap();
+            for _ in 0..kernel::MAX_DEPTH {
+                deeper = Expr::Sqrt(Box::new(deeper));
+            }
+            deeper = Expr::Add(Box::new(deeper), Box::new(Expr::num(0)));
+            let mut p = one_step("x = x", &[], "ring");
+            p.statement.lhs = deeper.clone();
+            p.statement.rhs = deeper.clone();
+            p.steps[0].expr = deeper;
+            let err = kernel::check(&p).unwrap_err();
+            assert!(err.message.contains("nested deeper"), "{}", err.message);
+        })
+        .unwrap();
+    run.join().unwrap();
+}
