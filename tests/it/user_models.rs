@@ -67,6 +67,40 @@ fn correct_layers_without_checks_pass() {
     let _ = std::fs::remove_dir_all(&d);
 }
 
+/// Issue 17's batch-norm variants keep their proofs: ε bounded below
+/// instead of positive, the variance as E[x²] − μ² (PyTorch's kernel form
+/// still proved), the unbiased variance (the ε = 0 orthogonality proved).
+#[test]
+fn batchnorm_variants_keep_their_proofs() {
+    let d = dir("variants");
+    let tail = "y = gamma * xhat + beta\noutput y\n\
+                claim grad x = (dy - mean[n](dy) - (x - mu) * (sum[n]((x - mu) * dy) / (var + eps) \
+                / sum[n](1))) / sqrt(var + eps) * gamma\n\
+                check sum[n](xhat * grad x) = 0 where eps = 0 assuming var > 0\n";
+    let bounded =
+        format!("{BN_HEAD}{tail}").replace("const eps > 0", "const eps\nassume eps >= 1/100000");
+    let moments = format!("{BN_HEAD}{tail}")
+        .replace("var = mean[n]((x - mu)^2)", "var = mean[n](x^2) - mu^2");
+    let unbiased = format!(
+        "{BN_HEAD}y = gamma * xhat + beta\noutput y\n\
+                            check sum[n](xhat * grad x) = 0 where eps = 0 assuming var > 0\n"
+    )
+    .replace(
+        "var = mean[n]((x - mu)^2)",
+        "var = sum[n]((x - mu)^2) / (sum[n](1) - 1)",
+    );
+    for (file, src, proved) in [
+        ("bounded.bn", bounded, 2),
+        ("moments.bn", moments, 2),
+        ("unbiased.bn", unbiased, 1),
+    ] {
+        let (code, out) = derive(&d, file, &src);
+        assert_eq!(code, 0, "{file}: {out}");
+        assert_eq!(out.matches("  ok  proved").count(), proved, "{file}: {out}");
+    }
+    let _ = std::fs::remove_dir_all(&d);
+}
+
 /// Batch norm with every name changed and its properties written as
 /// checks: the same verdicts as the built-in model; a `check` that does
 /// not hold makes `derive` exit 1.
