@@ -16,8 +16,23 @@ installed_version() {
   "$venv/bin/python3" -c 'import torch; print(torch.__version__.split("+")[0])' 2>/dev/null
 }
 
+# NumPy, for the Python halves of the tests (`verify --against` vectors
+# written by PyTorch code, `emit --lang numpy`). Small; added to an existing
+# environment too. pip runs as `python3 -m pip`: a moved venv's scripts
+# point at the old path.
+numpy_want="2.4.6"
+ensure_numpy() {
+  local have
+  have="$("$venv/bin/python3" -c 'import numpy; print(numpy.__version__)' 2>/dev/null || true)"
+  if [ "$have" != "$numpy_want" ]; then
+    echo "installing numpy==$numpy_want from PyPI into $venv" >&2
+    "$venv/bin/python3" -m pip install --quiet --disable-pip-version-check "numpy==$numpy_want" >&2
+  fi
+}
+
 if [ -x "$venv/bin/python3" ] && [ "$(installed_version || true)" = "$want" ]; then
   echo "libtorch $want already in $venv" >&2
+  ensure_numpy
   torch_dir
   exit 0
 fi
@@ -39,6 +54,7 @@ python3 -m venv "$venv.partial"
 # Only a complete install takes the final name, so an interrupted run is redone.
 rm -rf "$venv"
 mv "$venv.partial" "$venv"
+ensure_numpy
 # A moved venv's scripts point at the old path; python3 itself still works,
 # and only python3 is used from here on.
 torch_dir
