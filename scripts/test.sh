@@ -46,6 +46,9 @@ echo "== LaTeX check (pdflatex)"
 echo "== LibTorch: torch==2.11.0 from PyPI (cached under ~/.cache/bnproof)"
 LIBTORCH="$(./scripts/setup-libtorch.sh | tail -n 1)"
 export LIBTORCH
+torch_python="${BNPROOF_TORCH_VENV:-$HOME/.cache/bnproof/torch-2.11.0}/bin/python3"
+echo "== second-order vectors against PyTorch's double backward (Python torch)"
+"$torch_python" scripts/second-order-check.py "$bin" target
 torch_target=target/torch
 echo "== cargo clippy --features torch -- -D warnings"
 CARGO_TARGET_DIR=$torch_target cargo clippy --release --features torch --all-targets -- -D warnings

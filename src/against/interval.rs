@@ -5,7 +5,7 @@
 //! of the total semantics (a divisor or a radicand whose interval contains
 //! 0), evaluation stops with an error and the caller evaluates exactly.
 
-use super::{Approx, Bound, References, Role};
+use super::{Approx, Bound, References};
 use crate::diff::Derivation;
 use crate::ir::{Expr, RedOp};
 use crate::syntax::Model;
@@ -279,7 +279,7 @@ pub fn references(
         free: HashMap::new(),
     };
     for (e, a) in &bound.arrays {
-        if matches!(e.role, Role::Grad(_)) {
+        if e.role.is_compared() {
             continue;
         }
         let mut sorted = e.axes.clone();
@@ -299,7 +299,7 @@ pub fn references(
         ev.bound.insert(s.name.clone(), (s.axes.clone(), v));
     }
     let mut out = BTreeMap::new();
-    for (of, e, axes) in super::gradient_reads(model, derivation) {
+    for (name, e, axes) in super::gradient_reads(model, derivation) {
         let v = ev.over(&e, &axes)?;
         let approx = v
             .iter()
@@ -307,12 +307,12 @@ pub fn references(
                 let mid = i.lo / 2.0 + i.hi / 2.0;
                 let bound = up((i.hi - mid).max(mid - i.lo));
                 if !(mid.is_finite() && bound.is_finite()) {
-                    return Err(format!("the gradient of `{of}` overflows f64"));
+                    return Err(format!("the reference for `{name}` overflows f64"));
                 }
                 Ok(Approx { value: mid, bound })
             })
             .collect::<Result<Vec<_>, String>>()?;
-        out.insert(of, approx);
+        out.insert(name, approx);
     }
     Ok(out)
 }

@@ -71,6 +71,24 @@ pub enum Role {
     Upstream(String),
     /// The implementation's gradient of this input or parameter.
     Grad(String),
+    /// A direction `v_<q>` for second order, paired with the gradient of
+    /// this input or parameter.
+    Direction(String),
+    /// The implementation's second-order gradient `∂/∂p Σ_q ⟨grad_q, v_q⟩`
+    /// with respect to this input or parameter (upstream gradients fixed).
+    Grad2(String),
+}
+
+impl Role {
+    /// An implementation's result, compared with the derivation.
+    pub fn is_compared(&self) -> bool {
+        matches!(self, Role::Grad(_) | Role::Grad2(_))
+    }
+
+    /// May be left out of a file.
+    fn is_optional(&self) -> bool {
+        matches!(self, Role::Grad(_) | Role::Grad2(_) | Role::Direction(_))
+    }
 }
 
 /// An array the model expects, with its axes in declared order.
@@ -89,6 +107,8 @@ impl Expected {
             Role::Const => "const".to_string(),
             Role::Upstream(y) => format!("upstream gradient of output {y}"),
             Role::Grad(w) => format!("your gradient of {w}"),
+            Role::Direction(q) => format!("second-order direction paired with grad_{q}"),
+            Role::Grad2(p) => format!("your second-order gradient ∂/∂{p} Σ_q ⟨grad_q, v_q⟩"),
         };
         format!("{what} {}{}", self.name, axes_text(&self.axes))
     }
@@ -114,7 +134,9 @@ pub fn declared(model: &Model, axes: impl IntoIterator<Item = String>) -> Vec<St
 }
 
 /// Every array name the model knows, in the order they are written:
-/// inputs, params, constants, upstream gradients, `grad_<name>`.
+/// inputs, params, constants, upstream gradients, `grad_<name>`, and for
+/// second order the directions `v_<name>` and `grad2_<name>` (left out
+/// where such a name is already one of the model's).
 pub fn expected(model: &Model) -> Vec<Expected> {
     let mut out = Vec::new();
     let vars = || model.inputs.iter().chain(&model.params);
@@ -151,6 +173,27 @@ pub fn expected(model: &Model) -> Vec<Expected> {
             role: Role::Grad(s.name.clone()),
             axes: declared(model, s.axes.iter().cloned()),
         });
+    }
+    let taken = |out: &[Expected], name: &str| {
+        out.iter().any(|e| e.name == name) || model.defs.iter().any(|(n, _)| n == name)
+    };
+    for (prefix, second) in [("v_", true), ("grad2_", false)] {
+        for s in vars() {
+            let name = format!("{prefix}{}", s.name);
+            if taken(&out, &name) {
+                continue;
+            }
+            let role = if second {
+                Role::Direction(s.name.clone())
+            } else {
+                Role::Grad2(s.name.clone())
+            };
+            out.push(Expected {
+                name,
+                role,
+                axes: declared(model, s.axes.iter().cloned()),
+            });
+        }
     }
     out
 }
@@ -198,7 +241,7 @@ pub fn bind(model: &Model, given: &BTreeMap<String, Array>) -> Result<Bound, Str
     let mut arrays = Vec::new();
     for e in &want {
         let Some(a) = given.get(&e.name) else {
-            if !matches!(e.role, Role::Grad(_)) {
+            if !e.role.is_optional() {
                 return Err(format!("array `{}` is missing ({})", e.name, e.describe()));
             }
             continue;
@@ -232,7 +275,7 @@ pub fn bind(model: &Model, given: &BTreeMap<String, Array>) -> Result<Bound, Str
                 }
             }
         }
-        if !matches!(e.role, Role::Grad(_)) {
+        if !e.role.is_compared() {
             if let Some(i) = a.data.iter().position(|v| !v.is_finite()) {
                 return Err(format!(
                     "array `{}` holds {} at flat index {i}",
@@ -242,7 +285,21 @@ pub fn bind(model: &Model, given: &BTreeMap<String, Array>) -> Result<Bound, Str
         }
         arrays.push((e.clone(), a.clone()));
     }
-    if !arrays.iter().any(|(e, _)| matches!(e.role, Role::Grad(_))) {
+    let has = |f: fn(&Role) -> bool| arrays.iter().any(|(e, _)| f(&e.role));
+    if has(|r| matches!(r, Role::Grad2(_))) && !has(|r| matches!(r, Role::Direction(_))) {
+        return Err(
+            "grad2_ arrays need directions: add v_<name> for at least one input or parameter \
+             (grad2_p is compared with ∂/∂p Σ_q ⟨grad_q, v_q⟩)"
+                .to_string(),
+        );
+    }
+    if has(|r| matches!(r, Role::Direction(_))) && !has(|r| matches!(r, Role::Grad2(_))) {
+        return Err(
+            "v_ arrays are second-order directions: add the grad2_<name> arrays they are for"
+                .to_string(),
+        );
+    }
+    if !arrays.iter().any(|(e, _)| e.role.is_compared()) {
         let grads: Vec<&str> = want
             .iter()
             .filter(|e| matches!(e.role, Role::Grad(_)))
@@ -295,7 +352,7 @@ fn exact_env(bound: &Bound) -> Env {
     let sizes = bound.size_map();
     let mut values = BTreeMap::new();
     for (e, a) in &bound.arrays {
-        if matches!(e.role, Role::Grad(_)) {
+        if e.role.is_compared() {
             continue;
         }
         let sorted: Vec<String> = {
@@ -353,15 +410,60 @@ pub fn enclose(
         ev.bind(&s.name, s.axes.clone(), v);
     }
     let mut out = BTreeMap::new();
-    for (of, e, axes) in gradient_reads(model, derivation) {
-        let v = ev.eval_over(&e, &axes).map_err(|x| fail(&of, x))?;
-        out.insert(of, v);
+    for (name, e, axes) in gradient_reads(model, derivation)
+        .into_iter()
+        .chain(second_order_reads(model, derivation, bound)?)
+    {
+        let v = ev.eval_over(&e, &axes).map_err(|x| fail(&name, x))?;
+        out.insert(name, v);
     }
     Ok(out)
 }
 
-/// Each derived gradient once its program is bound: the input or
-/// parameter, the expression that reads it, and its axes in declared order.
+/// The second-order gradient of each `grad2_<p>` in the file: with the
+/// file's directions `v_q`, `∂/∂p Σ_q ⟨grad_q, v_q⟩`, every first-order
+/// gradient inlined and differentiated again, the upstream gradients held
+/// fixed. The array's name, the expression, its axes in declared order.
+fn second_order_reads(
+    model: &Model,
+    derivation: &Derivation,
+    bound: &Bound,
+) -> Result<Vec<(String, Expr, Vec<String>)>, String> {
+    let directions: Vec<(&Expected, Expr)> = bound
+        .arrays
+        .iter()
+        .filter_map(|(e, _)| match &e.role {
+            Role::Direction(q) => Some((e, q)),
+            _ => None,
+        })
+        .map(|(e, q)| {
+            let g = derivation
+                .gradient_symbol(q)
+                .ok_or_else(|| format!("the derivation has no gradient of `{q}`"))?;
+            Ok((e, derivation.inline(&g, model)))
+        })
+        .collect::<Result<_, String>>()?;
+    let mut out = Vec::new();
+    for (e, _) in &bound.arrays {
+        let Role::Grad2(p) = &e.role else { continue };
+        let mut total = Expr::num(0);
+        for (v, grad_q) in &directions {
+            let seed = Expr::Sym(crate::ir::Symbol::new(
+                v.name.clone(),
+                v.axes.iter().cloned(),
+            ));
+            let d = diff::grad_of(grad_q, &seed, p)
+                .map_err(|x| format!("cannot differentiate grad_{p} again: {x}"))?;
+            total = Expr::add(total, d);
+        }
+        out.push((e.name.clone(), total, e.axes.clone()));
+    }
+    Ok(out)
+}
+
+/// Each derived gradient once its program is bound: the array it is
+/// compared with (`grad_<name>`), the expression that reads it, and its
+/// axes in declared order.
 fn gradient_reads(model: &Model, derivation: &Derivation) -> Vec<(String, Expr, Vec<String>)> {
     derivation
         .gradients
@@ -373,7 +475,7 @@ fn gradient_reads(model: &Model, derivation: &Derivation) -> Vec<(String, Expr, 
                 g.expr.clone()
             };
             (
-                g.of.clone(),
+                format!("grad_{}", g.of),
                 e,
                 declared(model, g.name.axes.iter().cloned()),
             )
@@ -524,7 +626,8 @@ impl Report {
     }
 }
 
-/// The reference values of every compared gradient, by input or param.
+/// The reference values of every compared array, by its name (`grad_x`,
+/// `grad2_x`).
 type References = BTreeMap<String, Vec<Approx>>;
 
 fn references_exact(
@@ -550,6 +653,16 @@ pub fn check(
         diff::derive(model).map_err(|e| format!("cannot differentiate the model: {e}"))?;
     let bound = bind(model, given)?;
     let positions: usize = bound.sizes.iter().map(|(_, n)| *n).product();
+    let second = bound
+        .arrays
+        .iter()
+        .any(|(e, _)| matches!(e.role, Role::Grad2(_)));
+    if second && positions > EXACT_ENTRIES {
+        return Err(format!(
+            "second-order arrays are compared exactly, at up to {EXACT_ENTRIES} positions; \
+             these arrays span {positions}: compare smaller arrays"
+        ));
+    }
     let (mut method, mut refs) = if positions <= EXACT_ENTRIES {
         (Method::Exact, references_exact(model, &derivation, &bound)?)
     } else {
@@ -599,26 +712,30 @@ fn compare_all(
     opts: &Options,
 ) -> Result<Vec<Comparison>, String> {
     let max_abs = |v: &[Approx]| v.iter().fold(0.0f64, |m, a| m.max(a.value.abs()));
-    let order_scale = bound
-        .arrays
-        .iter()
-        .filter_map(|(e, _)| match &e.role {
-            Role::Grad(of) => refs.get(of).map(|r| max_abs(r)),
-            _ => None,
-        })
-        .fold(0.0f64, f64::max);
+    let second = |r: &Role| matches!(r, Role::Grad2(_));
+    // The largest reference among the compared arrays of one order.
+    let order_scale = |of_second: bool| {
+        bound
+            .arrays
+            .iter()
+            .filter(|(e, _)| e.role.is_compared() && second(&e.role) == of_second)
+            .filter_map(|(e, _)| refs.get(&e.name).map(|r| max_abs(r)))
+            .fold(0.0f64, f64::max)
+    };
     let sizes = bound.size_map();
     let mut out = Vec::new();
     for (e, a) in &bound.arrays {
-        let Role::Grad(of) = &e.role else { continue };
+        let (Role::Grad(of) | Role::Grad2(of)) = &e.role else {
+            continue;
+        };
         let reference = refs
-            .get(of)
-            .ok_or_else(|| format!("the derivation has no gradient of `{of}`"))?;
+            .get(&e.name)
+            .ok_or_else(|| format!("the derivation has no value for `{}`", e.name))?;
         let (rtol0, atol0) = default_tolerance(a.dtype);
         let rtol = opts.rtol.unwrap_or(rtol0);
         let atol = opts.atol.unwrap_or(atol0);
         let max_ref = max_abs(reference);
-        let scale = max_ref.max(order_scale);
+        let scale = max_ref.max(order_scale(second(&e.role)));
         let mut c = Comparison {
             name: e.name.clone(),
             of: of.clone(),
@@ -836,7 +953,9 @@ pub fn default_sizes(model: &Model) -> BTreeMap<String, usize> {
 
 /// Reference vectors: seeded inputs, params, constants and upstream
 /// gradients, and the derived gradients correctly rounded to `f64`, in
-/// [`expected`] order, every array in declared axis order.
+/// [`expected`] order, every array in declared axis order. With `order` 2
+/// also a seeded direction `v_<q>` for every input and parameter (in
+/// `[-1, 1]`) and every `grad2_<p>`.
 ///
 /// Inputs and params are uniform in `[-2, 2]` (those assumed positive in
 /// `[0.5, 2]`), constants in `[0.05, 0.5]` so that `eps` moves the result
@@ -847,7 +966,13 @@ pub fn vectors(
     loaded: &Loaded,
     sizes: &BTreeMap<String, usize>,
     seed: u64,
+    order: u8,
 ) -> Result<Vec<(String, Array)>, String> {
+    if !(1..=2).contains(&order) {
+        return Err(format!(
+            "order {order}: vectors are written for orders 1 and 2"
+        ));
+    }
     let model = &loaded.model;
     let derivation =
         diff::derive(model).map_err(|e| format!("cannot differentiate the model: {e}"))?;
@@ -862,7 +987,10 @@ pub fn vectors(
             model.axes.join(", ")
         ));
     }
-    let want = expected(model);
+    let want: Vec<Expected> = expected(model)
+        .into_iter()
+        .filter(|e| order == 2 || !matches!(e.role, Role::Direction(_) | Role::Grad2(_)))
+        .collect();
     let mut last = String::new();
     for attempt in 0..16u64 {
         let mut rng = crate::oracle::sample::rng(
@@ -883,7 +1011,7 @@ pub fn vectors(
             let range = match &e.role {
                 Role::Grad(_) => continue,
                 Role::Const => 0.05..0.5,
-                Role::Upstream(_) => -1.0..1.0,
+                Role::Upstream(_) | Role::Direction(_) => -1.0..1.0,
                 _ if positive.contains(&e.name) => 0.5..2.0,
                 _ => -2.0..2.0,
             };
@@ -893,14 +1021,20 @@ pub fn vectors(
             let shape = e.axes.iter().map(|a| sizes[a]).collect();
             given.insert(e.name.clone(), Array::f64(shape, data));
         }
-        // A placeholder gradient so that the arrays bind; replaced below.
-        let first_grad = want
+        // Placeholders so that the arrays bind (a first-order gradient; at
+        // order 2 every grad2_, which says which to compute); replaced below.
+        if !want.iter().any(|e| matches!(e.role, Role::Grad(_))) {
+            return Err("the model has no input or parameter to differentiate".into());
+        }
+        let placeholders = want
             .iter()
-            .find(|e| matches!(e.role, Role::Grad(_)))
-            .ok_or("the model has no input or parameter to differentiate")?;
-        let n: usize = first_grad.axes.iter().map(|a| sizes[a]).product();
-        let shape = first_grad.axes.iter().map(|a| sizes[a]).collect();
-        given.insert(first_grad.name.clone(), Array::f64(shape, vec![0.0; n]));
+            .filter(|e| matches!(e.role, Role::Grad2(_)))
+            .chain(want.iter().find(|e| matches!(e.role, Role::Grad(_))));
+        for e in placeholders {
+            let n: usize = e.axes.iter().map(|a| sizes[a]).product();
+            let shape = e.axes.iter().map(|a| sizes[a]).collect();
+            given.insert(e.name.clone(), Array::f64(shape, vec![0.0; n]));
+        }
         let bound = bind(model, &given)?;
         let grads = match correctly_rounded(model, &derivation, &bound) {
             Ok(g) => g,
@@ -914,11 +1048,11 @@ pub fn vectors(
         for e in &want {
             let shape: Vec<usize> = e.axes.iter().map(|a| sizes[a]).collect();
             match &e.role {
-                Role::Grad(of) => {
+                Role::Grad(_) | Role::Grad2(_) => {
                     let data = grads
-                        .get(of)
+                        .get(&e.name)
                         .cloned()
-                        .ok_or_else(|| format!("the derivation has no gradient of `{of}`"))?;
+                        .ok_or_else(|| format!("the derivation has no value for `{}`", e.name))?;
                     out.push((e.name.clone(), Array::f64(shape, data)));
                 }
                 _ => out.push((e.name.clone(), given[&e.name].clone())),

@@ -81,7 +81,7 @@ fn the_batchnorm_reference_is_the_textbook_gradient() {
 fn the_interval_path_agrees_with_the_exact_one() {
     let l = load("layernorm");
     let sizes: BTreeMap<String, usize> = [("n".to_string(), 3), ("d".to_string(), 5)].into();
-    let v = vectors(&l, &sizes, 7).unwrap();
+    let v = vectors(&l, &sizes, 7, 1).unwrap();
     let given: BTreeMap<String, Array> = v.into_iter().collect();
     let bound = bind(&l.model, &given).unwrap();
     let d = diff::derive(&l.model).unwrap();
@@ -102,10 +102,10 @@ fn the_interval_path_agrees_with_the_exact_one() {
 fn vectors_are_correctly_rounded_and_reproducible() {
     let l = load("rmsnorm");
     let sizes = default_sizes(&l.model);
-    let a = vectors(&l, &sizes, 3).unwrap();
-    let b = vectors(&l, &sizes, 3).unwrap();
+    let a = vectors(&l, &sizes, 3, 1).unwrap();
+    let b = vectors(&l, &sizes, 3, 1).unwrap();
     assert_eq!(a, b);
-    let c = vectors(&l, &sizes, 4).unwrap();
+    let c = vectors(&l, &sizes, 4, 1).unwrap();
     assert_ne!(a, c);
     // Every input is a float32 number.
     let x = &a.iter().find(|(n, _)| n == "x").unwrap().1;

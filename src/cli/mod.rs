@@ -216,6 +216,10 @@ enum Command {
         shape: Option<String>,
         #[arg(long, default_value_t = 0)]
         seed: u64,
+        /// 2: also a direction v_<name> per input and parameter and the
+        /// second-order gradients grad2_<name> = ∂/∂name Σ_q ⟨grad_q, v_q⟩.
+        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u8).range(1..=2))]
+        order: u8,
     },
     /// Answer the question bnproof was born from (`seed`), and other topics;
     /// with no topic, list them.
@@ -390,7 +394,8 @@ fn run(cli: Cli) -> i32 {
             out,
             shape,
             seed,
-        } => vectors_cmd(&model, &out, shape.as_deref(), seed),
+            order,
+        } => vectors_cmd(&model, &out, shape.as_deref(), seed, order),
         Command::Explain {
             topic,
             format,
@@ -1224,7 +1229,13 @@ fn against_cmd(
 
 /// `vectors MODEL --out FILE`: exit 0, or 2 for bad input or an
 /// unwritable path.
-fn vectors_cmd(model: &str, out: &std::path::Path, shape: Option<&str>, seed: u64) -> i32 {
+fn vectors_cmd(
+    model: &str,
+    out: &std::path::Path,
+    shape: Option<&str>,
+    seed: u64,
+    order: u8,
+) -> i32 {
     use bnproof::against;
     let loaded = match bnproof::models::load(model) {
         Ok(l) => l,
@@ -1245,7 +1256,7 @@ fn vectors_cmd(model: &str, out: &std::path::Path, shape: Option<&str>, seed: u6
             }
         }
     }
-    let written = against::vectors(&loaded, &sizes, seed)
+    let written = against::vectors(&loaded, &sizes, seed, order)
         .and_then(|arrays| against::arrays::write(out, &arrays).map(|()| arrays));
     match written {
         Ok(arrays) => {

@@ -382,3 +382,95 @@ fn vectors_reports_bad_input_and_unwritable_paths() {
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
     assert!(text(&o).contains("no axis `q`"), "{}", text(&o));
 }
+
+/// `vectors --order 2` writes a direction `v_<q>` per input and parameter
+/// and every `grad2_<p>`; `verify --against` reads them back for every
+/// built-in model in both formats (small shapes: the second order is
+/// evaluated exactly).
+#[test]
+fn second_order_vectors_round_trip_for_every_built_in_model() {
+    let d = dir("round-trip-2");
+    for model in bnproof::models::builtin_names() {
+        let loaded = bnproof::models::load(model).unwrap();
+        let shape: Vec<String> = loaded.model.axes.iter().map(|a| format!("{a}=2")).collect();
+        let shape = shape.join(",");
+        for ext in ["npz", "json"] {
+            let file = d.join(format!("{model}-2.{ext}"));
+            let args = ["vectors", model, "--out", path_str(&file), "--order", "2"];
+            let o = bnproof(&[&args[..], &["--shape", &shape]].concat());
+            assert_eq!(o.status.code(), Some(0), "{model}.{ext}: {}", text(&o));
+            let o = against(model, &file, &["--format", "json"]);
+            assert_eq!(o.status.code(), Some(0), "{model}.{ext}: {}", text(&o));
+            let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+            let tensors = v["tensors"].as_array().unwrap();
+            let vars = loaded.model.inputs.len() + loaded.model.params.len();
+            assert_eq!(tensors.len(), 2 * vars, "{model}: {v}");
+            let second = tensors
+                .iter()
+                .filter(|t| t["name"].as_str().unwrap().starts_with("grad2_"))
+                .count();
+            assert_eq!(second, vars, "{model}: {v}");
+            for t in tensors {
+                assert_eq!(t["abs_err"], 0.0, "{model}.{ext}: {t}");
+            }
+        }
+    }
+}
+
+/// The second order against a closed form worked by hand, so that the
+/// symbolic double backward is not checked against itself: for
+/// `y = w·x²` and `ℓ = Σ dy·y`, `grad_x = 2·w·dy·x`, `grad_w = Σ dy·x²`, and
+/// `∂/∂x (⟨grad_x, v_x⟩ + grad_w·v_w) = 2·w·dy·v_x + 2·v_w·dy·x`,
+/// `∂/∂w (…) = Σ 2·dy·x·v_x`. A wrong grad2 entry fails, naming it.
+#[test]
+fn second_order_matches_a_hand_derived_closed_form() {
+    let d = dir("second-closed");
+    let model = d.join("square.bn");
+    std::fs::write(
+        &model,
+        "axis n\ninput x[n]\nparam w\ny = w * x^2\noutput y\n",
+    )
+    .unwrap();
+    let (x, dy, vx) = ([0.5, -1.5, 2.0], [1.0, 0.25, -2.0], [0.75, -1.0, 0.5]);
+    let (w, vw) = (1.5, -0.5);
+    let g2x: Vec<f64> = (0..3)
+        .map(|i| 2.0 * w * dy[i] * vx[i] + 2.0 * vw * dy[i] * x[i])
+        .collect();
+    let g2w: f64 = (0..3).map(|i| 2.0 * dy[i] * x[i] * vx[i]).sum();
+    let mut v = json!({
+        "x": x, "w": w, "dy": dy, "v_x": vx, "v_w": vw,
+        "grad2_x": g2x, "grad2_w": g2w,
+    });
+    let file = d.join("closed.json");
+    write_json(&file, &v);
+    let o = against(path_str(&model), &file, &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(text(&o).contains("2 tensors agree"), "{}", text(&o));
+    v["grad2_x"][1] = json!(g2x[1] + 1e-6);
+    write_json(&file, &v);
+    let o = against(path_str(&model), &file, &[]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(
+        text(&o).contains("FAIL grad2_x") && text(&o).contains("grad2_x[[n=1] (1)]"),
+        "{}",
+        text(&o)
+    );
+    // grad2 without a direction, or a direction without grad2: bad input.
+    for (drop, says) in [
+        ("v_x", "need directions"),
+        ("grad2_x", "second-order directions"),
+    ] {
+        let mut w = v.clone();
+        w.as_object_mut().unwrap().remove(drop);
+        if drop == "v_x" {
+            w.as_object_mut().unwrap().remove("v_w");
+        } else {
+            w.as_object_mut().unwrap().remove("grad2_w");
+        }
+        write_json(&file, &w);
+        let o = against(path_str(&model), &file, &[]);
+        assert_eq!(o.status.code(), Some(2), "{drop}: {}", text(&o));
+        assert!(text(&o).contains(says), "{}", text(&o));
+    }
+    let _ = std::fs::remove_dir_all(&d);
+}
