@@ -32,6 +32,8 @@ if [ ! -x "$python" ]; then
   echo "$0: no Python at $python (set BNPROOF_TORCH_VENV to a venv with torch and numpy)" >&2
   exit 2
 fi
+# No __pycache__ next to the example (it is imported from a path).
+export PYTHONDONTWRITEBYTECODE=1
 here=$(cd "$(dirname "$0")" && pwd)
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
