@@ -45,9 +45,9 @@ echo "== LaTeX check (pdflatex)"
 # the clone; its own target dir so the default build above stays as it is.
 echo "== LibTorch: torch==2.11.0 from PyPI (cached under ~/.cache/bnproof)"
 LIBTORCH="$(./scripts/setup-libtorch.sh | tail -n 1)"
+export LIBTORCH
 echo "== CI example (examples/ci): correct batch norm passes verify --against, buggy copy fails"
 ./examples/ci/check.sh ./target/release/bnproof
-export LIBTORCH
 torch_python="${BNPROOF_TORCH_VENV:-$HOME/.cache/bnproof/torch-2.11.0}/bin/python3"
 echo "== second-order vectors against PyTorch's double backward (Python torch)"
 "$torch_python" scripts/second-order-check.py "$bin" target

@@ -569,13 +569,20 @@ pub struct WorstEntry {
 }
 
 impl WorstEntry {
-    pub fn index_text(&self) -> String {
+    /// `grad_x[n=1, c=2] (array index (1, 2))`: the entry of array `name`,
+    /// by axis and as the index a NumPy user types.
+    pub fn entry_text(&self, name: &str) -> String {
         if self.index.is_empty() {
-            return "the scalar".to_string();
+            return format!("{name} (a scalar)");
         }
         let parts: Vec<String> = self.index.iter().map(|(a, i)| format!("{a}={i}")).collect();
         let tuple: Vec<String> = self.index.iter().map(|(_, i)| i.to_string()).collect();
-        format!("[{}] ({})", parts.join(", "), tuple.join(", "))
+        let comma = if tuple.len() == 1 { "," } else { "" };
+        format!(
+            "{name}[{}] (array index ({}{comma}))",
+            parts.join(", "),
+            tuple.join(", ")
+        )
     }
 }
 
@@ -827,9 +834,8 @@ pub fn write_text(out: &mut impl Write, r: &Report) -> fmt::Result {
         if let Some(w) = c.worst.as_ref().filter(|_| !c.passed) {
             writeln!(
                 out,
-                "       worst entry {}[{}]: got {:e}, reference {:e}",
-                c.name,
-                w.index_text(),
+                "       worst entry {}: got {:e}, reference {:e}",
+                w.entry_text(&c.name),
                 w.got,
                 w.reference
             )?;
@@ -916,9 +922,8 @@ pub fn junit_suite(r: &Report) -> crate::junit::Suite {
                     .as_ref()
                     .map(|w| {
                         format!(
-                            "; worst entry {}[{}]: got {:e}, reference {:e}",
-                            c.name,
-                            w.index_text(),
+                            "; worst entry {}: got {:e}, reference {:e}",
+                            w.entry_text(&c.name),
                             w.got,
                             w.reference
                         )
