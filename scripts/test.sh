@@ -58,6 +58,8 @@ echo "== cargo test --features torch"
 CARGO_TARGET_DIR=$torch_target cargo test --release --features torch --all-targets
 CARGO_TARGET_DIR=$torch_target cargo build --release --features torch --quiet
 tbin=$torch_target/release/bnproof
+echo "== CI example: a TorchScript backward through verify --against module.pt"
+./examples/ci/check-torchscript.sh "$tbin"
 echo "== torch-enabled binary keeps libtorch.so and has a RUNPATH"
 readelf -d "$tbin" | grep -E 'NEEDED.*\[libtorch\.so\]|RUNPATH'
 readelf -d "$tbin" | grep -q 'NEEDED.*\[libtorch\.so\]'

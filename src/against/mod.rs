@@ -946,6 +946,56 @@ pub fn junit_suite(r: &Report) -> crate::junit::Suite {
     }
 }
 
+/// `verify MODEL --against module.pt`: seeded arrays as [`vectors`] draws
+/// them (inputs, params, constants, upstream gradients, in [`expected`]
+/// order, each as `f64` or `f32`), given positionally to the user's
+/// backward by `run`, whose returned tensors are read as `grad_<name>` in
+/// declaration order and compared like arrays from a file.
+pub fn check_module(
+    loaded: &Loaded,
+    file: &str,
+    sizes: &BTreeMap<String, usize>,
+    seed: u64,
+    f32_args: bool,
+    run: impl FnOnce(&[(String, Array)]) -> Result<Vec<Array>, String>,
+    opts: &Options,
+) -> Result<Report, String> {
+    let drawn = vectors(loaded, sizes, seed, 1)?;
+    let want = expected(&loaded.model);
+    let grads: Vec<&Expected> = want
+        .iter()
+        .filter(|e| matches!(e.role, Role::Grad(_)))
+        .collect();
+    let args: Vec<(String, Array)> = drawn
+        .into_iter()
+        .filter(|(name, _)| grads.iter().all(|g| &g.name != name))
+        .map(|(name, mut a)| {
+            if f32_args {
+                a.dtype = Dtype::F32;
+            }
+            (name, a)
+        })
+        .collect();
+    let results = run(&args)?;
+    let names: Vec<&str> = grads.iter().map(|g| g.name.as_str()).collect();
+    if results.len() != grads.len() {
+        let arg_names: Vec<&str> = args.iter().map(|(n, _)| n.as_str()).collect();
+        return Err(format!(
+            "the module returned {} tensor{}; forward({}) must return {} ({}), in this order",
+            results.len(),
+            if results.len() == 1 { "" } else { "s" },
+            arg_names.join(", "),
+            grads.len(),
+            names.join(", ")
+        ));
+    }
+    let mut given: BTreeMap<String, Array> = args.into_iter().collect();
+    for (name, a) in names.iter().zip(results) {
+        given.insert((*name).to_string(), a);
+    }
+    check(loaded, file, &given, opts)
+}
+
 /// Default axis sizes of `vectors`: 4, 3, 2, 3, 2 by declared position.
 pub fn default_sizes(model: &Model) -> BTreeMap<String, usize> {
     model

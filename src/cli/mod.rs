@@ -324,7 +324,7 @@ fn run(cli: Cli) -> i32 {
             device,
             dtype,
             shape,
-            seed: _,
+            seed,
             order,
             format,
             against: Some(file),
@@ -332,13 +332,19 @@ fn run(cli: Cli) -> i32 {
             atol,
         } => {
             let (json, junit_xml) = (format == VerifyFormat::Json, format == VerifyFormat::Junit);
+            // A TorchScript module is run on arrays bnproof draws (--shape,
+            // --seed, --device, --dtype); a file of arrays brings its own.
+            let module = file.extension().is_some_and(|e| e == "pt");
             let flags = [
                 (all, "--all"),
-                (shape.is_some(), "--shape"),
+                (shape.is_some() && !module, "--shape (a .pt module only)"),
                 (order != 1, "--order"),
                 (backend != ["exact", "f64"], "--backend"),
-                (device != ["cpu"], "--device"),
-                (dtype != "f64", "--dtype (the arrays' own dtype decides)"),
+                (device != ["cpu"] && !module, "--device (a .pt module only)"),
+                (
+                    dtype != "f64" && !module,
+                    "--dtype (the arrays' own dtype decides)",
+                ),
             ];
             let model = match (models.as_slice(), flags.iter().find(|(on, _)| *on)) {
                 ([m], None) => m.clone(),
@@ -357,6 +363,15 @@ fn run(cli: Cli) -> i32 {
                     return bad_input("verify", &bad, json, junit_xml);
                 }
             };
+            if module {
+                let run = ModuleRun {
+                    shape: shape.as_deref(),
+                    seed,
+                    device: &device,
+                    dtype: &dtype,
+                };
+                return module_cmd(&model, &file, &run, rtol, atol, format);
+            }
             against_cmd(&model, &file, rtol, atol, format)
         }
         Command::Verify {
@@ -1179,6 +1194,111 @@ fn against_cmd(
     atol: Option<f64>,
     format: VerifyFormat,
 ) -> i32 {
+    against_report(model, file, rtol, atol, format, |loaded, shown, opts| {
+        bnproof::against::arrays::read(file)
+            .and_then(|given| bnproof::against::check(loaded, shown, &given, opts))
+    })
+}
+
+/// How `verify --against module.pt` draws the module's arguments and where
+/// it runs it.
+struct ModuleRun<'a> {
+    shape: Option<&'a str>,
+    seed: u64,
+    device: &'a [String],
+    dtype: &'a str,
+}
+
+/// `verify MODEL --against module.pt`: the user's TorchScript backward on
+/// seeded arrays (exit 4 without the `torch` feature).
+fn module_cmd(
+    model: &str,
+    file: &std::path::Path,
+    run: &ModuleRun,
+    rtol: Option<f64>,
+    atol: Option<f64>,
+    format: VerifyFormat,
+) -> i32 {
+    use bnproof::against::arrays::{Array, Dtype as ArrayDtype};
+    use bnproof::torch::{Device, Dtype, ModuleArg};
+    if let Some(why) = bnproof::torch::unavailable_reason() {
+        eprintln!("error: a TorchScript module needs LibTorch: {why}");
+        return UNAVAILABLE;
+    }
+    let device = match run.device {
+        [d] if d == "cpu" => Device::Cpu,
+        [d] if d == "cuda" => Device::Cuda,
+        _ => {
+            eprintln!("error: --device with a .pt module: cpu or cuda (one of them)");
+            return BAD_INPUT;
+        }
+    };
+    let f32_args = match run.dtype {
+        "f64" => false,
+        "f32" => true,
+        other => {
+            eprintln!("error: unknown dtype {other:?}; use f64 or f32");
+            return BAD_INPUT;
+        }
+    };
+    if let Err(why) = bnproof::torch::available(device) {
+        eprintln!("error: {why}");
+        return UNAVAILABLE;
+    }
+    let shape = match run.shape.map(bnproof::verify::parse_shape).transpose() {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: --shape {e}");
+            return BAD_INPUT;
+        }
+    };
+    against_report(model, file, rtol, atol, format, |loaded, shown, opts| {
+        let mut sizes = bnproof::against::default_sizes(&loaded.model);
+        sizes.extend(shape.clone().unwrap_or_default());
+        let call = |args: &[(String, Array)]| {
+            let args: Vec<ModuleArg> = args
+                .iter()
+                .map(|(_, a)| ModuleArg {
+                    shape: a.shape.clone(),
+                    data: a.data.clone(),
+                    dtype: match a.dtype {
+                        ArrayDtype::F64 => Dtype::F64,
+                        ArrayDtype::F32 => Dtype::F32,
+                    },
+                })
+                .collect();
+            let results = bnproof::torch::run_module(file, &args, device)?;
+            Ok(results
+                .into_iter()
+                .map(|r| Array {
+                    shape: r.shape,
+                    data: r.data,
+                    dtype: match r.dtype {
+                        Dtype::F64 => ArrayDtype::F64,
+                        Dtype::F32 => ArrayDtype::F32,
+                    },
+                })
+                .collect())
+        };
+        bnproof::against::check_module(loaded, shown, &sizes, run.seed, f32_args, call, opts)
+    })
+}
+
+/// Load the model, check the tolerances, get the report from `compare`,
+/// and print it: exit 0 when every tensor agrees, 1 on a mismatch, 2 for
+/// bad input.
+fn against_report(
+    model: &str,
+    file: &std::path::Path,
+    rtol: Option<f64>,
+    atol: Option<f64>,
+    format: VerifyFormat,
+    compare: impl FnOnce(
+        &bnproof::models::Loaded,
+        &str,
+        &bnproof::against::Options,
+    ) -> Result<bnproof::against::Report, String>,
+) -> i32 {
     use bnproof::against;
     let (json, junit_xml) = (format == VerifyFormat::Json, format == VerifyFormat::Junit);
     let shown = file.display().to_string();
@@ -1193,9 +1313,7 @@ fn against_cmd(
             return bad_input("verify", &bad, json, junit_xml);
         }
     }
-    let report = against::arrays::read(file).and_then(|given| {
-        against::check(&loaded, &shown, &given, &against::Options { rtol, atol })
-    });
+    let report = compare(&loaded, &shown, &against::Options { rtol, atol });
     let report = match report {
         Ok(r) => r,
         Err(message) => {

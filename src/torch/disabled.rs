@@ -18,3 +18,11 @@ pub fn run(
 ) -> Result<Vec<(Quantity, Vec<f64>)>, String> {
     Err(WHY.to_string())
 }
+
+pub fn run_module(
+    _path: &std::path::Path,
+    _args: &[super::ModuleArg],
+    _device: Device,
+) -> Result<Vec<super::ModuleResult>, String> {
+    Err(WHY.to_string())
+}

@@ -322,3 +322,83 @@ fn expr(e: &Expr, p: &Problem, vals: &BTreeMap<String, Tensor>, ctx: &Ctx) -> R<
         Expr::PVar(v) => return Err(TchError::Kind(format!("pattern variable ?{v}"))),
     })
 }
+
+/// Load a TorchScript module onto `device`, call its `forward` with the
+/// arrays positionally, and read back the tensors it returns (one, or a
+/// tuple or list of them), in order. bnproof never differentiates it.
+pub fn run_module(
+    path: &std::path::Path,
+    args: &[super::ModuleArg],
+    device: Device,
+) -> Result<Vec<super::ModuleResult>, String> {
+    let first_line = |e: TchError| {
+        let e = e.to_string();
+        e.lines().next().unwrap_or("").to_string()
+    };
+    let module = tch::CModule::load_on_device(path, tdevice(device))
+        .map_err(|e| format!("cannot load the TorchScript module: {}", first_line(e)))?;
+    let inputs = args
+        .iter()
+        .map(|a| {
+            let shape: Vec<i64> = a.shape.iter().map(|&n| n as i64).collect();
+            Tensor::from_slice(&a.data)
+                .f_reshape(shape.as_slice())?
+                .f_to_kind(kind(a.dtype))?
+                .f_to_device(tdevice(device))
+                .map(tch::IValue::Tensor)
+        })
+        .collect::<R<Vec<_>>>()
+        .map_err(first_line)?;
+    let out = module
+        .forward_is(&inputs)
+        .map_err(|e| format!("the module's forward failed: {}", first_line(e)))?;
+    let tensors = match out {
+        tch::IValue::Tensor(t) => vec![t],
+        tch::IValue::TensorList(ts) => ts,
+        tch::IValue::Tuple(vs) | tch::IValue::GenericList(vs) => vs
+            .into_iter()
+            .enumerate()
+            .map(|(k, v)| match v {
+                tch::IValue::Tensor(t) => Ok(t),
+                other => Err(format!(
+                    "the module's forward returned a {} at position {k}, not a tensor",
+                    ivalue_kind(&other)
+                )),
+            })
+            .collect::<Result<_, String>>()?,
+        other => {
+            return Err(format!(
+                "the module's forward returned a {}, not tensors",
+                ivalue_kind(&other)
+            ))
+        }
+    };
+    tensors
+        .iter()
+        .enumerate()
+        .map(|(k, t)| {
+            let dtype = match t.kind() {
+                Kind::Double => Dtype::F64,
+                Kind::Float => Dtype::F32,
+                other => {
+                    return Err(format!(
+                        "returned tensor {k} has dtype {other:?}; float64 or float32 expected"
+                    ))
+                }
+            };
+            let shape = t.size().iter().map(|&n| n as usize).collect();
+            let data = values(t, t).map_err(first_line)?;
+            Ok(super::ModuleResult { shape, data, dtype })
+        })
+        .collect()
+}
+
+fn ivalue_kind(v: &tch::IValue) -> &'static str {
+    match v {
+        tch::IValue::None => "None",
+        tch::IValue::Double(_) | tch::IValue::Int(_) | tch::IValue::Bool(_) => "number",
+        tch::IValue::String(_) => "string",
+        tch::IValue::GenericDict(_) => "dict",
+        _ => "value of another kind",
+    }
+}

@@ -34,6 +34,38 @@ use std::collections::BTreeMap;
 /// Whether this build has the LibTorch backend.
 pub const BUILT: bool = cfg!(feature = "torch");
 
+/// Why a build without the feature cannot run LibTorch, and how to rebuild.
+pub fn unavailable_reason() -> Option<String> {
+    (!BUILT).then(|| imp::available(Device::Cpu).err().unwrap_or_default())
+}
+
+/// One positional argument of a TorchScript module's `forward`.
+#[derive(Clone, Debug)]
+pub struct ModuleArg {
+    pub shape: Vec<usize>,
+    pub data: Vec<f64>,
+    pub dtype: Dtype,
+}
+
+/// One tensor a TorchScript module returned, on the CPU.
+#[derive(Clone, Debug)]
+pub struct ModuleResult {
+    pub shape: Vec<usize>,
+    pub data: Vec<f64>,
+    pub dtype: Dtype,
+}
+
+/// Run a user's TorchScript module (`verify --against module.pt`): its
+/// `forward` gets `args` positionally; the tensors it returns come back in
+/// order. Without the `torch` feature: an error saying how to rebuild.
+pub fn run_module(
+    path: &std::path::Path,
+    args: &[ModuleArg],
+    device: Device,
+) -> Result<Vec<ModuleResult>, String> {
+    imp::run_module(path, args, device)
+}
+
 /// Where LibTorch runs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Device {

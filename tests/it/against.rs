@@ -475,3 +475,38 @@ fn second_order_matches_a_hand_derived_closed_form() {
     }
     let _ = std::fs::remove_dir_all(&d);
 }
+
+/// A TorchScript module needs LibTorch: a build without it says how to
+/// rebuild and exits 4 (the LibTorch suite runs real modules through
+/// `examples/ci/check-torchscript.sh`); flags that only apply to a module
+/// are bad input with a file of arrays.
+#[test]
+fn a_torchscript_module_without_libtorch_exits_4() {
+    let d = dir("module");
+    let file = d.join("backward.pt");
+    std::fs::write(&file, b"not a module").unwrap();
+    let o = against("batchnorm", &file, &[]);
+    if bnproof::torch::BUILT {
+        assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+        assert!(
+            text(&o).contains("cannot load the TorchScript module"),
+            "{}",
+            text(&o)
+        );
+    } else {
+        assert_eq!(o.status.code(), Some(4), "{}", text(&o));
+        assert!(text(&o).contains("--features torch"), "{}", text(&o));
+    }
+    let arrays = d.join("arrays.json");
+    json_vectors("batchnorm", &arrays, &[]);
+    for flag in [["--shape", "n=3"], ["--device", "cuda"], ["--dtype", "f32"]] {
+        let o = against("batchnorm", &arrays, &flag);
+        assert_eq!(o.status.code(), Some(2), "{flag:?}: {}", text(&o));
+        assert!(
+            text(&o).contains(".pt module only") || text(&o).contains("dtype"),
+            "{}",
+            text(&o)
+        );
+    }
+    let _ = std::fs::remove_dir_all(&d);
+}
