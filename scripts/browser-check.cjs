@@ -135,9 +135,9 @@ async function main() {
         for (const p of r.problems) console.error(`FAIL ${f}: ${p}`);
       }
       if (f === 'explain-seed.html') {
-        // Section 3: Eq. (1) and its kernel-checked proof.
-        await r.page.locator('#s3').scrollIntoViewIfNeeded();
-        await r.page.evaluate(() => document.getElementById('s3').scrollIntoView());
+        // Section 4: Eq. (1) and its kernel-checked proof.
+        await r.page.locator('#s4').scrollIntoViewIfNeeded();
+        await r.page.evaluate(() => document.getElementById('s4').scrollIntoView());
         await r.page.screenshot({ path: screenshot, fullPage: false });
         console.log(`screenshot of ${f} written to ${screenshot}`);
       }

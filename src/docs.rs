@@ -219,26 +219,40 @@ pub fn generate(dir: &Path) -> Result<DocsReport, DocsError> {
         p.text("Every entry was run while this page was generated: theorems are proved and re-checked by the kernel, false neighbours refuted with a double-checked counterexample.")?;
         theorems::table(p, &runs, |n| Some(format!("{}.{ext}", theorem_file(n))))
     })?;
+    let mut topics: Vec<(String, String, bool)> = Vec::new();
     for (topic, plotted) in TOPICS {
         let held = topic_page(&mut site, topic, *plotted)?;
-        summary.push((format!("explain {topic}"), topic_file(topic), held));
+        topics.push((topic.to_string(), topic_file(topic), held));
     }
     let theorems_ok = runs.iter().filter(|r| r.as_expected()).count();
     let all_held = site.report.failures.is_empty();
     site.page("index", "bnproof: normalization layers, proved", |p, ext| {
         p.heading(1, "bnproof: normalization layers, proved", None)?;
         p.text("Derivations of batch normalization and its relatives, every gradient proved equal to the paper's formulas by a small proof kernel and cross-checked numerically, exactly and in f64. Everything on these pages was computed while they were generated.")?;
-        p.heading(2, "Models", Some("models"))?;
-        let items: Vec<Vec<Span>> = summary
+        let held_text = |held: bool| if held { " ✓ every check held" } else { " ✗ a check failed" };
+        let items = |rows: &[(String, String, bool)]| -> Vec<Vec<Span>> {
+            rows.iter()
+                .map(|(label, stem, held)| {
+                    vec![Span::link(label.clone(), format!("{stem}.{ext}")), Span::text(held_text(*held))]
+                })
+                .collect()
+        };
+        p.heading(2, "Reading order", Some("reading-order"))?;
+        p.list(&[
+            vec![Span::text("1. The question bnproof was born from: "), Span::link("why Eq. (1) of the Batch Normalization paper holds, and what its \"Then\" means", format!("{}.{ext}", topic_file("seed")))],
+            vec![Span::text("2. "), Span::link("The other explanations", "#explanations"), Span::text(": the backward pass, step by step, and what scaling a layer's weights does.")],
+            vec![Span::text("3. "), Span::link("The models", "#models"), Span::text(": each layer's forward pass, derivation, gradients and proofs.")],
+            vec![Span::text("4. "), Span::link("A graded derivation", "#graded"), Span::text(": a student's derivation checked line by line.")],
+            vec![Span::text("5. "), Span::link("The theorem library", "#theorems"), Span::text(": every identity used, with its proof or counterexample.")],
+        ])?;
+        p.heading(2, "Explanations", Some("explanations"))?;
+        let explain: Vec<(String, String, bool)> = topics
             .iter()
-            .map(|(label, stem, held)| {
-                vec![
-                    Span::link(label.clone(), format!("{stem}.{ext}")),
-                    Span::text(if *held { " ✓ every check held" } else { " ✗ a check failed" }),
-                ]
-            })
+            .map(|(t, stem, held)| (format!("explain {t}"), stem.clone(), *held))
             .collect();
-        p.list(&items)?;
+        p.list(&items(&explain))?;
+        p.heading(2, "Models", Some("models"))?;
+        p.list(&items(&summary))?;
         p.heading(2, "A graded derivation", Some("graded"))?;
         p.para(&[
             Span::link("A student's derivation graded step by step", format!("{GRADED_PAGE}.{ext}")),

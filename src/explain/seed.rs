@@ -17,6 +17,20 @@ pub(crate) fn write<W: fmt::Write>(d: &mut Doc<'_, W>) -> Result<(), ExplainErro
          arithmetic.",
     )?;
 
+    // 0 ---------------------------------------------------------------
+    d.section("The question")?;
+    d.para(
+        "Section 2 of the Batch Normalization paper argues that normalizing activations \
+         outside the gradient step can undo the step. Its example is a layer that adds a \
+         learned bias b and subtracts the mean; if the gradient step ignores that the mean \
+         depends on b, it updates b ← b + Δb, and the paper continues: \"Then \
+         u + (b + Δb) − E[u + (b + Δb)] = u + b − E[u + b]\" (its Eq. (1)). A reader asked \
+         three things: why Eq. (1) is true, what it has to do with the sentence before it \
+         (the \"Then\" suggests it follows from it), and whether E[Δb] = Δb, and if so why. \
+         This page answers all three: the equation by proofs, the \"Then\" by an exact \
+         simulation of the training loop the paper describes.",
+    )?;
+
     // 1 ---------------------------------------------------------------
     d.section("The set-up")?;
     d.para(
@@ -28,8 +42,8 @@ pub(crate) fn write<W: fmt::Write>(d: &mut Doc<'_, W>) -> Result<(), ExplainErro
         r"x_i = u_i + b, \qquad \hat x_i = x_i - E[x], \qquad E[x] = \frac{1}{N}\sum_{i=1}^{N} x_i",
     )?;
     d.para(
-        "E here is not an expectation over a probability distribution: as the answer in the \
-         seed question points out, it is a sample mean, the plain average of the N values at \
+        "E here is not an expectation over a probability distribution, although the paper \
+         writes it like one: it is a sample mean, the plain average of the N values at \
          hand: the whole training set in the paper's Section 2, the mini-batch in Section 3. \
          bnproof writes it mean[i](…) (or E[…]), where i indexes the examples. A name with an \
          index, like u[i], varies from example to example; a name without one, like b or Δb, \
@@ -42,8 +56,8 @@ pub(crate) fn write<W: fmt::Write>(d: &mut Doc<'_, W>) -> Result<(), ExplainErro
         "Δb is one number: the gradient step computes a single update for the single \
          parameter b (summing the per-example contributions over the batch) and adds it to \
          every example's activation. The mean of N copies of one number is that number, \
-         (1/N)(Δb + Δb + … + Δb) = Δb. So yes, E[Δb] = Δb, and the reason is exactly the one \
-         given in the last comment: Δb is the same for every example in the batch.",
+         (1/N)(Δb + Δb + … + Δb) = Δb. So yes, E[Δb] = Δb, and the whole reason is that \
+         Δb is the same for every example in the batch.",
     )?;
     d.proof("mean[i](Δb) = Δb", &[])?;
     d.para(
