@@ -46,6 +46,11 @@ echo "== LaTeX check (pdflatex)"
 echo "== LibTorch: torch==2.11.0 from PyPI (cached under ~/.cache/bnproof)"
 LIBTORCH="$(./scripts/setup-libtorch.sh | tail -n 1)"
 export LIBTORCH
+# The setup above put numpy and torch into its Python: run the modules
+# `bnproof emit` writes against `bnproof vectors` (cargo test above skipped
+# that half when the environment was not there yet).
+echo "== emit: generated NumPy and torch modules against bnproof vectors"
+./scripts/emit-check.sh "$bin"
 torch_target=target/torch
 echo "== cargo clippy --features torch -- -D warnings"
 CARGO_TARGET_DIR=$torch_target cargo clippy --release --features torch --all-targets -- -D warnings
