@@ -10,7 +10,9 @@ every grad_* it returns is compared with the npz's: the error of a tensor
 is max|got - ref| / max|ref| (the absolute error where the reference is all
 zero), and must be <= 1e-12. For torch also the torch.autograd.Function
 path: apply(), then backward() of sum(<output> * d<output>), the .grad of
-each input and parameter compared the same way. forward() must return
+each input and parameter compared the same way, and
+torch.autograd.gradcheck of the Function (finite differences of forward()
+against backward(), independent of the vectors). forward() must return
 finite arrays of the upstream gradients' shapes.
 
 Prints one row per module and tensor; exits 1 when any check fails, 2 on
@@ -112,6 +114,16 @@ def main(argv):
                     outs = (outs,)
                 loss = sum((o * u).sum() for o, u in zip(outs, ups))
                 loss.backward()
+                # Independently of the vectors: torch's finite-difference
+                # check of backward() against forward().
+                try:
+                    ok = torch.autograd.gradcheck(
+                        fn[0].apply, tuple(a.detach().clone().requires_grad_(k < n_diff)
+                                           for k, a in enumerate(args_)))
+                    note = ""
+                except Exception as e:  # gradcheck raises on a mismatch
+                    ok, note = False, str(e).splitlines()[0]
+                rows.append((name, lang, "gradchk", "all", 0.0 if ok else math.inf, note))
                 for k, g in enumerate(want):
                     got = leaves[k].grad
                     if got is None:
@@ -125,7 +137,7 @@ def main(argv):
     for name, lang, path, tensor, e, note in rows:
         ok = e <= TOLERANCE
         failed += not ok
-        shown = "-" if path in ("forward", "control") else f"{e:.3e}"
+        shown = "-" if path in ("forward", "control", "gradchk") else f"{e:.3e}"
         verdict = "ok" if ok else "FAIL " + note
         print(f"{name:<{width}}  {lang:<5}  {path:<8}  {tensor:<14}  {shown:>14}  {verdict}")
     worst = max((r[4] for r in rows if r[2] in ("backward", "apply")), default=0.0)
