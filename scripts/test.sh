@@ -51,6 +51,11 @@ echo "== CI example (examples/ci): correct batch norm passes verify --against, b
 torch_python="${BNPROOF_TORCH_VENV:-$HOME/.cache/bnproof/torch-2.11.0}/bin/python3"
 echo "== second-order vectors against PyTorch's double backward (Python torch)"
 "$torch_python" scripts/second-order-check.py "$bin" target
+# The setup above put numpy and torch into its Python: run the modules
+# `bnproof emit` writes against `bnproof vectors` (cargo test above skipped
+# that half when the environment was not there yet).
+echo "== emit: generated NumPy and torch modules against bnproof vectors"
+./scripts/emit-check.sh "$bin"
 torch_target=target/torch
 echo "== cargo clippy --features torch -- -D warnings"
 CARGO_TARGET_DIR=$torch_target cargo clippy --release --features torch --all-targets -- -D warnings

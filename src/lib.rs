@@ -7,6 +7,7 @@ pub mod cert;
 pub mod derive;
 pub mod diff;
 pub mod docs;
+pub mod emit;
 pub mod eval;
 pub mod explain;
 pub mod grade;

@@ -221,6 +221,18 @@ enum Command {
         #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u8).range(1..=2))]
         order: u8,
     },
+    /// Write a self-contained Python module with the model's forward pass and
+    /// its simplified backward pass, from the derivation `derive` proves.
+    Emit {
+        /// A built-in model or a .bn file.
+        model: String,
+        /// numpy, or torch (also a torch.autograd.Function).
+        #[arg(long)]
+        lang: String,
+        /// Write the module here instead of stdout.
+        #[arg(long, value_name = "FILE")]
+        out: Option<std::path::PathBuf>,
+    },
     /// Answer the question bnproof was born from (`seed`), and other topics;
     /// with no topic, list them.
     Explain {
@@ -411,6 +423,7 @@ fn run(cli: Cli) -> i32 {
             seed,
             order,
         } => vectors_cmd(&model, &out, shape.as_deref(), seed, order),
+        Command::Emit { model, lang, out } => emit_cmd(&model, &lang, out.as_deref()),
         Command::Explain {
             topic,
             format,
@@ -1398,6 +1411,44 @@ fn vectors_cmd(
             BAD_INPUT
         }
     }
+}
+
+/// `emit MODEL --lang numpy|torch [--out FILE]`: exit 0, or 2 for bad
+/// input (unknown model or language, a model that cannot be written, an
+/// unwritable path).
+fn emit_cmd(model: &str, lang: &str, out: Option<&std::path::Path>) -> i32 {
+    use bnproof::emit::{self, Lang};
+    let lang = match lang {
+        "numpy" => Lang::Numpy,
+        "torch" => Lang::Torch,
+        other => {
+            eprintln!("error: --lang {other}: unknown language; use numpy or torch");
+            return BAD_INPUT;
+        }
+    };
+    let loaded = match bnproof::models::load(model) {
+        Ok(l) => l,
+        Err(e) => return bad_input("emit", &BadInput::load(model, &e), false, false),
+    };
+    eprint!("{}", loaded.warnings_text());
+    let module = match emit::emit(&loaded, lang) {
+        Ok(m) => m,
+        Err(e) => {
+            eprintln!("error: {model}: {e}");
+            return BAD_INPUT;
+        }
+    };
+    match out {
+        None => print!("{module}"),
+        Some(path) => {
+            if let Err(e) = std::fs::write(path, module) {
+                eprintln!("error: --out {}: {e}", path.display());
+                return BAD_INPUT;
+            }
+            eprintln!("wrote {}", path.display());
+        }
+    }
+    OK
 }
 
 fn docs_cmd(dir: &std::path::Path) -> i32 {

@@ -25,6 +25,7 @@ mod cli;
 mod completeness;
 mod derive;
 mod edge;
+mod emit;
 mod explain;
 mod grade;
 mod independence;
