@@ -2,7 +2,8 @@
 # The LibTorch cross-check on a CUDA machine, with a carried pre-built
 # binary (built here with `--features torch`; see README): every built-in
 # model on cuda in f32 and f64, cuDNN on and off, orders 1–2, plus the
-# third order of batch norm; prints one summary table.
+# third order of batch norm; prints one summary table; then a TorchScript
+# backward through `verify --against MODULE.pt` on the device.
 #
 #   scripts/gpu-check.sh [BINARY]       (default target/torch/release/bnproof)
 #
@@ -70,4 +71,22 @@ for name, label in [("f64", "all models, orders 1-2"), ("f32", "all models, orde
         if c["status"] in ("failed", "known-upstream"):
             print(f"  {c['status']}: {c['model']} {c['tensor']} order {c['order']} {c['shape']} {c['form']}: {c['detail']}"[:400])
 PY
+
+# The user's backward as TorchScript (verify --against MODULE.pt) on the
+# device: the correct module must pass, the N - 1 one must be caught.
+echo
+if PYTHONDONTWRITEBYTECODE=1 "$py" examples/ci/export_torchscript.py "$out/bn.pt" >/dev/null &&
+   PYTHONDONTWRITEBYTECODE=1 "$py" examples/ci/export_torchscript.py "$out/bn-bug.pt" --bug >/dev/null; then
+  for case in "bn.pt 0" "bn-bug.pt 1"; do
+    read -r module want <<<"$case"
+    "$bin" verify batchnorm --against "$out/$module" --shape n=16 --device "$device" >"$out/pt.txt" 2>&1
+    rc=$?
+    verdict=$([ "$rc" -eq "$want" ] && echo "as expected" || echo "WRONG")
+    echo "TorchScript $module on $device: exit $rc (want $want), $verdict; $(tail -n 1 "$out/pt.txt")"
+    if [ "$rc" -ne "$want" ]; then status=1; fi
+  done
+else
+  echo "TorchScript modules: could not export (python torch missing)"
+  status=1
+fi
 exit $status
