@@ -13,7 +13,7 @@
 # (to test this script where there is no GPU). Exit: 0 all agree (known
 # upstream bugs reported), 1 a mismatch, 4 no CUDA or no LibTorch.
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 4
 bin="${1:-target/torch/release/bnproof}"
 device="${BNPROOF_GPU_CHECK_DEVICE:-cuda}"
 py="${PYTHON:-python3}"
