@@ -508,13 +508,19 @@ fn higher_facts(
     d: &Derivation,
 ) -> Vec<Equality> {
     let mut out = Vec::new();
-    let v = like(crate::higher::DIRECTION, &h.hvp_x);
-    let w = like("w", &h.hvp_x);
-    let swap: BTreeMap<String, Expr> = [(crate::higher::DIRECTION.to_string(), w.clone())].into();
+    let x = &h.input;
+    let v = like(&h.direction, &h.hvp);
+    let w_name = crate::higher::fresh_name(model, if h.direction == "w" { "u" } else { "w" });
+    let w = like(&w_name, &h.hvp);
+    let swap: BTreeMap<String, Expr> = [(h.direction.clone(), w.clone())].into();
     out.push(ctx.check(
-        "the Hessian in x is symmetric: ⟨H v, w⟩ = ⟨H w, v⟩".into(),
-        inner(&h.hvp_x, &w),
-        inner(&diff::subst(&h.hvp_x, &swap), &v),
+        format!(
+            "the Hessian in {x} is symmetric: ⟨H {v}, {w}⟩ = ⟨H {w}, {v}⟩",
+            v = h.direction,
+            w = w_name
+        ),
+        inner(&h.hvp, &w),
+        inner(&diff::subst(&h.hvp, &swap), &v),
         true,
     ));
     // Jᵀ = J exactly when the file's `check symmetric grad x` holds: then
@@ -522,13 +528,15 @@ fn higher_facts(
     let symmetric = model
         .checks
         .iter()
-        .find(|c| matches!(&c.kind, CheckKind::Symmetric { wrt } if wrt == crate::higher::INPUT));
-    if let (Some(c), Some(dx)) = (symmetric, d.gradient_symbol(crate::higher::INPUT)) {
+        .find(|c| matches!(&c.kind, CheckKind::Symmetric { wrt } if wrt == x));
+    if let (Some(c), Some(dx)) = (symmetric, d.gradient_symbol(x)) {
         let to_v: BTreeMap<String, Expr> = [(h.dy.clone(), v.clone())].into();
         out.push(ctx.check(
             format!(
-                "∂/∂{} ⟨∂ℓ/∂x, v⟩ is ∂ℓ/∂x at {} = v (Jᵀ = J, the check on line {})",
-                h.dy, h.dy, c.line
+                "∂/∂{dy} ⟨∂ℓ/∂{x}, {v}⟩ is ∂ℓ/∂{x} at {dy} = {v} (Jᵀ = J, the check on line {})",
+                c.line,
+                dy = h.dy,
+                v = h.direction,
             ),
             h.mixed_dy.clone(),
             diff::subst(&ctx.inline(&dx), &to_v),
@@ -761,19 +769,12 @@ pub fn write_text(out: &mut impl Write, r: &Report, expand: bool) -> fmt::Result
         )?;
     }
     if let Some(h) = &r.higher {
-        writeln!(out, "\nhigher order (v: a direction with the axes of x)")?;
-        let mut rows = vec![(
-            "∂/∂x ⟨∂ℓ/∂x, v⟩ (Hessian-vector product)".to_string(),
-            &h.hvp_x,
-        )];
-        if let Some(g) = &h.mixed_gamma {
-            rows.push(("∂/∂gamma ⟨∂ℓ/∂x, v⟩".to_string(), g));
-        }
-        rows.push((format!("∂/∂{} ⟨∂ℓ/∂x, v⟩", h.dy), &h.mixed_dy));
-        if let Some(t) = &h.third {
-            rows.push(("∂/∂x ⟨H v, v⟩ (third order)".to_string(), t));
-        }
-        for (what, e) in rows {
+        writeln!(
+            out,
+            "\nhigher order ({}: a direction with the axes of {})",
+            h.direction, h.input
+        )?;
+        for (what, e) in h.rows() {
             writeln!(out, "  {what}: symbolic, cost {}", cost(e))?;
         }
         writeln!(out, "  (`bnproof verify --order 2|3` checks each exactly against the oracle's Taylor series; `--format json` lists them)")?;
@@ -866,9 +867,11 @@ pub fn to_json(r: &Report) -> serde_json::Value {
         .collect();
     let higher = r.higher.as_ref().map(|h| {
         serde_json::json!({
-            "direction": crate::higher::DIRECTION,
-            "x": syntax::print(&h.hvp_x),
-            "gamma": h.mixed_gamma.as_ref().map(syntax::print),
+            "direction": h.direction,
+            "input": h.input,
+            "hvp": syntax::print(&h.hvp),
+            "param": h.mixed.as_ref().map(|(p, _)| p.clone()),
+            "mixed": h.mixed.as_ref().map(|(_, e)| syntax::print(e)),
             "upstream": syntax::print(&h.mixed_dy),
             "third": h.third.as_ref().map(syntax::print),
         })

@@ -337,8 +337,8 @@ pub fn verify(loaded: &Loaded, opts: &VerifyOptions) -> Result<Vec<Row>, VerifyE
         }
     }
     // The symbolic double backward (and third derivative), for layers with
-    // an input x.
-    let higher = if opts.order >= 2 && model.inputs.iter().any(|s| s.name == "x") {
+    // an input (the first declared one).
+    let higher = if opts.order >= 2 && !model.inputs.is_empty() {
         crate::higher::derive(model, opts.order).ok()
     } else {
         None
@@ -354,7 +354,7 @@ pub fn verify(loaded: &Loaded, opts: &VerifyOptions) -> Result<Vec<Row>, VerifyE
                         for c in crate::higher::check(model, h, env, seed) {
                             let mut row = Row::pending(
                                 &loaded.name,
-                                "x",
+                                &h.input,
                                 c.what.as_str(),
                                 backend,
                                 c.order,
@@ -441,8 +441,15 @@ pub fn verify(loaded: &Loaded, opts: &VerifyOptions) -> Result<Vec<Row>, VerifyE
                     match res {
                         Ok(r) => rows.extend(r),
                         Err(e) => {
-                            let mut row =
-                                Row::pending(&loaded.name, "x", "torch set-up", backend, 1, sizes);
+                            let first = model.inputs.first().map_or("", |s| s.name.as_str());
+                            let mut row = Row::pending(
+                                &loaded.name,
+                                first,
+                                "torch set-up",
+                                backend,
+                                1,
+                                sizes,
+                            );
                             skip_or_fail(&mut row, e);
                             rows.push(row);
                         }

@@ -167,20 +167,7 @@ pub fn derivation<W: Write>(page: &mut Page<'_, W>, r: &Report, expand: bool) ->
     page.aligned(&rows)?;
     if let Some(h) = &r.higher {
         page.heading(2, "Higher order", Some("higher"))?;
-        let mut items = vec![(
-            format!(
-                "Hessian-vector product ∂/∂x ⟨∂ℓ/∂x, {}⟩",
-                crate::higher::DIRECTION
-            ),
-            &h.hvp_x,
-        )];
-        if let Some(g) = &h.mixed_gamma {
-            items.push(("∂/∂gamma ⟨∂ℓ/∂x, v⟩".to_string(), g));
-        }
-        items.push((format!("∂/∂{} ⟨∂ℓ/∂x, v⟩", h.dy), &h.mixed_dy));
-        if let Some(t) = &h.third {
-            items.push(("third order ∂/∂x ⟨H v, v⟩".to_string(), t));
-        }
+        let items = h.rows();
         let items: Vec<Vec<Span>> = items
             .into_iter()
             .map(|(what, e)| {

@@ -4,7 +4,6 @@
 //! autograd up to order three (`create_graph`).
 
 use super::{Device, Dtype, Native, Path, Problem, Quantity, Variant};
-use crate::higher::DIRECTION;
 use crate::ir::{Expr, RedOp};
 use num_traits::ToPrimitive;
 use std::collections::BTreeMap;
@@ -112,7 +111,7 @@ fn run_inner(
         Path::Composed => p.variables(),
     };
     let inputs: Vec<&Tensor> = vars.iter().map(|n| get(n)).collect::<R<_>>()?;
-    let higher = hi >= 2 && p.higher;
+    let higher = hi >= 2 && p.higher.is_some();
     let grads = Tensor::f_run_backward(&[&loss], &inputs, true, higher)?;
     let mut out = Vec::new();
     if lo <= 1 {
@@ -123,16 +122,20 @@ fn run_inner(
     if !higher {
         return Ok(out);
     }
+    let Some(names) = &p.higher else {
+        return Ok(out);
+    };
+    let input = &names.input;
     let ix = vars
         .iter()
-        .position(|n| n == "x")
-        .ok_or_else(|| TchError::Kind("orders 2 and 3 need an input x".into()))?;
-    let x = get("x")?;
-    let v = get(DIRECTION)?;
+        .position(|n| n == input)
+        .ok_or_else(|| TchError::Kind(format!("orders 2 and 3 need the input {input}")))?;
+    let x = get(input)?;
+    let v = get(&names.direction)?;
     let s = grads[ix].f_mul(v)?.f_sum(ctx.kind)?;
-    let mut wrt = vec![(Quantity::HvpX, x)];
-    if let Ok(g) = get("gamma") {
-        wrt.push((Quantity::MixedGamma, g));
+    let mut wrt = vec![(Quantity::Hvp(input.clone()), x)];
+    if let Some(p) = &names.param {
+        wrt.push((Quantity::Mixed(p.clone()), get(p)?));
     }
     wrt.push((Quantity::MixedDy, dy));
     let ts: Vec<&Tensor> = wrt.iter().map(|(_, t)| *t).collect();
@@ -145,9 +148,9 @@ fn run_inner(
     if hi >= 3 && g2[0].defined() && g2[0].requires_grad() {
         let t = g2[0].f_mul(v)?.f_sum(ctx.kind)?;
         let g3 = Tensor::f_run_backward(&[&t], &[x], false, false)?;
-        out.push((Quantity::Third, values(&g3[0], x)?));
+        out.push((Quantity::Third(input.clone()), values(&g3[0], x)?));
     } else if hi >= 3 {
-        out.push((Quantity::Third, values(&Tensor::new(), x)?));
+        out.push((Quantity::Third(input.clone()), values(&Tensor::new(), x)?));
     }
     Ok(out)
 }

@@ -22,7 +22,7 @@ use disabled as imp;
 #[cfg(feature = "torch")]
 use enabled as imp;
 
-use crate::higher::{Higher, DIRECTION};
+use crate::higher::Higher;
 use crate::ir::{Expr, Symbol};
 use crate::models::Loaded;
 use crate::oracle::fd::{self, EnvF64, TensorF64};
@@ -272,42 +272,41 @@ impl Variant {
 pub enum Quantity {
     /// `∂ℓ/∂name` with `ℓ = Σ dy · y`.
     Grad(String),
-    /// `∂/∂x ⟨∂ℓ/∂x, v⟩` (Hessian-vector product).
-    HvpX,
-    /// `∂/∂gamma ⟨∂ℓ/∂x, v⟩`.
-    MixedGamma,
+    /// `∂/∂x ⟨∂ℓ/∂x, v⟩` (Hessian-vector product) for the input `x` named.
+    Hvp(String),
+    /// `∂/∂p ⟨∂ℓ/∂x, v⟩` for the parameter `p` named.
+    Mixed(String),
     /// `∂/∂dy ⟨∂ℓ/∂x, v⟩`.
     MixedDy,
-    /// `∂/∂x ⟨H v, v⟩`.
-    Third,
+    /// `∂/∂x ⟨H v, v⟩` for the input `x` named.
+    Third(String),
 }
 
 impl Quantity {
     pub fn order(&self) -> u8 {
         match self {
             Quantity::Grad(_) => 1,
-            Quantity::HvpX | Quantity::MixedGamma | Quantity::MixedDy => 2,
-            Quantity::Third => 3,
+            Quantity::Hvp(_) | Quantity::Mixed(_) | Quantity::MixedDy => 2,
+            Quantity::Third(_) => 3,
         }
     }
 
     /// The tensor the quantity has the shape of.
     fn tensor<'a>(&'a self, dy: &'a str) -> &'a str {
         match self {
-            Quantity::Grad(n) => n,
-            Quantity::HvpX | Quantity::Third => "x",
-            Quantity::MixedGamma => "gamma",
+            Quantity::Grad(n) | Quantity::Hvp(n) | Quantity::Mixed(n) | Quantity::Third(n) => n,
             Quantity::MixedDy => dy,
         }
     }
 
-    fn label(&self, dy: &str) -> String {
+    /// `x` is the input the higher orders differentiate.
+    fn label(&self, dy: &str, x: &str) -> String {
         match self {
             Quantity::Grad(_) => "∂ℓ".to_string(),
-            Quantity::HvpX => "∂/∂x ⟨∂ℓ/∂x, v⟩".to_string(),
-            Quantity::MixedGamma => "∂/∂gamma ⟨∂ℓ/∂x, v⟩".to_string(),
-            Quantity::MixedDy => format!("∂/∂{dy} ⟨∂ℓ/∂x, v⟩"),
-            Quantity::Third => "∂/∂x ⟨H v, v⟩".to_string(),
+            Quantity::Hvp(_) => format!("∂/∂{x} ⟨∂ℓ/∂{x}, v⟩"),
+            Quantity::Mixed(p) => format!("∂/∂{p} ⟨∂ℓ/∂{x}, v⟩"),
+            Quantity::MixedDy => format!("∂/∂{dy} ⟨∂ℓ/∂{x}, v⟩"),
+            Quantity::Third(_) => format!("∂/∂{x} ⟨H v, v⟩"),
         }
     }
 }
@@ -332,8 +331,20 @@ pub struct Problem<'a> {
     pub leaves: BTreeMap<String, Leaf>,
     /// The upstream gradient's name (`dy`).
     pub dy: String,
-    /// Orders two and three need the direction `v` (a leaf) and an `x`.
-    pub higher: bool,
+    /// Orders two and three: which input, which parameter, and the
+    /// direction's leaf.
+    pub higher: Option<HigherNames>,
+}
+
+/// The names of the higher orders of a [`Problem`].
+#[derive(Clone, Debug)]
+pub struct HigherNames {
+    /// The input differentiated (`x` in the formulas).
+    pub input: String,
+    /// The parameter of the mixed term, if any.
+    pub param: Option<String>,
+    /// The direction `v`, a leaf.
+    pub direction: String,
 }
 
 impl Problem<'_> {
@@ -451,17 +462,16 @@ pub fn check(
     full.values.insert(dy_name.clone(), dy);
     fd::bind_program_f64(&mut full, symbolic.program)?;
     let higher = higher.filter(|_| order >= 2);
-    if higher.is_some() {
-        let x = full
-            .values
-            .get("x")
-            .ok_or_else(|| OracleError::Model("orders 2 and 3 need an input x".into()))?;
+    if let Some(h) = higher {
+        let x = full.values.get(&h.input).ok_or_else(|| {
+            OracleError::Model(format!("orders 2 and 3 need the input {}", h.input))
+        })?;
         let mut rng = sample::rng(seed, sample::Stream::Torch);
         let v = TensorF64 {
             axes: x.axes.clone(),
             data: x.data.iter().map(|_| rng.gen_range(-1.0..1.0)).collect(),
         };
-        full.values.insert(DIRECTION.to_string(), v);
+        full.values.insert(h.direction.clone(), v);
     }
     let mut leaves = BTreeMap::new();
     for name in env.values.keys() {
@@ -473,16 +483,24 @@ pub fn check(
         leaves.insert(name.clone(), leaf(&full, model, name, grad)?);
     }
     leaves.insert(dy_name.clone(), leaf(&full, model, &dy_name, true)?);
-    if higher.is_some() {
-        leaves.insert(DIRECTION.to_string(), leaf(&full, model, DIRECTION, false)?);
+    if let Some(h) = higher {
+        leaves.insert(
+            h.direction.clone(),
+            leaf(&full, model, &h.direction, false)?,
+        );
     }
     let problem = Problem {
         model,
         sizes: sizes.clone(),
         leaves,
         dy: dy_name.clone(),
-        higher: higher.is_some(),
+        higher: higher.map(|h| HigherNames {
+            input: h.input.clone(),
+            param: h.mixed.as_ref().map(|(p, _)| p.clone()),
+            direction: h.direction.clone(),
+        }),
     };
+    let x_name = higher.map_or("x", |h| h.input.as_str());
     // The symbolic predictions, in model order.
     // A prediction the evaluator cannot afford (a large third derivative)
     // skips that quantity only.
@@ -500,13 +518,13 @@ pub fn check(
         predict(Quantity::Grad(name.clone()), g)?;
     }
     if let Some(h) = higher {
-        predict(Quantity::HvpX, &h.hvp_x)?;
-        if let Some(g) = &h.mixed_gamma {
-            predict(Quantity::MixedGamma, g)?;
+        predict(Quantity::Hvp(h.input.clone()), &h.hvp)?;
+        if let Some((p, g)) = &h.mixed {
+            predict(Quantity::Mixed(p.clone()), g)?;
         }
         predict(Quantity::MixedDy, &h.mixed_dy)?;
         if let Some(t) = &h.third {
-            predict(Quantity::Third, t)?;
+            predict(Quantity::Third(h.input.clone()), t)?;
         }
     }
     let mut scales: BTreeMap<u8, f64> = BTreeMap::new();
@@ -559,7 +577,7 @@ pub fn check(
                                 wrt: q.tensor(&dy_name).to_string(),
                                 form: format!(
                                     "{} · {} · {}",
-                                    q.label(&dy_name),
+                                    q.label(&dy_name, x_name),
                                     path.label(),
                                     variant.label()
                                 ),
@@ -641,8 +659,9 @@ fn compare(
             " (reference ≈ 0: judged against the largest gradient of this order, {scale:.2e})"
         ));
     }
-    if *q == Quantity::Third {
-        if let Some(v) = problem.leaves.get(DIRECTION) {
+    if matches!(q, Quantity::Third(_)) {
+        let direction = problem.higher.as_ref().map(|h| h.direction.as_str());
+        if let Some(v) = direction.and_then(|d| problem.leaves.get(d)) {
             let dot = |a: &[f64]| a.iter().zip(&v.data).map(|(p, q)| p * q).sum::<f64>();
             detail.push_str(&format!(
                 "; third directional derivative {:.6} (symbolic {:.6})",
@@ -742,8 +761,8 @@ mod tests {
     fn a_known_native_failure_is_a_finding_only_when_the_composed_ops_agree() {
         let nat = Path::Native(Native::BatchNormTrain);
         let done = vec![
-            (nat, CPU, Quantity::Third, 0),
-            (Path::Composed, CPU, Quantity::Third, 1),
+            (nat, CPU, Quantity::Third("x".into()), 0),
+            (Path::Composed, CPU, Quantity::Third("x".into()), 1),
         ];
         let mut rows = vec![row("a", 3, Status::Fail), row("b", 3, Status::Pass)];
         classify_known(&mut rows, &done);
@@ -754,8 +773,8 @@ mod tests {
         assert_eq!(rows[0].status, Status::Fail);
         // Order two is not covered by the issue.
         let done2 = vec![
-            (nat, CPU, Quantity::HvpX, 0),
-            (Path::Composed, CPU, Quantity::HvpX, 1),
+            (nat, CPU, Quantity::Hvp("x".into()), 0),
+            (Path::Composed, CPU, Quantity::Hvp("x".into()), 1),
         ];
         let mut rows = vec![row("a", 2, Status::Fail), row("b", 2, Status::Pass)];
         classify_known(&mut rows, &done2);

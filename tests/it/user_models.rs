@@ -323,3 +323,35 @@ fn refuted_claims_are_diagnosed() {
     assert!(ok.get("diagnosis").is_none(), "{ok}");
     let _ = std::fs::remove_dir_all(&d);
 }
+
+/// Higher orders do not depend on names: a batch norm whose input is `act`,
+/// whose scale is `scale` and which has a parameter named `v` (the usual
+/// name of the direction) gets every second-order check the built-in model
+/// gets, in its own names.
+#[test]
+fn higher_orders_follow_the_declarations_not_the_names() {
+    let d = dir("higher");
+    let src = "axis b\ninput act[b]\nparam scale, v\nconst tiny > 0\n\
+               centre = mean[b](act)\nspread = mean[b]((act - centre)^2)\n\
+               out = scale * (act - centre) / sqrt(spread + tiny) + v\noutput out\n";
+    let path = d.join("renamed.bn");
+    std::fs::write(&path, src).unwrap();
+    let count = |model: &str| {
+        let o = bnproof(&["verify", model, "--order", "2", "--backend", "exact"]);
+        assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+        let out = text(&o);
+        // The rows of the symbolic higher derivatives.
+        let higher = out.lines().filter(|l| l.contains(" ⟨∂ℓ/∂")).count();
+        (higher, out)
+    };
+    let (builtin, _) = count("batchnorm");
+    assert!(builtin >= 3, "no higher-order rows for batchnorm");
+    let (renamed, out) = count(path.to_str().unwrap());
+    assert_eq!(renamed, builtin, "{out}");
+    assert!(
+        out.contains("∂/∂act ⟨∂ℓ/∂act, v1⟩ (Hessian-vector product)"),
+        "{out}"
+    );
+    assert!(out.contains("∂/∂scale ⟨∂ℓ/∂act, v1⟩"), "{out}");
+    let _ = std::fs::remove_dir_all(&d);
+}
