@@ -43,7 +43,7 @@ for body in "$dir"/*.tex; do
   fi
   cat >"$dir/doc-$name.tex" <<TEX
 \\documentclass{article}
-\\usepackage{amsmath,amssymb}
+\\usepackage{amsmath,amssymb,graphicx,color}
 \\begin{document}
 \\input{$name}
 \\end{document}

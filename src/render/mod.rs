@@ -13,6 +13,7 @@
 //! - [`text`]: the terminal rendering.
 
 pub mod derivation;
+pub mod graph;
 pub mod html;
 pub mod latex;
 pub mod layout;

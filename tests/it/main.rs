@@ -27,6 +27,7 @@ mod derive;
 mod edge;
 mod explain;
 mod grade;
+mod graph;
 mod independence;
 mod kernel;
 mod library;
