@@ -1,4 +1,5 @@
-//! A `derive` report as a document: forward pass, the chain rule step by
+//! A `derive` report as a document: forward pass, its computational graph
+//! ([`super::graph`]), the chain rule step by
 //! step, adjoints, gradients raw and simplified, and every proof or
 //! counterexample, in the paper's notation ([`Notation::for_model`]).
 //! Timings are left out, so a document depends on the model alone.

@@ -1023,6 +1023,7 @@ impl Figure {
                 (b'a' + k as u8) as char
             );
         }
+        let _ = writeln!(s, "\\definecolor{{bnpgraphgrey}}{{RGB}}{{153,153,153}}");
         let _ = writeln!(s, "\\scalebox{{{:.3}}}{{%", scale);
         let _ = writeln!(s, "\\setlength{{\\unitlength}}{{1pt}}%");
         let _ = writeln!(
@@ -1106,16 +1107,7 @@ impl Figure {
             );
         }
         let _ = writeln!(s, "\\end{{picture}}}}");
-        let _ = writeln!(
-            s,
-            "\\end{{center}}
-"
-        );
-        s.replace("bnpgraphgrey}", "bnpgraphgrey}").replacen(
-            "\\scalebox",
-            "\\definecolor{bnpgraphgrey}{RGB}{153,153,153}
-\\scalebox",
-            1,
-        )
+        let _ = writeln!(s, "\\end{{center}}\n");
+        s
     }
 }
