@@ -224,13 +224,8 @@ fn stacked(k: usize) -> String {
     s + &format!("output {prev}\n")
 }
 
-#[test]
-fn a_stacked_model_stays_legible() {
-    let m = load(&stacked(3));
-    let f = figure("stacked", &m);
-    // One class per reduction, and the direct one.
-    assert_eq!(f.graph.classes.len(), 7);
-    // No two boxes (nodes, edge labels) overlap.
+/// No two boxes (nodes, edge labels) overlap, and all lie inside.
+fn assert_no_overlaps(f: &graph::Figure) {
     let boxes: Vec<graph::Rect> = f
         .nodes
         .iter()
@@ -251,6 +246,15 @@ fn a_stacked_model_stays_legible() {
         );
         assert!(a.y + a.h / 2.0 <= f.height);
     }
+}
+
+#[test]
+fn a_stacked_model_stays_legible() {
+    let m = load(&stacked(3));
+    let f = figure("stacked", &m);
+    // One class per reduction, and the direct one.
+    assert_eq!(f.graph.classes.len(), 7);
+    assert_no_overlaps(&f);
     // Edges run downwards, from the bottom of one node to the top of another.
     for (e, d) in f.graph.edges.iter().zip(&f.edges) {
         assert!(d.points.windows(2).all(|w| w[0].1 < w[1].1));
@@ -271,6 +275,7 @@ fn every_model_has_a_figure_in_html_and_latex() {
         let f = figure(name, &m);
         let svg = f.svg();
         assert_well_formed(&svg);
+        assert_no_overlaps(&f);
         for (d, _) in &m.defs {
             assert!(
                 svg.contains(&format!("data-name=\"{d}\"")),
