@@ -48,7 +48,11 @@ async function checkPage(context, file) {
       href: a.getAttribute('href'),
       url: a.href,
     }));
-    return { maths, links, title: document.title };
+    const graphs = [...document.querySelectorAll('svg.graph')].map((g) => {
+      const r = g.getBoundingClientRect();
+      return { w: r.width, h: r.height, nodes: g.querySelectorAll('g.node').length };
+    });
+    return { maths, links, graphs, title: document.title };
   });
   info.maths.forEach((m, k) => {
     if (!(m.w > 0 && m.h > 0)) problems.push(`formula #${k + 1} has size ${m.w}×${m.h}`);
@@ -56,6 +60,12 @@ async function checkPage(context, file) {
     // without MathML it would be a plain inline box.
     if (!m.display.includes('math')) problems.push(`formula #${k + 1} is not laid out as MathML (display: ${m.display})`);
   });
+  // Every model page carries its computational graph, drawn with a size.
+  if (path.basename(file).startsWith('model-')) {
+    if (!info.graphs.some((g) => g.w > 0 && g.h > 0 && g.nodes > 0)) {
+      problems.push(`graph figure missing or empty: ${JSON.stringify(info.graphs)}`);
+    }
+  }
   let linksChecked = 0;
   for (const l of info.links) {
     const u = new URL(l.url);
@@ -76,7 +86,7 @@ async function checkPage(context, file) {
     }
   }
   const sizes = info.maths.map((m) => [m.w, m.h]);
-  return { page, problems, maths: info.maths.length, sizes, links: linksChecked };
+  return { page, problems, maths: info.maths.length, graphs: info.graphs.length, sizes, links: linksChecked };
 }
 
 async function main() {
@@ -96,17 +106,19 @@ async function main() {
   try {
     // The negative control: the check must reject a page with broken math.
     const brokenDir = fs.mkdtempSync(path.join(os.tmpdir(), 'bnproof-broken-'));
-    const brokenFile = path.join(brokenDir, 'broken.html');
+    // Named as a model page, so the graph figure is required (and missing).
+    const brokenFile = path.join(brokenDir, 'model-broken.html');
     fs.writeFileSync(brokenFile, BROKEN);
     const control = await checkPage(context, brokenFile);
     await control.page.close();
     const mathProblems = control.problems.filter((p) => p.startsWith('formula'));
     const linkProblems = control.problems.filter((p) => p.startsWith('dead'));
-    if (mathProblems.length < 3 || linkProblems.length < 2) {
+    const graphProblems = control.problems.filter((p) => p.startsWith('graph figure'));
+    if (mathProblems.length < 3 || linkProblems.length < 2 || graphProblems.length < 1) {
       console.error('FAIL: the check accepted a page with broken MathML or dead links:', control.problems);
       failed = true;
     } else {
-      console.log(`negative control rejected as it must be: ${control.problems.length} problems (${mathProblems.length} formulas, ${linkProblems.length} links)`);
+      console.log(`negative control rejected as it must be: ${control.problems.length} problems (${mathProblems.length} formulas, ${linkProblems.length} links, ${graphProblems.length} graph)`);
     }
 
     const pages = fs.readdirSync(siteDir).filter((f) => f.endsWith('.html')).sort();
@@ -115,6 +127,7 @@ async function main() {
       failed = true;
     }
     let maths = 0;
+    let graphs = 0;
     let links = 0;
     let errors = 0;
     let minW = Infinity;
@@ -123,6 +136,7 @@ async function main() {
     for (const f of pages) {
       const r = await checkPage(context, path.resolve(siteDir, f));
       maths += r.maths;
+      graphs += r.graphs;
       links += r.links;
       for (const [w, h] of r.sizes) {
         minW = Math.min(minW, w);
@@ -152,7 +166,7 @@ async function main() {
       failed = true;
     }
     console.log(
-      `${pages.length} pages, ${maths} MathML formulas (width ${minW.toFixed(1)}–${maxW.toFixed(1)} px, ` +
+      `${pages.length} pages, ${graphs} graph figures, ${maths} MathML formulas (width ${minW.toFixed(1)}–${maxW.toFixed(1)} px, ` +
         `min height ${minH.toFixed(1)} px), ${links} links checked, ${errors} problems`,
     );
   } finally {

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Opens every page of the `bnproof docs` site in headless Chromium and fails
 # unless each loads without console or page errors, every MathML formula is
-# rendered as MathML with a non-zero size, and every link between pages (and
+# rendered as MathML with a non-zero size, every model page shows its
+# computational-graph figure (svg.graph) with a non-zero size, and every link between pages (and
 # its #anchor) resolves. Writes a screenshot of the seed page to
 # target/seed-page.png. A deliberately broken page is checked first: the
 # check must reject it, or it proves nothing.

@@ -3,7 +3,8 @@
 # `derive batchnorm --format latex --proofs` (the acceptance case) and every
 # other model, the seed proof, a refutation, the theorem table and every
 # `explain` topic, each
-# wrapped in a minimal article with amsmath and amssymb. Installs Debian's
+# wrapped in a minimal article with amsmath, amssymb, graphicx and color (the
+# graph figure of a derivation is a picture with colours). Installs Debian's
 # texlive-latex-base (pdflatex, amsmath, amsfonts) when pdflatex is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -43,7 +44,7 @@ for body in "$dir"/*.tex; do
   fi
   cat >"$dir/doc-$name.tex" <<TEX
 \\documentclass{article}
-\\usepackage{amsmath,amssymb}
+\\usepackage{amsmath,amssymb,graphicx,color}
 \\begin{document}
 \\input{$name}
 \\end{document}

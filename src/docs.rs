@@ -2,7 +2,7 @@
 //!
 //! One flat directory that works from the file system (relative links, no
 //! server, no script, no network): `index.html`, a page per built-in model
-//! (forward pass, derivation, gradients, every proof in full, and the exact
+//! (forward pass, its computational graph, derivation, gradients, every proof in full, and the exact
 //! and f64 verification computed while the page is written), a page per
 //! library theorem (its proof or counterexample), a page per `explain`
 //! topic (the seed's with its plot inlined, and as `explain-seed.svg`), and

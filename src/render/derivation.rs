@@ -1,4 +1,5 @@
-//! A `derive` report as a document: forward pass, the chain rule step by
+//! A `derive` report as a document: forward pass, its computational graph
+//! ([`super::graph`]), the chain rule step by
 //! step, adjoints, gradients raw and simplified, and every proof or
 //! counterexample, in the paper's notation ([`Notation::for_model`]).
 //! Timings are left out, so a document depends on the model alone.
@@ -61,6 +62,8 @@ pub fn derivation<W: Write>(page: &mut Page<'_, W>, r: &Report, expand: bool) ->
         spans.push(Span::text("."));
         page.para(&spans)?;
     }
+
+    graph_section(page, r)?;
 
     page.heading(2, "The chain rule, step by step", Some("chain-rule"))?;
     let name_node = |name: &str| -> Node {
@@ -237,4 +240,30 @@ pub fn derivation<W: Write>(page: &mut Page<'_, W>, r: &Report, expand: bool) ->
         "{ok}/{} checks as expected.",
         r.equalities.len()
     ))])
+}
+
+/// The computational graph of the forward pass ([`super::graph`]): SVG in
+/// HTML and Markdown, a `picture` in LaTeX; long local derivatives as tags
+/// written out below it.
+fn graph_section<W: Write>(page: &mut Page<'_, W>, r: &Report) -> fmt::Result {
+    use super::page::Markup;
+    let fig = super::graph::figure(&r.name, &r.model, &r.derivation);
+    page.heading(2, "Computational graph", Some("graph"))?;
+    page.text("The forward pass top to bottom: each node shows a name and its adjoint, each edge the local derivative of its lower end with respect to its upper end (indices omitted). Every path from an input or parameter to the loss is coloured by the first reduction it passes through, or as direct; an edge on several kinds of path carries one stroke per kind. Dashed edges come from constants, which are not differentiated.")?;
+    match page.markup() {
+        Markup::Latex => page.raw(&fig.latex())?,
+        Markup::Html | Markup::Markdown => page.raw(&format!(
+            "<figure class=\"plot graph\">\n{}\n</figure>\n\n",
+            fig.svg()
+        ))?,
+    }
+    let tagged = fig.tagged();
+    if !tagged.is_empty() {
+        let items: Vec<Vec<Span>> = tagged
+            .into_iter()
+            .map(|(t, node)| vec![Span::text(format!("Label [{t}]: ")), Span::Math(node)])
+            .collect();
+        page.list(&items)?;
+    }
+    Ok(())
 }

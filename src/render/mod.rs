@@ -9,10 +9,12 @@
 //! - [`latex`] and [`mathml`]: the layout written as LaTeX or MathML;
 //! - [`page`]: a document vocabulary written in LaTeX, Markdown or HTML;
 //! - [`proof`], [`derivation`], [`theorems`]: what bnproof reports, as pages;
+//! - [`graph`]: a derivation's computational graph as a figure (SVG, LaTeX);
 //! - [`html`]: the standalone HTML document around a page;
 //! - [`text`]: the terminal rendering.
 
 pub mod derivation;
+pub mod graph;
 pub mod html;
 pub mod latex;
 pub mod layout;

@@ -28,6 +28,7 @@ mod edge;
 mod emit;
 mod explain;
 mod grade;
+mod graph;
 mod independence;
 mod kernel;
 mod library;

@@ -209,6 +209,13 @@ fn docs_writes_a_linked_site_and_rejects_a_bad_directory() {
     let seed = std::fs::read_to_string(dir.join("explain-seed.html")).unwrap();
     assert!(seed.contains("<svg"), "the seed plot is inlined");
     assert!(Path::new(&dir.join("explain-seed.svg")).exists());
+    for m in models::builtin_names() {
+        let html = std::fs::read_to_string(dir.join(format!("model-{m}.html"))).unwrap();
+        assert!(
+            html.contains("<figure class=\"plot graph\">\n<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"graph\""),
+            "model-{m}.html has the computational graph inline"
+        );
+    }
     let batchnorm = std::fs::read_to_string(dir.join("model-batchnorm.html")).unwrap();
     assert!(batchnorm.contains("Numeric verification") && !batchnorm.contains("✗ FAIL"));
     let _ = std::fs::remove_dir_all(&dir);
