@@ -510,7 +510,8 @@ fn higher_facts(
     let mut out = Vec::new();
     let x = &h.input;
     let v = like(&h.direction, &h.hvp);
-    let w_name = crate::higher::fresh_name(model, if h.direction == "w" { "u" } else { "w" });
+    // The direction is named from `v`, so a fresh `w` never meets it.
+    let w_name = crate::higher::fresh_name(model, "w");
     let w = like(&w_name, &h.hvp);
     let swap: BTreeMap<String, Expr> = [(h.direction.clone(), w.clone())].into();
     out.push(ctx.check(

@@ -299,14 +299,16 @@ impl Quantity {
         }
     }
 
-    /// `x` is the input the higher orders differentiate.
-    fn label(&self, dy: &str, x: &str) -> String {
+    /// `h` names the input the higher orders differentiate and the
+    /// direction.
+    fn label(&self, dy: &str, h: Option<&HigherNames>) -> String {
+        let (x, v) = h.map_or(("x", "v"), |h| (h.input.as_str(), h.direction.as_str()));
         match self {
             Quantity::Grad(_) => "∂ℓ".to_string(),
-            Quantity::Hvp(_) => format!("∂/∂{x} ⟨∂ℓ/∂{x}, v⟩"),
-            Quantity::Mixed(p) => format!("∂/∂{p} ⟨∂ℓ/∂{x}, v⟩"),
-            Quantity::MixedDy => format!("∂/∂{dy} ⟨∂ℓ/∂{x}, v⟩"),
-            Quantity::Third(_) => format!("∂/∂{x} ⟨H v, v⟩"),
+            Quantity::Hvp(_) => format!("∂/∂{x} ⟨∂ℓ/∂{x}, {v}⟩"),
+            Quantity::Mixed(p) => format!("∂/∂{p} ⟨∂ℓ/∂{x}, {v}⟩"),
+            Quantity::MixedDy => format!("∂/∂{dy} ⟨∂ℓ/∂{x}, {v}⟩"),
+            Quantity::Third(_) => format!("∂/∂{x} ⟨H {v}, {v}⟩"),
         }
     }
 }
@@ -500,7 +502,6 @@ pub fn check(
             direction: h.direction.clone(),
         }),
     };
-    let x_name = higher.map_or("x", |h| h.input.as_str());
     // The symbolic predictions, in model order.
     // A prediction the evaluator cannot afford (a large third derivative)
     // skips that quantity only.
@@ -577,7 +578,7 @@ pub fn check(
                                 wrt: q.tensor(&dy_name).to_string(),
                                 form: format!(
                                     "{} · {} · {}",
-                                    q.label(&dy_name, x_name),
+                                    q.label(&dy_name, problem.higher.as_ref()),
                                     path.label(),
                                     variant.label()
                                 ),
