@@ -11,8 +11,8 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fmt;
 
-/// Certificate format version: 1 has no definitions, 2 adds `definitions`.
-/// Both are read.
+/// Certificate format version: 1 has no definitions, 2 adds
+/// `definitions`, `haves` and `lemmas`. Both are read.
 pub const VERSION: u32 = 2;
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -26,6 +26,10 @@ pub struct Certificate {
     /// Intermediate facts with their proofs, cited by `have K` (version 2).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub haves: Vec<CertHave>,
+    /// Lemmas with their proofs, cited under a substitution by `lemma NAME`
+    /// (version 2).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub lemmas: Vec<CertLemma>,
     pub steps: Vec<CertStep>,
     /// The kernel's verdict when the certificate was written.
     pub checked: bool,
@@ -34,6 +38,17 @@ pub struct Certificate {
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct CertHave {
     pub statement: CertStatement,
+    pub steps: Vec<CertStep>,
+}
+
+/// A lemma: a label, its statement and assumptions, and its proof (which
+/// may cite only lemmas listed before it).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct CertLemma {
+    pub name: String,
+    pub statement: CertStatement,
+    #[serde(default)]
+    pub assumptions: Vec<String>,
     pub steps: Vec<CertStep>,
 }
 
@@ -117,7 +132,10 @@ pub fn counterexample_json(c: &crate::refute::Counterexample) -> serde_json::Val
 /// that older readers take it).
 pub fn to_certificate(proof: &Proof, checked: bool) -> Certificate {
     Certificate {
-        version: if proof.definitions.is_empty() && proof.haves.is_empty() {
+        version: if proof.definitions.is_empty()
+            && proof.haves.is_empty()
+            && proof.lemmas.is_empty()
+        {
             1
         } else {
             VERSION
@@ -135,6 +153,16 @@ pub fn to_certificate(proof: &Proof, checked: bool) -> Certificate {
             .map(|h| CertHave {
                 statement: statement_text(&h.statement),
                 steps: h.steps.iter().map(step_text).collect(),
+            })
+            .collect(),
+        lemmas: proof
+            .lemmas
+            .iter()
+            .map(|l| CertLemma {
+                name: l.name.clone(),
+                statement: statement_text(&l.statement),
+                assumptions: l.assumptions.iter().map(assumption_text).collect(),
+                steps: l.steps.iter().map(step_text).collect(),
             })
             .collect(),
         steps: proof.steps.iter().map(step_text).collect(),
@@ -170,6 +198,8 @@ fn step_text(s: &Step) -> CertStep {
             Some("a name replaced by its definition, or back".to_string())
         } else if kernel::have_index(&s.rule).is_some() {
             Some("a fact proved earlier in this certificate".to_string())
+        } else if kernel::lemma_name(&s.rule).is_some() {
+            Some("an instance of a lemma proved in this certificate".to_string())
         } else {
             rules::get(&s.rule).map(|r| r.why.to_string())
         },
@@ -184,9 +214,9 @@ pub fn from_certificate(c: &Certificate) -> Result<Proof, CertError> {
             c.version
         )));
     }
-    if c.version == 1 && !(c.definitions.is_empty() && c.haves.is_empty()) {
+    if c.version == 1 && !(c.definitions.is_empty() && c.haves.is_empty() && c.lemmas.is_empty()) {
         return Err(CertError(
-            "a version 1 certificate has no definitions and no haves".into(),
+            "a version 1 certificate has no definitions, haves or lemmas".into(),
         ));
     }
     let parse = |what: &str, src: &str| {
@@ -234,6 +264,26 @@ pub fn from_certificate(c: &Certificate) -> Result<Proof, CertError> {
             steps: read_steps(&what, &have.steps)?,
         });
     }
+    let mut lemmas = Vec::new();
+    for l in &c.lemmas {
+        let what = format!("lemma {}", l.name);
+        lemmas.push(kernel::Lemma {
+            name: l.name.clone(),
+            statement: Statement {
+                lhs: parse(&format!("{what} lhs"), &l.statement.lhs)?,
+                rhs: parse(&format!("{what} rhs"), &l.statement.rhs)?,
+            },
+            assumptions: l
+                .assumptions
+                .iter()
+                .map(|a| {
+                    syntax::parse_assumption(a)
+                        .map_err(|e| CertError(format!("{what}, assumption {a:?}: {e}")))
+                })
+                .collect::<Result<Vec<_>, _>>()?,
+            steps: read_steps(&what, &l.steps)?,
+        });
+    }
     let steps = read_steps("", &c.steps)?;
     Ok(Proof {
         statement,
@@ -241,6 +291,7 @@ pub fn from_certificate(c: &Certificate) -> Result<Proof, CertError> {
         steps,
         definitions,
         haves,
+        lemmas,
     })
 }
 

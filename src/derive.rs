@@ -45,7 +45,7 @@ impl Default for DeriveOptions {
 /// The verdict on one equality.
 #[derive(Clone, Debug)]
 pub enum Verdict {
-    Proved(Proof),
+    Proved(Box<Proof>),
     Refuted(Box<Counterexample>),
     Unknown(String),
 }
@@ -686,14 +686,14 @@ impl<'a> Ctx<'a> {
     ) -> Equality {
         let start = Instant::now();
         let verdict = match crate::named::by_names(&lhs, &rhs, definitions, assumptions) {
-            Some(p) => Verdict::Proved(p),
+            Some(p) => Verdict::Proved(Box::new(p)),
             None => {
                 // Fallback: the one-shot proof over the fully inlined
                 // statement, and the counterexample search.
                 let (stmt, inlined) = diff::inline_statement(&lhs, &rhs, assumptions, definitions);
                 let assumptions = &inlined[..];
                 match prove::by_normal_form(&stmt, assumptions) {
-                    Some(p) => Verdict::Proved(p),
+                    Some(p) => Verdict::Proved(Box::new(p)),
                     // A counterexample search bounded by samples, not the
                     // clock, so the verdict does not change with load.
                     None if let RefuteOutcome::Refuted(c) =
@@ -702,7 +702,7 @@ impl<'a> Ctx<'a> {
                         Verdict::Refuted(Box::new(c))
                     }
                     None => match prove::prove(&stmt, assumptions, self.prover).0 {
-                        Outcome::Proved(p) => Verdict::Proved(p),
+                        Outcome::Proved(p) => Verdict::Proved(Box::new(p)),
                         Outcome::Refuted(c) => Verdict::Refuted(Box::new(c)),
                         Outcome::Unknown { reason } => Verdict::Unknown(reason),
                     },

@@ -12,7 +12,7 @@ use crate::ir::{Assumption, Expr, Path, Statement, Symbol};
 use crate::ring;
 use crate::rules::{self, Binding, Cond, Subst};
 use crate::sign::{self, Facts};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
 /// Which way a named rule was used: `Forward` rewrites an instance of the
@@ -59,6 +59,9 @@ pub struct Step {
 /// with the same definitions and assumptions; a `have K` step (K from 1)
 /// rewrites an occurrence of have K's left side into its right side
 /// (backward: the other way). A have may cite only earlier haves.
+///
+/// `lemmas` are general facts with their own proofs, cited under a
+/// substitution by `lemma NAME` steps ([`Lemma`]).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Proof {
     pub statement: Statement,
@@ -66,6 +69,36 @@ pub struct Proof {
     pub steps: Vec<Step>,
     pub definitions: Vec<(Symbol, Expr)>,
     pub haves: Vec<Have>,
+    pub lemmas: Vec<Lemma>,
+}
+
+/// A lemma: a statement under its own assumptions, proved by its own chain
+/// with no definitions and no haves in scope, citing only lemmas listed
+/// before it. Its name is a label: the kernel never looks anything up.
+///
+/// A `lemma NAME` step instantiates it: its substitution maps every axis
+/// of the lemma's statement and assumptions (free or bound) to an axis of
+/// the proof, one-to-one (`i` ↦ `[n]`), and every symbol to an expression
+/// that varies only along the images of the symbol's axes and along axes
+/// that are no image at all (so nothing is captured by the lemma's
+/// reductions); the instantiated assumptions are re-established by the
+/// sign analysis where the lemma is cited.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Lemma {
+    pub name: String,
+    pub statement: Statement,
+    pub assumptions: Vec<Assumption>,
+    pub steps: Vec<Step>,
+}
+
+/// The rule name of a step that cites lemma `name`.
+pub fn lemma_rule(name: &str) -> String {
+    format!("lemma {name}")
+}
+
+/// The lemma name of a `lemma NAME` step.
+pub fn lemma_name(rule: &str) -> Option<&str> {
+    rule.strip_prefix("lemma ")
 }
 
 /// An intermediate fact and its proof (a chain from its left side to its
@@ -130,6 +163,12 @@ pub const MAX_HEIGHT: usize = crate::syntax::MAX_HEIGHT;
 /// from `statement.lhs` to `statement.rhs`.
 pub fn check(proof: &Proof) -> Result<(), KernelError> {
     let whole = |message: String| KernelError { step: 0, message };
+    let lemma_exprs = proof.lemmas.iter().flat_map(|l| {
+        [&l.statement.lhs, &l.statement.rhs]
+            .into_iter()
+            .chain(l.assumptions.iter().map(|a| &a.expr))
+            .chain(l.steps.iter().map(|s| &s.expr))
+    });
     for e in [&proof.statement.lhs, &proof.statement.rhs]
         .into_iter()
         .chain(proof.assumptions.iter().map(|a| &a.expr))
@@ -140,6 +179,7 @@ pub fn check(proof: &Proof) -> Result<(), KernelError> {
                 .into_iter()
                 .chain(h.steps.iter().map(|s| &s.expr))
         }))
+        .chain(lemma_exprs)
     {
         if e.nesting() > MAX_DEPTH {
             return Err(whole(format!(
@@ -163,6 +203,7 @@ pub fn check(proof: &Proof) -> Result<(), KernelError> {
     {
         defs.check_uses(e).map_err(whole)?;
     }
+    check_lemmas(&proof.lemmas, &defs).map_err(whole)?;
     // Signs are decided on the full inlining: the assumptions mean theirs,
     // and a side condition about `var + eps` is about var's definition.
     let assumptions: Vec<Assumption> = proof
@@ -190,6 +231,7 @@ pub fn check(proof: &Proof) -> Result<(), KernelError> {
         facts: &facts,
         checks: &checks,
         defs: &defs,
+        lemmas: &proof.lemmas,
     };
     for (h, have) in proof.haves.iter().enumerate() {
         let at = |step: usize, message: String| KernelError {
@@ -210,11 +252,184 @@ pub fn check(proof: &Proof) -> Result<(), KernelError> {
         .map_err(|(step, message)| KernelError { step, message })
 }
 
+/// Each lemma in order: a one-word name listed once, a statement that
+/// mentions none of the certificate's defined names, and a chain checked
+/// under its own assumptions alone, citing only the lemmas before it (so
+/// no lemma cites itself, directly or through another).
+fn check_lemmas(lemmas: &[Lemma], defs: &Definitions<'_>) -> Result<(), String> {
+    let no_definitions = Definitions::new(&[])?;
+    for (k, lemma) in lemmas.iter().enumerate() {
+        let at = |m: String| format!("lemma {}: {m}", lemma.name);
+        if lemma.name.is_empty() || lemma.name.chars().any(char::is_whitespace) {
+            return Err(format!("lemma name {:?} is not one word", lemma.name));
+        }
+        if lemmas[..k].iter().any(|l| l.name == lemma.name) {
+            return Err(at("listed twice".into()));
+        }
+        let sig = Signature::of(lemma).map_err(at)?;
+        if let Some(name) = sig
+            .symbols
+            .keys()
+            .find(|n| defs.by_name.contains_key(n.as_str()))
+        {
+            return Err(at(format!(
+                "its statement mentions `{name}`, a name the certificate defines"
+            )));
+        }
+        let facts = Facts::new(&lemma.assumptions);
+        let checks = sign::field_checks(&facts);
+        let ctx = StepContext {
+            facts: &facts,
+            checks: &checks,
+            defs: &no_definitions,
+            lemmas: &lemmas[..k],
+        };
+        chain(&lemma.statement, &lemma.steps, &[], &ctx).map_err(|(step, m)| {
+            if step == 0 {
+                at(m)
+            } else {
+                at(format!("step {step}: {m}"))
+            }
+        })?;
+    }
+    Ok(())
+}
+
+/// What a lemma quantifies over: its symbols (each with the one list of
+/// axes it is used with) and its axes, free or bound, in its statement and
+/// assumptions. No name is both.
+struct Signature {
+    symbols: BTreeMap<String, Vec<String>>,
+    axes: BTreeSet<String>,
+}
+
+impl Signature {
+    fn of(lemma: &Lemma) -> Result<Signature, String> {
+        let mut syms = BTreeSet::new();
+        let mut axes = BTreeSet::new();
+        for e in [&lemma.statement.lhs, &lemma.statement.rhs]
+            .into_iter()
+            .chain(lemma.assumptions.iter().map(|a| &a.expr))
+        {
+            e.symbols(&mut syms);
+            e.all_axes(&mut axes);
+        }
+        let mut symbols = BTreeMap::new();
+        for s in syms {
+            if let Some(other) = symbols.insert(s.name.clone(), s.axes.clone()) {
+                return Err(format!(
+                    "`{}` is used with axes [{}] and [{}]",
+                    s.name,
+                    other.join(","),
+                    s.axes.join(",")
+                ));
+            }
+        }
+        if let Some(name) = symbols.keys().find(|n| axes.contains(*n)) {
+            return Err(format!("`{name}` names both a symbol and an axis"));
+        }
+        Ok(Signature { symbols, axes })
+    }
+}
+
+/// A lemma's statement and assumptions under a substitution (see
+/// [`Lemma`]), or why the substitution is not an instance.
+pub fn instantiate(lemma: &Lemma, subst: &Subst) -> Result<(Statement, Vec<Assumption>), String> {
+    let sig = Signature::of(lemma)?;
+    let mut axes: BTreeMap<&str, &str> = BTreeMap::new();
+    let mut exprs: BTreeMap<&str, &Expr> = BTreeMap::new();
+    for (key, b) in subst {
+        match b {
+            Binding::Axes(a) if sig.axes.contains(key) => match a.as_slice() {
+                [one] if !one.is_empty() && !one.starts_with('?') => {
+                    axes.insert(key, one);
+                }
+                _ => return Err(format!("axis `{key}` must be renamed to one axis")),
+            },
+            Binding::Expr(e) if sig.symbols.contains_key(key) => {
+                if !e.is_ground() {
+                    return Err(format!("the expression for `{key}` has a pattern variable"));
+                }
+                exprs.insert(key, e);
+            }
+            _ => {
+                return Err(format!(
+                    "`{key}` is not a symbol of the lemma given an expression, nor an axis given an axis"
+                ))
+            }
+        }
+    }
+    if let Some(a) = sig.axes.iter().find(|a| !axes.contains_key(a.as_str())) {
+        return Err(format!("the substitution does not rename axis `{a}`"));
+    }
+    if let Some(s) = sig.symbols.keys().find(|s| !exprs.contains_key(s.as_str())) {
+        return Err(format!("the substitution gives no expression for `{s}`"));
+    }
+    let images: BTreeSet<&str> = axes.values().copied().collect();
+    if images.len() != axes.len() {
+        return Err("the axis renaming is not one-to-one".into());
+    }
+    for (name, own) in &sig.symbols {
+        let allowed: BTreeSet<&str> = own.iter().map(|a| axes[a.as_str()]).collect();
+        if let Some(a) = exprs[name.as_str()]
+            .free_axes()
+            .into_iter()
+            .find(|a| images.contains(a.as_str()) && !allowed.contains(a.as_str()))
+        {
+            return Err(format!(
+                "the expression for `{name}` varies along `{a}`, which the lemma uses \
+                 otherwise (it may vary along [{}] and axes the lemma does not mention)",
+                allowed.into_iter().collect::<Vec<_>>().join(",")
+            ));
+        }
+    }
+    let inst = |e: &Expr| rename(e, &axes, &exprs);
+    Ok((
+        Statement {
+            lhs: inst(&lemma.statement.lhs),
+            rhs: inst(&lemma.statement.rhs),
+        },
+        lemma
+            .assumptions
+            .iter()
+            .map(|a| Assumption {
+                expr: inst(&a.expr),
+                rel: a.rel,
+            })
+            .collect(),
+    ))
+}
+
+/// `e` with its axes renamed and its symbols replaced (both total on `e`'s
+/// signature).
+fn rename(e: &Expr, axes: &BTreeMap<&str, &str>, exprs: &BTreeMap<&str, &Expr>) -> Expr {
+    let b = |x: &Expr| Box::new(rename(x, axes, exprs));
+    match e {
+        Expr::Sym(s) => exprs[s.name.as_str()].clone(),
+        Expr::Num(_) | Expr::PVar(_) => e.clone(),
+        Expr::Neg(a) => Expr::Neg(b(a)),
+        Expr::Sqrt(a) => Expr::Sqrt(b(a)),
+        Expr::Add(x, y) => Expr::Add(b(x), b(y)),
+        Expr::Sub(x, y) => Expr::Sub(b(x), b(y)),
+        Expr::Mul(x, y) => Expr::Mul(b(x), b(y)),
+        Expr::Div(x, y) => Expr::Div(b(x), b(y)),
+        Expr::Pow(x, y) => Expr::Pow(b(x), b(y)),
+        Expr::Reduce(op, over, body) => {
+            let mut renamed: Vec<String> =
+                over.iter().map(|a| axes[a.as_str()].to_string()).collect();
+            renamed.sort();
+            Expr::Reduce(*op, renamed, b(body))
+        }
+    }
+}
+
 /// What every step of one proof is checked against.
 struct StepContext<'a, 'f> {
     facts: &'a Facts,
     checks: &'a ring::FieldChecks<'f>,
     defs: &'a Definitions<'a>,
+    /// The lemmas this chain may cite.
+    lemmas: &'a [Lemma],
 }
 
 /// A chain of steps from `statement.lhs` to `statement.rhs`, citing
@@ -416,6 +631,40 @@ fn check_step(
         } else {
             Err(format!("the step is not an instance of have {k}"))
         };
+    }
+    if let Some(name) = lemma_name(&step.rule) {
+        let lemma = ctx.lemmas.iter().find(|l| l.name == name).ok_or_else(|| {
+            format!("lemma `{name}` is not among the lemmas listed before this step")
+        })?;
+        let subst = step
+            .subst
+            .as_ref()
+            .ok_or_else(|| format!("a lemma step needs its substitution (lemma `{name}`)"))?;
+        let (inst, conditions) =
+            instantiate(lemma, subst).map_err(|m| format!("lemma `{name}`: {m}"))?;
+        let (from, to) = match step.direction {
+            Direction::Forward => (&inst.lhs, &inst.rhs),
+            Direction::Backward => (&inst.rhs, &inst.lhs),
+        };
+        if old != from || new != to {
+            return Err(format!("the step is not this instance of lemma `{name}`"));
+        }
+        for a in &conditions {
+            let e = defs.inline(&a.expr);
+            let ok = match a.rel {
+                crate::ir::Rel::Gt => sign::is_pos(&e, facts),
+                crate::ir::Rel::Ge => sign::is_nonneg(&e, facts),
+                crate::ir::Rel::Ne => sign::is_nonzero(&e, facts),
+            };
+            if !ok {
+                return Err(format!(
+                    "lemma `{name}`: its assumption {} {} 0 is not established here",
+                    crate::syntax::print(&a.expr),
+                    a.rel.as_str()
+                ));
+            }
+        }
+        return Ok(());
     }
     if let Some(name) = def_name(&step.rule) {
         if step.subst.as_ref().is_some_and(|s| !s.is_empty()) {

@@ -15,6 +15,7 @@ pub mod higher;
 pub mod ir;
 pub mod junit;
 pub mod kernel;
+pub mod lemma;
 pub mod library;
 pub mod models;
 pub mod named;

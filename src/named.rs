@@ -17,6 +17,15 @@ const MAX_UNFOLDED_SIZE: usize = 20_000;
 /// Ordered definitions `name := body`.
 type Definitions = Vec<(Symbol, Expr)>;
 
+/// The facts a proof over names starts from: the haves, each shortened
+/// name with its have's 1-based index and form, and the lemmas the haves
+/// cite.
+type StartingFacts = (
+    Vec<kernel::Have>,
+    Vec<(String, usize, Expr)>,
+    Vec<kernel::Lemma>,
+);
+
 /// Most reductions tried as vanishing facts in one proof.
 const MAX_VANISHING_TRIES: usize = 32;
 
@@ -46,7 +55,7 @@ pub fn by_names(
     assumptions: &[Assumption],
 ) -> Option<Proof> {
     let definitions = used_definitions(lhs, rhs, all);
-    let (haves, shorter) = facts(&definitions, assumptions);
+    let (haves, shorter, lemmas) = facts(&definitions, assumptions);
     let unfolds: Vec<Unfold<'_>> = definitions
         .iter()
         .map(
@@ -74,6 +83,7 @@ pub fn by_names(
         steps,
         definitions,
         haves,
+        lemmas,
     };
     kernel::check(&proof).is_ok().then_some(proof)
 }
@@ -95,7 +105,7 @@ pub fn vanishing(
         .into_iter()
         .take(MAX_VANISHING_TRIES)
         .filter_map(|r| {
-            let (steps, definitions) = zero_chain(r, all, assumptions)?;
+            let (steps, definitions, lemmas) = zero_chain(r, all, assumptions)?;
             let proof = Proof {
                 statement: Statement {
                     lhs: r.clone(),
@@ -105,6 +115,7 @@ pub fn vanishing(
                 steps,
                 definitions,
                 haves: Vec::new(),
+                lemmas,
             };
             kernel::check(&proof).is_ok().then(|| (r.clone(), proof))
         })
@@ -117,13 +128,15 @@ pub fn vanishing(
 const MAX_ZERO_UNFOLDS: usize = 3;
 
 /// A short chain from `r` to 0: unfold the latest name in `r` (every
-/// occurrence), then try one normal-form step; at most
-/// [`MAX_ZERO_UNFOLDS`] names.
+/// occurrence), then cite a library lemma that says the reduction is zero
+/// (`centred-sum-zero`), else try one normal-form step; at most
+/// [`MAX_ZERO_UNFOLDS`] names. Returns the steps, the definitions they
+/// unfold and the lemmas they cite.
 fn zero_chain(
     r: &Expr,
     definitions: &[(Symbol, Expr)],
     assumptions: &[Assumption],
-) -> Option<(Vec<Step>, Definitions)> {
+) -> Option<(Vec<Step>, Definitions, Vec<kernel::Lemma>)> {
     let zero = Expr::num(0);
     let mut steps: Vec<Step> = Vec::new();
     let mut unfolded: Vec<&(Symbol, Expr)> = Vec::new();
@@ -160,9 +173,13 @@ fn zero_chain(
             .cloned()
             .collect();
         own.dedup_by(|a, b| a.0 == b.0);
+        if let Some((step, lemma)) = crate::lemma::cite(&next, &[], crate::lemma::vanishing()) {
+            steps.push(step);
+            return Some((steps, own, vec![lemma.clone()]));
+        }
         if let Some(close) = closing_with(&next, &zero, &own, assumptions, &["ring", "linear"]) {
             steps.extend(close);
-            return Some((steps, own));
+            return Some((steps, own, Vec::new()));
         }
     }
     None
@@ -174,11 +191,9 @@ const MAX_ZERO_SIZE: usize = 200;
 /// The facts a proof over `definitions` starts from: vanishing reductions,
 /// then shorter forms of the definitions that contain them. Returns the
 /// haves and, for each shortened name, its have's 1-based index and form.
-fn facts(
-    definitions: &[(Symbol, Expr)],
-    assumptions: &[Assumption],
-) -> (Vec<kernel::Have>, Vec<(String, usize, Expr)>) {
+fn facts(definitions: &[(Symbol, Expr)], assumptions: &[Assumption]) -> StartingFacts {
     let mut haves: Vec<kernel::Have> = Vec::new();
+    let mut lemmas: Vec<kernel::Lemma> = Vec::new();
     let mut tried: BTreeSet<Expr> = BTreeSet::new();
     let mut shorter = Vec::new();
     for (s, body) in definitions {
@@ -194,7 +209,12 @@ fn facts(
                 continue;
             }
             let zero = Expr::num(0);
-            if let Some((steps, _)) = zero_chain(r, definitions, assumptions) {
+            if let Some((steps, _, used)) = zero_chain(r, definitions, assumptions) {
+                for l in used {
+                    if !lemmas.iter().any(|k| k.name == l.name) {
+                        lemmas.push(l);
+                    }
+                }
                 haves.push(kernel::Have {
                     statement: Statement {
                         lhs: r.clone(),
@@ -263,6 +283,7 @@ fn facts(
             steps: haves[k].steps.clone(),
             definitions: definitions.to_vec(),
             haves: haves[..k].to_vec(),
+            lemmas: lemmas.clone(),
         };
         if kernel::check(&probe).is_err() {
             ok = k;
@@ -271,7 +292,12 @@ fn facts(
     }
     haves.truncate(ok);
     shorter.retain(|(_, k, _)| *k <= ok);
-    (haves, shorter)
+    // Only the lemmas the kept haves cite travel with the proof.
+    lemmas.retain(|l| {
+        let rule = kernel::lemma_rule(&l.name);
+        haves.iter().any(|h| h.steps.iter().any(|s| s.rule == rule))
+    });
+    (haves, shorter, lemmas)
 }
 
 /// The chain from `lhs` to `rhs`: unfold the latest-defined name that
@@ -486,6 +512,7 @@ fn closing_with(
             steps: vec![step.clone()],
             definitions: definitions.to_vec(),
             haves: Vec::new(),
+            lemmas: Vec::new(),
         };
         if kernel::check(&proof).is_ok() {
             return Some(vec![step]);

@@ -841,6 +841,7 @@ fn search_until(
             steps: vec![],
             definitions: Vec::new(),
             haves: Vec::new(),
+            lemmas: Vec::new(),
         };
         return (Ok(proof), stats);
     }
@@ -975,6 +976,7 @@ impl Steps<'_> {
             steps: vec![step.clone()],
             definitions: Vec::new(),
             haves: Vec::new(),
+            lemmas: Vec::new(),
         };
         kernel::check(&one).is_ok()
     }
@@ -986,6 +988,7 @@ impl Steps<'_> {
             steps,
             definitions: Vec::new(),
             haves: Vec::new(),
+            lemmas: Vec::new(),
         }
     }
 
@@ -1383,6 +1386,7 @@ pub fn by_normal_form(stmt: &Statement, assumptions: &[Assumption]) -> Option<Pr
             steps,
             definitions: Vec::new(),
             haves: Vec::new(),
+            lemmas: Vec::new(),
         };
         if kernel::check(&proof).is_ok() {
             return Some(proof);
@@ -1421,6 +1425,7 @@ fn by_contradiction(stmt: &Statement, assumptions: &[Assumption]) -> Option<Proo
         ],
         definitions: Vec::new(),
         haves: Vec::new(),
+        lemmas: Vec::new(),
     };
     kernel::check(&proof).is_ok().then_some(proof)
 }
@@ -1517,6 +1522,7 @@ fn polish(proof: &Proof, until: Instant) -> Proof {
         steps,
         definitions: proof.definitions.clone(),
         haves: proof.haves.clone(),
+        lemmas: proof.lemmas.clone(),
     }
 }
 

@@ -24,6 +24,8 @@ pub const BAD_INPUT: i32 = 2;
 pub const UNKNOWN: i32 = 3;
 /// A panic inside bnproof (Rust's own exit code for a panicking program).
 pub const INTERNAL: i32 = 101;
+/// Standard output closed by its reader (128 + SIGPIPE).
+pub const BROKEN_PIPE: i32 = 141;
 
 #[derive(Parser)]
 #[command(
@@ -268,6 +270,22 @@ pub fn main() -> i32 {
             return code;
         }
     };
+    // A reader that closes the pipe early (`| head`) is not a bug: stop
+    // quietly with the shell's code for a broken pipe (128 + SIGPIPE), as a
+    // C tool would, instead of a backtrace.
+    let default_hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let msg = info
+            .payload()
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| info.payload().downcast_ref::<&str>().copied())
+            .unwrap_or("");
+        if msg.contains("failed printing to stdout") && msg.contains("Broken pipe") {
+            std::process::exit(BROKEN_PIPE);
+        }
+        default_hook(info);
+    }));
     // Deep but legal inputs recurse; give them room.
     let worker = std::thread::Builder::new()
         .stack_size(256 << 20)
@@ -633,6 +651,21 @@ fn check_proof_cmd(file: &str) -> i32 {
                     for (s, b) in &p.definitions {
                         println!("    {}", cert::definition_text(s, b));
                     }
+                }
+                for l in &p.lemmas {
+                    let a: Vec<String> = l.assumptions.iter().map(|a| a.to_string()).collect();
+                    println!(
+                        "  lemma {}: {} = {}{} ({} steps checked)",
+                        l.name,
+                        syntax::print(&l.statement.lhs),
+                        syntax::print(&l.statement.rhs),
+                        if a.is_empty() {
+                            String::new()
+                        } else {
+                            format!(" assuming {}", a.join(", "))
+                        },
+                        l.steps.len()
+                    );
                 }
             }
             Err(e) => {

@@ -129,17 +129,47 @@ pub(crate) fn rule_why(name: &str) -> &'static str {
     if crate::kernel::have_index(name).is_some() {
         return "the fact of that number, proved above";
     }
+    if crate::kernel::lemma_name(name).is_some() {
+        return "an instance of the lemma of that name, proved above";
+    }
     match crate::rules::get(name) {
         Some(r) => r.why,
         None => crate::rules::normal_form_step(name).unwrap_or("unknown rule"),
     }
 }
 
-/// The rules a proof uses (its haves' too), each once, in order of first
-/// use.
+/// A lemma instance's axis renamings (`("i", "n")`) and symbol
+/// replacements (`("x", x[n])`).
+type Instance<'a> = (Vec<(&'a str, &'a str)>, Vec<(&'a str, &'a crate::ir::Expr)>);
+
+/// A lemma step's substitution, axes first.
+pub(crate) fn lemma_instance(subst: &crate::rules::Subst) -> Instance<'_> {
+    let mut axes = Vec::new();
+    let mut exprs = Vec::new();
+    for (k, b) in subst {
+        match b {
+            crate::rules::Binding::Axes(a) => {
+                if let [one] = a.as_slice() {
+                    axes.push((k.as_str(), one.as_str()));
+                }
+            }
+            crate::rules::Binding::Expr(e) => exprs.push((k.as_str(), e)),
+        }
+    }
+    (axes, exprs)
+}
+
+/// The rules a proof uses (its lemmas' and haves' too), each once, in
+/// order of first use.
 pub(crate) fn used_rules(p: &crate::kernel::Proof) -> Vec<&str> {
     let mut used: Vec<&str> = Vec::new();
-    for s in p.haves.iter().flat_map(|h| &h.steps).chain(&p.steps) {
+    for s in p
+        .lemmas
+        .iter()
+        .flat_map(|l| &l.steps)
+        .chain(p.haves.iter().flat_map(|h| &h.steps))
+        .chain(&p.steps)
+    {
         if !used.contains(&s.rule.as_str()) {
             used.push(&s.rule);
         }

@@ -79,6 +79,21 @@ pub fn proof<W: Write>(page: &mut Page<'_, W>, p: &Proof, n: &Notation) -> fmt::
             })
             .collect()
     };
+    for lemma in &p.lemmas {
+        let mut spans = vec![
+            Span::Strong(format!("Lemma {}.", lemma.name)),
+            Span::text(" "),
+            Span::Math(equation(&lemma.statement.lhs, &lemma.statement.rhs, n)),
+        ];
+        if !lemma.assumptions.is_empty() {
+            spans.push(Span::text(" assuming "));
+            spans.extend(math_list(
+                lemma.assumptions.iter().map(|a| assumption(a, n)).collect(),
+            ));
+        }
+        page.para(&spans)?;
+        page.calc(&layout(&lemma.statement.lhs, n), &chain(&lemma.steps))?;
+    }
     for (k, have) in p.haves.iter().enumerate() {
         page.para(&[
             Span::Strong(format!("have {}.", k + 1)),
@@ -117,6 +132,16 @@ fn step_label(rule: &str, dir: Direction, subst: Option<&rules::Subst>, n: &Nota
                 spans.push(Span::text(", "));
                 spans.append(&mut c);
             }
+        }
+    }
+    if let (Some(_), Some(subst)) = (crate::kernel::lemma_name(rule), subst) {
+        let (axes, exprs) = super::lemma_instance(subst);
+        for (k, a) in axes {
+            spans.push(Span::text(format!(", {k} := {a}")));
+        }
+        for (k, e) in exprs {
+            spans.push(Span::text(format!(", {k} := ")));
+            spans.push(Span::Math(layout(e, n)));
         }
     }
     spans

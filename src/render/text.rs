@@ -41,6 +41,24 @@ pub fn proof_text(out: &mut impl Write, proof: &Proof) -> fmt::Result {
             syntax::print(body)
         )?;
     }
+    for lemma in &proof.lemmas {
+        writeln!(
+            out,
+            "lemma     {} = {}   ({})",
+            syntax::print(&lemma.statement.lhs),
+            syntax::print(&lemma.statement.rhs),
+            lemma.name
+        )?;
+        if !lemma.assumptions.is_empty() {
+            let a: Vec<String> = lemma
+                .assumptions
+                .iter()
+                .map(cert::assumption_text)
+                .collect();
+            writeln!(out, "  assuming  {}", a.join(", "))?;
+        }
+        chain_text(out, &lemma.statement.lhs, &lemma.steps, "    ")?;
+    }
     for (k, have) in proof.haves.iter().enumerate() {
         writeln!(
             out,
@@ -120,6 +138,15 @@ fn step_label(rule: &str, dir: Direction, subst: Option<&rules::Subst>) -> Strin
         if !conds.is_empty() {
             s.push_str(", ");
             s.push_str(&conds.join(", "));
+        }
+    }
+    if let (Some(_), Some(subst)) = (crate::kernel::lemma_name(rule), subst) {
+        let (axes, exprs) = super::lemma_instance(subst);
+        for (k, a) in axes {
+            s.push_str(&format!(", {k} := {a}"));
+        }
+        for (k, e) in exprs {
+            s.push_str(&format!(", {k} := {}", syntax::print(e)));
         }
     }
     s

@@ -124,6 +124,7 @@ fn unsound_steps_are_rejected() {
         assumptions: vec![],
         definitions: Vec::new(),
         haves: Vec::new(),
+        lemmas: Vec::new(),
         steps: vec![kernel::Step {
             expr: Expr::num(1),
             rule: "div-self".into(),
@@ -140,6 +141,7 @@ fn unsound_steps_are_rejected() {
         assumptions: vec![],
         definitions: Vec::new(),
         haves: Vec::new(),
+        lemmas: Vec::new(),
         steps: vec![kernel::Step {
             expr: stmt.rhs.clone(),
             rule: "mean-const".into(),
@@ -156,6 +158,7 @@ fn unsound_steps_are_rejected() {
         assumptions: vec![],
         definitions: Vec::new(),
         haves: Vec::new(),
+        lemmas: Vec::new(),
         steps: vec![kernel::Step {
             expr: stmt.rhs.clone(),
             rule: "ring".into(),
@@ -294,6 +297,7 @@ fn one_step(stmt: &str, assume: &[&str], rule: &str) -> Proof {
             .collect(),
         definitions: Vec::new(),
         haves: Vec::new(),
+        lemmas: Vec::new(),
         steps: vec![kernel::Step {
             expr: s.rhs.clone(),
             rule: rule.into(),
@@ -494,4 +498,261 @@ fn long_chains_are_one_level_of_nesting() {
         })
         .unwrap();
     run.join().unwrap();
+}
+
+fn lemma_of(name: &str, stmt: &str, assume: &[&str]) -> kernel::Lemma {
+    let p = proof_of(stmt, assume);
+    kernel::Lemma {
+        name: name.into(),
+        statement: p.statement,
+        assumptions: p.assumptions,
+        steps: p.steps,
+    }
+}
+
+/// A one-step proof of `stmt` citing `lemma` under `subst` (axes as
+/// `"[n]"`, symbols as expressions), carrying `lemmas`.
+fn citing(
+    stmt: &str,
+    assume: &[&str],
+    lemma: &str,
+    subst: &[(&str, &str)],
+    lemmas: Vec<kernel::Lemma>,
+) -> Proof {
+    let mut p = one_step(stmt, assume, &kernel::lemma_rule(lemma));
+    p.steps[0].subst = Some(
+        subst
+            .iter()
+            .map(|(k, v)| {
+                let b = match v.strip_prefix('[').and_then(|v| v.strip_suffix(']')) {
+                    Some(a) => bnproof::rules::Binding::Axes(vec![a.to_string()]),
+                    None => bnproof::rules::Binding::Expr(syntax::parse_expr(v).unwrap()),
+                };
+                (k.to_string(), b)
+            })
+            .collect(),
+    );
+    p.lemmas = lemmas;
+    p
+}
+
+fn rejected_for(p: &Proof, why: &str) {
+    let e = rejected(p);
+    assert!(
+        e.message.contains(why),
+        "rejected for another reason than {why:?}: {e}"
+    );
+}
+
+#[test]
+fn lemmas_are_cited_only_as_sound_instances() {
+    let shift = lemma_of("variance-shift", "var[i](x[i] + c) = var[i](x[i])", &[]);
+    let ok = |stmt: &str, subst: &[(&str, &str)]| {
+        let p = citing(stmt, &[], "variance-shift", subst, vec![shift.clone()]);
+        kernel::check(&p).unwrap_or_else(|e| panic!("{stmt}: {e}"));
+    };
+    // A constant shift, and a shift along an axis the lemma does not
+    // mention (true for every k), are instances.
+    ok(
+        "var[n](h[n,k] + b) = var[n](h[n,k])",
+        &[("i", "[n]"), ("x", "h[n,k]"), ("c", "b")],
+    );
+    ok(
+        "var[n](h[n] + y[k]) = var[n](h[n])",
+        &[("i", "[n]"), ("x", "h[n]"), ("c", "y[k]")],
+    );
+    // c := x[n] with i := n would capture n: var(2x) = var(x) is false.
+    let p = citing(
+        "var[n](x[n] + x[n]) = var[n](x[n])",
+        &[],
+        "variance-shift",
+        &[("i", "[n]"), ("x", "x[n]"), ("c", "x[n]")],
+        vec![shift.clone()],
+    );
+    rejected_for(&p, "varies along `n`");
+    // A substitution that misses a symbol, names something else, or maps
+    // an axis to an expression.
+    for (subst, why) in [
+        (vec![("i", "[n]"), ("x", "h[n]")], "no expression for `c`"),
+        (
+            vec![("i", "[n]"), ("x", "h[n]"), ("c", "b"), ("z", "b")],
+            "`z` is not a symbol",
+        ),
+        (
+            vec![("i", "n"), ("x", "h[n]"), ("c", "b")],
+            "`i` is not a symbol",
+        ),
+    ] {
+        let p = citing(
+            "var[n](h[n] + b) = var[n](h[n])",
+            &[],
+            "variance-shift",
+            &subst,
+            vec![shift.clone()],
+        );
+        rejected_for(&p, why);
+    }
+    // The statement must be exactly the instance.
+    let p = citing(
+        "var[n](h[n] + b) = var[n](h[n]) + 1",
+        &[],
+        "variance-shift",
+        &[("i", "[n]"), ("x", "h[n]"), ("c", "b")],
+        vec![shift.clone()],
+    );
+    rejected_for(&p, "not this instance");
+    // A renaming that merges two axes is not an instance:
+    // sum_n sum_n x y = N Σ x y, not (Σ x)(Σ y).
+    let split = lemma_of(
+        "sum-split",
+        "sum[i](sum[j](x[i] * y[j])) = sum[i](x[i]) * sum[j](y[j])",
+        &[],
+    );
+    let p = citing(
+        "sum[n](sum[n](x[n] * y[n])) = sum[n](x[n]) * sum[n](y[n])",
+        &[],
+        "sum-split",
+        &[("i", "[n]"), ("j", "[n]"), ("x", "x[n]"), ("y", "y[n]")],
+        vec![split],
+    );
+    rejected_for(&p, "not one-to-one");
+    // A lemma's assumptions are re-established where it is cited.
+    let root = lemma_of("sqrt-of-square", "sqrt(a^2) = a", &["a >= 0"]);
+    let p = citing(
+        "sqrt(b^2) = b",
+        &[],
+        "sqrt-of-square",
+        &[("a", "b")],
+        vec![root.clone()],
+    );
+    rejected_for(&p, "is not established");
+    let p = citing(
+        "sqrt(b^2) = b",
+        &["b >= 0"],
+        "sqrt-of-square",
+        &[("a", "b")],
+        vec![root],
+    );
+    kernel::check(&p).unwrap();
+}
+
+#[test]
+fn lemma_proofs_and_citations_are_checked() {
+    let lemma = lemma_of("centred", "sum[i](x[i] - mean[i](x[i])) = 0", &[]);
+    let cite = |lemmas: Vec<kernel::Lemma>| {
+        citing(
+            "sum[n](h[n] - mean[n](h[n])) = 0",
+            &[],
+            "centred",
+            &[("i", "[n]"), ("x", "h[n]")],
+            lemmas,
+        )
+    };
+    kernel::check(&cite(vec![lemma.clone()])).unwrap();
+    // Not listed at all.
+    rejected_for(&cite(Vec::new()), "not among the lemmas");
+    // Its proof altered: the last step claims another result.
+    let mut bad = lemma.clone();
+    let last = bad.steps.len() - 1;
+    bad.steps[last].expr = Expr::num(1);
+    rejected_for(&cite(vec![bad]), "lemma centred");
+    // Its statement altered: the proof no longer ends there.
+    let mut bad = lemma.clone();
+    bad.statement.rhs = Expr::num(1);
+    rejected_for(&cite(vec![bad]), "lemma centred");
+    // A lemma proved by citing itself.
+    let mut selfish = lemma.clone();
+    selfish.steps = cite(vec![]).steps;
+    selfish.steps[0].subst = Some(
+        [
+            (
+                "i".to_string(),
+                bnproof::rules::Binding::Axes(vec!["i".into()]),
+            ),
+            (
+                "x".to_string(),
+                bnproof::rules::Binding::Expr(syntax::parse_expr("x[i]").unwrap()),
+            ),
+        ]
+        .into_iter()
+        .collect(),
+    );
+    selfish.steps[0].expr = Expr::num(0);
+    rejected_for(&cite(vec![selfish.clone()]), "not among the lemmas");
+    // Two lemmas citing each other.
+    let mut a = selfish.clone();
+    a.name = "a".into();
+    a.steps[0].rule = kernel::lemma_rule("b");
+    let mut b = selfish.clone();
+    b.name = "b".into();
+    b.steps[0].rule = kernel::lemma_rule("a");
+    let mut p = cite(vec![a, b]);
+    p.steps[0].rule = kernel::lemma_rule("b");
+    rejected_for(&p, "not among the lemmas");
+    // Listed twice, or named with a space.
+    rejected_for(&cite(vec![lemma.clone(), lemma.clone()]), "listed twice");
+    let mut spaced = lemma.clone();
+    spaced.name = "two words".into();
+    rejected_for(&cite(vec![spaced]), "not one word");
+    // A lemma mentioning a name the certificate defines.
+    let mut p = cite(vec![lemma.clone()]);
+    p.definitions = vec![(
+        bnproof::ir::Symbol::new("x", ["i"]),
+        syntax::parse_expr("y[i]").unwrap(),
+    )];
+    rejected_for(&p, "a name the certificate defines");
+    // A lemma whose proof unfolds a definition (none are in its scope).
+    let mut p = cite(vec![lemma.clone()]);
+    p.definitions = vec![(
+        bnproof::ir::Symbol::new("w", Vec::<String>::new()),
+        Expr::num(0),
+    )];
+    p.lemmas[0].statement.lhs = syntax::parse_expr("w").unwrap();
+    p.lemmas[0].steps = vec![kernel::Step {
+        expr: Expr::num(0),
+        rule: kernel::def_rule("w"),
+        direction: Direction::Forward,
+        position: vec![],
+        subst: None,
+    }];
+    assert!(kernel::check(&p).is_err(), "a lemma unfolded a definition");
+}
+
+#[test]
+fn lemmas_in_derive_certificates_are_checked() {
+    use bnproof::cert::{check_certificate, Certificate};
+    let base = named_certificate();
+    assert!(
+        base.lemmas.iter().any(|l| l.name == "centred-sum-zero"),
+        "the vanishing σ²-path term cites centred-sum-zero"
+    );
+    check_certificate(&base).expect("the untouched certificate is valid");
+    let reject = |c: &Certificate, what: &str| {
+        let e = check_certificate(c).expect_err(what);
+        assert!(
+            e.0.contains("lemma"),
+            "{what}: rejected for another reason: {e}"
+        );
+    };
+    let k = base
+        .lemmas
+        .iter()
+        .position(|l| l.name == "centred-sum-zero")
+        .unwrap();
+    let mut c = base.clone();
+    let last = c.lemmas[k].steps.len() - 1;
+    c.lemmas[k].steps[last].expr = "1".into();
+    reject(&c, "altered lemma proof");
+    let mut c = base.clone();
+    c.lemmas[k].statement.rhs = "1".into();
+    reject(&c, "altered lemma statement");
+    let mut c = base.clone();
+    c.lemmas.clear();
+    reject(&c, "lemma removed");
+    // Version 1 cannot carry lemmas.
+    let mut c = base.clone();
+    c.version = 1;
+    c.definitions.clear();
+    c.haves.clear();
+    assert!(check_certificate(&c).is_err());
 }

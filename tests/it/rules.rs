@@ -168,6 +168,7 @@ fn every_rule_is_sound_on_random_exact_inputs() {
                 assumptions: assumptions.clone(),
                 definitions: Vec::new(),
                 haves: Vec::new(),
+                lemmas: Vec::new(),
                 steps: vec![Step {
                     expr: rhs.clone(),
                     rule: rule.name.into(),

@@ -512,6 +512,7 @@ fn bug_fubini_for_means_not_proved() {
             assumptions: vec![],
             definitions: Vec::new(),
             haves: Vec::new(),
+            lemmas: Vec::new(),
             steps: vec![kernel::Step {
                 expr: syntax::parse_expr(r).unwrap(),
                 rule: "linear".into(),
@@ -723,6 +724,7 @@ fn kernel_normal_form_steps_agree_with_evaluation() {
                 assumptions: assumptions.clone(),
                 definitions: Vec::new(),
                 haves: Vec::new(),
+                lemmas: Vec::new(),
                 steps: vec![kernel::Step {
                     expr: e2.clone(),
                     rule: rule.into(),
