@@ -21,7 +21,11 @@ const BROKEN = `<!DOCTYPE html><html><head><meta charset="utf-8"><title>broken</
 <p><math></math></p>
 <p><math style="display:inline"><mfrac><mi>a</mi><mi>b</mi></mfrac></math></p>
 <a href="missing.html">a dead link</a> <a href="#nowhere">a dead anchor</a>
+<math display="block"><mrow>${'<mi>x</mi><mo>+</mo>'.repeat(300)}<mi>x</mi></mrow></math>
 </body></html>`;
+
+// The widest a formula on a model page may be, in CSS px (the viewport).
+const MAX_WIDTH = 1200;
 
 /** Check one page; returns a list of problems and counts. */
 async function checkPage(context, file) {
@@ -42,7 +46,21 @@ async function checkPage(context, file) {
   const info = await page.evaluate(() => {
     const maths = [...document.querySelectorAll('math')].map((m) => {
       const r = m.getBoundingClientRect();
-      return { w: r.width, h: r.height, display: getComputedStyle(m).display };
+      // A displayed formula's box is as wide as the page; its content is
+      // what may overflow (and scroll): measure the children.
+      let left = Infinity;
+      let right = -Infinity;
+      for (const c of m.children) {
+        const q = c.getBoundingClientRect();
+        left = Math.min(left, q.left);
+        right = Math.max(right, q.right);
+      }
+      const ink = right > left ? right - left : 0;
+      const text = m.textContent.replace(/\s+/g, ' ').trim();
+      return {
+        w: r.width, h: r.height, ink, display: getComputedStyle(m).display,
+        text: text.length > 80 ? `${text.slice(0, 77)}...` : text,
+      };
     });
     const links = [...document.querySelectorAll('a[href]')].map((a) => ({
       href: a.getAttribute('href'),
@@ -54,14 +72,18 @@ async function checkPage(context, file) {
     });
     return { maths, links, graphs, title: document.title };
   });
+  const isModel = path.basename(file).startsWith('model-');
   info.maths.forEach((m, k) => {
     if (!(m.w > 0 && m.h > 0)) problems.push(`formula #${k + 1} has size ${m.w}×${m.h}`);
     // MathML Core gives <math> the display types "math" / "block math";
     // without MathML it would be a plain inline box.
     if (!m.display.includes('math')) problems.push(`formula #${k + 1} is not laid out as MathML (display: ${m.display})`);
+    if (isModel && m.ink > MAX_WIDTH) {
+      problems.push(`formula #${k + 1} is ${m.ink.toFixed(0)} px wide (over ${MAX_WIDTH}): ${m.text}`);
+    }
   });
   // Every model page carries its computational graph, drawn with a size.
-  if (path.basename(file).startsWith('model-')) {
+  if (isModel) {
     if (!info.graphs.some((g) => g.w > 0 && g.h > 0 && g.nodes > 0)) {
       problems.push(`graph figure missing or empty: ${JSON.stringify(info.graphs)}`);
     }
@@ -85,7 +107,7 @@ async function checkPage(context, file) {
       if (!html.includes(`id="${id}"`)) problems.push(`dead anchor: ${l.href}`);
     }
   }
-  const sizes = info.maths.map((m) => [m.w, m.h]);
+  const sizes = info.maths.map((m) => [m.ink, m.h]);
   return { page, problems, maths: info.maths.length, graphs: info.graphs.length, sizes, links: linksChecked };
 }
 
@@ -111,14 +133,15 @@ async function main() {
     fs.writeFileSync(brokenFile, BROKEN);
     const control = await checkPage(context, brokenFile);
     await control.page.close();
-    const mathProblems = control.problems.filter((p) => p.startsWith('formula'));
+    const wideProblems = control.problems.filter((p) => / px wide /.test(p));
+    const mathProblems = control.problems.filter((p) => p.startsWith('formula') && !wideProblems.includes(p));
     const linkProblems = control.problems.filter((p) => p.startsWith('dead'));
     const graphProblems = control.problems.filter((p) => p.startsWith('graph figure'));
-    if (mathProblems.length < 3 || linkProblems.length < 2 || graphProblems.length < 1) {
-      console.error('FAIL: the check accepted a page with broken MathML or dead links:', control.problems);
+    if (mathProblems.length < 3 || linkProblems.length < 2 || graphProblems.length < 1 || wideProblems.length < 1) {
+      console.error('FAIL: the check accepted a page with broken or too wide MathML or dead links:', control.problems);
       failed = true;
     } else {
-      console.log(`negative control rejected as it must be: ${control.problems.length} problems (${mathProblems.length} formulas, ${linkProblems.length} links, ${graphProblems.length} graph)`);
+      console.log(`negative control rejected as it must be: ${control.problems.length} problems (${mathProblems.length} formulas, ${wideProblems.length} too wide, ${linkProblems.length} links, ${graphProblems.length} graph)`);
     }
 
     const pages = fs.readdirSync(siteDir).filter((f) => f.endsWith('.html')).sort();
@@ -138,11 +161,14 @@ async function main() {
       maths += r.maths;
       graphs += r.graphs;
       links += r.links;
+      let pageMax = 0;
       for (const [w, h] of r.sizes) {
         minW = Math.min(minW, w);
         minH = Math.min(minH, h);
         maxW = Math.max(maxW, w);
+        pageMax = Math.max(pageMax, w);
       }
+      console.log(`${f}: ${r.maths} formulas, widest ${pageMax.toFixed(1)} px`);
       if (r.problems.length) {
         failed = true;
         errors += r.problems.length;

@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# Compiles bnproof's LaTeX output with pdfLaTeX and fails on any LaTeX error:
+# Compiles bnproof's LaTeX output with pdfLaTeX and fails on any LaTeX error,
+# or on a line or formula that sticks out of the text width (an `Overfull
+# \hbox` more than 10pt too wide in the log; the file and its widest box are named):
 # `derive batchnorm --format latex --proofs` (the acceptance case) and every
 # other model, the seed proof, a refutation, the theorem table and every
 # `explain` topic, each
@@ -35,6 +37,8 @@ for t in seed scale bn-backward; do
   $bin explain "$t" --format latex >"$dir/explain-$t.tex"
 done
 
+# How far a box may stick out of the text width before the check fails.
+MAX_OVERFULL_PT=10
 status=0
 for body in "$dir"/*.tex; do
   name=$(basename "$body" .tex)
@@ -50,8 +54,19 @@ for body in "$dir"/*.tex; do
 \\end{document}
 TEX
   if (cd "$dir" && pdflatex -interaction=nonstopmode -halt-on-error "doc-$name.tex" >/dev/null 2>&1); then
-    pages=$(grep -o 'Output written on .*([0-9]* pages\?' "$dir/doc-$name.log" | grep -o '([0-9]* page' | tr -dc 0-9)
-    echo "ok   $name: $pages page(s), $(grep -c '^!' "$dir/doc-$name.log" || true) errors"
+    log="$dir/doc-$name.log"
+    pages=$(grep -o 'Output written on .*([0-9]* pages\?' "$log" | grep -o '([0-9]* page' | tr -dc 0-9)
+    # `Overfull \hbox (12.3pt too wide) ...`: count them, find the widest.
+    overfull=$(grep -o 'Overfull \\hbox ([0-9.]*pt too wide)' "$log" | grep -o '[0-9.]*pt' | tr -d pt | sort -g || true)
+    boxes=$(printf '%s' "$overfull" | grep -c . || true)
+    worst=$(printf '%s' "$overfull" | tail -n 1)
+    if [ "$boxes" -gt 0 ] && awk -v w="$worst" -v max="$MAX_OVERFULL_PT" 'BEGIN { exit !(w > max) }'; then
+      echo "FAIL $name: $boxes overfull boxes, the widest ${worst}pt too wide (over ${MAX_OVERFULL_PT}pt):"
+      grep -F -A1 "(${worst}pt too wide)" "$log" | head -n 4 || true
+      status=1
+    else
+      echo "ok   $name: $pages page(s), $(grep -c '^!' "$log" || true) errors, $boxes overfull boxes${worst:+ (widest ${worst}pt)}"
+    fi
   else
     echo "FAIL $name: pdflatex reported an error:"
     grep -A3 '^!' "$dir/doc-$name.log" | head -n 20 || true

@@ -471,6 +471,8 @@ fn node_label(n: &Node, out: &mut Label, shift: Shift) {
             node_label(b, out, shift);
         }
         Node::Loss => out.push("ℓ", shift),
+        Node::Open => out.push("(", shift),
+        Node::Close => out.push(")", shift),
     }
 }
 

@@ -3,6 +3,7 @@
 //! command.
 
 use super::layout::{Node, Op, Reducer};
+use super::linebreak::{self, Line};
 use super::notation::{greek_latex, Glyph};
 use std::fmt::Write;
 
@@ -10,6 +11,18 @@ use std::fmt::Write;
 pub fn math(n: &Node) -> String {
     let mut s = String::new();
     write_node(n, &mut s);
+    s
+}
+
+/// One line of a broken formula ([`super::linebreak`]): indented by a
+/// `\quad` per level, its parentheses balanced with the invisible `\left.`
+/// and `\right.` where they open or close on another line.
+pub fn line(l: &Line) -> String {
+    let (open, closed_early) = linebreak::unbalanced(&l.node);
+    let mut s = r"\quad ".repeat(l.indent);
+    s.push_str(&r"\left.".repeat(closed_early));
+    write_node(&l.node, &mut s);
+    s.push_str(&r"\right.".repeat(open));
     s
 }
 
@@ -66,6 +79,8 @@ fn write_node(n: &Node, out: &mut String) {
             out.push('}');
         }
         Node::Loss => out.push_str(r"\ell "),
+        Node::Open => out.push_str(r"\left("),
+        Node::Close => out.push_str(r"\right)"),
         Node::Text(t) => {
             let _ = write!(out, r"\text{{{}}}", text(t));
         }
@@ -216,6 +231,7 @@ fn math_char(c: char) -> String {
         '∪' => r"\cup",
         '∘' => r"\circ",
         '±' => r"\pm",
+        '‖' => r"\|",
         c if c.is_ascii() => return c.to_string(),
         _ => "?",
     }

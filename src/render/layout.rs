@@ -57,6 +57,10 @@ pub enum Node {
     Loss,
     /// Words inside a formula.
     Text(String),
+    /// A parenthesis of a formula broken into lines
+    /// ([`super::linebreak`]): opened on one line, closed on a later one.
+    Open,
+    Close,
 }
 
 impl Node {

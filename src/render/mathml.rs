@@ -1,8 +1,10 @@
 //! Laid-out formulas as MathML Core (what browsers render natively, with no
 //! script): `mi`, `mn`, `mo`, `mrow`, `mfrac`, `msqrt`, `msub`, `msup`,
-//! `msubsup`, `munder`, `mover`, `mtext`.
+//! `msubsup`, `munder`, `mover`, `mtext`, `mtable` (a formula broken into
+//! lines), `mspace`.
 
 use super::layout::{Node, Op, Reducer};
+use super::linebreak::Line;
 use super::notation::Glyph;
 use std::fmt::Write;
 
@@ -16,6 +18,33 @@ pub fn math(n: &Node, block: bool) -> String {
     }
     write_node(n, &mut s);
     s.push_str("</math>");
+    s
+}
+
+/// A formula broken into lines ([`super::linebreak`]) as a `<math>` element:
+/// one line as it is, several as a table with a left-aligned row per line,
+/// each indented by an `em` per level (browsers do not honour
+/// `<mspace linebreak>`).
+pub fn math_lines(lines: &[Line], block: bool) -> String {
+    if let [one] = lines {
+        return math(&one.node, block);
+    }
+    let mut s = String::new();
+    s.push_str(if block {
+        r#"<math display="block">"#
+    } else {
+        "<math>"
+    });
+    s.push_str(r#"<mtable columnalign="left">"#);
+    for l in lines {
+        s.push_str(r#"<mtr><mtd style="text-align:left">"#);
+        if l.indent > 0 {
+            let _ = write!(s, r#"<mspace width="{}em"/>"#, l.indent);
+        }
+        write_node(&l.node, &mut s);
+        s.push_str("</mtd></mtr>");
+    }
+    s.push_str("</mtable></math>");
     s
 }
 
@@ -92,6 +121,8 @@ fn write_node(n: &Node, out: &mut String) {
             out.push_str("</mrow></mfrac>");
         }
         Node::Loss => out.push_str("<mi>ℓ</mi>"),
+        Node::Open => out.push_str("<mo>(</mo>"),
+        Node::Close => out.push_str("<mo>)</mo>"),
         Node::Text(t) => {
             let _ = write!(out, "<mtext>{}</mtext>", escape(t));
         }

@@ -6,6 +6,7 @@
 //!
 //! - [`notation`]: how names are drawn (Greek letters, hats, μ_B, σ²_B, ∂ℓ/∂y);
 //! - [`layout`]: an expression laid out once (precedence, fractions, roots);
+//! - [`linebreak`]: where a formula too wide for the page breaks into lines;
 //! - [`latex`] and [`mathml`]: the layout written as LaTeX or MathML;
 //! - [`page`]: a document vocabulary written in LaTeX, Markdown or HTML;
 //! - [`proof`], [`derivation`], [`theorems`]: what bnproof reports, as pages;
@@ -18,6 +19,7 @@ pub mod graph;
 pub mod html;
 pub mod latex;
 pub mod layout;
+pub mod linebreak;
 pub mod mathml;
 pub mod notation;
 pub mod page;
