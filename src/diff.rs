@@ -735,7 +735,7 @@ impl Back<'_> {
 
 /// Smart constructors that avoid obvious noise; each is an identity under
 /// the total semantics.
-mod mk {
+pub(crate) mod mk {
     use super::*;
 
     pub fn is_zero(e: &Expr) -> bool {
