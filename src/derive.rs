@@ -886,12 +886,14 @@ pub fn to_json(r: &Report) -> serde_json::Value {
             "mixed": h.mixed.as_ref().map(|(_, e)| syntax::print(e)),
             "upstream": syntax::print(&h.mixed_dy),
             "third": h.third.as_ref().map(syntax::print),
-            // In dependency order (serde_json keeps insertion order).
+            // The tangents; `order` lists them in dependency order (a JSON
+            // object's keys come out sorted).
             "definitions": h
                 .definitions
                 .iter()
                 .map(|(n, e)| (n.name.clone(), syntax::print(e).into()))
                 .collect::<serde_json::Map<String, serde_json::Value>>(),
+            "order": h.definitions.iter().map(|(n, _)| n.name.clone()).collect::<Vec<_>>(),
         })
     });
     // Every name an expression uses is an input, a param, a constant, an

@@ -178,10 +178,16 @@ pub fn derivation<W: Write>(page: &mut Page<'_, W>, r: &Report, expand: bool) ->
                 h.direction
             )),
         ])?;
+        let n = n.with_words(h.definitions.iter().map(|(s, _)| s.name.as_str()));
         let rows: Vec<Row> = h
             .definitions
             .iter()
-            .map(|(s, e)| def_row(layout(&Expr::Sym(s.clone()), &n), e))
+            .map(|(s, e)| Row {
+                lhs: layout(&Expr::Sym(s.clone()), &n),
+                op: Op::Eq,
+                rhs: layout(e, &n),
+                note: Vec::new(),
+            })
             .collect();
         page.aligned(&rows)?;
         let items: Vec<Vec<Span>> = h
