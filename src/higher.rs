@@ -268,18 +268,22 @@ fn simplify(e: Expr) -> Expr {
 /// Local clean-up, an identity under the total semantics: the numbers of a
 /// product multiplied into one leading coefficient (signs included), equal
 /// factors written as a power (`f · f = f^2`), a coefficient taken out of
-/// a sum or mean, and `a + (−b)` written `a − b`.
+/// a sum or mean, `+ 0` dropped and `a + (−b)` written `a − b`.
 pub fn fold(e: &Expr) -> Expr {
     match e {
         Expr::Mul(..) | Expr::Neg(_) => {
-            let (c, fs) = factors_of(e);
+            let (c, fs) = factors_of(e, false);
             with_coefficient(c, fs)
         }
         Expr::Add(a, b) | Expr::Sub(a, b) => {
             let (a, b) = (fold(a), fold(b));
-            let (c, fs) = factors_of(&b);
+            let (c, fs) = factors_of(&b, true);
             let minus = matches!(e, Expr::Sub(..));
-            if c < Rat::from_integer(0.into()) {
+            if diff::mk::is_zero(&b) {
+                a
+            } else if diff::mk::is_zero(&a) {
+                with_coefficient(if minus { -c } else { c }, fs)
+            } else if c < Rat::from_integer(0.into()) {
                 let b = with_coefficient(-c, fs);
                 if minus {
                     Expr::add(a, b)
@@ -293,7 +297,7 @@ pub fn fold(e: &Expr) -> Expr {
             }
         }
         Expr::Reduce(op @ (RedOp::Sum | RedOp::Mean), axes, body) => {
-            let (c, fs) = factors_of(&fold(body));
+            let (c, fs) = factors_of(&fold(body), true);
             if fs.is_empty() {
                 return Expr::Reduce(*op, axes.clone(), Box::new(Expr::Num(c)));
             }
@@ -312,8 +316,10 @@ fn one() -> Rat {
     Rat::from_integer(1.into())
 }
 
-/// The numeric coefficient and the other factors (folded) of a product.
-fn factors_of(e: &Expr) -> (Rat, Vec<Expr>) {
+/// The numeric coefficient and the other factors (folded) of a product;
+/// `folded`: `e` is folded already (folding again would cost time
+/// exponential in its depth).
+fn factors_of(e: &Expr, folded: bool) -> (Rat, Vec<Expr>) {
     fn walk(e: &Expr, c: &mut Rat, out: &mut Vec<Expr>, folded: bool) {
         match e {
             Expr::Num(r) => *c *= r,
@@ -332,7 +338,7 @@ fn factors_of(e: &Expr) -> (Rat, Vec<Expr>) {
     }
     let mut c = one();
     let mut out = Vec::new();
-    walk(e, &mut c, &mut out, false);
+    walk(e, &mut c, &mut out, folded);
     (c, out)
 }
 
@@ -628,4 +634,37 @@ pub fn check(model: &Model, h: &Higher, env: &Env, seed: u64) -> Vec<HigherCheck
         });
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::syntax::{parse_expr, print};
+
+    fn folded(s: &str) -> String {
+        print(&fold(&parse_expr(s).unwrap()))
+    }
+
+    #[test]
+    fn fold_gathers_coefficients_and_equal_factors() {
+        assert_eq!(folded("-1/2 * (-3/2 * a * b)"), "3/4 * (a * b)");
+        assert_eq!(folded("2 * (a - b) * (a - b)"), "2 * (a - b)^2");
+        assert_eq!(folded("mean[n](2 * x[n])"), "2 * mean[n](x[n])");
+        assert_eq!(folded("a + -2 * b"), "a - 2 * b");
+        assert_eq!(folded("a - -(b)"), "a + b");
+        assert_eq!(folded("0 * a + b * 1"), "b");
+        assert_eq!(folded("0 - 2 * b"), "-2 * b");
+    }
+
+    #[test]
+    fn tangent_of_a_variance_is_twice_the_centred_mean() {
+        let e = parse_expr("var[n](x[n])").unwrap();
+        let t = BTreeMap::from([("x".to_string(), Symbol::new("v", ["n"]))]);
+        assert_eq!(
+            print(&tangent(&e, &t).unwrap()),
+            "2 * mean[n]((x[n] - mean[n](x[n])) * v[n])"
+        );
+        // Nothing moves: exactly 0.
+        assert_eq!(tangent(&e, &BTreeMap::new()).unwrap(), Expr::num(0));
+    }
 }
