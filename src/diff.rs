@@ -137,8 +137,8 @@ impl Derivation {
     /// `e` with every name of the program and of the model substituted, so
     /// that it mentions only inputs, parameters, constants and upstream
     /// gradients. The result is a tree and may be exponentially larger than
-    /// the program: only for small models (the higher-order derivatives and
-    /// the `explain` narratives).
+    /// the program: only for small models (the higher-order facts `derive`
+    /// proves and the `explain` narratives).
     pub fn inline(&self, e: &Expr, model: &Model) -> Expr {
         inline_defs(e, &self.all_definitions(model))
     }
@@ -735,7 +735,7 @@ impl Back<'_> {
 
 /// Smart constructors that avoid obvious noise; each is an identity under
 /// the total semantics.
-mod mk {
+pub(crate) mod mk {
     use super::*;
 
     pub fn is_zero(e: &Expr) -> bool {

@@ -265,19 +265,22 @@ fn second_order_setup(
 
 /// Check a symbolic Hessian-vector product: `hvp` is `H v` (with the axes
 /// of `wrt`), written in the model's names, `d<output>` and a symbol named
-/// `dir` with the axes of `wrt` standing for `v`. Compares `⟨hvp, w⟩` with
-/// the exact `wᵀ H v` for random `v`, `w`, `dy`.
+/// `dir` with the axes of `wrt` standing for `v`, and the names `program`
+/// defines (evaluated in order after `dir` is bound). Compares `⟨hvp, w⟩`
+/// with the exact `wᵀ H v` for random `v`, `w`, `dy`.
 pub fn check_hvp(
     model: &Model,
     wrt: &str,
     hvp: &Expr,
     dir: &str,
+    program: &[(Symbol, Expr)],
     env: &Env,
     seed: u64,
 ) -> Result<ExactCheck, OracleError> {
     let (v, w, dy, rhs) = second_order_setup(model, wrt, env, seed)?;
     let mut genv = gradient_env(model, env, &dy)?;
     genv.values.insert(dir.to_string(), v);
+    bind_program(&mut genv, program)?;
     let lhs = inner_product(hvp, &genv, &w)?;
     Ok(ExactCheck::new(lhs, rhs))
 }

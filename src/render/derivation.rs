@@ -170,14 +170,35 @@ pub fn derivation<W: Write>(page: &mut Page<'_, W>, r: &Report, expand: bool) ->
     page.aligned(&rows)?;
     if let Some(h) = &r.higher {
         page.heading(2, "Higher order", Some("higher"))?;
-        let items = h.rows();
-        let items: Vec<Vec<Span>> = items
+        page.para(&[
+            Span::text("Tangents along the direction "),
+            Span::code(h.direction.clone()),
+            Span::text(format!(
+                " (forward mode through the program above; {}_NAME is the tangent of NAME):",
+                h.direction
+            )),
+        ])?;
+        let n = n.with_words(h.definitions.iter().map(|(s, _)| s.name.as_str()));
+        let rows: Vec<Row> = h
+            .definitions
+            .iter()
+            .map(|(s, e)| Row {
+                lhs: layout(&Expr::Sym(s.clone()), &n),
+                op: Op::Eq,
+                rhs: layout(e, &n),
+                note: Vec::new(),
+            })
+            .collect();
+        page.aligned(&rows)?;
+        let items: Vec<Vec<Span>> = h
+            .rows()
             .into_iter()
             .map(|(what, e)| {
-                vec![Span::text(format!(
-                    "{what}: symbolic, cost {}",
-                    crate::derive::cost(e)
-                ))]
+                vec![
+                    Span::text(format!("{what} = ")),
+                    Span::Math(layout(e, &n)),
+                    Span::text(format!(", cost {}", h.cost(e))),
+                ]
             })
             .collect();
         page.list(&items)?;

@@ -89,6 +89,25 @@ impl Notation {
         n
     }
 
+    /// This notation with `names` drawn as the words they are (no hat, no
+    /// role): names a program made up, such as the tangent `v_xhat`, which
+    /// is not a hat over `v_x`.
+    pub fn with_words<'a>(&self, names: impl IntoIterator<Item = &'a str>) -> Notation {
+        let mut n = self.clone();
+        for name in names {
+            n.roles.insert(
+                name.to_string(),
+                Glyph::Name {
+                    base: letter(name),
+                    hat: false,
+                    sub: Vec::new(),
+                    sup: None,
+                },
+            );
+        }
+        n
+    }
+
     /// The glyph of a name.
     pub fn glyph(&self, name: &str) -> Glyph {
         match self.roles.get(name) {

@@ -474,6 +474,8 @@ pub fn check(
             data: x.data.iter().map(|_| rng.gen_range(-1.0..1.0)).collect(),
         };
         full.values.insert(h.direction.clone(), v);
+        // The tangents, each once, after the first-order program.
+        fd::bind_program_f64(&mut full, &h.definitions)?;
     }
     let mut leaves = BTreeMap::new();
     for name in env.values.keys() {

@@ -29,6 +29,7 @@ mod emit;
 mod explain;
 mod grade;
 mod graph;
+mod higher;
 mod independence;
 mod kernel;
 mod library;

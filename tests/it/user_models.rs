@@ -325,33 +325,49 @@ fn refuted_claims_are_diagnosed() {
 }
 
 /// Higher orders do not depend on names: a batch norm whose input is `act`,
-/// whose scale is `scale` and which has a parameter named `v` (the usual
-/// name of the direction) gets every second-order check the built-in model
-/// gets, in its own names.
+/// whose scale is `g`, which has a parameter named `v` (the usual name of
+/// the direction) and a definition named like the tangent of another
+/// (`v1_centre`) gets every second- and third-order check the built-in
+/// model gets, in its own names, with tangent names that clash with none.
 #[test]
 fn higher_orders_follow_the_declarations_not_the_names() {
     let d = dir("higher");
-    let src = "axis b\ninput act[b]\nparam scale, v\nconst tiny > 0\n\
-               centre = mean[b](act)\nspread = mean[b]((act - centre)^2)\n\
-               out = scale * (act - centre) / sqrt(spread + tiny) + v\noutput out\n";
+    let src = "axis b\ninput act[b]\nparam g, v\nconst tiny > 0\n\
+               centre = mean[b](act)\nv1_centre = mean[b]((act - centre)^2)\n\
+               out = g * (act - centre) / sqrt(v1_centre + tiny) + v\noutput out\n";
     let path = d.join("renamed.bn");
     std::fs::write(&path, src).unwrap();
-    let count = |model: &str| {
-        let o = bnproof(&["verify", model, "--order", "2", "--backend", "exact"]);
+    let count = |model: &str, order: &str| {
+        let o = bnproof(&["verify", model, "--order", order, "--backend", "exact"]);
         assert_eq!(o.status.code(), Some(0), "{}", text(&o));
         let out = text(&o);
         // The rows of the symbolic higher derivatives.
-        let higher = out.lines().filter(|l| l.contains(" ⟨∂ℓ/∂")).count();
+        let higher = out
+            .lines()
+            .filter(|l| l.contains(" ⟨∂ℓ/∂") || l.contains("⟨H "))
+            .count();
         (higher, out)
     };
-    let (builtin, _) = count("batchnorm");
-    assert!(builtin >= 3, "no higher-order rows for batchnorm");
-    let (renamed, out) = count(path.to_str().unwrap());
-    assert_eq!(renamed, builtin, "{out}");
-    assert!(
-        out.contains("∂/∂act ⟨∂ℓ/∂act, v1⟩ (Hessian-vector product)"),
-        "{out}"
-    );
-    assert!(out.contains("∂/∂scale ⟨∂ℓ/∂act, v1⟩"), "{out}");
+    let path = path.to_str().unwrap();
+    for order in ["2", "3"] {
+        let (builtin, _) = count("batchnorm", order);
+        assert!(builtin >= 3, "no higher-order rows for batchnorm");
+        let (renamed, out) = count(path, order);
+        assert_eq!(renamed, builtin, "{out}");
+        assert!(
+            out.contains("∂/∂act ⟨∂ℓ/∂act, v1⟩ (Hessian-vector product)"),
+            "{out}"
+        );
+        assert!(out.contains("∂/∂g ⟨∂ℓ/∂act, v1⟩"), "{out}");
+    }
+    let o = bnproof(&["derive", path, "--order", "3"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let out = text(&o);
+    // The tangent of `centre` cannot be `v1_centre`: the model defines it.
+    assert!(out.contains("  v1_centre1 = mean[b](v1[b])"), "{out}");
+    assert!(out.contains("  v1_v1_centre = "), "{out}");
+    assert!(out.contains("= v1_dact[b], cost"), "{out}");
+    let model = bnproof::syntax::parse_model(src).unwrap();
+    crate::higher::assert_names_resolve(&model, &crate::higher::derive_json(path));
     let _ = std::fs::remove_dir_all(&d);
 }
