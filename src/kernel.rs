@@ -78,7 +78,9 @@ pub struct Proof {
 ///
 /// A `lemma NAME` step instantiates it: its substitution maps every axis
 /// of the lemma's statement and assumptions (free or bound) to an axis of
-/// the proof, one-to-one (`i` ↦ `[n]`), and every symbol to an expression
+/// the proof, one-to-one (`i` ↦ `[n]`; an axis may stand for several,
+/// `i` ↦ `[h, n, w]`, read as their product as a multi-axis reduction reads
+/// them, but no two of the lemma's axes share one), and every symbol to an expression
 /// that varies only along the images of the symbol's axes and along axes
 /// that are no image at all (so nothing is captured by the lemma's
 /// reductions); the instantiated assumptions are re-established by the
@@ -336,16 +338,16 @@ impl Signature {
 /// [`Lemma`]), or why the substitution is not an instance.
 pub fn instantiate(lemma: &Lemma, subst: &Subst) -> Result<(Statement, Vec<Assumption>), String> {
     let sig = Signature::of(lemma)?;
-    let mut axes: BTreeMap<&str, &str> = BTreeMap::new();
+    let mut axes: BTreeMap<&str, &[String]> = BTreeMap::new();
     let mut exprs: BTreeMap<&str, &Expr> = BTreeMap::new();
     for (key, b) in subst {
         match b {
-            Binding::Axes(a) if sig.axes.contains(key) => match a.as_slice() {
-                [one] if !one.is_empty() && !one.starts_with('?') => {
-                    axes.insert(key, one);
+            Binding::Axes(a) if sig.axes.contains(key) => {
+                if a.is_empty() || a.iter().any(|x| x.is_empty() || x.starts_with('?')) {
+                    return Err(format!("axis `{key}` must be renamed to one or more axes"));
                 }
-                _ => return Err(format!("axis `{key}` must be renamed to one axis")),
-            },
+                axes.insert(key, a);
+            }
             Binding::Expr(e) if sig.symbols.contains_key(key) => {
                 if !e.is_ground() {
                     return Err(format!("the expression for `{key}` has a pattern variable"));
@@ -354,8 +356,8 @@ pub fn instantiate(lemma: &Lemma, subst: &Subst) -> Result<(Statement, Vec<Assum
             }
             _ => {
                 return Err(format!(
-                    "`{key}` is not a symbol of the lemma given an expression, nor an axis given an axis"
-                ))
+                "`{key}` is not a symbol of the lemma given an expression, nor an axis given axes"
+            ))
             }
         }
     }
@@ -365,12 +367,20 @@ pub fn instantiate(lemma: &Lemma, subst: &Subst) -> Result<(Statement, Vec<Assum
     if let Some(s) = sig.symbols.keys().find(|s| !exprs.contains_key(s.as_str())) {
         return Err(format!("the substitution gives no expression for `{s}`"));
     }
-    let images: BTreeSet<&str> = axes.values().copied().collect();
-    if images.len() != axes.len() {
+    // An axis may stand for several (their product, as a multi-axis
+    // reduction reads them), but no axis of the proof for two of the lemma's.
+    let images: BTreeSet<&str> = axes
+        .values()
+        .flat_map(|a| a.iter().map(String::as_str))
+        .collect();
+    if images.len() != axes.values().map(|a| a.len()).sum::<usize>() {
         return Err("the axis renaming is not one-to-one".into());
     }
     for (name, own) in &sig.symbols {
-        let allowed: BTreeSet<&str> = own.iter().map(|a| axes[a.as_str()]).collect();
+        let allowed: BTreeSet<&str> = own
+            .iter()
+            .flat_map(|a| axes[a.as_str()].iter().map(String::as_str))
+            .collect();
         if let Some(a) = exprs[name.as_str()]
             .free_axes()
             .into_iter()
@@ -402,7 +412,7 @@ pub fn instantiate(lemma: &Lemma, subst: &Subst) -> Result<(Statement, Vec<Assum
 
 /// `e` with its axes renamed and its symbols replaced (both total on `e`'s
 /// signature).
-fn rename(e: &Expr, axes: &BTreeMap<&str, &str>, exprs: &BTreeMap<&str, &Expr>) -> Expr {
+fn rename(e: &Expr, axes: &BTreeMap<&str, &[String]>, exprs: &BTreeMap<&str, &Expr>) -> Expr {
     let b = |x: &Expr| Box::new(rename(x, axes, exprs));
     match e {
         Expr::Sym(s) => exprs[s.name.as_str()].clone(),
@@ -415,8 +425,10 @@ fn rename(e: &Expr, axes: &BTreeMap<&str, &str>, exprs: &BTreeMap<&str, &Expr>) 
         Expr::Div(x, y) => Expr::Div(b(x), b(y)),
         Expr::Pow(x, y) => Expr::Pow(b(x), b(y)),
         Expr::Reduce(op, over, body) => {
-            let mut renamed: Vec<String> =
-                over.iter().map(|a| axes[a.as_str()].to_string()).collect();
+            let mut renamed: Vec<String> = over
+                .iter()
+                .flat_map(|a| axes[a.as_str()].iter().cloned())
+                .collect();
             renamed.sort();
             Expr::Reduce(*op, renamed, b(body))
         }

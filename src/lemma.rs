@@ -60,7 +60,7 @@ pub fn instance(lemma: &Lemma, target: &Expr) -> Option<Subst> {
     }
     let subst: Subst = axes
         .into_iter()
-        .map(|(a, b)| (a, Binding::Axes(vec![b])))
+        .map(|(a, b)| (a, Binding::Axes(b)))
         .chain(exprs.into_iter().map(|(s, e)| (s, Binding::Expr(e))))
         .collect();
     let (inst, _) = kernel::instantiate(lemma, &subst).ok()?;
@@ -72,7 +72,7 @@ pub fn instance(lemma: &Lemma, target: &Expr) -> Option<Subst> {
 fn matches(
     pattern: &Expr,
     term: &Expr,
-    axes: &mut BTreeMap<String, String>,
+    axes: &mut BTreeMap<String, Vec<String>>,
     exprs: &mut BTreeMap<String, Expr>,
 ) -> bool {
     let mut same = |p: &Expr, t: &Expr| matches(p, t, axes, exprs);
@@ -92,19 +92,20 @@ fn matches(
         | (Expr::Div(a, b), Expr::Div(c, d))
         | (Expr::Pow(a, b), Expr::Pow(c, d)) => same(a, c) && same(b, d),
         (Expr::Reduce(op, over, body), Expr::Reduce(op2, over2, body2)) => {
-            // One axis each: the renaming is forced (several would need
-            // the order of the renaming, which sorting hides).
-            let ([a], [b]) = (over.as_slice(), over2.as_slice()) else {
+            // A lemma reduction over one axis matches a reduction over any
+            // set of axes (their product); over several, the split of the
+            // target's axes would be ambiguous.
+            let [a] = over.as_slice() else {
                 return false;
             };
             if op != op2 {
                 return false;
             }
             match axes.get(a) {
-                Some(bound) if bound != b => return false,
+                Some(bound) if bound != over2 => return false,
                 Some(_) => {}
                 None => {
-                    axes.insert(a.clone(), b.clone());
+                    axes.insert(a.clone(), over2.clone());
                 }
             }
             matches(body, body2, axes, exprs)

@@ -140,9 +140,9 @@ pub(crate) fn rule_why(name: &str) -> &'static str {
     }
 }
 
-/// A lemma instance's axis renamings (`("i", "n")`) and symbol
+/// A lemma instance's axis renamings (`("i", "n")`, `("i", "[h,n,w]")`) and symbol
 /// replacements (`("x", x[n])`).
-type Instance<'a> = (Vec<(&'a str, &'a str)>, Vec<(&'a str, &'a crate::ir::Expr)>);
+type Instance<'a> = (Vec<(&'a str, String)>, Vec<(&'a str, &'a crate::ir::Expr)>);
 
 /// A lemma step's substitution, axes first.
 pub(crate) fn lemma_instance(subst: &crate::rules::Subst) -> Instance<'_> {
@@ -150,11 +150,13 @@ pub(crate) fn lemma_instance(subst: &crate::rules::Subst) -> Instance<'_> {
     let mut exprs = Vec::new();
     for (k, b) in subst {
         match b {
-            crate::rules::Binding::Axes(a) => {
-                if let [one] = a.as_slice() {
-                    axes.push((k.as_str(), one.as_str()));
-                }
-            }
+            crate::rules::Binding::Axes(a) => axes.push((
+                k.as_str(),
+                match a.as_slice() {
+                    [one] => one.clone(),
+                    _ => format!("[{}]", a.join(",")),
+                },
+            )),
             crate::rules::Binding::Expr(e) => exprs.push((k.as_str(), e)),
         }
     }

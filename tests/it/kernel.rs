@@ -525,7 +525,9 @@ fn citing(
             .iter()
             .map(|(k, v)| {
                 let b = match v.strip_prefix('[').and_then(|v| v.strip_suffix(']')) {
-                    Some(a) => bnproof::rules::Binding::Axes(vec![a.to_string()]),
+                    Some(a) => bnproof::rules::Binding::Axes(
+                        a.split(',').map(|x| x.trim().to_string()).collect(),
+                    ),
                     None => bnproof::rules::Binding::Expr(syntax::parse_expr(v).unwrap()),
                 };
                 (k.to_string(), b)
@@ -613,6 +615,30 @@ fn lemmas_are_cited_only_as_sound_instances() {
         &[],
         "sum-split",
         &[("i", "[n]"), ("j", "[n]"), ("x", "x[n]"), ("y", "y[n]")],
+        vec![split],
+    );
+    rejected_for(&p, "not one-to-one");
+    // An axis may stand for several (a multi-axis reduction is one over
+    // their product), but two of the lemma's axes may not share one.
+    let centred = lemma_of("centred", "sum[i](x[i] - mean[i](x[i])) = 0", &[]);
+    let p = citing(
+        "sum[h,n,w](x[c,h,n,w] - mean[h,n,w](x[c,h,n,w])) = 0",
+        &[],
+        "centred",
+        &[("i", "[h,n,w]"), ("x", "x[c,h,n,w]")],
+        vec![centred],
+    );
+    kernel::check(&p).unwrap();
+    let split = lemma_of(
+        "sum-split",
+        "sum[i](sum[j](x[i] * y[j])) = sum[i](x[i]) * sum[j](y[j])",
+        &[],
+    );
+    let p = citing(
+        "sum[h,n](sum[h](x[h,n] * y[h])) = sum[h,n](x[h,n]) * sum[h](y[h])",
+        &[],
+        "sum-split",
+        &[("i", "[h,n]"), ("j", "[h]"), ("x", "x[h,n]"), ("y", "y[h]")],
         vec![split],
     );
     rejected_for(&p, "not one-to-one");
