@@ -348,6 +348,11 @@ pub fn instantiate(lemma: &Lemma, subst: &Subst) -> Result<(Statement, Vec<Assum
                 }
                 axes.insert(key, a);
             }
+            // `"i": "n"` as well as `"i": "[n]"`: a lemma name is never both
+            // an axis and a symbol, so a bare name for an axis is unambiguous.
+            Binding::Expr(Expr::Sym(s)) if sig.axes.contains(key) && s.axes.is_empty() => {
+                axes.insert(key, std::slice::from_ref(&s.name));
+            }
             Binding::Expr(e) if sig.symbols.contains_key(key) => {
                 if !e.is_ground() {
                     return Err(format!("the expression for `{key}` has a pattern variable"));

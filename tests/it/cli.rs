@@ -715,3 +715,55 @@ fn errors_carry_no_rust_debug_names() {
     assert!(text(&o).contains("--shape n=2,c=2"), "{}", text(&o));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A hand-written version-2 certificate that cites a lemma: the lemma's
+/// proof is the one `prove --format json` writes; check-proof accepts a
+/// sound instance and rejects one that captures the lemma's axis.
+#[test]
+fn hand_written_certificates_may_cite_lemmas() {
+    let o = bnproof(&[
+        "prove",
+        "var[i](x[i] + c) = var[i](x[i])",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let lemma_cert: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let cert = |lhs: &str, c: &str| {
+        serde_json::json!({
+            "version": 2,
+            "statement": {"lhs": lhs, "rhs": "var[n](h[n])"},
+            "assumptions": [],
+            "lemmas": [{
+                "name": "variance-shift",
+                "statement": lemma_cert["statement"],
+                "assumptions": [],
+                "steps": lemma_cert["steps"],
+            }],
+            "steps": [{
+                "expr": "var[n](h[n])",
+                "rule": "lemma variance-shift",
+                "direction": "forward",
+                "position": [],
+                "substitution": {"i": "[n]", "x": "h[n]", "c": c},
+            }],
+            "checked": true,
+        })
+    };
+    let dir = std::env::temp_dir().join(format!("bnproof-lemma-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let run = |name: &str, v: serde_json::Value| {
+        let path = dir.join(name);
+        std::fs::write(&path, v.to_string()).unwrap();
+        bnproof(&["check-proof", path.to_str().unwrap()])
+    };
+    let ok = run("ok.json", cert("var[n](h[n] + b)", "b"));
+    assert_eq!(ok.status.code(), Some(0), "{}", text(&ok));
+    assert!(text(&ok).contains("lemma variance-shift"), "{}", text(&ok));
+    // c := h[n] with i := n: var(2h) = var(h) is false, and the instance
+    // captures n.
+    let bad = run("capture.json", cert("var[n](h[n] + h[n])", "h[n]"));
+    assert_eq!(bad.status.code(), Some(1), "{}", text(&bad));
+    assert!(text(&bad).contains("varies along `n`"), "{}", text(&bad));
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -563,6 +563,11 @@ fn lemmas_are_cited_only_as_sound_instances() {
         "var[n](h[n] + y[k]) = var[n](h[n])",
         &[("i", "[n]"), ("x", "h[n]"), ("c", "y[k]")],
     );
+    // An axis written as a bare name, as a hand-written certificate might.
+    ok(
+        "var[n](h[n] + b) = var[n](h[n])",
+        &[("i", "n"), ("x", "h[n]"), ("c", "b")],
+    );
     // c := x[n] with i := n would capture n: var(2x) = var(x) is false.
     let p = citing(
         "var[n](x[n] + x[n]) = var[n](x[n])",
@@ -581,7 +586,7 @@ fn lemmas_are_cited_only_as_sound_instances() {
             "`z` is not a symbol",
         ),
         (
-            vec![("i", "n"), ("x", "h[n]"), ("c", "b")],
+            vec![("i", "n[k]"), ("x", "h[n]"), ("c", "b")],
             "`i` is not a symbol",
         ),
     ] {
