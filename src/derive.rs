@@ -277,6 +277,12 @@ pub fn derive(loaded: &Loaded, opts: &DeriveOptions) -> Result<Report, DeriveErr
             eq.diagnosis = ctx.diagnose(&eq);
             equalities.push(eq);
         }
+        if let Some(eq) = found_form(name, &raw, &candidates, &costs, &derivation, &ctx) {
+            if let Verdict::Proved(_) = &eq.verdict {
+                candidates.push(eq.rhs.clone());
+            }
+            equalities.push(eq);
+        }
         let simplified = candidates
             .iter()
             .min_by_key(|e| cost_in(e, &costs))
@@ -327,6 +333,44 @@ pub fn derive(loaded: &Loaded, opts: &DeriveOptions) -> Result<Report, DeriveErr
         equalities,
         higher,
         elapsed: start.elapsed(),
+    })
+}
+
+/// Most simplified forms tried per gradient (each costs one proof attempt).
+const MAX_FORMS_TRIED: usize = 3;
+
+/// A simplified form of the gradient `d<name>` in the model's names
+/// ([`crate::simplify`]) cheaper than every candidate so far, with its
+/// kernel-checked proof over names; `None` when none is found or proved.
+fn found_form(
+    name: &str,
+    raw: &Expr,
+    candidates: &[Expr],
+    costs: &BTreeMap<String, usize>,
+    d: &Derivation,
+    ctx: &Ctx,
+) -> Option<Equality> {
+    let best = candidates.iter().map(|e| cost_in(e, costs)).min()?;
+    let split = ctx.model.defs.len();
+    let (model_defs, program) = ctx.definitions.split_at(split);
+    let mut forms =
+        crate::simplify::in_names(raw, model_defs, program, &ctx.assumptions, &ctx.model.axes);
+    forms.retain(|f| cost_in(f, costs) < best);
+    forms.sort_by_key(|f| cost_in(f, costs));
+    let named = d.gradient_symbol(name)?;
+    forms.into_iter().take(MAX_FORMS_TRIED).find_map(|f| {
+        let start = Instant::now();
+        let proof = crate::named::by_names(&named, &f, &ctx.definitions, &ctx.assumptions)?;
+        Some(Equality {
+            title: format!("∂ℓ/∂{name} equals its simplified form"),
+            lhs: named.clone(),
+            rhs: f,
+            expect_true: true,
+            verdict: Verdict::Proved(Box::new(proof)),
+            elapsed: start.elapsed(),
+            line: None,
+            diagnosis: None,
+        })
     })
 }
 

@@ -272,6 +272,14 @@ pub fn residual_in(
         .flatten()
         .map(|r| (syntax::print(&r).len(), r))
         .collect();
+    // Forms in the model's names (x̂, σ², …) where the change of variables
+    // and the normal form find one.
+    let split = model_defs.min(definitions.len());
+    forms.extend(
+        crate::simplify::in_names(&diff, &definitions[..split], program, assumptions, &[])
+            .into_iter()
+            .map(|r| (syntax::print(&r).len(), r)),
+    );
     forms.sort_by_key(|(n, _)| *n);
     forms.into_iter().find_map(|(_, r)| {
         let p = crate::named::by_names(&diff, &r, definitions, assumptions)?;

@@ -26,6 +26,7 @@ pub mod render;
 pub mod ring;
 pub mod rules;
 pub mod sign;
+pub mod simplify;
 pub mod syntax;
 pub mod torch;
 pub mod verify;

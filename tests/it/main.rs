@@ -36,6 +36,7 @@ mod library;
 mod prove;
 mod render;
 mod rules;
+mod simplify;
 mod soundness;
 mod tamper;
 mod torch;

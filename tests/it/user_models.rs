@@ -89,14 +89,21 @@ fn batchnorm_variants_keep_their_proofs() {
         "var = mean[n]((x - mu)^2)",
         "var = sum[n]((x - mu)^2) / (sum[n](1) - 1)",
     );
+    // Each also gets ∂ℓ/∂x in the three-term form, found and proved by
+    // the simplifier (cheaper than PyTorch's form, and the only form of
+    // the unbiased variant).
     for (file, src, proved) in [
-        ("bounded.bn", bounded, 2),
-        ("moments.bn", moments, 2),
-        ("unbiased.bn", unbiased, 1),
+        ("bounded.bn", bounded, 3),
+        ("moments.bn", moments, 3),
+        ("unbiased.bn", unbiased, 2),
     ] {
         let (code, out) = derive(&d, file, &src);
         assert_eq!(code, 0, "{file}: {out}");
         assert_eq!(out.matches("  ok  proved").count(), proved, "{file}: {out}");
+        assert!(
+            out.contains("ok  proved   ∂ℓ/∂x equals its simplified form"),
+            "{file}: {out}"
+        );
     }
     let _ = std::fs::remove_dir_all(&d);
 }
@@ -117,7 +124,8 @@ fn written_checks_decide_the_exit_code_whatever_the_names() {
                check grad centre = sum[b](dz * (-1 / sqrt(spread + tiny)))\n";
     let (code, out) = derive(&d, "renamed.bn", src);
     assert_eq!(code, 0, "{out}");
-    assert_eq!(out.matches("  ok  ").count(), 5, "{out}");
+    // The five checks, and the simplified ∂ℓ/∂act's proof.
+    assert_eq!(out.matches("  ok  ").count(), 6, "{out}");
     // The same checks, one of them false as written.
     let wrong = src.replace("check sum[b](grad act) = 0", "check sum[b](grad act) = 1");
     let (code, out) = derive(&d, "wrong.bn", &wrong);

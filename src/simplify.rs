@@ -1,0 +1,406 @@
+//! Simplification in the model's names: candidate forms of a gradient (or
+//! of a residual) written with the model's own definitions, found by a
+//! change of variables and a normal form. Nothing here is trusted: every
+//! candidate is used only once `named::by_names` has proved it equal to
+//! what it replaces, and the kernel has checked that proof.
+//!
+//! The idea is the one a person applies by hand to batch normalization:
+//! a forward definition `h = (u − a) / b` (x̂ = (x − μ)/√(σ²+ε)) lets every
+//! remaining `u` be written `a + b·h`; the ring normal form with linear
+//! reductions then collects the gradient into a few reductions over `h`
+//! and the upstream gradient, the reductions the kernel proves zero
+//! (Σ x̂ = 0) drop out, and the common factor is pulled out front. Which
+//! definitions qualify follows from their shape, never from their names.
+
+use crate::diff;
+use crate::ir::{Assumption, Expr, Rat, RedOp, Symbol};
+use crate::ring::{self, Atom, Poly};
+use crate::sign;
+use num_traits::{One, Signed};
+use std::collections::BTreeMap;
+
+/// Largest expression (nodes) the derivation's names may inline to before
+/// simplification is skipped: the normal form's work (and the proof's)
+/// grows much faster than it, and a stack of layers inlines to a tree
+/// exponentially larger than its program. A one-layer normalization's
+/// ∂ℓ/∂x inlines to 75 nodes; two stacked batch norms' to 371.
+const MAX_INLINED: usize = 300;
+
+/// Candidate forms of `e` (an expression over the model's and the
+/// derivation's names) in the model's names, simplest first by printed
+/// length. `model_defs` are the model's definitions, `program` the
+/// derivation's (helpers and adjoints), both in evaluation order.
+pub fn in_names(
+    e: &Expr,
+    model_defs: &[(Symbol, Expr)],
+    program: &[(Symbol, Expr)],
+    assumptions: &[Assumption],
+    axis_order: &[String],
+) -> Vec<Expr> {
+    if inlined_size(e, program) > MAX_INLINED {
+        return Vec::new();
+    }
+    let inlined = diff::inline_defs(e, program);
+    let mut starts = vec![inlined.clone()];
+    for (h, body) in model_defs {
+        if let Some((u, value)) = affine_inverse(h, body) {
+            let mut map = BTreeMap::new();
+            map.insert(u, value);
+            starts.push(diff::subst(&inlined, &map));
+        }
+    }
+    let facts = sign::Facts::new(assumptions);
+    let checks = ring::FieldChecks::new(
+        |x| sign::is_nonzero(&diff::inline_defs(x, model_defs), &facts),
+        |x| sign::is_nonneg(&diff::inline_defs(x, model_defs), &facts),
+    );
+    let written = written_forms(model_defs);
+    let folds = atom_folds(model_defs, &checks);
+    let all: Vec<(Symbol, Expr)> = model_defs.iter().chain(program).cloned().collect();
+    let mut out: Vec<Expr> = Vec::new();
+    for s in starts {
+        let Some(mut p) = normal(&s, &checks) else {
+            continue;
+        };
+        // Reductions the kernel proves zero (Σ x̂ = 0) drop out.
+        let form = ring::to_expr(&p);
+        let zeros: Vec<Expr> = crate::named::vanishing(&[&form], &all, assumptions)
+            .into_iter()
+            .map(|(r, _)| r)
+            .collect();
+        if !zeros.is_empty() {
+            let pruned = zeros
+                .iter()
+                .fold(form, |acc, z| replace(&acc, z, &Expr::num(0)));
+            match normal(&pruned, &checks) {
+                Some(q) => p = q,
+                None => continue,
+            }
+        }
+        let Some(p) = folded(&p, &folds) else {
+            continue;
+        };
+        let mut forms = vec![ordered(&p)];
+        forms.extend(factored(&p));
+        for f in forms {
+            let f = rewritten(&merge_means(&f, axis_order), &written);
+            if !out.contains(&f) {
+                out.push(f);
+            }
+        }
+    }
+    out.sort_by_key(|f| crate::syntax::print(f).chars().count());
+    out
+}
+
+/// The field normal form of `e` (linear reductions, cancellations the
+/// assumptions allow).
+fn normal(e: &Expr, checks: &ring::FieldChecks<'_>) -> Option<Poly> {
+    checks.reset_seen();
+    ring::normalize_with(e, &checks.mode()).ok()
+}
+
+/// For each model definition whose body's normal form is one atom
+/// (`r = 1/sqrt(mean[d](x^2) + eps)`): that atom and the name, so that a
+/// normal form can say `r^3` where it would say `1/sqrt(…)^3`.
+fn atom_folds(model_defs: &[(Symbol, Expr)], checks: &ring::FieldChecks<'_>) -> Vec<(Atom, Poly)> {
+    let mut out = Vec::new();
+    for (h, body) in model_defs {
+        let Some(p) = normal(body, checks) else {
+            continue;
+        };
+        let Some(atom) = p.as_atom().cloned() else {
+            continue;
+        };
+        // A bare name or a reduction reads as well as the name does.
+        if !matches!(
+            atom,
+            Atom::Sqrt(_) | Atom::Root(..) | Atom::Pow(..) | Atom::Inv(_)
+        ) {
+            continue;
+        }
+        let name = Poly::atom(Atom::Sym(h.clone()));
+        // The square may normalize to another atom (`1/sqrt(s)` squared is
+        // `1/s`): that one is the name squared.
+        let square = Expr::pow(atom.to_expr(), Expr::num(2));
+        if let (Some(sq), Ok(name2)) = (normal(&square, checks), name.pow(2)) {
+            if let Some(a2) = sq.as_atom() {
+                out.push((a2.clone(), name2));
+            }
+        }
+        out.push((atom, name));
+    }
+    out
+}
+
+/// `p` with every atom of `folds` replaced by its name (or power).
+fn folded(p: &Poly, folds: &[(Atom, Poly)]) -> Option<Poly> {
+    if folds.is_empty() {
+        return Some(p.clone());
+    }
+    let mut out = Poly::zero();
+    for (m, c) in p.terms() {
+        let mut term = Poly::constant_poly(c.clone());
+        for (a, k) in m.factors() {
+            let factor = match folds.iter().find(|(f, _)| f == a) {
+                Some((_, name)) => name.clone(),
+                None => Poly::atom(a.clone()),
+            };
+            term = term.times(&factor.pow(k).ok()?).ok()?;
+        }
+        out = out.plus(&term).ok()?;
+    }
+    Some(out)
+}
+
+/// `p` as a sum with its positive terms first (`dy − mean(dy) − …`).
+fn ordered(p: &Poly) -> Expr {
+    let terms = p.display_terms();
+    let (pos, neg): (Vec<_>, Vec<_>) = terms.into_iter().partition(|(_, c)| !c.is_negative());
+    let term = |m: &ring::Monomial, c: &Rat| ring::to_expr(&Poly::monomial(c.clone(), m.clone()));
+    let mut out: Option<Expr> = None;
+    for (m, c) in pos {
+        let t = term(m, c);
+        out = Some(match out {
+            None => t,
+            Some(o) => Expr::add(o, t),
+        });
+    }
+    for (m, c) in neg {
+        let t = term(m, &-c.clone());
+        out = Some(match out {
+            None => Expr::neg(t),
+            Some(o) => Expr::sub(o, t),
+        });
+    }
+    out.unwrap_or_else(|| Expr::num(0))
+}
+
+/// `p` as its common factor times the rest (`γ/√(σ²+ε) · (…)`), once with
+/// each sign of the factor (the cost decides which reads better); empty
+/// when there is no common factor or only one term.
+fn factored(p: &Poly) -> Vec<Expr> {
+    if p.len() < 2 {
+        return Vec::new();
+    }
+    let Some((c, g, q)) = p.split_content() else {
+        return Vec::new();
+    };
+    let front = Poly::monomial(c, g);
+    if front.constant().is_some_and(|k| k.is_one()) {
+        return Vec::new();
+    }
+    let mut out = Vec::new();
+    for (f, q) in [(front.clone(), q.clone()), (front.negate(), q.negate())] {
+        let (f, q) = (ring::to_expr(&f), ordered(&q));
+        out.push(Expr::mul(f.clone(), q.clone()));
+        // `a / b · q` also as `a · q / b`, and `1 / b · q` as `q / b`.
+        if let Expr::Div(a, b) = &f {
+            let top = match &**a {
+                Expr::Num(k) if k.is_one() => q,
+                a => Expr::mul(a.clone(), q),
+            };
+            out.push(Expr::div(top, (**b).clone()));
+        }
+    }
+    out
+}
+
+/// Nested means (or sums) merged into one over all their axes, in the
+/// model's axis order, with factors that do not vary along the inner axes
+/// moved inside: `mean[k](γ · mean[h](mean[w](e)))` is `mean[k,h,w](γ · e)`.
+fn merge_means(e: &Expr, order: &[String]) -> Expr {
+    match e {
+        Expr::Reduce(op @ (RedOp::Mean | RedOp::Sum), axes, body) => {
+            let body = merge_means(body, order);
+            let (inner_axes, inner, front) = match &body {
+                Expr::Reduce(op2, a2, inner) if op2 == op => (a2.clone(), (**inner).clone(), None),
+                Expr::Mul(f, r) => match &**r {
+                    Expr::Reduce(op2, a2, inner)
+                        if op2 == op && f.free_axes().iter().all(|x| !a2.contains(x)) =>
+                    {
+                        (a2.clone(), (**inner).clone(), Some((**f).clone()))
+                    }
+                    _ => return Expr::Reduce(*op, sorted(axes, order), Box::new(body)),
+                },
+                _ => return Expr::Reduce(*op, sorted(axes, order), Box::new(body)),
+            };
+            if inner_axes.iter().any(|a| axes.contains(a)) {
+                return Expr::Reduce(*op, sorted(axes, order), Box::new(body));
+            }
+            let mut all = axes.clone();
+            all.extend(inner_axes);
+            let inner = match front {
+                Some(f) => Expr::mul(f, inner),
+                None => inner,
+            };
+            merge_means(&Expr::Reduce(*op, all, Box::new(inner)), order)
+        }
+        _ => map_children(e, |c| merge_means(c, order)),
+    }
+}
+
+/// `axes` in the model's declaration order (unknown ones last, as given).
+fn sorted(axes: &[String], order: &[String]) -> Vec<String> {
+    let mut v = axes.to_vec();
+    v.sort_by_key(|a| order.iter().position(|o| o == a).unwrap_or(usize::MAX));
+    v
+}
+
+/// For a definition `h = body` where `body` is built from one occurrence
+/// of a name `u` with exactly `h`'s axes by adding, subtracting,
+/// multiplying or dividing by terms that do not mention `u`
+/// (`x̂ = (x − μ)/√(σ²+ε)`, `h = γ·(x − μ)/s + β`): `u` and what it equals
+/// in terms of `h`, by undoing those operations (`x = μ + √(σ²+ε)·x̂`).
+/// Where a factor may be zero the inverse is wrong there; such a candidate
+/// fails its proof and is dropped.
+fn affine_inverse(h: &Symbol, body: &Expr) -> Option<(String, Expr)> {
+    let mut syms = std::collections::BTreeSet::new();
+    body.symbols(&mut syms);
+    syms.into_iter()
+        .filter(|u| u.axes == h.axes && u.name != h.name && count(&u.name, body) == 1)
+        .find_map(|u| {
+            let value = invert(body, &u.name, Expr::Sym(h.clone()))?;
+            (count(&h.name, &value) == 1).then_some((u.name, value))
+        })
+}
+
+/// Occurrences of the name `u` in `e`.
+fn count(u: &str, e: &Expr) -> usize {
+    match e {
+        Expr::Sym(s) => usize::from(s.name == u),
+        _ => e.children().iter().map(|c| count(u, c)).sum(),
+    }
+}
+
+/// Solve `e = value` for the one occurrence of `u` in `e`.
+fn invert(e: &Expr, u: &str, value: Expr) -> Option<Expr> {
+    let has = |x: &Expr| count(u, x) > 0;
+    match e {
+        Expr::Sym(s) if s.name == u => Some(value),
+        Expr::Neg(a) => invert(a, u, Expr::neg(value)),
+        Expr::Add(a, b) if has(a) => invert(a, u, Expr::sub(value, (**b).clone())),
+        Expr::Add(a, b) => invert(b, u, Expr::sub(value, (**a).clone())),
+        Expr::Sub(a, b) if has(a) => invert(a, u, Expr::add((**b).clone(), value)),
+        Expr::Sub(a, b) => invert(b, u, Expr::sub((**a).clone(), value)),
+        Expr::Mul(a, b) if has(a) => invert(a, u, Expr::div(value, (**b).clone())),
+        Expr::Mul(a, b) => invert(b, u, Expr::div(value, (**a).clone())),
+        Expr::Div(a, b) if has(a) => invert(a, u, Expr::mul((**b).clone(), value)),
+        _ => None,
+    }
+}
+
+/// The canonical form of every compound subterm of the model's definitions
+/// (`sqrt(eps + var)`), mapped to the way the model writes it
+/// (`sqrt(var + eps)`), so that a normal form reads in the model's words.
+fn written_forms(model_defs: &[(Symbol, Expr)]) -> Vec<(Expr, Expr)> {
+    let mut out: Vec<(Expr, Expr)> = Vec::new();
+    for (_, body) in model_defs {
+        collect_compound(body, &mut out);
+    }
+    out
+}
+
+fn collect_compound(e: &Expr, out: &mut Vec<(Expr, Expr)>) {
+    if matches!(
+        e,
+        Expr::Sqrt(_) | Expr::Pow(..) | Expr::Add(..) | Expr::Sub(..)
+    ) {
+        if let Ok(c) = ring::canonical(e) {
+            if c != *e && !out.iter().any(|(k, _)| *k == c) {
+                out.push((c, e.clone()));
+            }
+        }
+    }
+    for c in e.children() {
+        collect_compound(c, out);
+    }
+}
+
+/// `e` with every canonical subterm in `forms` written the model's way.
+fn rewritten(e: &Expr, forms: &[(Expr, Expr)]) -> Expr {
+    forms.iter().fold(e.clone(), |acc, (canon, written)| {
+        replace(&acc, canon, written)
+    })
+}
+
+/// `e` with every occurrence of the subterm `from` replaced by `to`.
+fn replace(e: &Expr, from: &Expr, to: &Expr) -> Expr {
+    if e == from {
+        return to.clone();
+    }
+    map_children(e, |c| replace(c, from, to))
+}
+
+/// `e` with `f` applied to each of its children.
+fn map_children(e: &Expr, f: impl Fn(&Expr) -> Expr) -> Expr {
+    let b = |x: &Expr| Box::new(f(x));
+    match e {
+        Expr::Sym(_) | Expr::Num(_) | Expr::PVar(_) => e.clone(),
+        Expr::Neg(a) => Expr::Neg(b(a)),
+        Expr::Sqrt(a) => Expr::Sqrt(b(a)),
+        Expr::Add(x, y) => Expr::Add(b(x), b(y)),
+        Expr::Sub(x, y) => Expr::Sub(b(x), b(y)),
+        Expr::Mul(x, y) => Expr::Mul(b(x), b(y)),
+        Expr::Div(x, y) => Expr::Div(b(x), b(y)),
+        Expr::Pow(x, y) => Expr::Pow(b(x), b(y)),
+        Expr::Reduce(op, axes, body) => Expr::Reduce(*op, axes.clone(), b(body)),
+    }
+}
+
+/// The size `e` would inline to over `defs`, without building it
+/// (saturating).
+fn inlined_size(e: &Expr, defs: &[(Symbol, Expr)]) -> usize {
+    let mut sizes: BTreeMap<&str, usize> = BTreeMap::new();
+    for (s, body) in defs {
+        let n = size_with(body, &sizes);
+        sizes.insert(&s.name, n);
+    }
+    size_with(e, &sizes)
+}
+
+fn size_with(e: &Expr, sizes: &BTreeMap<&str, usize>) -> usize {
+    match e {
+        Expr::Sym(s) => sizes.get(s.name.as_str()).copied().unwrap_or(1),
+        _ => e
+            .children()
+            .iter()
+            .fold(1usize, |acc, c| acc.saturating_add(size_with(c, sizes))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::syntax::parse_expr;
+
+    fn def(name: &str, axes: &[&str], body: &str) -> (Symbol, Expr) {
+        (
+            Symbol::new(name, axes.iter().copied()),
+            parse_expr(body).unwrap(),
+        )
+    }
+
+    #[test]
+    fn affine_definitions_are_inverted_whatever_their_names() {
+        let (h, body) = def("zn", &["b"], "(z[b] - c) / sqrt(s + t)");
+        let (u, value) = affine_inverse(&h, &body).unwrap();
+        assert_eq!(u, "z");
+        assert_eq!(value, parse_expr("c + sqrt(s + t) * zn[b]").unwrap());
+        let (h, body) = def("h", &["n"], "g * (x[n] - m) / r + b");
+        let (_, value) = affine_inverse(&h, &body).unwrap();
+        assert_eq!(value, parse_expr("m + r * (h[n] - b) / g").unwrap());
+    }
+
+    #[test]
+    fn a_name_used_twice_or_under_a_root_is_not_inverted() {
+        let (h, body) = def("h", &["n"], "x[n] * x[n]");
+        assert!(affine_inverse(&h, &body).is_none());
+        let (h, body) = def("h", &["n"], "sqrt(x[n]) + 1");
+        assert!(affine_inverse(&h, &body).is_none());
+        // A name with other axes than the definition's is not a change of
+        // variables (it would not be pointwise).
+        let (h, body) = def("h", &["n", "d"], "(x[n] - m[n]) / s");
+        assert!(affine_inverse(&h, &body).is_none());
+    }
+}
