@@ -54,7 +54,9 @@ pub fn in_names(
         |x| sign::is_nonzero(&diff::inline_defs(x, model_defs), &facts),
         |x| sign::is_nonneg(&diff::inline_defs(x, model_defs), &facts),
     );
-    let written = written_forms(model_defs);
+    // The model's way of writing a subterm first, then the statement's own.
+    let mut written = written_forms(model_defs);
+    collect_compound(e, &mut written);
     let folds = atom_folds(model_defs, &checks);
     let all: Vec<(Symbol, Expr)> = model_defs.iter().chain(program).cloned().collect();
     let mut out: Vec<Expr> = Vec::new();
@@ -192,7 +194,12 @@ fn factored(p: &Poly) -> Vec<Expr> {
     }
     let mut out = Vec::new();
     for (f, q) in [(front.clone(), q.clone()), (front.negate(), q.negate())] {
-        let (f, q) = (ring::to_expr(&f), ordered(&q));
+        let q = match rank_one(&q) {
+            // `(1 − γ) · (dy − …)` rather than six terms.
+            Some((b, rest)) => Expr::mul(ordered(&b), ordered(&rest)),
+            None => ordered(&q),
+        };
+        let f = ring::to_expr(&f);
         out.push(Expr::mul(f.clone(), q.clone()));
         // `a / b · q` also as `a · q / b`, and `1 / b · q` as `q / b`.
         if let Expr::Div(a, b) = &f {
@@ -204,6 +211,72 @@ fn factored(p: &Poly) -> Vec<Expr> {
         }
     }
     out
+}
+
+/// `q = u · v` with `u` over a set of atoms `U` and `v` over the others,
+/// each of at least two terms: `(1 − γ) · (dy − …)`,
+/// `(1/(ε + √σ²) − 1/√(σ²+ε)) · (dy − …)`. `U` is tried as each single
+/// atom, then as every atom that is neither per-element nor a reduction
+/// (the scalars and their functions).
+fn rank_one(q: &Poly) -> Option<(Poly, Poly)> {
+    let atoms: std::collections::BTreeSet<&Atom> = q
+        .terms()
+        .flat_map(|(m, _)| m.factors().map(|(a, _)| a))
+        .collect();
+    let scalars: Vec<&Atom> = atoms
+        .iter()
+        .copied()
+        .filter(|a| a.free_axes().is_empty() && !matches!(a, Atom::Reduce(..)))
+        .collect();
+    let mut tries: Vec<Vec<&Atom>> = atoms.iter().map(|a| vec![*a]).collect();
+    tries.push(scalars);
+    tries.into_iter().find_map(|u| split_rank_one(q, &u))
+}
+
+/// [`rank_one`] for one set of atoms `u`.
+fn split_rank_one(q: &Poly, u: &[&Atom]) -> Option<(Poly, Poly)> {
+    // Each term as (its U-part, its V-part, coefficient).
+    let mut rows: Vec<(Poly, Vec<(Poly, Rat)>)> = Vec::new();
+    for (m, c) in q.terms() {
+        let (mut up, mut vp) = (
+            Poly::constant_poly(Rat::one()),
+            Poly::constant_poly(Rat::one()),
+        );
+        for (a, k) in m.factors() {
+            let f = Poly::atom(a.clone()).pow(k).ok()?;
+            if u.contains(&a) {
+                up = up.times(&f).ok()?;
+            } else {
+                vp = vp.times(&f).ok()?;
+            }
+        }
+        match rows.iter_mut().find(|(r, _)| *r == up) {
+            Some((_, cols)) => cols.push((vp, c.clone())),
+            None => rows.push((up, vec![(vp, c.clone())])),
+        }
+    }
+    if rows.len() < 2 {
+        return None;
+    }
+    let column = |cols: &[(Poly, Rat)]| -> Option<Poly> {
+        cols.iter()
+            .try_fold(Poly::zero(), |acc, (v, c)| acc.plus(&v.scale(c).ok()?).ok())
+    };
+    let first = column(&rows[0].1)?;
+    if first.len() < 2 {
+        return None;
+    }
+    let (m0, c0) = first.terms().next()?;
+    let mut left = Poly::zero();
+    for (up, cols) in &rows {
+        let col = column(cols)?;
+        let c = col.terms().find(|(m, _)| *m == m0)?.1 / c0;
+        if col != first.scale(&c).ok()? {
+            return None;
+        }
+        left = left.plus(&up.scale(&c).ok()?).ok()?;
+    }
+    Some((left, first))
 }
 
 /// Nested means (or sums) merged into one over all their axes, in the
