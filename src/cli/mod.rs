@@ -1534,7 +1534,22 @@ fn docs_cmd(dir: &std::path::Path) -> i32 {
 /// DIR.
 fn handout_cmd(subject: &str, dir: &std::path::Path) -> i32 {
     use bnproof::handout::{self, Compiled};
-    // An unwritable DIR is found before the derivation, not after it.
+    // The input first (a model file that does not parse leaves no empty
+    // DIR behind), then DIR (an unwritable one is found before the
+    // derivation, not after it).
+    let loaded = if handout::is_topic(subject) {
+        None
+    } else {
+        match bnproof::models::load(subject) {
+            Ok(l) => Some(l),
+            Err(e @ bnproof::models::LoadError::Unknown { .. }) => {
+                let topics: Vec<&str> = bnproof::explain::TOPICS.iter().map(|(t, _)| *t).collect();
+                let message = format!("{e}; nor an explain topic ({})", topics.join(", "));
+                return bad_input("handout", &BadInput::other(subject, message), false, false);
+            }
+            Err(e) => return bad_input("handout", &BadInput::load(subject, &e), false, false),
+        }
+    };
     if let Err(e) = std::fs::create_dir_all(dir) {
         eprintln!(
             "error: --out {}: cannot create the directory: {e}",
@@ -1542,38 +1557,26 @@ fn handout_cmd(subject: &str, dir: &std::path::Path) -> i32 {
         );
         return BAD_INPUT;
     }
-    let made = if handout::is_topic(subject) {
-        match handout::for_topic(subject) {
+    let made = match &loaded {
+        None => match handout::for_topic(subject) {
             Ok(h) => h,
             Err(e) => {
                 eprintln!("error: {e}");
                 return FAILED;
             }
-        }
-    } else {
-        let loaded = match bnproof::models::load(subject) {
-            Ok(l) => l,
-            Err(e @ bnproof::models::LoadError::Unknown { .. }) => {
-                let topics: Vec<&str> = bnproof::explain::TOPICS.iter().map(|(t, _)| *t).collect();
-                let message = format!("{e}; nor an explain topic ({})", topics.join(", "));
-                return bad_input("handout", &BadInput::other(subject, message), false, false);
-            }
-            Err(e) => return bad_input("handout", &BadInput::load(subject, &e), false, false),
-        };
-        eprint!("{}", loaded.warnings_text());
-        match handout::for_model(&loaded, &derive_options(None, 1)) {
-            Ok(h) => h,
-            Err(e @ handout::HandoutError::Derive(_)) => {
-                return bad_input(
-                    "handout",
-                    &BadInput::other(subject, e.to_string()),
-                    false,
-                    false,
-                )
-            }
-            Err(e) => {
-                eprintln!("error: {e}");
-                return FAILED;
+        },
+        Some(loaded) => {
+            eprint!("{}", loaded.warnings_text());
+            match handout::for_model(loaded, &derive_options(None, 1)) {
+                Ok(h) => h,
+                Err(e @ handout::HandoutError::Derive(_)) => {
+                    let bad = BadInput::other(subject, e.to_string());
+                    return bad_input("handout", &bad, false, false);
+                }
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    return FAILED;
+                }
             }
         }
     };

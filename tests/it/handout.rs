@@ -149,8 +149,9 @@ fn a_renamed_model_gives_a_handout_in_its_own_names() {
 #[test]
 fn bad_input_and_unwritable_directories_exit_2() {
     let dir = scratch("bad");
-    let o = handout("no-such-model", &dir, None);
+    let o = handout("no-such-model", &dir.join("new"), None);
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(!dir.join("new").exists(), "bad input leaves no directory");
     assert!(text(&o).contains("unknown model"), "{}", text(&o));
     assert!(text(&o).contains("bn-backward"), "the topics are named too");
     let file = dir.join("a-file");
