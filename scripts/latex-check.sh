@@ -8,6 +8,8 @@
 # wrapped in a minimal article with amsmath, amssymb, graphicx and color (the
 # graph figure of a derivation is a picture with colours). Installs Debian's
 # texlive-latex-base (pdflatex, amsmath, amsfonts) when pdflatex is missing.
+# Then `bnproof handout` of every built-in model and every `explain` topic:
+# standalone documents, compiled by bnproof itself and checked the same way.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -40,12 +42,35 @@ done
 # How far a box may stick out of the text width before the check fails.
 MAX_OVERFULL_PT=10
 status=0
-for body in "$dir"/*.tex; do
-  name=$(basename "$body" .tex)
-  if LC_ALL=C grep -q '[^[:print:][:space:]]' "$body"; then
-    echo "FAIL $name: the LaTeX is not pure ASCII"
+
+# check_log NAME LOG: pages, errors and overfull boxes of a compiled file.
+check_log() {
+  local name=$1 log=$2
+  local pages overfull boxes worst
+  pages=$(grep -o 'Output written on .*([0-9]* pages\?' "$log" | grep -o '([0-9]* page' | tr -dc 0-9)
+  # `Overfull \hbox (12.3pt too wide) ...`: count them, find the widest.
+  overfull=$(grep -o 'Overfull \\hbox ([0-9.]*pt too wide)' "$log" | grep -o '[0-9.]*pt' | tr -d pt | sort -g || true)
+  boxes=$(printf '%s' "$overfull" | grep -c . || true)
+  worst=$(printf '%s' "$overfull" | tail -n 1)
+  if [ "$boxes" -gt 0 ] && awk -v w="$worst" -v max="$MAX_OVERFULL_PT" 'BEGIN { exit !(w > max) }'; then
+    echo "FAIL $name: $boxes overfull boxes, the widest ${worst}pt too wide (over ${MAX_OVERFULL_PT}pt):"
+    grep -F -A1 "(${worst}pt too wide)" "$log" | head -n 4 || true
+    status=1
+  else
+    echo "ok   $name: $pages page(s), $(grep -c '^!' "$log" || true) errors, $boxes overfull boxes${worst:+ (widest ${worst}pt)}"
+  fi
+}
+
+ascii() {
+  if LC_ALL=C grep -q '[^[:print:][:space:]]' "$2"; then
+    echo "FAIL $1: the LaTeX is not pure ASCII"
     status=1
   fi
+}
+
+for body in "$dir"/*.tex; do
+  name=$(basename "$body" .tex)
+  ascii "$name" "$body"
   cat >"$dir/doc-$name.tex" <<TEX
 \\documentclass{article}
 \\usepackage{amsmath,amssymb,graphicx,color}
@@ -54,22 +79,32 @@ for body in "$dir"/*.tex; do
 \\end{document}
 TEX
   if (cd "$dir" && pdflatex -interaction=nonstopmode -halt-on-error "doc-$name.tex" >/dev/null 2>&1); then
-    log="$dir/doc-$name.log"
-    pages=$(grep -o 'Output written on .*([0-9]* pages\?' "$log" | grep -o '([0-9]* page' | tr -dc 0-9)
-    # `Overfull \hbox (12.3pt too wide) ...`: count them, find the widest.
-    overfull=$(grep -o 'Overfull \\hbox ([0-9.]*pt too wide)' "$log" | grep -o '[0-9.]*pt' | tr -d pt | sort -g || true)
-    boxes=$(printf '%s' "$overfull" | grep -c . || true)
-    worst=$(printf '%s' "$overfull" | tail -n 1)
-    if [ "$boxes" -gt 0 ] && awk -v w="$worst" -v max="$MAX_OVERFULL_PT" 'BEGIN { exit !(w > max) }'; then
-      echo "FAIL $name: $boxes overfull boxes, the widest ${worst}pt too wide (over ${MAX_OVERFULL_PT}pt):"
-      grep -F -A1 "(${worst}pt too wide)" "$log" | head -n 4 || true
-      status=1
-    else
-      echo "ok   $name: $pages page(s), $(grep -c '^!' "$log" || true) errors, $boxes overfull boxes${worst:+ (widest ${worst}pt)}"
-    fi
+    check_log "$name" "$dir/doc-$name.log"
   else
     echo "FAIL $name: pdflatex reported an error:"
     grep -A3 '^!' "$dir/doc-$name.log" | head -n 20 || true
+    status=1
+  fi
+done
+
+# Handouts: standalone documents that bnproof compiles (exit 1 when
+# pdflatex fails).
+out="$dir/handout"
+for s in centering batchnorm batchnorm2d batchnorm-eval layernorm instancenorm groupnorm rmsnorm \
+  seed scale bn-backward; do
+  ok=0
+  $bin handout "$s" --out "$out" >/dev/null || ok=$?
+  if [ ! -f "$out/$s.tex" ]; then
+    echo "FAIL handout-$s: no $out/$s.tex (exit $ok)"
+    status=1
+    continue
+  fi
+  ascii "handout-$s" "$out/$s.tex"
+  if [ "$ok" -eq 0 ] && [ -f "$out/$s.pdf" ]; then
+    check_log "handout-$s" "$out/$s.log"
+  else
+    echo "FAIL handout-$s: exit $ok, pdflatex reported an error:"
+    grep -A3 '^!' "$out/$s.log" | head -n 20 || true
     status=1
   fi
 done

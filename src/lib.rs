@@ -11,6 +11,7 @@ pub mod emit;
 pub mod eval;
 pub mod explain;
 pub mod grade;
+pub mod handout;
 pub mod higher;
 pub mod ir;
 pub mod junit;

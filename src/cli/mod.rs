@@ -258,6 +258,19 @@ enum Command {
         #[arg(long, value_name = "DIR")]
         out: std::path::PathBuf,
     },
+    /// Write a standalone LaTeX handout of a model (forward pass, graph,
+    /// derivation, proofs; certificates in an appendix) or of an `explain`
+    /// topic into DIR, and compile it with pdflatex where that is installed
+    /// (exit 1 if compiling fails, 2 for bad input or an unwritable DIR).
+    Handout {
+        /// A built-in model, a .bn file, or an explain topic (seed, scale,
+        /// bn-backward).
+        #[arg(value_name = "MODEL|TOPIC")]
+        subject: String,
+        /// The directory to write (created if missing).
+        #[arg(long, value_name = "DIR")]
+        out: std::path::PathBuf,
+    },
 }
 
 /// Parse the arguments and run; returns the exit code.
@@ -456,6 +469,7 @@ fn run(cli: Cli) -> i32 {
         } => derive_cmd(&model, wrt, format, proofs, order),
         Command::Theorems { format } => theorems_cmd(format),
         Command::Docs { out } => docs_cmd(&out),
+        Command::Handout { subject, out } => handout_cmd(&subject, &out),
     }
 }
 
@@ -885,15 +899,7 @@ fn derive_cmd(
         Err(e) => return bad_input("derive", &BadInput::load(model, &e), json, junit_xml),
     };
     eprint!("{}", loaded.warnings_text());
-    let opts = bnproof::derive::DeriveOptions {
-        wrt,
-        prover: Options {
-            timeout: Duration::from_secs(2),
-            ..Options::default()
-        },
-        order,
-    };
-    let report = match bnproof::derive::derive(&loaded, &opts) {
+    let report = match bnproof::derive::derive(&loaded, &derive_options(wrt, order)) {
         Ok(r) => r,
         Err(e) => {
             let bad = BadInput::other(model, e.to_string());
@@ -1520,6 +1526,102 @@ fn docs_cmd(dir: &std::path::Path) -> i32 {
             eprintln!("error: {e}");
             FAILED
         }
+    }
+}
+
+/// `handout MODEL|TOPIC --out DIR`: 0 written (and compiled where
+/// pdflatex is installed), 1 pdflatex failed, 2 bad input or an unwritable
+/// DIR.
+fn handout_cmd(subject: &str, dir: &std::path::Path) -> i32 {
+    use bnproof::handout::{self, Compiled};
+    // The input first (a model file that does not parse leaves no empty
+    // DIR behind), then DIR (an unwritable one is found before the
+    // derivation, not after it).
+    let loaded = if handout::is_topic(subject) {
+        None
+    } else {
+        match bnproof::models::load(subject) {
+            Ok(l) => Some(l),
+            Err(e @ bnproof::models::LoadError::Unknown { .. }) => {
+                let topics: Vec<&str> = bnproof::explain::TOPICS.iter().map(|(t, _)| *t).collect();
+                let message = format!("{e}; nor an explain topic ({})", topics.join(", "));
+                return bad_input("handout", &BadInput::other(subject, message), false, false);
+            }
+            Err(e) => return bad_input("handout", &BadInput::load(subject, &e), false, false),
+        }
+    };
+    if let Err(e) = std::fs::create_dir_all(dir) {
+        eprintln!(
+            "error: --out {}: cannot create the directory: {e}",
+            dir.display()
+        );
+        return BAD_INPUT;
+    }
+    let made = match &loaded {
+        None => match handout::for_topic(subject) {
+            Ok(h) => h,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return FAILED;
+            }
+        },
+        Some(loaded) => {
+            eprint!("{}", loaded.warnings_text());
+            match handout::for_model(loaded, &derive_options(None, 1)) {
+                Ok(h) => h,
+                Err(e @ handout::HandoutError::Derive(_)) => {
+                    let bad = BadInput::other(subject, e.to_string());
+                    return bad_input("handout", &bad, false, false);
+                }
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    return FAILED;
+                }
+            }
+        }
+    };
+    if !made.all_held {
+        eprintln!("warning: {subject}: not every check held as expected; the handout marks which");
+    }
+    let (tex, compiled) = match handout::write(dir, &made) {
+        Ok(w) => w,
+        Err(e) => {
+            eprintln!("error: --out {e}");
+            return BAD_INPUT;
+        }
+    };
+    println!("wrote {}", tex.display());
+    match compiled {
+        Compiled::Pdf(pdf) => {
+            println!("wrote {}", pdf.display());
+            OK
+        }
+        Compiled::NoPdflatex => {
+            eprintln!("pdflatex is not installed (not on PATH): wrote the .tex only");
+            OK
+        }
+        Compiled::Failed { log, error } => {
+            eprintln!(
+                "error: pdflatex failed on {}{}; see its log {}",
+                tex.display(),
+                error.map(|e| format!(" ({e})")).unwrap_or_default(),
+                log.display()
+            );
+            FAILED
+        }
+    }
+}
+
+/// `derive`'s options (a handout's too: every input and parameter, first
+/// order): the prover's limits with 2 s per statement.
+fn derive_options(wrt: Option<Vec<String>>, order: u8) -> bnproof::derive::DeriveOptions {
+    bnproof::derive::DeriveOptions {
+        wrt,
+        prover: Options {
+            timeout: Duration::from_secs(2),
+            ..Options::default()
+        },
+        order,
     }
 }
 

@@ -8,6 +8,10 @@
 use super::{CheckKind, Doc, ExplainError, Format};
 use crate::derive::{self, DeriveOptions, Equality, Report, Verdict};
 use crate::models;
+use crate::render::derivation;
+use crate::render::layout::{layout, Node, Op};
+use crate::render::page::Row;
+use crate::render::Notation;
 use crate::syntax;
 use std::fmt;
 
@@ -25,16 +29,20 @@ pub(crate) fn write<W: fmt::Write>(d: &mut Doc<'_, W>) -> Result<(), ExplainErro
     )?;
 
     d.section("The forward pass")?;
-    let defs: Vec<String> = report
-        .model
-        .defs
-        .iter()
-        .map(|(n, e)| format!("{n} = {}", syntax::print(e)))
-        .collect();
-    d.display(
-        &defs.join("\n"),
-        r"\mu = \tfrac1m \sum_i x_i,\quad \sigma^2 = \tfrac1m \sum_i (x_i-\mu)^2,\quad \hat x_i = \frac{x_i-\mu}{\sqrt{\sigma^2+\epsilon}},\quad y_i = \gamma \hat x_i + \beta",
-    )?;
+    let m = &report.model;
+    let n = Notation::for_model(m);
+    if d.format == Format::Text {
+        let defs: Vec<String> = m
+            .defs
+            .iter()
+            .map(|(n, e)| format!("{n} = {}", syntax::print(e)))
+            .collect();
+        d.display(&defs.join("\n"), "")?;
+    } else {
+        // The model's own definitions in its notation, as every generated
+        // display shows them.
+        d.page(|p| p.aligned(&derivation::forward_rows(m, &n)))?;
+    }
     d.para(
         "The loss ℓ depends on the outputs y; its gradient with respect to them is the \
          upstream gradient dy (one number per example). The mini-batch has m examples, \
@@ -56,11 +64,16 @@ pub(crate) fn write<W: fmt::Write>(d: &mut Doc<'_, W>) -> Result<(), ExplainErro
          the variance σ². The chain rule visits each definition from the output back and \
          adds one contribution per path:",
     )?;
-    let mut steps = String::new();
-    for s in &report.derivation.steps {
-        steps.push_str(&format!("{s}\n"));
+    if d.format == Format::Text {
+        let mut steps = String::new();
+        for s in &report.derivation.steps {
+            steps.push_str(&format!("{s}\n"));
+        }
+        d.block(&steps)?;
+    } else {
+        // The derivation's own list, in the model's notation.
+        d.page(|p| p.list(&derivation::chain_rule_steps(&report, &n)))?;
     }
-    d.block(&steps)?;
     d.para(
         "The intermediate gradients are exactly the paper's equations for ∂ℓ/∂x̂, ∂ℓ/∂σ² and ∂ℓ/∂μ:",
     )?;
@@ -81,10 +94,25 @@ pub(crate) fn write<W: fmt::Write>(d: &mut Doc<'_, W>) -> Result<(), ExplainErro
          with m ≥ 1) collapses ∂ℓ/∂x into the form every framework hard-codes, and into \
          PyTorch's kernel:",
     )?;
-    d.display(
-        "∂ℓ/∂x = γ/sqrt(σ² + ε) · (dy − mean(dy) − x̂ · mean(dy · x̂))",
-        r"\frac{\partial \ell}{\partial x_i} = \frac{\gamma}{\sqrt{\sigma^2+\epsilon}}\Big(dy_i - \overline{dy} - \hat x_i\,\overline{dy\,\hat x}\Big)",
-    )?;
+    let three_term =
+        "gamma / sqrt(var + eps) * (dy[n] - mean[n](dy[n]) - xhat[n] * mean[n](dy[n] * xhat[n]))";
+    if d.format == Format::Text {
+        d.display(
+            "∂ℓ/∂x = γ/sqrt(σ² + ε) · (dy − mean(dy) − x̂ · mean(dy · x̂))",
+            "",
+        )?;
+    } else {
+        // Written by hand, drawn in the model's notation like the rest.
+        let rhs = syntax::parse_expr(three_term)
+            .map_err(|e| ExplainError::Derivation(e.message.clone()))?;
+        let row = Row {
+            lhs: Node::grad(&n, &derivation::model_symbol(m, "x")),
+            op: Op::Eq,
+            rhs: layout(&rhs, &n),
+            note: Vec::new(),
+        };
+        d.page(|p| p.aligned(&[row]))?;
+    }
     equalities(d, &report, |t| t.contains("∂ℓ/∂x equals"))?;
     d.para("What the simplification buys, in operations per element (reductions counted once):")?;
     let rows: Vec<Vec<String>> = report
@@ -92,7 +120,7 @@ pub(crate) fn write<W: fmt::Write>(d: &mut Doc<'_, W>) -> Result<(), ExplainErro
         .iter()
         .map(|g| {
             vec![
-                format!("∂ℓ/∂{}", g.name),
+                format!("∂ℓ/∂{}", glyph_text(&n, &g.name)),
                 g.raw_cost.to_string(),
                 g.simplified_cost.to_string(),
             ]
@@ -121,9 +149,9 @@ fn equalities<W: fmt::Write>(
     r: &Report,
     pick: impl Fn(&str) -> bool,
 ) -> Result<(), ExplainError> {
-    let n = crate::render::Notation::for_model(&r.model);
+    let n = Notation::for_model(&r.model);
     for eq in r.equalities.iter().filter(|e| pick(&e.title)) {
-        show(d, eq, &n)?;
+        show(d, eq, &r.model, &n)?;
     }
     Ok(())
 }
@@ -131,7 +159,8 @@ fn equalities<W: fmt::Write>(
 fn show<W: fmt::Write>(
     d: &mut Doc<'_, W>,
     eq: &Equality,
-    n: &crate::render::Notation,
+    model: &crate::syntax::Model,
+    n: &Notation,
 ) -> Result<(), ExplainError> {
     let (kind, verdict) = match &eq.verdict {
         Verdict::Proved(p) => {
@@ -151,12 +180,17 @@ fn show<W: fmt::Write>(
         Verdict::Unknown(why) => (CheckKind::Proof, format!("unknown: {why}")),
     };
     if matches!(d.format, Format::Latex | Format::Html) {
-        // The equality as a formula in the paper's notation, then the verdict.
+        // The equality as a formula in the paper's notation, then the
+        // verdict (for a handout, the proof's chains).
+        let title = derivation::title_spans(eq, model, n);
         d.page(|p| {
-            p.para(&[crate::render::Span::Strong(eq.title.clone())])?;
+            p.heading_spans(3, &title, None)?;
             p.display(&crate::render::proof::equation(&eq.lhs, &eq.rhs, n))
         })?;
-        d.block(&verdict)?;
+        match &eq.verdict {
+            Verdict::Proved(p) if d.certificates.is_some() => d.proof_shown(&eq.title, p, n)?,
+            _ => d.block(&verdict)?,
+        }
     } else {
         let statement = format!("{} = {}", syntax::print(&eq.lhs), syntax::print(&eq.rhs));
         // A refutation's statement is the counterexample's business.
@@ -182,4 +216,16 @@ fn show<W: fmt::Write>(
         },
     );
     Ok(())
+}
+
+/// A name as the model's notation draws it, in Unicode (`gamma` as γ,
+/// `xhat` as x̂), for running text.
+fn glyph_text(n: &Notation, name: &str) -> String {
+    match n.glyph(name) {
+        crate::render::notation::Glyph::Name { base, hat, .. } if hat => {
+            format!("{}\u{302}", base.text)
+        }
+        crate::render::notation::Glyph::Name { base, .. } => base.text,
+        crate::render::notation::Glyph::Adjoint(_) => name.to_string(),
+    }
 }

@@ -146,6 +146,30 @@ pub fn explain(
     format: Format,
     out: &mut impl fmt::Write,
 ) -> Result<ExplainReport, ExplainError> {
+    Ok(explain_in(topic, format, out, None)?.0)
+}
+
+/// A kernel-checked proof a narrative showed, titled: its certificate's
+/// details go into a handout's appendix.
+pub type Certificate = (String, kernel::Proof, Notation);
+
+/// The narrative of `topic` as LaTeX whose proofs show their chains only
+/// (each step with its rule), and the proofs, numbered as the text cites
+/// them, for an appendix of certificates ([`render::proof::certificate`]).
+pub fn explain_for_handout(
+    topic: &str,
+    out: &mut impl fmt::Write,
+) -> Result<(ExplainReport, Vec<Certificate>), ExplainError> {
+    let (report, certs) = explain_in(topic, Format::Latex, out, Some(Vec::new()))?;
+    Ok((report, certs.unwrap_or_default()))
+}
+
+fn explain_in(
+    topic: &str,
+    format: Format,
+    out: &mut impl fmt::Write,
+    certificates: Option<Vec<Certificate>>,
+) -> Result<(ExplainReport, Option<Vec<Certificate>>), ExplainError> {
     let mut doc = Doc {
         out,
         format,
@@ -154,6 +178,7 @@ pub fn explain(
             checks: Vec::new(),
         },
         section: 0,
+        certificates,
     };
     match topic {
         "seed" => seed::write(&mut doc)?,
@@ -162,7 +187,7 @@ pub fn explain(
         _ => return Err(ExplainError::UnknownTopic(topic.to_string())),
     }
     doc.closing()?;
-    Ok(doc.report)
+    Ok((doc.report, doc.certificates))
 }
 
 /// Write the topic's plot as an SVG file.
@@ -180,6 +205,9 @@ pub(crate) struct Doc<'a, W: fmt::Write> {
     format: Format,
     report: ExplainReport,
     section: usize,
+    /// For a handout: the proofs shown, their certificates deferred to an
+    /// appendix.
+    certificates: Option<Vec<Certificate>>,
 }
 
 type Res = Result<(), ExplainError>;
@@ -361,7 +389,7 @@ impl<W: fmt::Write> Doc<'_, W> {
                         Format::Text | Format::Markdown => render::proof_text(&mut t, &p)?,
                         Format::Latex | Format::Html => {
                             let n = Notation::plain();
-                            self.page(|pg| render::proof::proof(pg, &p, &n))?
+                            self.proof_shown(&what, &p, &n)?
                         }
                     }
                     (true, t, String::new())
@@ -389,6 +417,24 @@ impl<W: fmt::Write> Doc<'_, W> {
             detail,
         });
         Ok(held)
+    }
+
+    /// A kernel-checked proof in a document: in full, or for a handout its
+    /// chains and where its certificate is.
+    fn proof_shown(&mut self, title: &str, p: &kernel::Proof, n: &Notation) -> Res {
+        match self.certificates.as_mut() {
+            None => self.page(|pg| render::proof::proof(pg, p, n)),
+            Some(certs) => {
+                certs.push((title.to_string(), p.clone(), n.clone()));
+                let k = certs.len();
+                self.page(|pg| {
+                    render::proof::chains(pg, p, n, false)?;
+                    pg.text(&format!(
+                        "Side conditions, rules and the kernel's verdict: certificate {k} in the appendix."
+                    ))
+                })
+            }
+        }
     }
 
     /// Refute `statement` under `assume` and show the counterexample.

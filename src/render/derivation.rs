@@ -8,7 +8,7 @@ use super::layout::{layout, Node, Op};
 use super::notation::Notation;
 use super::page::{Page, Row, Span};
 use super::proof::{self, assumption, math_list};
-use crate::derive::{Report, Verdict};
+use crate::derive::{Equality, Report, Verdict};
 use crate::diff::LOSS;
 use crate::ir::{Expr, Symbol};
 use crate::syntax::Model;
@@ -34,8 +34,128 @@ pub fn model_symbol(model: &Model, name: &str) -> Symbol {
     Symbol::new(name, axes)
 }
 
+/// How much of each proof a derivation shows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Proofs {
+    /// One line each: steps and rules.
+    OneLine,
+    /// In full: chains, side conditions, rules, the kernel's verdict.
+    Full,
+    /// The chains a reader follows, each step with its rule; the rest is
+    /// [`certificates`]' (a handout's appendix).
+    Chains,
+}
+
+/// The forward pass as aligned rows in the model's notation, each noted
+/// with the name it defines.
+pub fn forward_rows(m: &Model, n: &Notation) -> Vec<Row> {
+    m.defs
+        .iter()
+        .map(|(name, e)| Row {
+            lhs: layout(&Expr::Sym(model_symbol(m, name)), n),
+            op: Op::Eq,
+            rhs: layout(e, n),
+            note: vec![Span::code(name.clone())],
+        })
+        .collect()
+}
+
+/// An equality's title with its gradient as a formula: "∂ℓ/∂gamma equals
+/// the claim on line 23" as `∂ℓ/∂γ` in the model's notation and the words;
+/// a check by its line (its formula is displayed under the title).
+pub fn title_spans(eq: &Equality, m: &Model, n: &Notation) -> Vec<Span> {
+    if let Some((name, rest)) = eq
+        .title
+        .strip_prefix("∂ℓ/∂")
+        .and_then(|t| t.split_once(' '))
+    {
+        let of = match &eq.lhs {
+            Expr::Sym(_) => layout(&eq.lhs, n),
+            _ => Node::grad(n, &model_symbol(m, name)),
+        };
+        return vec![Span::Math(of), Span::text(format!(" {rest}"))];
+    }
+    // "the check on line 27: sum[n](grad x) = 0": the line, without the
+    // file's ASCII text; the formula is displayed in the notation below it.
+    let head = eq
+        .title
+        .split_once(": ")
+        .map_or(eq.title.as_str(), |(h, _)| h);
+    vec![Span::text(head)]
+}
+
+/// The chain rule's steps, one item each: the local derivative and the
+/// term it adds to an adjoint (and why a term vanishes); the upstream
+/// gradient as given, never as the step `∂ℓ/∂y = ∂ℓ/∂y`.
+pub fn chain_rule_steps(r: &Report, n: &Notation) -> Vec<Vec<Span>> {
+    let name_node = |name: &str| -> Node {
+        if name == LOSS {
+            Node::Loss
+        } else {
+            Node::Ident(n.glyph(name), Vec::new())
+        }
+    };
+    let partial =
+        |of: &str, wrt: &str| Node::Partial(Box::new(name_node(of)), Box::new(name_node(wrt)));
+    r.derivation
+        .steps
+        .iter()
+        .map(|s| {
+            if s.from == LOSS {
+                // Given, not derived: `∂ℓ/∂y = ∂ℓ/∂y` would say nothing.
+                return vec![
+                    Span::text("the upstream gradient "),
+                    Span::Math(layout(&s.contribution, n)),
+                    Span::text(" is given"),
+                ];
+            }
+            let mut v = vec![
+                Span::Math(Node::rel(
+                    partial(&s.from, &s.to),
+                    Op::Eq,
+                    layout(&s.local, n),
+                )),
+                Span::text("; adds "),
+            ];
+            if !s.summed_over.is_empty() {
+                v.push(Span::text(format!(
+                    "(summed over {}) ",
+                    s.summed_over.join(", ")
+                )));
+            }
+            v.push(Span::Math(layout(&s.contribution, n)));
+            v.push(Span::text(" to "));
+            v.push(Span::Math(partial(LOSS, &s.to)));
+            for (z, _) in r.vanishing_in(&s.contribution) {
+                v.push(Span::text("; this term is 0, since "));
+                v.push(Span::Math(Node::rel(
+                    layout(z, n),
+                    Op::Eq,
+                    layout(&Expr::num(0), n),
+                )));
+                v.push(Span::text(" (kernel-checked)"));
+            }
+            v
+        })
+        .collect()
+}
+
 /// The whole derivation; `expand` shows every proof in full.
 pub fn derivation<W: Write>(page: &mut Page<'_, W>, r: &Report, expand: bool) -> fmt::Result {
+    let proofs = if expand {
+        Proofs::Full
+    } else {
+        Proofs::OneLine
+    };
+    derivation_with(page, r, proofs)
+}
+
+/// The whole derivation, its proofs shown as `proofs` says.
+pub fn derivation_with<W: Write>(
+    page: &mut Page<'_, W>,
+    r: &Report,
+    proofs: Proofs,
+) -> fmt::Result {
     let n = Notation::for_model(&r.model);
     let m = &r.model;
     page.heading(1, &format!("Model {}", r.name), None)?;
@@ -43,17 +163,7 @@ pub fn derivation<W: Write>(page: &mut Page<'_, W>, r: &Report, expand: bool) ->
         page.text(t)?;
     }
     page.heading(2, "Forward pass", Some("forward"))?;
-    let rows: Vec<Row> = m
-        .defs
-        .iter()
-        .map(|(name, e)| Row {
-            lhs: layout(&Expr::Sym(model_symbol(m, name)), &n),
-            op: Op::Eq,
-            rhs: layout(e, &n),
-            note: vec![Span::code(name.clone())],
-        })
-        .collect();
-    page.aligned(&rows)?;
+    page.aligned(&forward_rows(m, &n))?;
     if !m.assumptions.is_empty() {
         let mut spans = vec![Span::text("Assuming ")];
         spans.extend(math_list(
@@ -66,60 +176,7 @@ pub fn derivation<W: Write>(page: &mut Page<'_, W>, r: &Report, expand: bool) ->
     graph_section(page, r)?;
 
     page.heading(2, "The chain rule, step by step", Some("chain-rule"))?;
-    let name_node = |name: &str| -> Node {
-        if name == LOSS {
-            Node::Loss
-        } else {
-            Node::Ident(n.glyph(name), Vec::new())
-        }
-    };
-    let partial =
-        |of: &str, wrt: &str| Node::Partial(Box::new(name_node(of)), Box::new(name_node(wrt)));
-    let steps: Vec<Vec<Span>> = r
-        .derivation
-        .steps
-        .iter()
-        .map(|s| {
-            if s.from == LOSS {
-                return vec![
-                    Span::Math(Node::rel(
-                        partial(LOSS, &s.to),
-                        Op::Eq,
-                        layout(&s.contribution, &n),
-                    )),
-                    Span::text(" (the upstream gradient)"),
-                ];
-            }
-            let mut v = vec![
-                Span::Math(Node::rel(
-                    partial(&s.from, &s.to),
-                    Op::Eq,
-                    layout(&s.local, &n),
-                )),
-                Span::text("; adds "),
-            ];
-            if !s.summed_over.is_empty() {
-                v.push(Span::text(format!(
-                    "(summed over {}) ",
-                    s.summed_over.join(", ")
-                )));
-            }
-            v.push(Span::Math(layout(&s.contribution, &n)));
-            v.push(Span::text(" to "));
-            v.push(Span::Math(partial(LOSS, &s.to)));
-            for (z, _) in r.vanishing_in(&s.contribution) {
-                v.push(Span::text("; this term is 0, since "));
-                v.push(Span::Math(Node::rel(
-                    layout(z, &n),
-                    Op::Eq,
-                    layout(&Expr::num(0), &n),
-                )));
-                v.push(Span::text(" (kernel-checked)"));
-            }
-            v
-        })
-        .collect();
-    page.list(&steps)?;
+    page.list(&chain_rule_steps(r, &n))?;
 
     // The backward pass as a program: each adjoint defined once, in terms
     // of earlier names (as the paper's Section 3 writes it).
@@ -209,12 +266,10 @@ pub fn derivation<W: Write>(page: &mut Page<'_, W>, r: &Report, expand: bool) ->
         "Every proof below was re-checked by the kernel; every counterexample was double-checked.",
     )?;
     for (k, eq) in r.equalities.iter().enumerate() {
-        let mark = if eq.as_expected() { "✓" } else { "✗" };
-        page.heading(
-            3,
-            &format!("{mark} {}", eq.title),
-            Some(&format!("check-{}", k + 1)),
-        )?;
+        let mark = if eq.as_expected() { "✓ " } else { "✗ " };
+        let mut title = vec![Span::text(mark)];
+        title.extend(title_spans(eq, m, &n));
+        page.heading_spans(3, &title, Some(&format!("check-{}", k + 1)))?;
         page.display(&proof::equation(&eq.lhs, &eq.rhs, &n))?;
         match &eq.verdict {
             Verdict::Proved(p) => {
@@ -234,8 +289,16 @@ pub fn derivation<W: Write>(page: &mut Page<'_, W>, r: &Report, expand: bool) ->
                         ", but a counterexample was expected"
                     }
                 ))])?;
-                if expand {
-                    proof::proof(page, p, &n)?;
+                match proofs {
+                    Proofs::OneLine => {}
+                    Proofs::Full => proof::proof(page, p, &n)?,
+                    Proofs::Chains => {
+                        proof::chains(page, p, &n, false)?;
+                        page.text(&format!(
+                            "Side conditions, rules and the kernel's verdict: certificate {} in the appendix.",
+                            k + 1
+                        ))?;
+                    }
                 }
             }
             Verdict::Refuted(c) => {
@@ -285,6 +348,23 @@ fn graph_section<W: Write>(page: &mut Page<'_, W>, r: &Report) -> fmt::Result {
             .map(|(t, node)| vec![Span::text(format!("Label [{t}]: ")), Span::Math(node)])
             .collect();
         page.list(&items)?;
+    }
+    Ok(())
+}
+
+/// The certificate of every proof in a derivation (a handout's appendix,
+/// after [`Proofs::Chains`]): what it holds, every step's side conditions
+/// and lemma instances, the rules, the kernel's verdict. Numbered as the
+/// proofs are.
+pub fn certificates<W: Write>(page: &mut Page<'_, W>, r: &Report) -> fmt::Result {
+    let n = Notation::for_model(&r.model);
+    for (k, eq) in r.equalities.iter().enumerate() {
+        if let Verdict::Proved(p) = &eq.verdict {
+            let mut title = vec![Span::text(format!("Certificate {}: ", k + 1))];
+            title.extend(title_spans(eq, &r.model, &n));
+            page.heading_spans(2, &title, Some(&format!("certificate-{}", k + 1)))?;
+            proof::certificate(page, p, &n)?;
+        }
     }
     Ok(())
 }

@@ -161,18 +161,40 @@ pub fn escape_word(w: &str) -> String {
     s
 }
 
-/// Running text for LaTeX's text mode: specials escaped, Unicode math
-/// symbols as inline math, so that pdfLaTeX accepts it.
+/// Running text for LaTeX's text mode: specials escaped, and each word
+/// with a Unicode math symbol in it (`∂ℓ/∂γ`, `σ²`, `x̂,`) set as one
+/// formula (its trailing punctuation left in the text), so that pdfLaTeX
+/// accepts it and a symbol is never a letter in text mode.
 pub fn text(t: &str) -> String {
     let mut s = String::new();
-    let mut chars = t.chars().peekable();
-    while let Some(c) = chars.next() {
-        // A letter followed by a combining circumflex is a hat.
-        if chars.peek() == Some(&'\u{302}') {
-            chars.next();
-            let _ = write!(s, r"$\hat{{{}}}$", math_char(c));
-            continue;
+    for (k, word) in t.split(' ').enumerate() {
+        if k > 0 {
+            s.push(' ');
         }
+        if word.chars().any(is_math_symbol) {
+            let body = word.trim_end_matches(['.', ',', ';', ':', '!', '?']);
+            s.push('$');
+            math_word(body, &mut s);
+            s.push('$');
+            text_word(&word[body.len()..], &mut s);
+        } else {
+            text_word(word, &mut s);
+        }
+    }
+    s
+}
+
+/// Whether a character is a math symbol that running text sets as math.
+fn is_math_symbol(c: char) -> bool {
+    c == '\u{302}' || (!c.is_ascii() && !TEXT_SYMBOLS.contains(&c) && math_char(c) != "?")
+}
+
+/// Non-ASCII characters text mode writes itself.
+const TEXT_SYMBOLS: &[char] = &['—', '–', '…', '“', '”', '’', '✓', '✗'];
+
+/// A word without math symbols, in text mode.
+fn text_word(t: &str, s: &mut String) {
+    for c in t.chars() {
         match c {
             '\\' => s.push_str(r"\textbackslash{}"),
             '#' | '$' | '%' | '&' | '_' | '{' | '}' => {
@@ -198,7 +220,55 @@ pub fn text(t: &str) -> String {
             }
         }
     }
-    s
+}
+
+/// A word with math symbols, in math mode (without the `$`): letters after
+/// one another as an upright word (`mean`), one letter in italics, a letter
+/// with a combining circumflex as a hat.
+fn math_word(t: &str, s: &mut String) {
+    let mut run = String::new();
+    let flush = |run: &mut String, s: &mut String| {
+        match run.chars().count() {
+            0 => {}
+            1 => s.push_str(run),
+            _ => {
+                let _ = write!(s, r"\mathrm{{{run}}}");
+            }
+        }
+        run.clear();
+    };
+    let mut chars = t.chars().peekable();
+    while let Some(c) = chars.next() {
+        if chars.peek() == Some(&'\u{302}') {
+            chars.next();
+            flush(&mut run, s);
+            let _ = write!(s, r"\hat{{{}}}", math_char(c).trim_end());
+            continue;
+        }
+        if c.is_ascii_alphabetic() {
+            run.push(c);
+            continue;
+        }
+        flush(&mut run, s);
+        match c {
+            '#' | '$' | '%' | '&' | '_' | '{' | '}' => {
+                s.push('\\');
+                s.push(c);
+            }
+            '\\' => s.push_str(r"\backslash "),
+            '~' => s.push_str(r"\sim "),
+            '^' => s.push_str(r"\wedge "),
+            c if c.is_ascii() => s.push(c),
+            c => {
+                let m = math_char(c);
+                s.push_str(&m);
+                if m.starts_with('\\') {
+                    s.push(' ');
+                }
+            }
+        }
+    }
+    flush(&mut run, s);
 }
 
 /// A character as math-mode LaTeX.
@@ -274,7 +344,9 @@ mod tests {
         let t =
             text("⟨x̂, ∂ℓ/∂x⟩ over n is 0 — false with ε > 0, mean(x̂²) = σ²/(σ²+ε) < 1; 50% & a_b");
         assert!(t.is_ascii(), "{t}");
-        assert!(t.contains(r"$\hat{x}$"));
+        assert!(t.contains(r"$\langle \hat{x}$,"), "{t}");
+        assert!(t.contains(r"$\partial \ell /\partial x\rangle $"), "{t}");
+        assert!(t.contains(r"$\mathrm{mean}(\hat{x}^{2})$"), "{t}");
         assert!(t.contains(r"50\% \& a\_b"));
     }
 }

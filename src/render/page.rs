@@ -69,6 +69,18 @@ impl<'a, W: Write> Page<'a, W> {
 
     /// A heading; level 1 is the page title. `anchor` gives HTML an id.
     pub fn heading(&mut self, level: u8, text: &str, anchor: Option<&str>) -> fmt::Result {
+        self.heading_spans(level, &[Span::text(text)], anchor)
+    }
+
+    /// A heading of running text with formulas (`∂ℓ/∂γ` as math, not as
+    /// letters in text mode).
+    pub fn heading_spans(
+        &mut self,
+        level: u8,
+        spans: &[Span],
+        anchor: Option<&str>,
+    ) -> fmt::Result {
+        let body = self.spans(spans);
         match self.markup {
             Markup::Latex => {
                 let cmd = match level {
@@ -76,17 +88,17 @@ impl<'a, W: Write> Page<'a, W> {
                     2 => "subsection",
                     _ => "subsubsection",
                 };
-                writeln!(self.out, "\\{cmd}*{{{}}}\n", latex::text(text))
+                writeln!(self.out, "\\{cmd}*{{{body}}}\n")
             }
             Markup::Markdown => {
-                writeln!(self.out, "{} {text}\n", "#".repeat(level.max(1) as usize))
+                writeln!(self.out, "{} {body}\n", "#".repeat(level.max(1) as usize))
             }
             Markup::Html => {
                 let l = level.clamp(1, 4);
                 let id = anchor
                     .map(|a| format!(r#" id="{}""#, escape(a)))
                     .unwrap_or_default();
-                writeln!(self.out, "<h{l}{id}>{}</h{l}>", escape(text))
+                writeln!(self.out, "<h{l}{id}>{body}</h{l}>")
             }
         }
     }

@@ -42,6 +42,22 @@ pub fn math_list(nodes: Vec<Node>) -> Vec<Span> {
 
 /// A kernel-checked proof: statement, assumptions, the chain, the rules.
 pub fn proof<W: Write>(page: &mut Page<'_, W>, p: &Proof, n: &Notation) -> fmt::Result {
+    chains(page, p, n, true)?;
+    rule_legend(page, p)?;
+    verdict(page, p)
+}
+
+/// What a reader follows: the theorem, its assumptions and definitions,
+/// the lemmas and facts it cites and the calc-style chain. With `details`,
+/// each step also shows its side conditions and lemma instances; without,
+/// only its rule (the details are then [`certificate`]'s, as in a
+/// handout's appendix).
+pub fn chains<W: Write>(
+    page: &mut Page<'_, W>,
+    p: &Proof,
+    n: &Notation,
+    details: bool,
+) -> fmt::Result {
     let st = &p.statement;
     page.para(&[
         Span::Strong("Theorem.".into()),
@@ -71,7 +87,8 @@ pub fn proof<W: Write>(page: &mut Page<'_, W>, p: &Proof, n: &Notation) -> fmt::
         super::shown(steps)
             .into_iter()
             .map(|(s, times)| {
-                let mut label = step_label(&s.rule, s.direction, s.subst.as_ref(), n);
+                let subst = if details { s.subst.as_ref() } else { None };
+                let mut label = step_label(&s.rule, s.direction, subst, n);
                 if times > 1 {
                     label.push(Span::text(format!(" ({times} occurrences)")));
                 }
@@ -105,7 +122,11 @@ pub fn proof<W: Write>(page: &mut Page<'_, W>, p: &Proof, n: &Notation) -> fmt::
     if !p.haves.is_empty() {
         page.para(&[Span::Strong("Proof.".into())])?;
     }
-    page.calc(&layout(&st.lhs, n), &chain(&p.steps))?;
+    page.calc(&layout(&st.lhs, n), &chain(&p.steps))
+}
+
+/// The rules a proof uses, each with its one-line justification.
+fn rule_legend<W: Write>(page: &mut Page<'_, W>, p: &Proof) -> fmt::Result {
     let items: Vec<Vec<Span>> = super::used_rules(p)
         .into_iter()
         .map(|name| {
@@ -113,12 +134,68 @@ pub fn proof<W: Write>(page: &mut Page<'_, W>, p: &Proof, n: &Notation) -> fmt::
             vec![Span::code(name), Span::text(format!(": {why}"))]
         })
         .collect();
-    page.list(&items)?;
+    page.list(&items)
+}
+
+/// The kernel's verdict, one line.
+fn verdict<W: Write>(page: &mut Page<'_, W>, p: &Proof) -> fmt::Result {
     let k = p.steps.len();
     page.text(&format!(
         "Checked by the kernel: {k} step{}, every side condition re-established.",
         if k == 1 { "" } else { "s" }
     ))
+}
+
+/// What the certificate of a proof holds beyond its chains: how many
+/// assumptions, definitions, lemmas, facts and steps; every step's side
+/// conditions and lemma instances, as the kernel re-established them; the
+/// rules with their justifications; the kernel's verdict.
+pub fn certificate<W: Write>(page: &mut Page<'_, W>, p: &Proof, n: &Notation) -> fmt::Result {
+    page.display(&equation(&p.statement.lhs, &p.statement.rhs, n))?;
+    let count = |k: usize, what: &str| format!("{k} {what}{}", if k == 1 { "" } else { "s" });
+    let steps = |v: &[crate::kernel::Step]| v.len();
+    let all: usize = steps(&p.steps)
+        + p.lemmas.iter().map(|l| steps(&l.steps)).sum::<usize>()
+        + p.haves.iter().map(|h| steps(&h.steps)).sum::<usize>();
+    page.text(&format!(
+        "The certificate: {}, {}, {}, {}; {} in the main chain, {} in all.",
+        count(p.assumptions.len(), "assumption"),
+        count(p.definitions.len(), "definition"),
+        count(p.lemmas.len(), "lemma"),
+        count(p.haves.len(), "proved fact"),
+        count(p.steps.len(), "step"),
+        count(all, "step"),
+    ))?;
+    let chains = p
+        .lemmas
+        .iter()
+        .map(|l| (format!("lemma {}", l.name), &l.steps))
+        .chain(
+            p.haves
+                .iter()
+                .enumerate()
+                .map(|(k, h)| (format!("have {}", k + 1), &h.steps)),
+        )
+        .chain(std::iter::once(("the proof".to_string(), &p.steps)));
+    let mut items: Vec<Vec<Span>> = Vec::new();
+    for (chain, steps) in chains {
+        for (k, s) in steps.iter().enumerate() {
+            let label = step_label(&s.rule, s.direction, s.subst.as_ref(), n);
+            // Only the steps with something beyond their rule's name.
+            if label.len() > step_label(&s.rule, s.direction, None, n).len() {
+                let mut item = vec![Span::text(format!("{chain}, step {}: ", k + 1))];
+                item.extend(label);
+                items.push(item);
+            }
+        }
+    }
+    if !items.is_empty() {
+        page.text("Side conditions and lemma instances, step by step:")?;
+        page.list(&items)?;
+    }
+    page.text("Rules:")?;
+    rule_legend(page, p)?;
+    verdict(page, p)
 }
 
 fn step_label(rule: &str, dir: Direction, subst: Option<&rules::Subst>, n: &Notation) -> Vec<Span> {

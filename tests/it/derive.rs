@@ -258,7 +258,7 @@ fn double_backward_is_proved_and_checked_for_batchnorm_and_layernorm() {
 }
 
 /// Every word of `src` in `map` replaced (names, the axis, keywords left).
-fn rename(src: &str, map: &[(&str, &str)]) -> String {
+pub(crate) fn rename(src: &str, map: &[(&str, &str)]) -> String {
     let mut out = String::new();
     let mut word = String::new();
     let flush = |word: &mut String, out: &mut String| {
@@ -281,6 +281,24 @@ fn rename(src: &str, map: &[(&str, &str)]) -> String {
     out
 }
 
+/// Every name of batch norm and another for it: axis, input, parameters,
+/// constant, definitions, output and the adjoint names its claims use.
+pub(crate) const BATCHNORM_RENAMED: &[(&str, &str)] = &[
+    ("n", "b"),
+    ("x", "act"),
+    ("gamma", "scale"),
+    ("beta", "shift"),
+    ("eps", "tiny"),
+    ("mu", "centre"),
+    ("var", "spread"),
+    ("xhat", "z"),
+    ("y", "out"),
+    ("dy", "dout"),
+    ("dxhat", "dz"),
+    ("dvar", "dspread"),
+    ("dmu", "dcentre"),
+];
+
 /// Nothing depends on what a name is called: batch norm with every name
 /// changed (axis, input, parameters, constant, definitions, output and the
 /// adjoint names its claims use) gets the same verdicts with proofs of the
@@ -288,24 +306,7 @@ fn rename(src: &str, map: &[(&str, &str)]) -> String {
 #[test]
 fn a_renamed_batchnorm_gets_proofs_of_the_same_length() {
     let src = models::builtin("batchnorm").unwrap();
-    let renamed = rename(
-        src,
-        &[
-            ("n", "b"),
-            ("x", "act"),
-            ("gamma", "scale"),
-            ("beta", "shift"),
-            ("eps", "tiny"),
-            ("mu", "centre"),
-            ("var", "spread"),
-            ("xhat", "z"),
-            ("y", "out"),
-            ("dy", "dout"),
-            ("dxhat", "dz"),
-            ("dvar", "dspread"),
-            ("dmu", "dcentre"),
-        ],
-    );
+    let renamed = rename(src, BATCHNORM_RENAMED);
     assert!(renamed.contains("= mean[b](act)"), "{renamed}");
     let load = |name: &str, src: &str| models::Loaded {
         name: name.into(),

@@ -29,6 +29,7 @@ mod emit;
 mod explain;
 mod grade;
 mod graph;
+mod handout;
 mod higher;
 mod independence;
 mod kernel;
