@@ -41,15 +41,16 @@ pub fn in_names(
         return Vec::new();
     }
     let inlined = diff::inline_defs(e, program);
+    let facts = sign::Facts::new(assumptions);
+    let nonzero = |x: &Expr| sign::is_nonzero(&diff::inline_defs(x, model_defs), &facts);
     let mut starts = vec![inlined.clone()];
     for (h, body) in model_defs {
-        if let Some((u, value)) = affine_inverse(h, body) {
+        if let Some((u, value)) = affine_inverse(h, body, &nonzero) {
             let mut map = BTreeMap::new();
             map.insert(u, value);
             starts.push(diff::subst(&inlined, &map));
         }
     }
-    let facts = sign::Facts::new(assumptions);
     let checks = ring::FieldChecks::new(
         |x| sign::is_nonzero(&diff::inline_defs(x, model_defs), &facts),
         |x| sign::is_nonneg(&diff::inline_defs(x, model_defs), &facts),
@@ -325,15 +326,19 @@ fn sorted(axes: &[String], order: &[String]) -> Vec<String> {
 /// multiplying or dividing by terms that do not mention `u`
 /// (`x̂ = (x − μ)/√(σ²+ε)`, `h = γ·(x − μ)/s + β`): `u` and what it equals
 /// in terms of `h`, by undoing those operations (`x = μ + √(σ²+ε)·x̂`).
-/// Where a factor may be zero the inverse is wrong there; such a candidate
-/// fails its proof and is dropped.
-fn affine_inverse(h: &Symbol, body: &Expr) -> Option<(String, Expr)> {
+/// Only factors `nonzero` proves non-zero are divided by: a form with
+/// `1/γ` in it, where γ may be 0, is no simplification for a reader.
+fn affine_inverse(
+    h: &Symbol,
+    body: &Expr,
+    nonzero: &dyn Fn(&Expr) -> bool,
+) -> Option<(String, Expr)> {
     let mut syms = std::collections::BTreeSet::new();
     body.symbols(&mut syms);
     syms.into_iter()
         .filter(|u| u.axes == h.axes && u.name != h.name && count(&u.name, body) == 1)
         .find_map(|u| {
-            let value = invert(body, &u.name, Expr::Sym(h.clone()))?;
+            let value = invert(body, &u.name, Expr::Sym(h.clone()), nonzero)?;
             (count(&h.name, &value) == 1).then_some((u.name, value))
         })
 }
@@ -346,19 +351,21 @@ fn count(u: &str, e: &Expr) -> usize {
     }
 }
 
-/// Solve `e = value` for the one occurrence of `u` in `e`.
-fn invert(e: &Expr, u: &str, value: Expr) -> Option<Expr> {
+/// Solve `e = value` for the one occurrence of `u` in `e`, dividing only
+/// by factors `nonzero` accepts.
+fn invert(e: &Expr, u: &str, value: Expr, nonzero: &dyn Fn(&Expr) -> bool) -> Option<Expr> {
     let has = |x: &Expr| count(u, x) > 0;
+    let go = |x: &Expr, v: Expr| invert(x, u, v, nonzero);
     match e {
         Expr::Sym(s) if s.name == u => Some(value),
-        Expr::Neg(a) => invert(a, u, Expr::neg(value)),
-        Expr::Add(a, b) if has(a) => invert(a, u, Expr::sub(value, (**b).clone())),
-        Expr::Add(a, b) => invert(b, u, Expr::sub(value, (**a).clone())),
-        Expr::Sub(a, b) if has(a) => invert(a, u, Expr::add((**b).clone(), value)),
-        Expr::Sub(a, b) => invert(b, u, Expr::sub((**a).clone(), value)),
-        Expr::Mul(a, b) if has(a) => invert(a, u, Expr::div(value, (**b).clone())),
-        Expr::Mul(a, b) => invert(b, u, Expr::div(value, (**a).clone())),
-        Expr::Div(a, b) if has(a) => invert(a, u, Expr::mul((**b).clone(), value)),
+        Expr::Neg(a) => go(a, Expr::neg(value)),
+        Expr::Add(a, b) if has(a) => go(a, Expr::sub(value, (**b).clone())),
+        Expr::Add(a, b) => go(b, Expr::sub(value, (**a).clone())),
+        Expr::Sub(a, b) if has(a) => go(a, Expr::add((**b).clone(), value)),
+        Expr::Sub(a, b) => go(b, Expr::sub((**a).clone(), value)),
+        Expr::Mul(a, b) if has(a) && nonzero(b) => go(a, Expr::div(value, (**b).clone())),
+        Expr::Mul(a, b) if !has(a) && nonzero(a) => go(b, Expr::div(value, (**a).clone())),
+        Expr::Div(a, b) if has(a) => go(a, Expr::mul((**b).clone(), value)),
         _ => None,
     }
 }
@@ -457,23 +464,26 @@ mod tests {
     #[test]
     fn affine_definitions_are_inverted_whatever_their_names() {
         let (h, body) = def("zn", &["b"], "(z[b] - c) / sqrt(s + t)");
-        let (u, value) = affine_inverse(&h, &body).unwrap();
+        let (u, value) = affine_inverse(&h, &body, &|_| true).unwrap();
         assert_eq!(u, "z");
         assert_eq!(value, parse_expr("c + sqrt(s + t) * zn[b]").unwrap());
         let (h, body) = def("h", &["n"], "g * (x[n] - m) / r + b");
-        let (_, value) = affine_inverse(&h, &body).unwrap();
+        let (_, value) = affine_inverse(&h, &body, &|_| true).unwrap();
         assert_eq!(value, parse_expr("m + r * (h[n] - b) / g").unwrap());
+        // Not where the scale `g` may be zero.
+        let g = parse_expr("g").unwrap();
+        assert!(affine_inverse(&h, &body, &|e| *e != g).is_none());
     }
 
     #[test]
     fn a_name_used_twice_or_under_a_root_is_not_inverted() {
         let (h, body) = def("h", &["n"], "x[n] * x[n]");
-        assert!(affine_inverse(&h, &body).is_none());
+        assert!(affine_inverse(&h, &body, &|_| true).is_none());
         let (h, body) = def("h", &["n"], "sqrt(x[n]) + 1");
-        assert!(affine_inverse(&h, &body).is_none());
+        assert!(affine_inverse(&h, &body, &|_| true).is_none());
         // A name with other axes than the definition's is not a change of
         // variables (it would not be pointwise).
         let (h, body) = def("h", &["n", "d"], "(x[n] - m[n]) / s");
-        assert!(affine_inverse(&h, &body).is_none());
+        assert!(affine_inverse(&h, &body, &|_| true).is_none());
     }
 }
