@@ -277,10 +277,9 @@ pub fn derive(loaded: &Loaded, opts: &DeriveOptions) -> Result<Report, DeriveErr
             eq.diagnosis = ctx.diagnose(&eq);
             equalities.push(eq);
         }
+        // Only proved forms come back.
         if let Some(eq) = found_form(name, &raw, &candidates, &costs, &derivation, &ctx) {
-            if let Verdict::Proved(_) = &eq.verdict {
-                candidates.push(eq.rhs.clone());
-            }
+            candidates.push(eq.rhs.clone());
             equalities.push(eq);
         }
         let simplified = candidates

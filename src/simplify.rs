@@ -42,19 +42,23 @@ pub fn in_names(
     }
     let inlined = diff::inline_defs(e, program);
     let facts = sign::Facts::new(assumptions);
-    let nonzero = |x: &Expr| sign::is_nonzero(&diff::inline_defs(x, model_defs), &facts);
-    let mut starts = vec![inlined.clone()];
-    for (h, body) in model_defs {
-        if let Some((u, value)) = affine_inverse(h, body, &nonzero) {
-            let mut map = BTreeMap::new();
-            map.insert(u, value);
-            starts.push(diff::subst(&inlined, &map));
-        }
-    }
     let checks = ring::FieldChecks::new(
         |x| sign::is_nonzero(&diff::inline_defs(x, model_defs), &facts),
         |x| sign::is_nonneg(&diff::inline_defs(x, model_defs), &facts),
     );
+    // A change of variables that changes nothing would only repeat the
+    // plain start's work.
+    let mut starts = vec![inlined.clone()];
+    for (h, body) in model_defs {
+        if let Some((u, value)) = affine_inverse(h, body, &*checks.nonzero) {
+            let mut map = BTreeMap::new();
+            map.insert(u, value);
+            let s = diff::subst(&inlined, &map);
+            if !starts.contains(&s) {
+                starts.push(s);
+            }
+        }
+    }
     // The model's way of writing a subterm first, then the statement's own.
     let mut written = written_forms(model_defs);
     collect_compound(e, &mut written);
