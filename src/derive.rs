@@ -16,7 +16,7 @@ use crate::prove::{self, Options, Outcome};
 use crate::refute::Counterexample;
 use crate::refute::{self, RefuteOptions, RefuteOutcome};
 use crate::syntax::{self, CheckKind, Model};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::{self, Write};
 use std::time::{Duration, Instant};
 
@@ -138,6 +138,10 @@ pub struct Report {
     pub model: Model,
     pub derivation: Derivation,
     pub gradients: Vec<Gradient>,
+    /// Intermediate adjoints (`∂ℓ/∂h₁` between stacked layers) that the
+    /// simplified gradients keep as names, each with its own simplified
+    /// form, proved like the gradients'; empty for a single layer.
+    pub adjoint_forms: Vec<Gradient>,
     pub equalities: Vec<Equality>,
     /// The symbolic higher derivatives (order 2 and 3), when asked for.
     pub higher: Option<crate::higher::Higher>,
@@ -246,9 +250,19 @@ pub fn derive(loaded: &Loaded, opts: &DeriveOptions) -> Result<Report, DeriveErr
         None => derivation.gradients.iter().map(|g| g.of.clone()).collect(),
     };
     let ctx = Ctx::new(model, &derivation, &opts.prover);
-    let costs = name_costs(&derivation);
+    let mut costs = name_costs(&derivation);
+    // Reverse mode's own costs, before any adjoint is simplified.
+    let raw_costs = costs.clone();
     let mut equalities = Vec::new();
     let mut gradients = Vec::new();
+    let cuts = cut_adjoints(&derivation, &wanted, &ctx);
+    let adjoint_forms = simplified_adjoints(&derivation, &cuts, &mut costs, &ctx, &mut equalities);
+    // Where costs saturate, what one layer writes out decides (kept names 0).
+    let local: BTreeMap<String, usize> = costs
+        .iter()
+        .filter(|(k, _)| !cuts.contains(*k))
+        .map(|(k, c)| (k.clone(), *c))
+        .collect();
     for name in &wanted {
         let raw = derivation
             .gradient(name)
@@ -278,18 +292,18 @@ pub fn derive(loaded: &Loaded, opts: &DeriveOptions) -> Result<Report, DeriveErr
             equalities.push(eq);
         }
         // Only proved forms come back.
-        if let Some(eq) = found_form(name, &raw, &candidates, &costs, &derivation, &ctx) {
+        if let Some(eq) = found_form(name, &raw, &candidates, &costs, &derivation, &cuts, &ctx) {
             candidates.push(eq.rhs.clone());
             equalities.push(eq);
         }
         let simplified = candidates
             .iter()
-            .min_by_key(|e| cost_in(e, &costs))
+            .min_by_key(|e| (cost_in(e, &costs), cost_in(e, &local)))
             .cloned()
             .unwrap_or_else(|| raw.clone());
         gradients.push(Gradient {
             name: name.clone(),
-            raw_cost: cost_in(&raw, &costs),
+            raw_cost: cost_in(&raw, &raw_costs),
             simplified_cost: cost_in(&simplified, &costs),
             raw,
             simplified,
@@ -329,6 +343,7 @@ pub fn derive(loaded: &Loaded, opts: &DeriveOptions) -> Result<Report, DeriveErr
         vanishing,
         derivation,
         gradients,
+        adjoint_forms,
         equalities,
         higher,
         elapsed: start.elapsed(),
@@ -347,21 +362,96 @@ fn found_form(
     candidates: &[Expr],
     costs: &BTreeMap<String, usize>,
     d: &Derivation,
+    cuts: &BTreeSet<String>,
     ctx: &Ctx,
 ) -> Option<Equality> {
     let best = candidates.iter().map(|e| cost_in(e, costs)).min()?;
+    let named = d.gradient_symbol(name)?;
+    // Between kept adjoints only an input's gradient is one layer's work;
+    // a parameter every layer shares keeps reverse mode's sum over the
+    // layers (each term in the simplified adjoints' names).
+    if !cuts.is_empty() && !ctx.model.inputs.iter().any(|i| i.name == name) {
+        return None;
+    }
+    simplest_proved(name, &named, raw, best, costs, cuts, ctx)
+}
+
+/// The cheapest of the simplifier's forms of `raw` (the definition of
+/// `named`, which is `∂ℓ/∂of`) that costs less than `best` and that the
+/// kernel proves equal to `named`, as an equality to report. The names in
+/// `cuts` stay names: they are not inlined.
+fn simplest_proved(
+    of: &str,
+    named: &Expr,
+    raw: &Expr,
+    best: usize,
+    costs: &BTreeMap<String, usize>,
+    cuts: &BTreeSet<String>,
+    ctx: &Ctx,
+) -> Option<Equality> {
     let split = ctx.model.defs.len();
     let (model_defs, program) = ctx.definitions.split_at(split);
+    let mut program: Vec<(Symbol, Expr)> = program
+        .iter()
+        .filter(|(s, _)| !cuts.contains(&s.name))
+        .cloned()
+        .collect();
+    // With kept names (a stack of layers), one layer's adjoint needs only
+    // the forward definitions it names itself (its statistics), not the
+    // chain below them: the simplification and the proof then hold for
+    // every value of the rest, and their work does not grow with depth.
+    let nearby: Vec<(Symbol, Expr)>;
+    let model_defs = if cuts.is_empty() {
+        model_defs
+    } else {
+        let reached = crate::named::used_definitions(raw, raw, &program);
+        let mut names = BTreeSet::new();
+        raw.symbols(&mut names);
+        for (_, body) in &reached {
+            body.symbols(&mut names);
+        }
+        nearby = model_defs
+            .iter()
+            .filter(|(s, _)| names.contains(s))
+            .cloned()
+            .collect();
+        program = reached;
+        &nearby
+    };
     let mut forms =
-        crate::simplify::in_names(raw, model_defs, program, &ctx.assumptions, &ctx.model.axes);
-    forms.retain(|f| cost_in(f, costs) < best);
-    forms.sort_by_key(|f| cost_in(f, costs));
-    let named = d.gradient_symbol(name)?;
+        crate::simplify::in_names(raw, model_defs, &program, &ctx.assumptions, &ctx.model.axes);
+    // Costs saturate in a deep stack (every name counts as what it stands
+    // for); there the layer's own cost decides, the kept names counted 0.
+    let local: BTreeMap<String, usize> = costs
+        .iter()
+        .filter(|(k, _)| !cuts.contains(*k))
+        .map(|(k, c)| (k.clone(), *c))
+        .collect();
+    let local_best = cost_in(raw, &local);
+    forms.retain(|f| {
+        let c = cost_in(f, costs);
+        c < best || (c == usize::MAX && best == usize::MAX && cost_in(f, &local) < local_best)
+    });
+    forms.sort_by_key(|f| (cost_in(f, costs), cost_in(f, &local)));
+    // The other kept names stay undefined in the proof: it then holds for
+    // every value of them (the upstream layers' adjoints), and its
+    // certificate does not carry the whole program downstream.
+    let mut definitions: Vec<(Symbol, Expr)> = model_defs.to_vec();
+    if cuts.is_empty() {
+        definitions.extend(program);
+    } else {
+        if let Expr::Sym(n) = named {
+            if let Some(d) = ctx.definitions.iter().find(|(s, _)| s == n) {
+                definitions.extend(crate::named::used_definitions(&d.1, &d.1, &program));
+                definitions.push(d.clone());
+            }
+        }
+    }
     forms.into_iter().take(MAX_FORMS_TRIED).find_map(|f| {
         let start = Instant::now();
-        let proof = crate::named::by_names(&named, &f, &ctx.definitions, &ctx.assumptions)?;
+        let proof = crate::named::by_names(named, &f, &definitions, &ctx.assumptions)?;
         Some(Equality {
-            title: format!("∂ℓ/∂{name} equals its simplified form"),
+            title: format!("∂ℓ/∂{of} equals its simplified form"),
             lhs: named.clone(),
             rhs: f,
             expect_true: true,
@@ -371,6 +461,74 @@ fn found_form(
             diagnosis: None,
         })
     })
+}
+
+/// The adjoints kept as names while the gradients are simplified: none
+/// when every wanted gradient inlines to a size the simplifier takes;
+/// otherwise (stacked layers, whose inlining grows exponentially) every
+/// adjoint of a definition shaped like an input (`∂ℓ/∂h₁` between two
+/// layers), so that each layer is simplified on its own.
+fn cut_adjoints(d: &Derivation, wanted: &[String], ctx: &Ctx) -> BTreeSet<String> {
+    let program = &ctx.definitions[ctx.model.defs.len()..];
+    let too_large = wanted.iter().any(|w| {
+        d.gradient(w)
+            .is_some_and(|g| crate::simplify::too_large(g, program))
+    });
+    if !too_large {
+        return BTreeSet::new();
+    }
+    d.adjoints
+        .iter()
+        .filter(|a| a.is_definition())
+        .filter(|a| ctx.model.inputs.iter().any(|i| i.axes == a.name.axes))
+        .map(|a| a.name.name.clone())
+        .collect()
+}
+
+/// Most intermediate adjoints simplified per derivation: each costs a
+/// normal form and a proof, so a deep stack keeps the adjoints of the layers
+/// nearest its output as reverse mode wrote them, and the work stays
+/// bounded.
+const MAX_ADJOINT_FORMS: usize = 8;
+
+/// Simplified forms of the adjoints in `cuts` (of the
+/// [`MAX_ADJOINT_FORMS`] layers nearest the inputs), in evaluation order,
+/// each proved (its equality pushed to `equalities`); `costs` then counts
+/// each at its simplified cost.
+fn simplified_adjoints(
+    d: &Derivation,
+    cuts: &BTreeSet<String>,
+    costs: &mut BTreeMap<String, usize>,
+    ctx: &Ctx,
+    equalities: &mut Vec<Equality>,
+) -> Vec<Gradient> {
+    let mut out = Vec::new();
+    let kept: Vec<&diff::Adjoint> = d
+        .adjoints
+        .iter()
+        .filter(|a| cuts.contains(&a.name.name))
+        .collect();
+    // The layers nearest the inputs, whose adjoints ∂ℓ/∂x is written in,
+    // in evaluation order (each one's cost counts the next one's).
+    let skip = kept.len().saturating_sub(MAX_ADJOINT_FORMS);
+    for a in kept.into_iter().skip(skip) {
+        let raw_cost = cost_in(&a.expr, costs);
+        let named = Expr::Sym(a.name.clone());
+        let Some(eq) = simplest_proved(&a.of, &named, &a.expr, raw_cost, costs, cuts, ctx) else {
+            continue;
+        };
+        let simplified_cost = cost_in(&eq.rhs, costs);
+        costs.insert(a.name.name.clone(), simplified_cost);
+        out.push(Gradient {
+            name: a.of.clone(),
+            raw: a.expr.clone(),
+            simplified: eq.rhs.clone(),
+            raw_cost,
+            simplified_cost,
+        });
+        equalities.push(eq);
+    }
+    out
 }
 
 /// The `check` lines of the model file, each proved or refuted as the file
@@ -809,12 +967,16 @@ pub fn write_text(out: &mut impl Write, r: &Report, expand: bool) -> fmt::Result
         "\nsimplified gradients (cost = operations per element, reductions counted once)"
     )?;
     for g in &r.gradients {
-        writeln!(out, "  ∂ℓ/∂{} = {}", g.name, syntax::print(&g.simplified))?;
+        write_simplified(out, g)?;
+    }
+    if !r.adjoint_forms.is_empty() {
         writeln!(
             out,
-            "      cost {} (raw reverse mode: {})",
-            g.simplified_cost, g.raw_cost
+            "  with the adjoints between layers, each simplified alike (its cost counts in the gradients'):"
         )?;
+        for g in &r.adjoint_forms {
+            write_simplified(out, g)?;
+        }
     }
     if let Some(h) = &r.higher {
         writeln!(
@@ -1010,10 +1172,37 @@ pub fn to_json(r: &Report) -> serde_json::Value {
         "gradients": grads,
         "raw_gradients": raw,
         "adjoints": adjoints,
+        // Simplified forms of the adjoints that `gradients` keep as names
+        // (stacked layers), keyed like `adjoints`.
+        "simplified_adjoints": r
+            .adjoint_forms
+            .iter()
+            .map(|g| (g.name.clone(), syntax::print(&g.simplified).into()))
+            .collect::<serde_json::Map<String, serde_json::Value>>(),
         "proofs": proofs,
         "double_backward": higher,
         "checked": r.ok(),
     })
+}
+
+fn write_simplified(out: &mut impl Write, g: &Gradient) -> fmt::Result {
+    writeln!(out, "  ∂ℓ/∂{} = {}", g.name, syntax::print(&g.simplified))?;
+    writeln!(
+        out,
+        "      cost {} (raw reverse mode: {})",
+        cost_text(g.simplified_cost),
+        cost_text(g.raw_cost)
+    )
+}
+
+/// A cost as printed: a saturated one (a deep stack of layers, each name
+/// counted as what it stands for) says so instead of printing `usize::MAX`.
+pub fn cost_text(c: usize) -> String {
+    if c == usize::MAX {
+        format!("more than {:.1e}", c as f64)
+    } else {
+        c.to_string()
+    }
 }
 
 /// JUnit XML: one test suite for the model file, one test case per checked

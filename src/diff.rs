@@ -172,12 +172,65 @@ impl Derivation {
 
 /// Substitute ordered definitions (each may use earlier ones) into `e`.
 pub fn inline_defs(e: &Expr, defs: &[(Symbol, Expr)]) -> Expr {
-    let mut done: BTreeMap<String, Expr> = BTreeMap::new();
-    for (n, d) in defs {
-        let x = subst(d, &done);
-        done.insert(n.name.clone(), x);
+    // Only the names `e` reaches are inlined, each once: a stack of layers
+    // defines names whose inlinings grow exponentially, and most questions
+    // reach only a few of them. A body sees only the names defined before it.
+    let mut by_name: BTreeMap<&str, (usize, &Expr)> = BTreeMap::new();
+    for (k, (n, d)) in defs.iter().enumerate() {
+        by_name.insert(n.name.as_str(), (k, d));
     }
-    subst(e, &done)
+    let mut done: BTreeMap<String, Expr> = BTreeMap::new();
+    inline_before(e, usize::MAX, &by_name, &mut done)
+}
+
+/// `e` with each name defined at a position before `limit` inlined.
+fn inline_before(
+    e: &Expr,
+    limit: usize,
+    by_name: &BTreeMap<&str, (usize, &Expr)>,
+    done: &mut BTreeMap<String, Expr>,
+) -> Expr {
+    match e {
+        Expr::Sym(s) => match by_name.get(s.name.as_str()) {
+            Some((k, body)) if *k < limit => {
+                if let Some(x) = done.get(&s.name) {
+                    return x.clone();
+                }
+                let x = inline_before(body, *k, by_name, done);
+                done.insert(s.name.clone(), x.clone());
+                x
+            }
+            _ => e.clone(),
+        },
+        Expr::Num(_) | Expr::PVar(_) => e.clone(),
+        Expr::Neg(a) => Expr::Neg(Box::new(inline_before(a, limit, by_name, done))),
+        Expr::Sqrt(a) => Expr::Sqrt(Box::new(inline_before(a, limit, by_name, done))),
+        Expr::Add(a, b) => Expr::add(
+            inline_before(a, limit, by_name, done),
+            inline_before(b, limit, by_name, done),
+        ),
+        Expr::Sub(a, b) => Expr::sub(
+            inline_before(a, limit, by_name, done),
+            inline_before(b, limit, by_name, done),
+        ),
+        Expr::Mul(a, b) => Expr::mul(
+            inline_before(a, limit, by_name, done),
+            inline_before(b, limit, by_name, done),
+        ),
+        Expr::Div(a, b) => Expr::div(
+            inline_before(a, limit, by_name, done),
+            inline_before(b, limit, by_name, done),
+        ),
+        Expr::Pow(a, b) => Expr::pow(
+            inline_before(a, limit, by_name, done),
+            inline_before(b, limit, by_name, done),
+        ),
+        Expr::Reduce(op, axes, body) => Expr::Reduce(
+            *op,
+            axes.clone(),
+            Box::new(inline_before(body, limit, by_name, done)),
+        ),
+    }
 }
 
 /// `lhs = rhs` and its assumptions with every definition substituted

@@ -223,8 +223,8 @@ pub fn check(proof: &Proof) -> Result<(), KernelError> {
         sign::field_checks(&facts)
     } else {
         ring::FieldChecks::new(
-            |e| sign::is_nonzero(&defs.inline(e), &facts),
-            |e| sign::is_nonneg(&defs.inline(e), &facts),
+            |e| defs.proves(e, &facts, |s| s.nonzero),
+            |e| defs.proves(e, &facts, |s| s.nonneg),
         )
     };
     // Each have is a chain of its own, citing only earlier haves; the
@@ -479,7 +479,15 @@ struct Definitions<'a> {
     /// Full inlinings computed so far (only names a sign question reaches:
     /// a chain of definitions may inline to an exponentially large tree).
     inlined: std::cell::RefCell<BTreeMap<String, Expr>>,
+    /// The size of each name's full inlining, computed without building it.
+    sizes: std::cell::RefCell<BTreeMap<String, usize>>,
 }
+
+/// Largest full inlining (nodes) the sign analysis is run on after the
+/// analysis through names has failed: a stack of layers inlines to a tree
+/// exponentially larger than its definitions. Beyond it a side condition
+/// must follow through the names; refusing it is never unsound.
+pub const MAX_SIGN_INLINE: usize = 300;
 
 impl<'a> Definitions<'a> {
     fn new(list: &'a [(Symbol, Expr)]) -> Result<Self, String> {
@@ -501,6 +509,7 @@ impl<'a> Definitions<'a> {
         let defs = Definitions {
             by_name,
             inlined: std::cell::RefCell::new(BTreeMap::new()),
+            sizes: std::cell::RefCell::new(BTreeMap::new()),
         };
         for (k, (s, body)) in list.iter().enumerate() {
             // A body may use only names defined before it: no cycles, and a
@@ -546,6 +555,40 @@ impl<'a> Definitions<'a> {
             }
         }
         Ok(())
+    }
+
+    /// Whether the sign analysis proves `want` of `e`: first through the
+    /// names (each has its body's sign; linear in the definitions), then
+    /// on the full inlining, which can cancel across definitions.
+    fn proves(&self, e: &Expr, facts: &Facts, want: fn(&sign::Sign) -> bool) -> bool {
+        if self.is_empty() {
+            return want(&sign::sign(e, facts));
+        }
+        let lookup = |n: &str| self.by_name.get(n).map(|(_, _, body)| *body);
+        want(&sign::sign_through(e, facts, &lookup))
+            || (self.inlined_size(e) <= MAX_SIGN_INLINE
+                && want(&sign::sign(&self.inline(e), facts)))
+    }
+
+    /// The node count of `e`'s full inlining (saturating), without building it.
+    fn inlined_size(&self, e: &Expr) -> usize {
+        match e {
+            Expr::Sym(s) => match self.by_name.get(s.name.as_str()) {
+                Some((_, _, body)) => {
+                    if let Some(n) = self.sizes.borrow().get(&s.name) {
+                        return *n;
+                    }
+                    let n = self.inlined_size(body);
+                    self.sizes.borrow_mut().insert(s.name.clone(), n);
+                    n
+                }
+                None => 1,
+            },
+            _ => e
+                .children()
+                .iter()
+                .fold(1usize, |acc, c| acc.saturating_add(self.inlined_size(c))),
+        }
     }
 
     /// `e` with every defined name replaced by its full inlining.
@@ -766,9 +809,9 @@ fn check_cond(
     defs: &Definitions<'_>,
 ) -> Result<(), String> {
     let ok = match cond {
-        Cond::Pos(v) => sign::is_pos(&defs.inline(bound_expr(subst, v)?), facts),
-        Cond::NonNeg(v) => sign::is_nonneg(&defs.inline(bound_expr(subst, v)?), facts),
-        Cond::NonZero(v) => sign::is_nonzero(&defs.inline(bound_expr(subst, v)?), facts),
+        Cond::Pos(v) => defs.proves(bound_expr(subst, v)?, facts, |s| s.pos),
+        Cond::NonNeg(v) => defs.proves(bound_expr(subst, v)?, facts, |s| s.nonneg),
+        Cond::NonZero(v) => defs.proves(bound_expr(subst, v)?, facts, |s| s.nonzero),
         Cond::Const(v) => bound_expr(subst, v)?.const_value().is_some(),
         Cond::Indep(v, i) => {
             let e = bound_expr(subst, v)?;

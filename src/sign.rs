@@ -442,9 +442,16 @@ impl Facts {
     }
 }
 
+/// The body of a defined name, for an analysis that sees through names.
+pub type Defs<'a> = &'a dyn Fn(&str) -> Option<&'a Expr>;
+
 struct Analysis<'a> {
     facts: &'a Facts,
     memo: HashMap<Expr, Set>,
+    /// A defined name has the sign of its body (at every index, so at the
+    /// one used): sound, and linear in the definitions where inlining
+    /// them first is exponential in a stack of layers.
+    defs: Option<Defs<'a>>,
 }
 
 impl Analysis<'_> {
@@ -478,7 +485,11 @@ impl Analysis<'_> {
         let d = depth + 1;
         match e {
             Expr::Num(c) => of_rat(c),
-            Expr::Sym(_) | Expr::PVar(_) => ALL,
+            Expr::Sym(v) => match self.defs.and_then(|defs| defs(&v.name)) {
+                Some(body) => self.sign(body, d),
+                None => ALL,
+            },
+            Expr::PVar(_) => ALL,
             Expr::Neg(a) => flip(self.sign(a, d)),
             Expr::Add(a, b) => add(self.sign(a, d), self.sign(b, d)),
             Expr::Sub(a, b) => add(self.sign(a, d), flip(self.sign(b, d))),
@@ -535,6 +546,17 @@ pub fn sign(e: &Expr, facts: &Facts) -> Sign {
     let mut an = Analysis {
         facts,
         memo: HashMap::new(),
+        defs: None,
+    };
+    Sign::from_set(an.sign(e, 0))
+}
+
+/// [`sign`], where each name `defs` defines has the sign of its body.
+pub fn sign_through<'a>(e: &Expr, facts: &'a Facts, defs: Defs<'a>) -> Sign {
+    let mut an = Analysis {
+        facts,
+        memo: HashMap::new(),
+        defs: Some(defs),
     };
     Sign::from_set(an.sign(e, 0))
 }

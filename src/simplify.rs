@@ -37,27 +37,54 @@ pub fn in_names(
     assumptions: &[Assumption],
     axis_order: &[String],
 ) -> Vec<Expr> {
-    if inlined_size(e, program) > MAX_INLINED {
+    if too_large(e, program) {
         return Vec::new();
     }
     let inlined = diff::inline_defs(e, program);
     let facts = sign::Facts::new(assumptions);
-    let checks = ring::FieldChecks::new(
-        |x| sign::is_nonzero(&diff::inline_defs(x, model_defs), &facts),
-        |x| sign::is_nonneg(&diff::inline_defs(x, model_defs), &facts),
-    );
-    // A change of variables that changes nothing would only repeat the
-    // plain start's work.
-    let mut starts = vec![inlined.clone()];
+    // As the kernel decides signs: through the names, then inlined.
+    let body = |n: &str| model_defs.iter().find(|(h, _)| h.name == n).map(|(_, b)| b);
+    let proves = |x: &Expr, want: fn(&sign::Sign) -> bool| {
+        want(&sign::sign_through(x, &facts, &body))
+            || (inlined_size(x, model_defs) <= crate::kernel::MAX_SIGN_INLINE
+                && want(&sign::sign(&diff::inline_defs(x, model_defs), &facts)))
+    };
+    let checks = ring::FieldChecks::new(|x| proves(x, |s| s.nonzero), |x| proves(x, |s| s.nonneg));
+    // Each start: the expression after a change of variables, and the
+    // centred difference its fresh variable stands for, if any. A change
+    // that changes nothing would only repeat the plain start's work.
+    let mut starts: Vec<(Expr, Vec<(Expr, Expr)>)> = vec![(inlined.clone(), Vec::new())];
     for (h, body) in model_defs {
         if let Some((u, value)) = affine_inverse(h, body, &*checks.nonzero) {
             let mut map = BTreeMap::new();
             map.insert(u, value);
             let s = diff::subst(&inlined, &map);
-            if !starts.contains(&s) {
-                starts.push(s);
+            if !starts.iter().any(|(t, _)| *t == s) {
+                starts.push((s, Vec::new()));
             }
         }
+    }
+    // Each centring alone, then all of them at once (one per variable).
+    let centred = centrings(&inlined, model_defs);
+    let mut groups: Vec<Vec<(Expr, Expr)>> = centred.iter().map(|c| vec![c.clone()]).collect();
+    let mut all_at_once: Vec<(Expr, Expr)> = Vec::new();
+    for (t, d) in &centred {
+        // One centring per variable: `x` cannot be both `t + μ` and `t + ν`.
+        if !all_at_once.iter().any(|(s, _)| s == t) {
+            all_at_once.push((t.clone(), d.clone()));
+        }
+    }
+    if all_at_once.len() > 1 {
+        groups.push(all_at_once);
+    }
+    for group in groups {
+        let mut map = BTreeMap::new();
+        for (t, d) in &group {
+            if let (Expr::Sym(u), Expr::Sub(_, a)) = (t, d) {
+                map.insert(centred_variable(u), Expr::add(t.clone(), (**a).clone()));
+            }
+        }
+        starts.push((diff::subst(&inlined, &map), group));
     }
     // The model's way of writing a subterm first, then the statement's own.
     let mut written = written_forms(model_defs);
@@ -65,15 +92,25 @@ pub fn in_names(
     let folds = atom_folds(model_defs, &checks);
     let all: Vec<(Symbol, Expr)> = model_defs.iter().chain(program).cloned().collect();
     let mut out: Vec<Expr> = Vec::new();
-    for s in starts {
+    for (s, centred) in starts {
         let Some(mut p) = normal(&s, &checks) else {
             continue;
         };
+        // The fresh variable of a centring goes back to what it stands for.
+        let back = |e: &Expr| {
+            centred
+                .iter()
+                .fold(e.clone(), |acc, (t, diff)| replace(&acc, t, diff))
+        };
         // Reductions the kernel proves zero (Σ x̂ = 0) drop out.
         let form = ring::to_expr(&p);
-        let zeros: Vec<Expr> = crate::named::vanishing(&[&form], &all, assumptions)
+        let zeros: Vec<Expr> = crate::named::vanishing(&[&back(&form)], &all, assumptions)
             .into_iter()
-            .map(|(r, _)| r)
+            .map(|(r, _)| {
+                centred
+                    .iter()
+                    .fold(r, |acc, (t, diff)| replace(&acc, diff, t))
+            })
             .collect();
         if !zeros.is_empty() {
             let pruned = zeros
@@ -90,6 +127,7 @@ pub fn in_names(
         let mut forms = vec![ordered(&p)];
         forms.extend(factored(&p));
         for f in forms {
+            let f = counted_sums(&back(&f));
             let f = rewritten(&merge_means(&f, axis_order), &written);
             if !out.contains(&f) {
                 out.push(f);
@@ -347,6 +385,100 @@ fn affine_inverse(
         })
 }
 
+/// Centrings `u = t + a` for each difference `u − a` a model definition
+/// writes (`x − μ`), where `a` is a model definition with fewer axes than
+/// `u` (a statistic) and `u` occurs in `e`: a fresh variable `t` and the
+/// difference it stands for. Written in `t`, a gradient collects into
+/// reductions of the centred difference that the kernel proves zero or
+/// that the variance names, as x̂ does where the model names it.
+fn centrings(e: &Expr, model_defs: &[(Symbol, Expr)]) -> Vec<(Expr, Expr)> {
+    let mut diffs: Vec<Expr> = Vec::new();
+    for (_, body) in model_defs {
+        collect_diffs(body, model_defs, &mut diffs);
+    }
+    diffs
+        .into_iter()
+        .filter_map(|d| {
+            let Expr::Sub(u, _) = &d else { return None };
+            let Expr::Sym(u) = &**u else { return None };
+            if count(&u.name, e) == 0 {
+                return None;
+            }
+            // A name no model can use; it never reaches the output.
+            let name = format!("{}{CENTRED}", u.name);
+            Some((Expr::Sym(Symbol::new(name, &u.axes)), d))
+        })
+        .collect()
+}
+
+/// Marks a centring's fresh variable: `x#c` stands for `x − μ`. The `#`
+/// cannot occur in a name the parser accepts, so the fresh name is free.
+const CENTRED: &str = "#c";
+
+/// The variable a centring's fresh variable `t` replaces.
+fn centred_variable(t: &Symbol) -> String {
+    t.name
+        .rsplit_once(CENTRED)
+        .map_or_else(|| t.name.clone(), |(u, _)| u.to_string())
+}
+
+fn collect_diffs(e: &Expr, model_defs: &[(Symbol, Expr)], out: &mut Vec<Expr>) {
+    if let Expr::Sub(u, a) = e {
+        if let (Expr::Sym(u), Expr::Sym(a)) = (&**u, &**a) {
+            let statistic = model_defs.iter().any(|(h, _)| h == a)
+                && a.axes.len() < u.axes.len()
+                && a.axes.iter().all(|x| u.axes.contains(x));
+            if statistic && !out.contains(e) {
+                out.push(e.clone());
+            }
+        }
+    }
+    for c in e.children() {
+        collect_diffs(c, model_defs, out);
+    }
+}
+
+/// `e` with each product of a count `sum[A](1)` and a mean over the same
+/// axes written as the sum it is (`mean[n](b) * sum[n](1)` is `sum[n](b)`).
+fn counted_sums(e: &Expr) -> Expr {
+    let e = map_children(e, counted_sums);
+    let Expr::Mul(..) = &e else { return e };
+    let mut factors = Vec::new();
+    flatten_product(&e, &mut factors);
+    let count_at = factors
+        .iter()
+        .position(|f| matches!(f, Expr::Reduce(RedOp::Sum, _, b) if **b == Expr::num(1)));
+    let Some(i) = count_at else { return e };
+    let Expr::Reduce(_, axes, _) = &factors[i] else {
+        return e;
+    };
+    let mean_at = factors
+        .iter()
+        .position(|f| matches!(f, Expr::Reduce(RedOp::Mean, a, _) if a == axes));
+    let Some(j) = mean_at else { return e };
+    let Expr::Reduce(_, _, body) = &factors[j] else {
+        return e;
+    };
+    let sum = Expr::Reduce(RedOp::Sum, axes.clone(), body.clone());
+    let rest: Vec<Expr> = factors
+        .iter()
+        .enumerate()
+        .filter(|(k, _)| *k != i && *k != j)
+        .map(|(_, f)| f.clone())
+        .collect();
+    rest.into_iter().fold(sum, Expr::mul)
+}
+
+fn flatten_product(e: &Expr, out: &mut Vec<Expr>) {
+    match e {
+        Expr::Mul(a, b) => {
+            flatten_product(a, out);
+            flatten_product(b, out);
+        }
+        _ => out.push(e.clone()),
+    }
+}
+
 /// Occurrences of the name `u` in `e`.
 fn count(u: &str, e: &Expr) -> usize {
     match e {
@@ -434,6 +566,12 @@ fn map_children(e: &Expr, f: impl Fn(&Expr) -> Expr) -> Expr {
 
 /// The size `e` would inline to over `defs`, without building it
 /// (saturating).
+/// Whether `e` inlines (through `program`) to more than [`MAX_INLINED`]
+/// nodes, so that [`in_names`] would skip it.
+pub fn too_large(e: &Expr, program: &[(Symbol, Expr)]) -> bool {
+    inlined_size(e, program) > MAX_INLINED
+}
+
 fn inlined_size(e: &Expr, defs: &[(Symbol, Expr)]) -> usize {
     let mut sizes: BTreeMap<&str, usize> = BTreeMap::new();
     for (s, body) in defs {

@@ -210,17 +210,25 @@ pub fn derivation_with<W: Write>(
     page.aligned(&rows)?;
 
     page.heading(2, "Simplified gradients", Some("gradients"))?;
-    page.text("Cost: operations per element, every reduction counted once.")?;
+    page.text(if r.adjoint_forms.is_empty() {
+        "Cost: operations per element, every reduction counted once."
+    } else {
+        "Cost: operations per element, every reduction counted once. The last rows are the \
+         adjoints between layers that the gradients keep as names, each simplified alike \
+         (a name costs what it stands for)."
+    })?;
     let rows: Vec<Row> = r
         .gradients
         .iter()
+        .chain(&r.adjoint_forms)
         .map(|g| Row {
             lhs: Node::grad(&n, &model_symbol(m, &g.name)),
             op: Op::Eq,
             rhs: layout(&g.simplified, &n),
             note: vec![Span::text(format!(
                 "cost {} (raw: {})",
-                g.simplified_cost, g.raw_cost
+                crate::derive::cost_text(g.simplified_cost),
+                crate::derive::cost_text(g.raw_cost)
             ))],
         })
         .collect();

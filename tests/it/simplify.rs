@@ -170,3 +170,69 @@ fn residuals_read_in_the_models_names() {
     }
     let _ = std::fs::remove_dir_all(&d);
 }
+
+/// `k` stacked batch-norm layers sharing γ and β, no `x̂` name, no claims.
+fn stack(k: usize) -> String {
+    let mut s = String::from("axis n\ninput x[n]\nparam gamma, beta\nconst eps > 0\n");
+    let mut prev = "x".to_string();
+    for j in 1..=k {
+        s += &format!(
+            "mu_{j} = mean[n]({prev})\nv_{j} = mean[n](({prev} - mu_{j})^2)\n\
+             h_{j} = gamma * ({prev} - mu_{j}) / sqrt(v_{j} + eps) + beta\n"
+        );
+        prev = format!("h_{j}");
+    }
+    s + &format!("output {prev}\n")
+}
+
+/// Two stacked layers: each layer's adjoint is simplified on its own, in
+/// terms of the next one's (kept as a name), to the centred three-term
+/// form; ∂ℓ/∂x is written in ∂ℓ/∂h₁; every form is kernel-checked, and the
+/// JSON carries the adjoints' forms.
+#[test]
+fn stacked_layers_simplify_layer_by_layer() {
+    let d = dir("stack");
+    let f = d.join("stack2.bn");
+    std::fs::write(&f, stack(2)).unwrap();
+    let (rows, out) = costs(&f);
+    let row = |n: &str| rows.iter().find(|r| r.0 == n).cloned().unwrap();
+    let (_, h1, h1_raw) = row("h_1");
+    assert_eq!((h1, h1_raw), (14, 42), "{out}");
+    let (_, x, x_raw) = row("x");
+    // ∂ℓ/∂x mentions ∂ℓ/∂h₁ three times, and a name costs what it stands for.
+    assert!(x <= 3 * h1 + 14 && x_raw >= 3 * x, "{out}");
+    assert!(
+        out.contains("* (dh_1[n] - (x[n] - mu_1) * mean[n](dh_1[n] * (x[n] - mu_1)) / (v_1 + eps)"),
+        "{out}"
+    );
+    assert!(out.contains("∂ℓ/∂h_1 equals its simplified form"), "{out}");
+    assert!(out.contains("∂ℓ/∂x equals its simplified form"), "{out}");
+    let json = d.join("stack2.json");
+    let o = bnproof(&["derive", f.to_str().unwrap(), "--format", "json"]);
+    std::fs::write(&json, &o.stdout).unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert!(
+        v["simplified_adjoints"]["h_1"]
+            .as_str()
+            .is_some_and(|s| s.contains("mean[n](dh_2[n])")),
+        "{v}"
+    );
+    let o = bnproof(&["check-proof", json.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+}
+
+/// A deep stack still gets ∂ℓ/∂x in ∂ℓ/∂h₁, with costs that saturate
+/// printed as such, and no cost printed as a 20-digit number.
+#[test]
+fn deep_stacks_keep_the_nearest_layers_simplified() {
+    let d = dir("deep");
+    let f = d.join("stack64.bn");
+    std::fs::write(&f, stack(64)).unwrap();
+    let o = bnproof(&["derive", f.to_str().unwrap()]);
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{out}");
+    assert!(out.contains("∂ℓ/∂x equals its simplified form"), "{out}");
+    assert!(out.contains("∂ℓ/∂h_1 equals its simplified form"), "{out}");
+    assert!(out.contains("more than 1.8e19"), "{out}");
+    assert!(!out.contains("18446744073709551615"), "{out}");
+}
