@@ -134,6 +134,12 @@ impl AxisOrder {
                     }
                     j += 1;
                 }
+                // An index list is names and commas up to `]`; anything else
+                // (`E[u[i] + b]`, an expectation) is not one.
+                if !matches!(toks.get(j).map(|t| &t.tok), Some(Tok::RBrack)) {
+                    k += 2;
+                    continue;
+                }
                 for a in &list {
                     if !o.axes.contains(a) {
                         o.axes.push(a.clone());
@@ -269,8 +275,9 @@ mod tests {
 
     #[test]
     fn statement_order_is_first_occurrence() {
-        let o = AxisOrder::for_text(["sum[j](x[i,j]) = sum[i](x[j,i])", "y[k] > 0"]);
-        assert_eq!(o.axes, s(&["j", "i", "k"]));
+        let o = AxisOrder::for_text(["sum[j](x[i,j]) = sum[i](x[j,i]) + E[u[m] + b]", "y[k] > 0"]);
+        assert_eq!(o.axes, s(&["j", "i", "m", "k"]));
+        assert!(!o.symbols.contains_key("E"));
         assert_eq!(o.symbols["x"], s(&["i", "j"]));
         assert_eq!(o.symbols["y"], s(&["k"]));
         assert!(!o.symbols.contains_key("sum"));
