@@ -102,26 +102,77 @@ pub fn definition_text(s: &crate::ir::Symbol, body: &crate::ir::Expr) -> String 
     )
 }
 
-/// The values of a sample as JSON: each tensor's entries as exact text, in
-/// row-major order over its axes.
-pub fn values_json(values: &BTreeMap<String, crate::eval::Tensor>) -> serde_json::Value {
+/// The values of a sample as JSON: each tensor's entries as exact text,
+/// row-major over its axes in the order in force
+/// ([`crate::syntax::order`]: the declared order), nested one array level per
+/// axis (`[["0", "1"], ["1", "-1"]]` for `x[n,d]`); a scalar as a
+/// one-entry array.
+pub fn values_json(
+    values: &BTreeMap<String, crate::eval::Tensor>,
+    sizes: &BTreeMap<String, usize>,
+) -> serde_json::Value {
     values
         .iter()
         .map(|(k, t)| {
-            let data: Vec<String> = t.data.iter().map(|v| v.to_string()).collect();
-            (k.clone(), serde_json::json!(data))
+            let t = crate::syntax::order::shown_tensor(k, t, sizes);
+            let data: Vec<serde_json::Value> =
+                t.data.iter().map(|v| v.to_string().into()).collect();
+            let dims: Vec<usize> = t
+                .axes
+                .iter()
+                .map(|a| sizes.get(a).copied().unwrap_or(1))
+                .collect();
+            (k.clone(), nest_json(data, &dims))
         })
         .collect::<serde_json::Map<_, _>>()
         .into()
 }
 
+fn nest_json(data: Vec<serde_json::Value>, dims: &[usize]) -> serde_json::Value {
+    match dims {
+        [_, rest @ ..] if !rest.is_empty() => {
+            let step: usize = rest.iter().product::<usize>().max(1);
+            data.chunks(step)
+                .map(|c| nest_json(c.to_vec(), rest))
+                .collect::<Vec<_>>()
+                .into()
+        }
+        _ => data.into(),
+    }
+}
+
+/// The axes of each array of a sample in the order its values are nested
+/// ([`values_json`]), and every axis in that order: the keys `axes` and
+/// `axis_order` of a counterexample.
+pub fn axes_json(
+    values: &BTreeMap<String, crate::eval::Tensor>,
+    sizes: &BTreeMap<String, usize>,
+) -> (serde_json::Value, serde_json::Value) {
+    let axes: serde_json::Map<String, serde_json::Value> = values
+        .iter()
+        .map(|(k, t)| {
+            let shown = crate::syntax::order::shown_symbol_axes(k, &t.axes);
+            (k.clone(), serde_json::json!(shown))
+        })
+        .collect();
+    let all: Vec<String> = sizes.keys().cloned().collect();
+    (
+        axes.into(),
+        serde_json::json!(crate::syntax::order::shown_axes(&all)),
+    )
+}
+
 /// A counterexample as JSON (`prove --format json`, `derive --format
-/// json`): axis sizes, the values, the index where the sides differ and
+/// json`): axis sizes, the values (nested per axis in the declared order,
+/// which `axes` and `axis_order` give), the index where the sides differ and
 /// both sides.
 pub fn counterexample_json(c: &crate::refute::Counterexample) -> serde_json::Value {
+    let (axes, axis_order) = axes_json(&c.values, &c.sizes);
     serde_json::json!({
         "sizes": c.sizes,
-        "values": values_json(&c.values),
+        "axis_order": axis_order,
+        "axes": axes,
+        "values": values_json(&c.values, &c.sizes),
         "index": c.index,
         "lhs": c.lhs.to_string(),
         "rhs": c.rhs.to_string(),
@@ -131,6 +182,9 @@ pub fn counterexample_json(c: &crate::refute::Counterexample) -> serde_json::Val
 /// The certificate of a proof (version 1 when it has no definitions, so
 /// that older readers take it).
 pub fn to_certificate(proof: &Proof, checked: bool) -> Certificate {
+    // Certificates print canonically (sorted axes), whatever order the
+    // surrounding rendering shows: they do not depend on who wrote them.
+    let _canonical = crate::syntax::order::canonical();
     Certificate {
         version: if proof.definitions.is_empty()
             && proof.haves.is_empty()

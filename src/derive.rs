@@ -931,6 +931,8 @@ impl<'a> Ctx<'a> {
 /// gradients, simplified results with their costs, and the proofs (one line
 /// each, or in full with `expand`).
 pub fn write_text(out: &mut impl Write, r: &Report, expand: bool) -> fmt::Result {
+    // Index lists and counterexamples in the model's declared axis order.
+    let _order = crate::syntax::order::AxisOrder::for_model(&r.model).enter();
     let title = r.model.title.clone().unwrap_or_default();
     writeln!(
         out,
@@ -1035,8 +1037,7 @@ pub fn write_text(out: &mut impl Write, r: &Report, expand: bool) -> fmt::Result
                     syntax::print(&eq.rhs)
                 )?;
                 let mut s = String::new();
-                let shown = c.in_order(&r.model.declared_axes, &r.model.axes);
-                crate::render::counterexample_text(&mut s, &shown)?;
+                crate::render::counterexample_text(&mut s, c)?;
                 for line in s.lines() {
                     writeln!(out, "        {line}")?;
                 }
@@ -1060,6 +1061,7 @@ pub fn write_text(out: &mut impl Write, r: &Report, expand: bool) -> fmt::Result
 /// model's names and `d<output>`, so any gradient can be evaluated from the
 /// inputs and the listed definitions alone.
 pub fn to_json(r: &Report) -> serde_json::Value {
+    let _order = crate::syntax::order::AxisOrder::for_model(&r.model).enter();
     let defs: serde_json::Map<String, serde_json::Value> = r
         .model
         .defs
@@ -1209,6 +1211,7 @@ pub fn cost_text(c: usize) -> String {
 /// equality (claims and facts); a case fails when its verdict is not the
 /// expected one, and an `unknown` verdict is an error.
 pub fn write_junit(out: &mut impl Write, r: &Report) -> fmt::Result {
+    let _order = crate::syntax::order::AxisOrder::for_model(&r.model).enter();
     let cases = r
         .equalities
         .iter()

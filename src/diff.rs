@@ -297,7 +297,11 @@ impl fmt::Display for DiffStep {
             print(&self.local)
         )?;
         if !self.summed_over.is_empty() {
-            write!(f, "(summed over {}) ", self.summed_over.join(", "))?;
+            write!(
+                f,
+                "(summed over {}) ",
+                crate::syntax::order::shown_axes(&self.summed_over).join(", ")
+            )?;
         }
         write!(f, "{} to ∂ℓ/∂{}", print(&self.contribution), self.to)
     }

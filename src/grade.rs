@@ -101,6 +101,16 @@ const ITER_LIMIT: usize = 12;
 const RING_WORK: u64 = 50_000;
 const SAFETY_NET: Duration = Duration::from_secs(20);
 
+impl Grade {
+    /// The model's declared axis order, in which everything is shown.
+    pub fn axis_order(&self) -> crate::syntax::order::AxisOrder {
+        crate::syntax::order::AxisOrder {
+            axes: self.axes.clone(),
+            symbols: self.order.clone(),
+        }
+    }
+}
+
 /// Grade every chain of `model`.
 pub fn grade(model: &Model) -> Result<Grade, GradeError> {
     if model.chains.is_empty() {
@@ -290,6 +300,7 @@ pub fn residual_in(
 /// The grade as text: one line per step, and the evidence under each step
 /// that is not ok.
 pub fn write_text(out: &mut impl Write, g: &Grade) -> fmt::Result {
+    let _order = g.axis_order().enter();
     for s in &g.steps {
         let rules = match &s.verdict {
             StepVerdict::Ok(p) => {
@@ -322,10 +333,7 @@ pub fn write_text(out: &mut impl Write, g: &Grade) -> fmt::Result {
                     s.previous
                 )?;
                 let mut cx = String::new();
-                crate::render::text::counterexample_text(
-                    &mut cx,
-                    &counterexample.in_order(&g.order, &g.axes),
-                )?;
+                crate::render::text::counterexample_text(&mut cx, counterexample)?;
                 for l in cx.lines() {
                     writeln!(out, "           {l}")?;
                 }
@@ -369,6 +377,7 @@ pub fn write_text(out: &mut impl Write, g: &Grade) -> fmt::Result {
 
 /// The grade as JSON: `{"steps": [{"line", "previous", "verdict", …}]}`.
 pub fn to_json(g: &Grade) -> serde_json::Value {
+    let _order = g.axis_order().enter();
     let steps: Vec<serde_json::Value> = g
         .steps
         .iter()
@@ -416,6 +425,7 @@ pub fn page<W: Write>(
     g: &Grade,
 ) -> fmt::Result {
     use crate::render::page::Span;
+    let _order = g.axis_order().enter();
     page.heading(1, &format!("Graded derivation: {name}"), None)?;
     let rows: Vec<Vec<Vec<Span>>> = g
         .steps
@@ -447,10 +457,7 @@ pub fn page<W: Write>(
                 counterexample,
                 residual,
             } => {
-                crate::render::text::counterexample_text(
-                    &mut detail,
-                    &counterexample.in_order(&g.order, &g.axes),
-                )?;
+                crate::render::text::counterexample_text(&mut detail, counterexample)?;
                 if let Some((r, _)) = residual {
                     writeln!(
                         detail,

@@ -67,38 +67,7 @@ impl Counterexample {
                     .cloned()
                     .collect()
             });
-            let want = &want;
-            let mut a = want.clone();
-            a.sort();
-            if a != t.axes || *want == t.axes {
-                continue;
-            }
-            let size = |x: &String| self.sizes.get(x).copied().unwrap_or(1);
-            // Row-major strides of the stored (sorted) layout.
-            let mut stride = vec![1usize; t.axes.len()];
-            for k in (0..t.axes.len().saturating_sub(1)).rev() {
-                stride[k] = stride[k + 1] * size(&t.axes[k + 1]);
-            }
-            let pos: Vec<usize> = want
-                .iter()
-                .map(|x| t.axes.iter().position(|y| y == x).unwrap_or(0))
-                .collect();
-            let dims: Vec<usize> = want.iter().map(size).collect();
-            let mut data = Vec::with_capacity(t.data.len());
-            let mut idx = vec![0usize; want.len()];
-            for _ in 0..t.data.len() {
-                let off: usize = idx.iter().zip(&pos).map(|(i, p)| i * stride[*p]).sum();
-                data.push(t.data.get(off).cloned().unwrap_or_default());
-                for k in (0..idx.len()).rev() {
-                    idx[k] += 1;
-                    if idx[k] < dims[k] {
-                        break;
-                    }
-                    idx[k] = 0;
-                }
-            }
-            t.axes = want.clone();
-            t.data = data;
+            *t = crate::syntax::order::reorder_tensor(t, &want, &self.sizes);
         }
         out
     }
@@ -435,13 +404,228 @@ pub fn refute(stmt: &Statement, assumptions: &[Assumption], opts: &RefuteOptions
                     rhs,
                 };
                 if check_counterexample(stmt, assumptions, &cx) {
-                    return RefuteOutcome::Refuted(cx);
+                    return RefuteOutcome::Refuted(simplest(stmt, assumptions, cx, opts.deadline));
                 }
                 skipped += 1;
             }
         }
     }
     RefuteOutcome::NotFound { tried, skipped }
+}
+
+/// Node evaluations [`simplest`] may spend looking for a simpler
+/// counterexample (a work budget, not a time limit, so the result does not
+/// depend on the machine).
+const SIMPLIFY_BUDGET: u64 = 40_000;
+
+/// [`simplest`] spends at most this many times the work of evaluating the
+/// sample it starts from.
+const SIMPLIFY_TRIES: u64 = 64;
+
+/// Replacement values tried for an entry, simplest first: small integers,
+/// then squares of simple rationals (under which square roots stay exact).
+fn simple_values() -> Vec<Rat> {
+    [
+        (0, 1),
+        (1, 1),
+        (-1, 1),
+        (2, 1),
+        (-2, 1),
+        (4, 1),
+        (1, 4),
+        (1, 2),
+        (3, 4),
+        (3, 1),
+        (-3, 1),
+        (9, 1),
+        (9, 4),
+        (1, 9),
+    ]
+    .iter()
+    .map(|&(p, q)| rat(p, q))
+    .collect()
+}
+
+/// How hard a value is to read: numerator and denominator, a sign.
+fn complexity(r: &Rat) -> u64 {
+    let size = |b: &BigInt| -> u64 { b.abs().try_into().unwrap_or(u64::MAX / 4).min(u64::MAX / 4) };
+    2 * (size(r.numer()) + size(r.denom())) + u64::from(r.is_negative())
+}
+
+/// What makes a counterexample harder to read, compared lexicographically:
+/// sides known only by enclosures, then larger axis sizes, then more
+/// complex values.
+fn score(cx: &Counterexample) -> (usize, usize, u64) {
+    let inexact = usize::from(!cx.lhs.is_exact()) + usize::from(!cx.rhs.is_exact());
+    let sizes = cx.sizes.values().sum();
+    let values = cx
+        .values
+        .values()
+        .flat_map(|t| t.data.iter())
+        .map(complexity)
+        .fold(0u64, u64::saturating_add);
+    (inexact, sizes, values)
+}
+
+/// `t` (row-major over its sorted axes at `sizes`) cut to its first `n`
+/// positions along `axis`.
+fn slice(t: &Tensor, sizes: &BTreeMap<String, usize>, axis: &str, n: usize) -> Tensor {
+    let Some(k) = t.axes.iter().position(|a| a == axis) else {
+        return t.clone();
+    };
+    let dims: Vec<usize> = t
+        .axes
+        .iter()
+        .map(|a| sizes.get(a).copied().unwrap_or(1))
+        .collect();
+    let mut idx = vec![0usize; dims.len()];
+    let mut data = Vec::new();
+    for v in &t.data {
+        if idx[k] < n {
+            data.push(v.clone());
+        }
+        for j in (0..idx.len()).rev() {
+            idx[j] += 1;
+            if idx[j] < dims[j] {
+                break;
+            }
+            idx[j] = 0;
+        }
+    }
+    Tensor {
+        axes: t.axes.clone(),
+        data,
+    }
+}
+
+/// The counterexample at `env`, when every assumption holds there and the
+/// sides differ (not yet double-checked); `budget` is charged the work.
+fn refutes_at(
+    stmt: &Statement,
+    assumptions: &[Assumption],
+    env: Env,
+    budget: &mut u64,
+    deadline: Option<Instant>,
+) -> Option<Counterexample> {
+    let limits = Limits {
+        budget: *budget,
+        deadline,
+    };
+    let mut ev = Evaluator::with_limits(&env, limits);
+    let holds = assumptions_hold(&mut ev, assumptions) == Some(true);
+    let found = if holds {
+        compare(&mut ev, stmt, &env)
+    } else {
+        Compare::Undecided
+    };
+    *budget = budget.saturating_sub(ev.steps().max(1));
+    match found {
+        Compare::Differ(found) => {
+            let (index, lhs, rhs) = *found;
+            Some(Counterexample {
+                sizes: env.sizes,
+                values: env.values,
+                index,
+                lhs,
+                rhs,
+            })
+        }
+        _ => None,
+    }
+}
+
+/// A simpler counterexample than `cx` where one is found within
+/// its budget: both sides exact where a constant makes the square roots
+/// exact, then the smallest axis sizes, then small integers, tried one
+/// change at a time (a smaller size, one entry set to a simple value). The
+/// result is double-checked by [`check_counterexample`] like any other;
+/// should that fail, `cx` itself (already checked) is returned.
+fn simplest(
+    stmt: &Statement,
+    assumptions: &[Assumption],
+    cx: Counterexample,
+    deadline: Option<Instant>,
+) -> Counterexample {
+    // At most the work of SIMPLIFY_TRIES evaluations of the sample found
+    // (smaller samples cost less, so more of them are tried).
+    let mut probe = SIMPLIFY_BUDGET;
+    let _ = refutes_at(stmt, assumptions, cx.env(), &mut probe, deadline);
+    let one = SIMPLIFY_BUDGET - probe;
+    let mut budget = SIMPLIFY_BUDGET.min(one.saturating_mul(SIMPLIFY_TRIES));
+    let mut best = cx.clone();
+    let mut best_score = score(&best);
+    let simple = simple_values();
+    let mut improved = true;
+    while improved && budget > 0 {
+        improved = false;
+        let mut consider = |cand: Env, best: &mut Counterexample, best_score: &mut _| {
+            if let Some(c) = refutes_at(stmt, assumptions, cand, &mut budget, deadline) {
+                let s = score(&c);
+                if s < *best_score {
+                    *best = c;
+                    *best_score = s;
+                    return true;
+                }
+            }
+            false
+        };
+        // Smaller axis sizes, smallest first.
+        let axes: Vec<String> = best.sizes.keys().cloned().collect();
+        for a in &axes {
+            let now = best.sizes[a];
+            for n in 1..now {
+                let mut sizes = best.sizes.clone();
+                sizes.insert(a.clone(), n);
+                let values = best
+                    .values
+                    .iter()
+                    .map(|(k, t)| (k.clone(), slice(t, &best.sizes, a, n)))
+                    .collect();
+                if consider(Env { sizes, values }, &mut best, &mut best_score) {
+                    improved = true;
+                    break;
+                }
+            }
+        }
+        // Single entries set to simple values.
+        let names: Vec<String> = best.values.keys().cloned().collect();
+        for name in &names {
+            for k in 0..best.values[name].data.len() {
+                // Values simpler than the entry's; for a scalar, past it
+                // while a side is still inexact (a constant such as ε can
+                // make a root exact: var + ε a square).
+                let scalar = best.values[name].axes.is_empty();
+                let mut past = false;
+                for v in &simple {
+                    let now = &best.values[name].data[k];
+                    if now == v {
+                        past = true;
+                        continue;
+                    }
+                    if past && (best_score.0 == 0 || !scalar) {
+                        break;
+                    }
+                    let mut values = best.values.clone();
+                    if let Some(t) = values.get_mut(name) {
+                        t.data[k] = v.clone();
+                    }
+                    let env = Env {
+                        sizes: best.sizes.clone(),
+                        values,
+                    };
+                    if consider(env, &mut best, &mut best_score) {
+                        improved = true;
+                        break;
+                    }
+                }
+            }
+        }
+    }
+    if best != cx && check_counterexample(stmt, assumptions, &best) {
+        best
+    } else {
+        cx
+    }
 }
 
 /// Re-evaluates a counterexample from scratch: true only when every axis of
@@ -617,6 +801,27 @@ mod tests {
             &asm,
             &bad
         ));
+    }
+
+    #[test]
+    fn counterexamples_are_the_smallest_and_simplest_found() {
+        // x[i] = mean(x) needs two positions; values 0 and 1 suffice.
+        let cx = refuted(&st(x("x"), mean(x("x"))), &[]);
+        assert_eq!(cx.sizes["i"], 2);
+        let simple = |r: &Rat| r.is_integer() && r.abs() <= Rat::from_integer(BigInt::from(1));
+        assert!(cx.values["x"].data.iter().all(simple), "{cx:?}");
+        // Exact sides where values make the root exact: sqrt(a^2 + b) = a
+        // under b > 0 is refuted with a perfect square a^2 + b.
+        let lhs = Expr::sqrt(Expr::add(Expr::pow(s("a"), Expr::num(2)), s("b")));
+        let cx = refuted(&st(lhs, s("a")), &[gt(s("b"))]);
+        assert!(cx.lhs.is_exact() && cx.rhs.is_exact(), "{cx:?}");
+        // The layer-norm shape: one size per axis where one suffices.
+        let cx = refuted(&st(Expr::add(x("x"), s("c")), x("x")), &[]);
+        assert_eq!(cx.sizes["i"], 1);
+        assert_eq!(
+            cx.values["c"].data,
+            vec![Rat::from_integer(BigInt::from(1))]
+        );
     }
 
     #[test]

@@ -109,15 +109,21 @@ pub enum Evidence {
     /// direction `v` and an upstream gradient drawn from the seed).
     Exact {
         sizes: BTreeMap<String, usize>,
+        /// Each array with its axes in the model's declared order
+        /// ([`crate::syntax::order`]), data row-major over them.
         values: BTreeMap<String, crate::eval::Tensor>,
         lhs: String,
         rhs: String,
+        /// The axes of `sizes` in the model's order, for showing.
+        axes: Vec<String>,
     },
     /// A tolerance check: the entry with the largest error, by axis.
     Worst {
         index: BTreeMap<String, usize>,
         got: f64,
         reference: f64,
+        /// The axes of `index` in the model's order, for showing.
+        axes: Vec<String>,
     },
 }
 
@@ -132,10 +138,12 @@ impl Evidence {
             index.insert(a.clone(), rest % n);
             rest /= n;
         }
+        let keys: Vec<String> = index.keys().cloned().collect();
         Evidence::Worst {
             index,
             got: w.got,
             reference: w.reference,
+            axes: crate::syntax::order::shown_axes(&keys),
         }
     }
 
@@ -149,17 +157,26 @@ impl Evidence {
                 values,
                 lhs,
                 rhs,
-            } => serde_json::json!({
-                "sizes": sizes,
-                "values": crate::cert::values_json(values),
-                "lhs": lhs,
-                "rhs": rhs,
-            }),
+                axes: order,
+            } => {
+                let (axes, _) = crate::cert::axes_json(values, sizes);
+                serde_json::json!({
+                    "sizes": sizes,
+                    "axis_order": order,
+                    "axes": axes,
+                    "values": crate::cert::values_json(values, sizes),
+                    "lhs": lhs,
+                    "rhs": rhs,
+                })
+            }
             Evidence::Worst {
                 index,
                 got,
                 reference,
-            } => serde_json::json!({ "index": index, "got": got, "reference": reference }),
+                axes,
+            } => serde_json::json!({
+                "index": index, "axis_order": axes, "got": got, "reference": reference
+            }),
         }
     }
 
@@ -171,17 +188,15 @@ impl Evidence {
                 values,
                 lhs,
                 rhs,
+                axes,
             } => {
                 let sample: Vec<String> = values
                     .iter()
-                    .map(|(k, t)| {
-                        let v: Vec<String> = t.data.iter().map(|v| v.to_string()).collect();
-                        format!("{k} = [{}]", v.join(", "))
-                    })
+                    .map(|(k, t)| crate::render::text::array_text(k, t, sizes))
                     .collect();
                 format!(
                     "at sizes {}, {}: {lhs} ≠ {rhs}",
-                    shape_text(sizes),
+                    shape_in(sizes, axes),
                     sample.join(", ")
                 )
             }
@@ -189,12 +204,13 @@ impl Evidence {
                 index,
                 got,
                 reference,
+                axes,
             } => format!(
                 "worst entry at {}: got {got:e}, reference {reference:e}",
                 if index.is_empty() {
                     "the scalar".to_string()
                 } else {
-                    shape_text(index)
+                    shape_in(index, axes)
                 }
             ),
         }
@@ -263,9 +279,18 @@ fn default_shapes(model: &Model) -> Vec<BTreeMap<String, usize>> {
     vec![all(1), all(2), all(3), mixed]
 }
 
+/// `a=n,…` in the axis order in force (the model's, in [`verify`]).
 fn shape_text(s: &BTreeMap<String, usize>) -> String {
-    s.iter()
-        .map(|(a, n)| format!("{a}={n}"))
+    let keys: Vec<String> = s.keys().cloned().collect();
+    shape_in(s, &crate::syntax::order::shown_axes(&keys))
+}
+
+/// `a=n,…` in the order `axes` (then any axis it does not list).
+fn shape_in(s: &BTreeMap<String, usize>, axes: &[String]) -> String {
+    let mut keys: Vec<&String> = axes.iter().filter(|a| s.contains_key(*a)).collect();
+    keys.extend(s.keys().filter(|a| !axes.contains(a)));
+    keys.iter()
+        .map(|a| format!("{a}={}", s[*a]))
         .collect::<Vec<_>>()
         .join(",")
 }
@@ -273,6 +298,8 @@ fn shape_text(s: &BTreeMap<String, usize>) -> String {
 /// Verify one model.
 pub fn verify(loaded: &Loaded, opts: &VerifyOptions) -> Result<Vec<Row>, VerifyError> {
     let model = &loaded.model;
+    // Shapes, samples and worst entries in the model's declared axis order.
+    let _order = crate::syntax::order::AxisOrder::for_model(model).enter();
     let derivation = diff::derive(model).map_err(VerifyError::Diff)?;
     let shapes = match &opts.shape {
         Some(s) => {
@@ -520,11 +547,22 @@ fn record_exact(
                 crate::render::text::rational_text(&c.lhs),
                 crate::render::text::rational_text(&c.rhs)
             );
-            row.evidence = env.map(|env| Evidence::Exact {
-                sizes: env.sizes.clone(),
-                values: env.values.clone(),
-                lhs: c.lhs.to_string(),
-                rhs: c.rhs.to_string(),
+            row.evidence = env.map(|env| {
+                let keys: Vec<String> = env.sizes.keys().cloned().collect();
+                Evidence::Exact {
+                    sizes: env.sizes.clone(),
+                    values: env
+                        .values
+                        .iter()
+                        .map(|(k, t)| {
+                            let shown = crate::syntax::order::shown_tensor(k, t, &env.sizes);
+                            (k.clone(), shown)
+                        })
+                        .collect(),
+                    lhs: c.lhs.to_string(),
+                    rhs: c.rhs.to_string(),
+                    axes: crate::syntax::order::shown_axes(&keys),
+                }
             });
         }
         Err(e) => skip_or_fail(row, e),

@@ -539,6 +539,11 @@ fn prove_cmd(statement: &str, assume: &[String], format: Format, opts: &Options)
         }
     };
     let elapsed = start.elapsed();
+    // Shown in the order the statement writes its axes.
+    let _order = syntax::order::AxisOrder::for_text(
+        std::iter::once(statement).chain(assume.iter().map(String::as_str)),
+    )
+    .enter();
     let code = match &outcome {
         Outcome::Proved(_) => OK,
         Outcome::Refuted(_) => FAILED,

@@ -41,8 +41,12 @@ pub enum OracleError {
     /// (a division by, or a root of, a quantity whose value is 0).
     #[error("not differentiable at the sample: {0}")]
     NotSmooth(String),
-    /// A value is irrational, or no sample with rational roots was found.
-    #[error("irrational: {0}")]
+    /// No exact value: a root proven irrational, a value known only by an
+    /// enclosure, or no sample with rational roots was found.
+    // The message says whether irrationality is proven (a root of a
+    // rational that is not a perfect power) or only not excluded (a value
+    // known by an enclosure).
+    #[error("no exact value: {0}")]
     Irrational(String),
     /// The model, the gradient expression or the inputs do not fit together.
     #[error("bad input: {0}")]
@@ -156,7 +160,8 @@ pub fn inner_product(e: &Expr, env: &Env, v: &Tensor) -> Result<Rat, OracleError
             Value::Exact(r) => acc += r * vi,
             Value::Interval(..) => {
                 return Err(OracleError::Irrational(
-                    "the expression has an irrational value at the sample".to_string(),
+                    "the expression's value at the sample is known only by a rigorous enclosure"
+                        .to_string(),
                 ))
             }
         }

@@ -49,6 +49,7 @@ pub enum Proofs {
 /// The forward pass as aligned rows in the model's notation, each noted
 /// with the name it defines.
 pub fn forward_rows(m: &Model, n: &Notation) -> Vec<Row> {
+    let _order = crate::syntax::order::AxisOrder::for_model(m).enter();
     m.defs
         .iter()
         .map(|(name, e)| Row {
@@ -88,6 +89,7 @@ pub fn title_spans(eq: &Equality, m: &Model, n: &Notation) -> Vec<Span> {
 /// term it adds to an adjoint (and why a term vanishes); the upstream
 /// gradient as given, never as the step `∂ℓ/∂y = ∂ℓ/∂y`.
 pub fn chain_rule_steps(r: &Report, n: &Notation) -> Vec<Vec<Span>> {
+    let _order = crate::syntax::order::AxisOrder::for_model(&r.model).enter();
     let name_node = |name: &str| -> Node {
         if name == LOSS {
             Node::Loss
@@ -120,7 +122,7 @@ pub fn chain_rule_steps(r: &Report, n: &Notation) -> Vec<Vec<Span>> {
             if !s.summed_over.is_empty() {
                 v.push(Span::text(format!(
                     "(summed over {}) ",
-                    s.summed_over.join(", ")
+                    crate::syntax::order::shown_axes(&s.summed_over).join(", ")
                 )));
             }
             v.push(Span::Math(layout(&s.contribution, n)));
@@ -156,6 +158,8 @@ pub fn derivation_with<W: Write>(
     r: &Report,
     proofs: Proofs,
 ) -> fmt::Result {
+    // Index lists and counterexamples in the model's declared axis order.
+    let _order = crate::syntax::order::AxisOrder::for_model(&r.model).enter();
     let n = Notation::for_model(&r.model);
     let m = &r.model;
     page.heading(1, &format!("Model {}", r.name), None)?;
@@ -315,11 +319,7 @@ pub fn derivation_with<W: Write>(
                 } else {
                     "Refuted, as expected."
                 })?;
-                proof::counterexample(
-                    page,
-                    &c.in_order(&r.model.declared_axes, &r.model.axes),
-                    &n,
-                )?;
+                proof::counterexample(page, c, &n)?;
                 if let Some(d) = &eq.diagnosis {
                     page.para(&[Span::text(d.text(&crate::syntax::print(&eq.lhs)))])?;
                 }

@@ -97,7 +97,11 @@ impl Node {
 }
 
 fn ident(n: &Notation, s: &Symbol) -> Node {
-    Node::Ident(n.symbol(s), s.axes.clone())
+    // Axes in the order in force (a model's declared order).
+    Node::Ident(
+        n.symbol(s),
+        crate::syntax::order::shown_symbol_axes(&s.name, &s.axes),
+    )
 }
 
 /// Lay an expression out.
@@ -184,7 +188,7 @@ impl Layout<'_> {
                     RedOp::Sum => Reducer::Sum,
                 };
                 Node::Row(vec![
-                    Node::Reduce(r, axes.clone()),
+                    Node::Reduce(r, crate::syntax::order::shown_axes(axes)),
                     Node::Paren(Box::new(self.node(body))),
                 ])
             }

@@ -254,10 +254,10 @@ pub fn counterexample<W: Write>(
     c: &Counterexample,
     n: &Notation,
 ) -> fmt::Result {
-    let irrational = matches!(c.lhs, Value::Interval(..)) || matches!(c.rhs, Value::Interval(..));
+    let enclosed = matches!(c.lhs, Value::Interval(..)) || matches!(c.rhs, Value::Interval(..));
     page.para(&[
         Span::Strong("Counterexample".into()),
-        Span::text(if irrational {
+        Span::text(if enclosed {
             " (double-checked; decided by rigorous interval bounds)"
         } else {
             " (double-checked exactly)"
@@ -265,23 +265,19 @@ pub fn counterexample<W: Write>(
     ])?;
     let mut items: Vec<Vec<Span>> = Vec::new();
     if !c.sizes.is_empty() {
-        let sizes: Vec<String> = c.sizes.iter().map(|(a, k)| format!("{a} = {k}")).collect();
+        let sizes = crate::syntax::order::axis_items(&c.sizes);
         items.push(vec![
             Span::text("axis sizes: "),
             Span::code(sizes.join(", ")),
         ]);
     }
     for (name, t) in &c.values {
-        let vals: Vec<String> = t.data.iter().map(super::text::rational_text).collect();
-        // Built directly: `Symbol::new` would sort a declared axis order.
+        // Axes and values in the order in force (the layout of the symbol
+        // orders its axes the same way).
+        let (_, shown) = super::text::array_parts(name, t, &c.sizes);
         let sym = Symbol {
             name: name.clone(),
             axes: t.axes.clone(),
-        };
-        let shown = if t.axes.is_empty() {
-            vals.join(", ")
-        } else {
-            format!("[{}]", vals.join(", "))
         };
         items.push(vec![
             Span::Math(layout(&Expr::Sym(sym), n)),
@@ -290,20 +286,15 @@ pub fn counterexample<W: Write>(
         ]);
     }
     if !c.index.is_empty() {
-        let at: Vec<String> = c.index.iter().map(|(a, i)| format!("{a} = {i}")).collect();
+        let at = crate::syntax::order::axis_items(&c.index);
         items.push(vec![
             Span::text("the sides differ at "),
             Span::code(at.join(", ")),
         ]);
     }
-    items.push(vec![
-        Span::text("left side = "),
-        Span::code(super::value_text(&c.lhs)),
-    ]);
-    items.push(vec![
-        Span::text("right side = "),
-        Span::code(super::value_text(&c.rhs)),
-    ]);
+    let (l, r) = super::text::value_pair_text(&c.lhs, &c.rhs);
+    items.push(vec![Span::text("left side = "), Span::code(l)]);
+    items.push(vec![Span::text("right side = "), Span::code(r)]);
     page.list(&items)
 }
 

@@ -2,13 +2,15 @@
 //! [`fmt::Write`]; only the command line prints.
 
 use crate::cert;
-use crate::eval::Value;
-use crate::ir::Expr;
+use crate::eval::{Tensor, Value};
+use crate::ir::{Expr, Rat};
 use crate::kernel::{Direction, Proof};
 use crate::refute::Counterexample;
 use crate::rules::{self, Binding, Cond};
-use crate::syntax;
-use num_traits::ToPrimitive;
+use crate::syntax::{self, order};
+use num_bigint::BigInt;
+use num_traits::{Signed, Zero};
+use std::collections::BTreeMap;
 use std::fmt::{self, Write};
 
 /// Widest expression column before the rule name moves to its own line.
@@ -172,10 +174,12 @@ fn cond_text(c: &Cond, subst: &rules::Subst) -> Option<String> {
     })
 }
 
-/// A counterexample: axis sizes, every symbol's values, both sides.
+/// A counterexample: axis sizes, every symbol's values, both sides. Axes
+/// follow the order in force ([`crate::syntax::order`]: a model's or
+/// statement's declared order), arrays of several axes as nested rows.
 pub fn counterexample_text(out: &mut impl Write, c: &Counterexample) -> fmt::Result {
-    let irrational = matches!(c.lhs, Value::Interval(..)) || matches!(c.rhs, Value::Interval(..));
-    if irrational {
+    let enclosed = matches!(c.lhs, Value::Interval(..)) || matches!(c.rhs, Value::Interval(..));
+    if enclosed {
         writeln!(
             out,
             "counterexample (double-checked; decided by rigorous interval bounds)"
@@ -184,55 +188,207 @@ pub fn counterexample_text(out: &mut impl Write, c: &Counterexample) -> fmt::Res
         writeln!(out, "counterexample (double-checked exactly)")?;
     }
     if !c.sizes.is_empty() {
-        let sizes: Vec<String> = c.sizes.iter().map(|(a, n)| format!("{a} = {n}")).collect();
-        writeln!(out, "  axis sizes: {}", sizes.join(", "))?;
+        writeln!(
+            out,
+            "  axis sizes: {}",
+            order::axis_items(&c.sizes).join(", ")
+        )?;
     }
     for (name, t) in &c.values {
-        let vals: Vec<String> = t.data.iter().map(rational_text).collect();
-        // The axes as stored (a model's declared order once reordered).
-        if t.axes.is_empty() {
-            writeln!(out, "  {name} = {}", vals.join(", "))?;
-        } else {
-            writeln!(
-                out,
-                "  {name}[{}] = [{}]",
-                t.axes.join(","),
-                vals.join(", ")
-            )?;
-        }
+        writeln!(out, "  {}", array_text(name, t, &c.sizes))?;
     }
     if !c.index.is_empty() {
-        let at: Vec<String> = c.index.iter().map(|(a, i)| format!("{a} = {i}")).collect();
-        writeln!(out, "  at {}:", at.join(", "))?;
+        writeln!(out, "  at {}:", order::axis_items(&c.index).join(", "))?;
     }
-    writeln!(out, "  left side  = {}", value_text(&c.lhs))?;
-    writeln!(out, "  right side = {}", value_text(&c.rhs))
+    let (l, r) = value_pair_text(&c.lhs, &c.rhs);
+    writeln!(out, "  left side  = {l}")?;
+    writeln!(out, "  right side = {r}")
 }
 
-/// An exact value as a rational; an irrational one by its approximation and
-/// the width of the rigorous enclosure that decided the comparison.
+/// `name[axes] = values` for one array of a sample (`name = v` for a
+/// scalar): axes in the order in force, entries row-major over them, one
+/// bracket level per axis (`x[n,d] = [[0, 1], [1, -1]]`).
+pub fn array_text(name: &str, t: &Tensor, sizes: &BTreeMap<String, usize>) -> String {
+    let (head, vals) = array_parts(name, t, sizes);
+    format!("{head} = {vals}")
+}
+
+/// The two halves of [`array_text`]: `name[axes]` and the values.
+pub fn array_parts(name: &str, t: &Tensor, sizes: &BTreeMap<String, usize>) -> (String, String) {
+    let shown = order::shown_tensor(name, t, sizes);
+    let vals: Vec<String> = shown.data.iter().map(rational_text).collect();
+    if shown.axes.is_empty() {
+        (name.to_string(), vals.join(", "))
+    } else {
+        let dims: Vec<usize> = shown
+            .axes
+            .iter()
+            .map(|a| sizes.get(a).copied().unwrap_or(1))
+            .collect();
+        (
+            format!("{name}[{}]", shown.axes.join(",")),
+            order::nested(&vals, &dims),
+        )
+    }
+}
+
+/// An exact value as a rational (with a decimal when long); one known only
+/// by a rigorous enclosure as `≈ decimal ∈ [lo, hi]`, the bounds rounded
+/// outwards (so the printed interval still encloses the value) to 16
+/// significant digits. An enclosure does not say the value is irrational
+/// (a square root of a square may be reached through one), so nothing here
+/// says so.
 pub fn value_text(v: &Value) -> String {
-    match v {
-        Value::Exact(r) => rational_text(r),
+    value_pair_text(v, v).0
+}
+
+/// Both sides of a comparison as [`value_text`] writes them, an enclosure's
+/// bounds with as many more decimals as it takes for the printed intervals
+/// of the two sides to be disjoint, when the values are.
+pub fn value_pair_text(l: &Value, r: &Value) -> (String, String) {
+    let mag = |v: &Value| -> i64 {
+        let a = v.lo().abs().max(v.hi().abs());
+        if a.is_zero() {
+            0
+        } else {
+            floor_log10(&a)
+        }
+    };
+    let mut places = (15 - mag(l).max(mag(r))).max(0) as u32;
+    let disjoint = l.definitely_ne(r);
+    let bounds = |v: &Value, q: u32| -> (Rat, Rat) {
+        let t = Rat::from_integer(BigInt::from(10u32).pow(q));
+        ((v.lo() * &t).floor() / &t, (v.hi() * &t).ceil() / &t)
+    };
+    while disjoint && places < 200 {
+        let (a, b) = (bounds(l, places), bounds(r, places));
+        if a.1 < b.0 || b.1 < a.0 {
+            break;
+        }
+        places += 1;
+    }
+    let show = |v: &Value| match v {
+        Value::Exact(x) => rational_text(x),
         Value::Interval(lo, hi) => {
-            // An enclosure does not say the value is irrational (a square
-            // root of a square may be reached through one), only where it is.
-            let width = (hi - lo).to_f64().unwrap_or(f64::NAN);
+            let t = BigInt::from(10u32).pow(places);
+            let lo_m = (lo * Rat::from_integer(t.clone())).floor().to_integer();
+            let hi_m = (hi * Rat::from_integer(t)).ceil().to_integer();
+            let mid = (lo + hi) / Rat::from_integer(BigInt::from(2));
             format!(
-                "≈ {} (within a rigorous enclosure of width {width:.0e})",
-                v.approx()
+                "≈ {} ∈ [{}, {}]",
+                decimal(&mid, 16),
+                fixed(&lo_m, places),
+                fixed(&hi_m, places)
             )
         }
+    };
+    (show(l), show(r))
+}
+
+/// `floor(log10 a)` for `a > 0`, exactly.
+fn floor_log10(a: &Rat) -> i64 {
+    let pow10 = |e: i64| -> Rat {
+        let p = BigInt::from(10u32).pow(e.unsigned_abs() as u32);
+        if e >= 0 {
+            Rat::from_integer(p)
+        } else {
+            Rat::new(BigInt::from(1), p)
+        }
+    };
+    let mut e = a.numer().to_string().len() as i64 - a.denom().to_string().len() as i64;
+    while *a >= pow10(e + 1) {
+        e += 1;
+    }
+    while *a < pow10(e) {
+        e -= 1;
+    }
+    e
+}
+
+/// The integer `m` scaled by `10^-places`, written with `places` decimals.
+fn fixed(m: &BigInt, places: u32) -> String {
+    let digits = m.abs().to_string();
+    let places = places as usize;
+    let padded = if digits.len() <= places {
+        format!("{}{digits}", "0".repeat(places + 1 - digits.len()))
+    } else {
+        digits
+    };
+    let (int, frac) = padded.split_at(padded.len() - places);
+    let sign = if m.is_negative() { "-" } else { "" };
+    if frac.is_empty() {
+        format!("{sign}{int}")
+    } else {
+        format!("{sign}{int}.{frac}")
     }
 }
 
-/// A rational as written, with its decimal value next to it when numerator
-/// or denominator has more than 12 digits.
-pub fn rational_text(r: &crate::ir::Rat) -> String {
+/// `r` as a decimal rounded to `sig` significant digits (trailing zeros
+/// dropped), exactly (no floating point): positional from 1e-4 up to 1e10,
+/// else in scientific notation (`1.763668414e11`).
+pub fn decimal(r: &Rat, sig: usize) -> String {
+    if r.is_zero() {
+        return "0".into();
+    }
+    let sig = sig.max(1);
+    let a = r.abs();
+    let pow10 = |e: i64| -> Rat {
+        let p = BigInt::from(10u32).pow(e.unsigned_abs() as u32);
+        if e >= 0 {
+            Rat::from_integer(p)
+        } else {
+            Rat::new(BigInt::from(1), p)
+        }
+    };
+    let mut e = floor_log10(&a);
+    let scaled = &a * pow10(sig as i64 - 1 - e);
+    let mut m = (scaled + Rat::new(BigInt::from(1), BigInt::from(2)))
+        .floor()
+        .to_integer();
+    if m.to_string().len() > sig {
+        m /= 10;
+        e += 1;
+    }
+    let digits = m.to_string();
+    let sign = if r.is_negative() { "-" } else { "" };
+    let trim = |s: String| -> String {
+        if s.contains('.') {
+            s.trim_end_matches('0').trim_end_matches('.').to_string()
+        } else {
+            s
+        }
+    };
+    if (-4..10).contains(&e) {
+        let text = if e >= 0 {
+            let int_len = e as usize + 1;
+            if digits.len() <= int_len {
+                format!("{digits}{}", "0".repeat(int_len - digits.len()))
+            } else {
+                format!("{}.{}", &digits[..int_len], &digits[int_len..])
+            }
+        } else {
+            format!("0.{}{digits}", "0".repeat((-e - 1) as usize))
+        };
+        format!("{sign}{}", trim(text))
+    } else {
+        let mantissa = trim(format!("{}.{}", &digits[..1], &digits[1..]));
+        format!("{sign}{mantissa}e{e}")
+    }
+}
+
+/// A rational as written, with its decimal value next to it when its
+/// numerator and denominator together have more than 12 digits
+/// (`1234567890123/7 (≈ 1.763668414e11)`).
+pub fn rational_text(r: &Rat) -> String {
     let s = r.to_string();
-    if r.numer().to_string().trim_start_matches('-').len() > 12 || r.denom().to_string().len() > 12
-    {
-        format!("{s} (≈ {:e})", r.to_f64().unwrap_or(f64::NAN))
+    let digits = r.numer().abs().to_string().len()
+        + if r.is_integer() {
+            0
+        } else {
+            r.denom().to_string().len()
+        };
+    if digits > 12 {
+        format!("{s} (≈ {})", decimal(r, 10))
     } else {
         s
     }
@@ -349,6 +505,45 @@ fn wrap_line(line: &str, width: usize) -> Vec<String> {
 #[cfg(test)]
 mod wrap_tests {
     use super::*;
+
+    #[test]
+    fn decimals_and_enclosures() {
+        let r = |p: i64, q: i64| Rat::new(BigInt::from(p), BigInt::from(q));
+        assert_eq!(decimal(&r(1, 3), 10), "0.3333333333");
+        assert_eq!(decimal(&r(-2, 1), 10), "-2");
+        assert_eq!(decimal(&r(1, 100000), 4), "1e-5");
+        assert_eq!(decimal(&r(99999, 1), 2), "100000");
+        assert_eq!(decimal(&r(1234567890123, 7), 10), "1.763668414e11");
+        // Outward rounding: the printed interval encloses the true one.
+        let (lo, hi) = (r(-9, 7), r(-8, 7));
+        let v = Value::Interval(lo, hi);
+        assert_eq!(
+            value_text(&v),
+            "≈ -1.214285714285714 ∈ [-1.285714285714286, -1.142857142857142]"
+        );
+        // Two close sides get more digits, until they are told apart.
+        let a = Value::Interval(
+            r(1000000000000000001, 1000000000000000000),
+            r(1000000000000000002, 1000000000000000000),
+        );
+        let b = Value::Exact(r(1, 1));
+        let (ta, tb) = value_pair_text(&a, &b);
+        assert_eq!(tb, "1");
+        assert!(
+            ta.ends_with("∈ [1.000000000000000001, 1.000000000000000002]"),
+            "{ta}"
+        );
+        // Long rationals: more than 12 digits together.
+        assert_eq!(
+            rational_text(&r(123456, 1234567)),
+            "123456/1234567 (≈ 0.099999433)"
+        );
+        assert_eq!(rational_text(&r(123456, 123457)), "123456/123457");
+        assert_eq!(
+            rational_text(&r(-1234567890123, 1)),
+            "-1234567890123 (≈ -1.23456789e12)"
+        );
+    }
 
     #[test]
     fn long_formulas_break_at_loose_operators_and_read_back() {

@@ -23,6 +23,13 @@ fn statement_spans(run: &Run, n: &Notation) -> (Vec<Span>, Vec<Span>) {
     }
 }
 
+/// The axis order an entry is shown in: as its statement writes it.
+fn statement_order(t: &library::Theorem) -> crate::syntax::order::AxisOrder {
+    crate::syntax::order::AxisOrder::for_text(
+        std::iter::once(t.statement).chain(t.assume.iter().copied()),
+    )
+}
+
 fn mark(run: &Run) -> &'static str {
     if run.as_expected() {
         "✓"
@@ -41,6 +48,7 @@ pub fn table<W: Write>(
     let rows: Vec<Vec<Vec<Span>>> = runs
         .iter()
         .map(|r| {
+            let _order = statement_order(&r.theorem).enter();
             let name = r.theorem.name;
             let name = match href(name) {
                 Some(h) => Span::link(name, h),
@@ -66,6 +74,7 @@ pub fn table<W: Write>(
 
 /// One entry: source, statement, verdict, and its proof or counterexample.
 pub fn theorem<W: Write>(page: &mut Page<'_, W>, run: &Run) -> fmt::Result {
+    let _order = statement_order(&run.theorem).enter();
     let n = Notation::plain();
     let t = &run.theorem;
     page.heading(1, t.name, None)?;

@@ -23,6 +23,7 @@
 mod error;
 mod lexer;
 mod model;
+pub mod order;
 mod parser;
 mod print;
 

@@ -6,6 +6,7 @@
 //! rational only at the left end of a product), 3 unary minus and negative
 //! integer literals, 4 `^`, 5 atoms.
 
+use super::order::AxisOrder;
 use crate::ir::{Expr, Rat};
 use num_traits::{Signed, Zero};
 use std::fmt::Write;
@@ -38,18 +39,21 @@ fn is_nonneg_int(e: &Expr) -> bool {
     matches!(e, Expr::Num(r) if r.is_integer() && !r.is_negative())
 }
 
-/// Print `e` in the input syntax (ASCII operators, minimal parentheses).
+/// Print `e` in the input syntax (ASCII operators, minimal parentheses),
+/// index lists in the axis order in force ([`super::order`]; sorted when
+/// none is).
 pub fn print(e: &Expr) -> String {
+    let order = super::order::current();
     let mut out = String::new();
-    go(e, 0, false, &mut out);
+    go(e, 0, false, &mut out, order.as_deref());
     out
 }
 
-fn wrap(e: &Expr, min: u8, force: bool, out: &mut String) {
-    go(e, min, force, out)
+fn wrap(e: &Expr, min: u8, force: bool, out: &mut String, o: Option<&AxisOrder>) {
+    go(e, min, force, out, o)
 }
 
-fn go(e: &Expr, min: u8, force: bool, out: &mut String) {
+fn go(e: &Expr, min: u8, force: bool, out: &mut String, o: Option<&AxisOrder>) {
     let paren = force || prec(e) < min;
     if paren {
         out.push('(');
@@ -60,7 +64,10 @@ fn go(e: &Expr, min: u8, force: bool, out: &mut String) {
             out.push_str(&s.name);
             if !s.axes.is_empty() {
                 out.push('[');
-                out.push_str(&s.axes.join(","));
+                match o {
+                    Some(o) => out.push_str(&o.symbol_axes(&s.name, &s.axes).join(",")),
+                    None => out.push_str(&s.axes.join(",")),
+                }
                 out.push(']');
             }
         }
@@ -73,46 +80,49 @@ fn go(e: &Expr, min: u8, force: bool, out: &mut String) {
             // `-(2)` stays a negation (`-2` would read as a literal);
             // `-(-x)` for readability.
             let force = matches!(&**a, Expr::Num(_) | Expr::Neg(_));
-            wrap(a, 3, force, out);
+            wrap(a, 3, force, out, o);
         }
         Expr::Add(a, b) | Expr::Sub(a, b) => {
-            wrap(a, 1, false, out);
+            wrap(a, 1, false, out, o);
             out.push_str(if matches!(e, Expr::Add(..)) {
                 " + "
             } else {
                 " - "
             });
-            wrap(b, 2, false, out);
+            wrap(b, 2, false, out, o);
         }
         Expr::Mul(a, b) => {
-            wrap(a, 2, false, out);
+            wrap(a, 2, false, out, o);
             out.push_str(" * ");
-            wrap(b, 3, false, out);
+            wrap(b, 3, false, out, o);
         }
         Expr::Div(a, b) => {
-            wrap(a, 2, false, out);
+            wrap(a, 2, false, out, o);
             out.push_str(" / ");
             // `2 / 3` would read back as the rational 2/3 (`2 / 0` would not).
             let force =
                 is_int(a) && is_nonneg_int(b) && !matches!(&**b, Expr::Num(r) if r.is_zero());
-            wrap(b, 3, force, out);
+            wrap(b, 3, force, out, o);
         }
         Expr::Pow(a, b) => {
-            wrap(a, 5, false, out);
+            wrap(a, 5, false, out, o);
             out.push('^');
-            wrap(b, 4, false, out);
+            wrap(b, 4, false, out, o);
         }
         Expr::Sqrt(a) => {
             out.push_str("sqrt(");
-            go(a, 0, false, out);
+            go(a, 0, false, out, o);
             out.push(')');
         }
         Expr::Reduce(op, axes, body) => {
             out.push_str(op.keyword());
             out.push('[');
-            out.push_str(&axes.join(","));
+            match o {
+                Some(o) => out.push_str(&o.order_axes(axes).join(",")),
+                None => out.push_str(&axes.join(",")),
+            }
             out.push_str("](");
-            go(body, 0, false, out);
+            go(body, 0, false, out, o);
             out.push(')');
         }
     }

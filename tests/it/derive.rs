@@ -338,7 +338,7 @@ fn a_renamed_batchnorm_gets_proofs_of_the_same_length() {
 fn the_vanishing_sigma_path_term_is_marked_with_its_proof() {
     for (name, zero) in [
         ("batchnorm", "sum[n](x[n] - mu)"),
-        ("layernorm", "sum[d](x[d,n] - mu[n])"),
+        ("layernorm", "sum[d](x[n,d] - mu[n])"),
     ] {
         let loaded = models::load(name).unwrap();
         let r = derive::derive(&loaded, &DeriveOptions::default()).unwrap();

@@ -35,6 +35,7 @@ mod independence;
 mod kernel;
 mod library;
 mod prove;
+mod readable;
 mod render;
 mod rules;
 mod simplify;
