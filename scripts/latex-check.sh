@@ -9,7 +9,9 @@
 # graph figure of a derivation is a picture with colours). Installs Debian's
 # texlive-latex-base (pdflatex, amsmath, amsfonts) when pdflatex is missing.
 # Then `bnproof handout` of every built-in model and every `explain` topic:
-# standalone documents, compiled by bnproof itself and checked the same way.
+# standalone documents, compiled by bnproof itself and checked the same way;
+# and `bnproof exercises --format latex --solutions` of every built-in model
+# (standalone documents, compiled here).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -105,6 +107,27 @@ for s in centering batchnorm batchnorm2d batchnorm-eval layernorm instancenorm g
   else
     echo "FAIL handout-$s: exit $ok, pdflatex reported an error:"
     grep -A3 '^!' "$out/$s.log" | head -n 20 || true
+    status=1
+  fi
+done
+# Exercises: standalone documents (answers, proofs, counterexamples and
+# residuals included); exit 1 would mean an answer not proved.
+ex="$dir/exercises"
+for m in centering batchnorm batchnorm2d batchnorm-eval layernorm instancenorm groupnorm rmsnorm; do
+  ok=0
+  $bin exercises "$m" --format latex --solutions --out "$ex" >/dev/null || ok=$?
+  f="$ex/$m-exercises.tex"
+  if [ "$ok" -ne 0 ] || [ ! -f "$f" ]; then
+    echo "FAIL exercises-$m: exit $ok"
+    status=1
+    continue
+  fi
+  ascii "exercises-$m" "$f"
+  if (cd "$ex" && pdflatex -interaction=nonstopmode -halt-on-error "$m-exercises.tex" >/dev/null 2>&1); then
+    check_log "exercises-$m" "$ex/$m-exercises.log"
+  else
+    echo "FAIL exercises-$m: pdflatex reported an error:"
+    grep -A3 '^!' "$ex/$m-exercises.log" | head -n 20 || true
     status=1
   fi
 done
