@@ -63,6 +63,19 @@ check_log() {
   fi
 }
 
+# compile NAME DIR STEM: DIR/STEM.tex through pdfLaTeX, then its log
+# checked as above.
+compile() {
+  local name=$1 where=$2 stem=$3
+  if (cd "$where" && pdflatex -interaction=nonstopmode -halt-on-error "$stem.tex" >/dev/null 2>&1); then
+    check_log "$name" "$where/$stem.log"
+  else
+    echo "FAIL $name: pdflatex reported an error:"
+    grep -A3 '^!' "$where/$stem.log" | head -n 20 || true
+    status=1
+  fi
+}
+
 ascii() {
   if LC_ALL=C grep -q '[^[:print:][:space:]]' "$2"; then
     echo "FAIL $1: the LaTeX is not pure ASCII"
@@ -80,13 +93,7 @@ for body in "$dir"/*.tex; do
 \\input{$name}
 \\end{document}
 TEX
-  if (cd "$dir" && pdflatex -interaction=nonstopmode -halt-on-error "doc-$name.tex" >/dev/null 2>&1); then
-    check_log "$name" "$dir/doc-$name.log"
-  else
-    echo "FAIL $name: pdflatex reported an error:"
-    grep -A3 '^!' "$dir/doc-$name.log" | head -n 20 || true
-    status=1
-  fi
+  compile "$name" "$dir" "doc-$name"
 done
 
 # Handouts: standalone documents that bnproof compiles (exit 1 when
@@ -123,12 +130,6 @@ for m in centering batchnorm batchnorm2d batchnorm-eval layernorm instancenorm g
     continue
   fi
   ascii "exercises-$m" "$f"
-  if (cd "$ex" && pdflatex -interaction=nonstopmode -halt-on-error "$m-exercises.tex" >/dev/null 2>&1); then
-    check_log "exercises-$m" "$ex/$m-exercises.log"
-  else
-    echo "FAIL exercises-$m: pdflatex reported an error:"
-    grep -A3 '^!' "$ex/$m-exercises.log" | head -n 20 || true
-    status=1
-  fi
+  compile "exercises-$m" "$ex" "$m-exercises"
 done
 exit $status
