@@ -9,7 +9,9 @@
 # graph figure of a derivation is a picture with colours). Installs Debian's
 # texlive-latex-base (pdflatex, amsmath, amsfonts) when pdflatex is missing.
 # Then `bnproof handout` of every built-in model and every `explain` topic:
-# standalone documents, compiled by bnproof itself and checked the same way.
+# standalone documents, compiled by bnproof itself and checked the same way;
+# and `bnproof exercises --format latex --solutions` of every built-in model
+# (standalone documents, compiled here).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -61,6 +63,19 @@ check_log() {
   fi
 }
 
+# compile NAME DIR STEM: DIR/STEM.tex through pdfLaTeX, then its log
+# checked as above.
+compile() {
+  local name=$1 where=$2 stem=$3
+  if (cd "$where" && pdflatex -interaction=nonstopmode -halt-on-error "$stem.tex" >/dev/null 2>&1); then
+    check_log "$name" "$where/$stem.log"
+  else
+    echo "FAIL $name: pdflatex reported an error:"
+    grep -A3 '^!' "$where/$stem.log" | head -n 20 || true
+    status=1
+  fi
+}
+
 ascii() {
   if LC_ALL=C grep -q '[^[:print:][:space:]]' "$2"; then
     echo "FAIL $1: the LaTeX is not pure ASCII"
@@ -78,13 +93,7 @@ for body in "$dir"/*.tex; do
 \\input{$name}
 \\end{document}
 TEX
-  if (cd "$dir" && pdflatex -interaction=nonstopmode -halt-on-error "doc-$name.tex" >/dev/null 2>&1); then
-    check_log "$name" "$dir/doc-$name.log"
-  else
-    echo "FAIL $name: pdflatex reported an error:"
-    grep -A3 '^!' "$dir/doc-$name.log" | head -n 20 || true
-    status=1
-  fi
+  compile "$name" "$dir" "doc-$name"
 done
 
 # Handouts: standalone documents that bnproof compiles (exit 1 when
@@ -107,5 +116,20 @@ for s in centering batchnorm batchnorm2d batchnorm-eval layernorm instancenorm g
     grep -A3 '^!' "$out/$s.log" | head -n 20 || true
     status=1
   fi
+done
+# Exercises: standalone documents (answers, proofs, counterexamples and
+# residuals included); exit 1 would mean an answer not proved.
+ex="$dir/exercises"
+for m in centering batchnorm batchnorm2d batchnorm-eval layernorm instancenorm groupnorm rmsnorm; do
+  ok=0
+  $bin exercises "$m" --format latex --solutions --out "$ex" >/dev/null || ok=$?
+  f="$ex/$m-exercises.tex"
+  if [ "$ok" -ne 0 ] || [ ! -f "$f" ]; then
+    echo "FAIL exercises-$m: exit $ok"
+    status=1
+    continue
+  fi
+  ascii "exercises-$m" "$f"
+  compile "exercises-$m" "$ex" "$m-exercises"
 done
 exit $status

@@ -89,7 +89,7 @@ pub fn for_topic(topic: &str) -> Result<Handout, ExplainError> {
     })
 }
 
-const END: &str = "\\end{document}\n";
+pub(crate) const END: &str = "\\end{document}\n";
 
 /// The whole document of a derivation.
 fn model_document(out: &mut String, r: &Report) -> fmt::Result {
@@ -105,7 +105,7 @@ fn model_document(out: &mut String, r: &Report) -> fmt::Result {
 
 /// The preamble and a title block (no date: a handout depends on its
 /// model alone).
-fn preamble(out: &mut String, title: &str) -> fmt::Result {
+pub(crate) fn preamble(out: &mut String, title: &str) -> fmt::Result {
     writeln!(
         out,
         "\\documentclass{{article}}\n\
@@ -161,7 +161,7 @@ fn notation<W: Write>(page: &mut Page<'_, W>, r: &Report) -> fmt::Result {
 
 /// A model's or topic's name as a file stem: the file name of a path
 /// without its extension, other characters as `-`.
-fn stem(name: &str) -> String {
+pub(crate) fn stem(name: &str) -> String {
     let base = Path::new(name)
         .file_stem()
         .and_then(|s| s.to_str())

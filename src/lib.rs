@@ -9,6 +9,7 @@ pub mod diff;
 pub mod docs;
 pub mod emit;
 pub mod eval;
+pub mod exercises;
 pub mod explain;
 pub mod grade;
 pub mod handout;

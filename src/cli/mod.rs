@@ -79,6 +79,13 @@ enum GradeFormat {
     Html,
 }
 
+/// `exercises`' formats.
+#[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
+enum ExercisesFormat {
+    Markdown,
+    Latex,
+}
+
 #[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
 enum VerifyFormat {
     Text,
@@ -270,6 +277,25 @@ enum Command {
         /// The directory to write (created if missing).
         #[arg(long, value_name = "DIR")]
         out: std::path::PathBuf,
+    },
+    /// Write what-if exercises made by structural changes of a model
+    /// (unbiased variance, a constant set to 0, a per-feature parameter,
+    /// other reduction axes; detaching a statistic is listed as skipped),
+    /// each answer proved by the kernel and one or two tempting wrong
+    /// answers refuted with their residuals (exit 1 if one is not).
+    Exercises {
+        /// A built-in model or a .bn file.
+        model: String,
+        /// Write DIR/<model>-exercises.md (or .tex) instead of stdout.
+        #[arg(long, value_name = "DIR")]
+        out: Option<std::path::PathBuf>,
+        /// markdown, or latex (a standalone document).
+        #[arg(long, value_enum, default_value = "markdown")]
+        format: ExercisesFormat,
+        /// Also show every answer's proof and each wrong answer's
+        /// counterexample and residual.
+        #[arg(long)]
+        solutions: bool,
     },
 }
 
@@ -470,6 +496,12 @@ fn run(cli: Cli) -> i32 {
         Command::Theorems { format } => theorems_cmd(format),
         Command::Docs { out } => docs_cmd(&out),
         Command::Handout { subject, out } => handout_cmd(&subject, &out),
+        Command::Exercises {
+            model,
+            out,
+            format,
+            solutions,
+        } => exercises_cmd(&model, out.as_deref(), format, solutions),
     }
 }
 
@@ -1614,6 +1646,66 @@ fn handout_cmd(subject: &str, dir: &std::path::Path) -> i32 {
             );
             FAILED
         }
+    }
+}
+
+/// `exercises MODEL [--out DIR]`: 0 written with every answer proved and
+/// every wrong answer refuted, 1 one was not, 2 bad input or an unwritable
+/// DIR.
+fn exercises_cmd(
+    model: &str,
+    dir: Option<&std::path::Path>,
+    format: ExercisesFormat,
+    solutions: bool,
+) -> i32 {
+    use bnproof::exercises;
+    let loaded = match bnproof::models::load(model) {
+        Ok(l) => l,
+        Err(e) => return bad_input("exercises", &BadInput::load(model, &e), false, false),
+    };
+    if let Some(dir) = dir {
+        if let Err(e) = std::fs::create_dir_all(dir) {
+            eprintln!(
+                "error: --out {}: cannot create the directory: {e}",
+                dir.display()
+            );
+            return BAD_INPUT;
+        }
+    }
+    eprint!("{}", loaded.warnings_text());
+    let made = match exercises::build(&loaded, &derive_options(None, 1)) {
+        Ok(x) => x,
+        Err(e) => {
+            let bad = BadInput::other(model, e.to_string());
+            return bad_input("exercises", &bad, false, false);
+        }
+    };
+    let markup = match format {
+        ExercisesFormat::Markdown => render::Markup::Markdown,
+        ExercisesFormat::Latex => render::Markup::Latex,
+    };
+    let Ok(doc) = exercises::document(&made, markup, solutions) else {
+        eprintln!("error: could not write the exercises");
+        return FAILED;
+    };
+    match dir {
+        None => print!("{doc}"),
+        Some(dir) => {
+            let path = dir.join(exercises::file_name(&loaded.name, markup));
+            if let Err(e) = std::fs::write(&path, doc) {
+                eprintln!("error: --out {}: {e}", path.display());
+                return BAD_INPUT;
+            }
+            println!("wrote {}", path.display());
+        }
+    }
+    for f in &made.failures {
+        eprintln!("FAILED: {f}");
+    }
+    if made.ok() {
+        OK
+    } else {
+        FAILED
     }
 }
 

@@ -26,6 +26,7 @@ mod completeness;
 mod derive;
 mod edge;
 mod emit;
+mod exercises;
 mod explain;
 mod grade;
 mod graph;
