@@ -566,7 +566,7 @@ fn map_children(e: &Expr, f: impl Fn(&Expr) -> Expr) -> Expr {
 
 /// The size `e` would inline to over `defs`, without building it
 /// (saturating).
-/// Whether `e` inlines (through `program`) to more than [`MAX_INLINED`]
+/// Whether `e` inlines (through `program`) to more than `MAX_INLINED`
 /// nodes, so that [`in_names`] would skip it.
 pub fn too_large(e: &Expr, program: &[(Symbol, Expr)]) -> bool {
     inlined_size(e, program) > MAX_INLINED
