@@ -258,11 +258,7 @@ pub fn derive(loaded: &Loaded, opts: &DeriveOptions) -> Result<Report, DeriveErr
     let cuts = cut_adjoints(&derivation, &wanted, &ctx);
     let adjoint_forms = simplified_adjoints(&derivation, &cuts, &mut costs, &ctx, &mut equalities);
     // Where costs saturate, what one layer writes out decides (kept names 0).
-    let local: BTreeMap<String, usize> = costs
-        .iter()
-        .filter(|(k, _)| !cuts.contains(*k))
-        .map(|(k, c)| (k.clone(), *c))
-        .collect();
+    let local = layer_costs(&costs, &cuts);
     for name in &wanted {
         let raw = derivation
             .gradient(name)
@@ -422,11 +418,7 @@ fn simplest_proved(
         crate::simplify::in_names(raw, model_defs, &program, &ctx.assumptions, &ctx.model.axes);
     // Costs saturate in a deep stack (every name counts as what it stands
     // for); there the layer's own cost decides, the kept names counted 0.
-    let local: BTreeMap<String, usize> = costs
-        .iter()
-        .filter(|(k, _)| !cuts.contains(*k))
-        .map(|(k, c)| (k.clone(), *c))
-        .collect();
+    let local = layer_costs(costs, cuts);
     let local_best = cost_in(raw, &local);
     forms.retain(|f| {
         let c = cost_in(f, costs);
@@ -461,6 +453,19 @@ fn simplest_proved(
             diagnosis: None,
         })
     })
+}
+
+/// `costs` with the kept names counting 0: one layer's own cost, which
+/// decides where the full costs saturate in a deep stack.
+fn layer_costs(
+    costs: &BTreeMap<String, usize>,
+    cuts: &BTreeSet<String>,
+) -> BTreeMap<String, usize> {
+    costs
+        .iter()
+        .filter(|(k, _)| !cuts.contains(*k))
+        .map(|(k, c)| (k.clone(), *c))
+        .collect()
 }
 
 /// The adjoints kept as names while the gradients are simplified: none

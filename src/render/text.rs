@@ -285,16 +285,18 @@ pub fn value_pair_text(l: &Value, r: &Value) -> (String, String) {
     (show(l), show(r))
 }
 
+/// `10^e`, exactly.
+fn pow10(e: i64) -> Rat {
+    let p = BigInt::from(10u32).pow(e.unsigned_abs() as u32);
+    if e >= 0 {
+        Rat::from_integer(p)
+    } else {
+        Rat::new(BigInt::from(1), p)
+    }
+}
+
 /// `floor(log10 a)` for `a > 0`, exactly.
 fn floor_log10(a: &Rat) -> i64 {
-    let pow10 = |e: i64| -> Rat {
-        let p = BigInt::from(10u32).pow(e.unsigned_abs() as u32);
-        if e >= 0 {
-            Rat::from_integer(p)
-        } else {
-            Rat::new(BigInt::from(1), p)
-        }
-    };
     let mut e = a.numer().to_string().len() as i64 - a.denom().to_string().len() as i64;
     while *a >= pow10(e + 1) {
         e += 1;
@@ -332,14 +334,6 @@ pub fn decimal(r: &Rat, sig: usize) -> String {
     }
     let sig = sig.max(1);
     let a = r.abs();
-    let pow10 = |e: i64| -> Rat {
-        let p = BigInt::from(10u32).pow(e.unsigned_abs() as u32);
-        if e >= 0 {
-            Rat::from_integer(p)
-        } else {
-            Rat::new(BigInt::from(1), p)
-        }
-    };
     let mut e = floor_log10(&a);
     let scaled = &a * pow10(sig as i64 - 1 - e);
     let mut m = (scaled + Rat::new(BigInt::from(1), BigInt::from(2)))
