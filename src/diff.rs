@@ -42,7 +42,7 @@
 //! stay `Sym` references), the upstream gradients, inputs and parameters;
 //! [`inline`] substitutes the definitions.
 
-use crate::ir::{Expr, Rat, RedOp, Symbol};
+use crate::ir::{Expr, Fun, Rat, RedOp, Symbol};
 use crate::syntax::{print, Model};
 use num_traits::{One, Zero};
 use std::collections::{BTreeMap, BTreeSet};
@@ -230,6 +230,7 @@ fn inline_before(
             axes.clone(),
             Box::new(inline_before(body, limit, by_name, done)),
         ),
+        Expr::App(..) => e.map_children(|c| inline_before(c, limit, by_name, done)),
     }
 }
 
@@ -585,6 +586,7 @@ pub fn subst(e: &Expr, map: &BTreeMap<String, Expr>) -> Expr {
         Expr::Div(x, y) => Expr::Div(b(x), b(y)),
         Expr::Pow(x, y) => Expr::Pow(b(x), b(y)),
         Expr::Reduce(op, axes, body) => Expr::Reduce(*op, axes.clone(), b(body)),
+        Expr::App(..) => e.map_children(|c| subst(c, map)),
     }
 }
 
@@ -761,6 +763,13 @@ impl Back<'_> {
                 let two_root = Expr::mul(Expr::num(2), Expr::sqrt((**a).clone()));
                 self.back(a, adj.map(|g| mk::div(g, two_root.clone())), ctx)?;
             }
+            Expr::App(f, args) => {
+                for (a, local) in args.iter().zip(fun_partials(*f, args, e)) {
+                    if let (Some(local), true) = (local, self.mentions(a)) {
+                        self.back(a, adj.map(|g| mk::mul(g, local.clone())), ctx)?;
+                    }
+                }
+            }
             Expr::Reduce(RedOp::Var, axes, body) => {
                 let m = Expr::Reduce(RedOp::Mean, axes.clone(), body.clone());
                 let sq = Expr::pow(Expr::sub((**body).clone(), m), Expr::num(2));
@@ -787,6 +796,36 @@ impl Back<'_> {
             }
         }
         Ok(())
+    }
+}
+
+/// The local partial derivatives of `e = f(args)`, one per argument; `None`
+/// where nothing flows back (`detach`).
+///
+/// `log x = log |x|` gives `1/x` (`1/0 = 0`); `abs'(a) = a/|a|`, 0 at
+/// `a = 0` as in PyTorch. With `s = (a − b)/|a − b|` (0 on a tie), `max`
+/// passes `(1 + s)/2` to `a` and `(1 − s)/2` to `b`, `min` the other way
+/// round: a tie splits the gradient evenly, as `torch.maximum` does.
+pub(crate) fn fun_partials(f: Fun, args: &[Expr], e: &Expr) -> Vec<Option<Expr>> {
+    let half = |sign: Expr| Expr::div(sign, Expr::num(2));
+    match (f, args) {
+        (Fun::Exp, [_]) => vec![Some(e.clone())],
+        (Fun::Log, [a]) => vec![Some(Expr::div(Expr::num(1), a.clone()))],
+        (Fun::Abs, [a]) => vec![Some(Expr::div(a.clone(), e.clone()))],
+        (Fun::Max | Fun::Min, [a, b]) => {
+            let d = Expr::sub(a.clone(), b.clone());
+            let s = Expr::div(d.clone(), Expr::abs(d));
+            let (up, down) = (
+                half(Expr::add(Expr::num(1), s.clone())),
+                half(Expr::sub(Expr::num(1), s)),
+            );
+            if f == Fun::Max {
+                vec![Some(up), Some(down)]
+            } else {
+                vec![Some(down), Some(up)]
+            }
+        }
+        _ => vec![None; args.len()],
     }
 }
 

@@ -45,7 +45,7 @@
 
 use crate::derive::{self, DeriveOptions, Verdict};
 use crate::diff::Derivation;
-use crate::ir::{Expr, Rat, RedOp, Symbol};
+use crate::ir::{Expr, Fun, Rat, RedOp, Symbol};
 use crate::models::Loaded;
 use crate::syntax::Model;
 use num_traits::{Signed, ToPrimitive};
@@ -295,6 +295,27 @@ impl Writer<'_> {
                 };
                 (f, 5)
             }
+            Expr::App(f, args) => {
+                let ts: Vec<String> = args
+                    .iter()
+                    .map(|a| self.tensor(a))
+                    .collect::<Result<_, _>>()?;
+                let call = match (self.lang, f) {
+                    (_, Fun::Log) => format!("_log({})", ts[0]),
+                    (Lang::Numpy, Fun::Exp) => format!("np.exp({})", ts[0]),
+                    (Lang::Numpy, Fun::Abs) => format!("np.abs({})", ts[0]),
+                    (Lang::Numpy, Fun::Max) => format!("np.maximum({}, {})", ts[0], ts[1]),
+                    (Lang::Numpy, Fun::Min) => format!("np.minimum({}, {})", ts[0], ts[1]),
+                    // The emitted code evaluates values; a stop-gradient is its value.
+                    (Lang::Numpy, Fun::Detach) => format!("np.asarray({})", ts[0]),
+                    (Lang::Torch, Fun::Exp) => format!("torch.exp({})", ts[0]),
+                    (Lang::Torch, Fun::Abs) => format!("torch.abs({})", ts[0]),
+                    (Lang::Torch, Fun::Max) => format!("torch.maximum({}, {})", ts[0], ts[1]),
+                    (Lang::Torch, Fun::Min) => format!("torch.minimum({}, {})", ts[0], ts[1]),
+                    (Lang::Torch, Fun::Detach) => format!("{}.detach()", ts[0]),
+                };
+                (call, 5)
+            }
             Expr::Reduce(op, axes, body) => {
                 let f = match op {
                     RedOp::Sum => "_sum",
@@ -526,6 +547,12 @@ def _var(a, axes, R):
     return _mean((a - _mean(a, axes, R)) ** 2, axes, R)
 
 
+def _log(a):
+    """log |a| with log 0 = 0, bnproof's total logarithm."""
+    a = np.abs(np.asarray(a, dtype=np.float64))
+    return np.where(a == 0, 0.0, np.log(np.where(a == 0, 1.0, a)))
+
+
 def _out(a, axes, R):
     """A result over its own axes (declared order): size 1 elsewhere is dropped."""
     a = np.broadcast_to(np.asarray(a, dtype=np.float64), R.shape(axes))
@@ -580,6 +607,13 @@ def _mean(a, axes, R):
 
 def _var(a, axes, R):
     return _mean((a - _mean(a, axes, R)) ** 2, axes, R)
+
+
+def _log(a):
+    """log |a| with log 0 = 0, bnproof's total logarithm."""
+    a = torch.abs(a)
+    one = torch.ones_like(a)
+    return torch.where(a == 0, torch.zeros_like(a), torch.log(torch.where(a == 0, one, a)))
 
 
 def _out(a, axes, R):

@@ -15,7 +15,7 @@
 //! discontinuity, evaluation answers [`EvalError::Undefined`] rather than
 //! guess.
 
-use crate::ir::{int_pow, Expr, Rat, RedOp, Rel, MAX_EXPONENT};
+use crate::ir::{int_pow, Expr, Fun, Rat, RedOp, Rel, MAX_EXPONENT};
 use num_bigint::BigInt;
 use num_integer::Integer;
 use num_traits::{One, Signed, ToPrimitive, Zero};
@@ -315,6 +315,55 @@ fn mk(lo: Rat, hi: Rat) -> R<Iv> {
 }
 
 impl Iv {
+    /// `|x|`, exact where `x` is.
+    fn abs(self) -> Iv {
+        let zero = Rat::zero();
+        if self.lo >= zero {
+            self
+        } else if self.hi <= zero {
+            self.neg()
+        } else {
+            let hi = (-self.lo).max(self.hi);
+            Iv { lo: zero, hi }
+        }
+    }
+
+    /// `max(x, y)` (`is_max`) or `min(x, y)`: both are monotone in each
+    /// argument, so the ends are the max (min) of the ends.
+    fn max_min(self, y: &Iv, is_max: bool) -> Iv {
+        if is_max {
+            Iv {
+                lo: self.lo.max(y.lo.clone()),
+                hi: self.hi.max(y.hi.clone()),
+            }
+        } else {
+            Iv {
+                lo: self.lo.min(y.lo.clone()),
+                hi: self.hi.min(y.hi.clone()),
+            }
+        }
+    }
+
+    /// `exp(x)`: exact only at 0.
+    fn exp(self) -> R<Iv> {
+        if self.lo.is_zero() && self.hi.is_zero() {
+            return exact(Rat::one());
+        }
+        Err(EvalError::Undefined(
+            "exp enclosure not yet available".to_string(),
+        ))
+    }
+
+    /// `log |x|` with `log 0 = 0`: exact at 0 and ±1.
+    fn log(self) -> R<Iv> {
+        if self.lo == self.hi && (self.lo.is_zero() || self.lo.abs().is_one()) {
+            return exact(Rat::zero());
+        }
+        Err(EvalError::Undefined(
+            "log enclosure not yet available".to_string(),
+        ))
+    }
+
     fn is_exact(&self) -> bool {
         self.lo == self.hi
     }
@@ -862,6 +911,19 @@ impl<'a> Evaluator<'a> {
                 self.binary(e, a, b, index, d)
             }
             Expr::Sqrt(a) => self.ev(a, index, d)?.rpow(1, 2),
+            Expr::App(f, args) => {
+                let x = self.ev(&args[0], index, d)?;
+                match f {
+                    Fun::Exp => x.exp(),
+                    Fun::Log => x.log(),
+                    Fun::Abs => Ok(x.abs()),
+                    Fun::Max | Fun::Min => {
+                        let y = self.ev(&args[1], index, d)?;
+                        Ok(x.max_min(&y, *f == Fun::Max))
+                    }
+                    Fun::Detach => Ok(x),
+                }
+            }
             Expr::Pow(a, p) => self.power(a, p, index, d),
             Expr::Reduce(op, axes, body) => {
                 let addr = e as *const Expr as usize;

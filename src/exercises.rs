@@ -144,17 +144,8 @@ fn base(m: &Model) -> Model {
 pub fn bare(e: &Expr) -> Expr {
     match e {
         Expr::Sym(s) => Expr::Sym(Symbol::new(s.name.clone(), Vec::<String>::new())),
-        _ => map_children(e, bare),
+        _ => e.map_children(bare),
     }
-}
-
-/// `e` with `f` applied to each child (rebuilt through
-/// [`Expr::replace_at`], so no walk over every variant is written again).
-fn map_children(e: &Expr, f: impl Fn(&Expr) -> Expr) -> Expr {
-    let kids: Vec<Expr> = e.children().into_iter().map(&f).collect();
-    kids.into_iter().enumerate().fold(e.clone(), |acc, (k, c)| {
-        acc.replace_at(&[k], c).unwrap_or(acc)
-    })
 }
 
 /// `e` printed in the input syntax, names without axes.
@@ -173,7 +164,7 @@ pub fn print_in(e: &Expr, axes: &[String]) -> String {
                 sorted.extend(axes.iter().filter(|a| !order.contains(a)).cloned());
                 Expr::Reduce(*op, sorted, Box::new(ordered(body, order)))
             }
-            _ => map_children(e, |c| ordered(c, order)),
+            _ => e.map_children(|c| ordered(c, order)),
         }
     }
     print(&ordered(e, axes))
@@ -187,7 +178,7 @@ fn is_zero(e: &Expr) -> bool {
 /// `e` with the zeros a substitution left folded away (`var + 0` is `var`,
 /// `0 * a` is 0).
 fn fold_zero(e: &Expr) -> Expr {
-    let e = map_children(e, fold_zero);
+    let e = e.map_children(fold_zero);
     let zero = Expr::num(0);
     match &e {
         Expr::Add(a, b) if is_zero(b) => (**a).clone(),
@@ -629,7 +620,7 @@ fn other_axes(m: &Model) -> (Vec<Variant>, Vec<String>) {
     fn swap(e: &Expr, r: &[String], new: &[&str]) -> Expr {
         match e {
             Expr::Reduce(op, axes, body) if axes == r => Expr::reduce(*op, new, swap(body, r, new)),
-            _ => map_children(e, |c| swap(c, r, new)),
+            _ => e.map_children(|c| swap(c, r, new)),
         }
     }
     let mut v = base(m);

@@ -224,6 +224,15 @@ pub fn tangent(e: &Expr, tangents: &BTreeMap<String, Symbol>) -> Result<Expr, di
             mk::mul(mk::pow_local(a, p), t(a)?)
         }
         Expr::Sqrt(a) => mk::div(t(a)?, Expr::mul(Expr::num(2), e.clone())),
+        Expr::App(f, args) => {
+            let mut sum = Expr::num(0);
+            for (a, local) in args.iter().zip(diff::fun_partials(*f, args, e)) {
+                if let Some(local) = local {
+                    sum = mk::add(sum, mk::mul(local, t(a)?));
+                }
+            }
+            sum
+        }
         Expr::Reduce(op, axes, body) => {
             let tb = t(body)?;
             if mk::is_zero(&tb) {
@@ -309,6 +318,7 @@ pub fn fold(e: &Expr) -> Expr {
         Expr::Div(a, b) => Expr::div(fold(a), fold(b)),
         Expr::Pow(a, b) => Expr::pow(fold(a), fold(b)),
         Expr::Reduce(op, axes, body) => Expr::Reduce(*op, axes.clone(), Box::new(fold(body))),
+        Expr::App(..) => e.map_children(fold),
     }
 }
 

@@ -53,6 +53,54 @@ impl RedOp {
     }
 }
 
+/// The functions of the language besides `sqrt`: `exp`, `log` (`log x =
+/// log |x|`, `log 0 = 0`, as mathlib's `Real.log`), `abs`, `max`, `min` and
+/// the stop-gradient `detach` (the value of its argument, derivative 0).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Fun {
+    Exp,
+    Log,
+    Abs,
+    Max,
+    Min,
+    Detach,
+}
+
+impl Fun {
+    pub const ALL: [Fun; 6] = [
+        Fun::Exp,
+        Fun::Log,
+        Fun::Abs,
+        Fun::Max,
+        Fun::Min,
+        Fun::Detach,
+    ];
+
+    pub fn keyword(self) -> &'static str {
+        match self {
+            Fun::Exp => "exp",
+            Fun::Log => "log",
+            Fun::Abs => "abs",
+            Fun::Max => "max",
+            Fun::Min => "min",
+            Fun::Detach => "detach",
+        }
+    }
+
+    /// The function named `name`, if any.
+    pub fn from_keyword(name: &str) -> Option<Fun> {
+        Fun::ALL.into_iter().find(|f| f.keyword() == name)
+    }
+
+    /// Number of arguments: 2 for `max` and `min`, 1 otherwise.
+    pub fn arity(self) -> usize {
+        match self {
+            Fun::Max | Fun::Min => 2,
+            _ => 1,
+        }
+    }
+}
+
 /// An expression over named axes.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Expr {
@@ -69,6 +117,8 @@ pub enum Expr {
     /// `op[axes](body)`; `axes` sorted, non-empty, no repeats. In patterns an
     /// axis list may be the single axis variable `?i`, which binds a whole set.
     Reduce(RedOp, Vec<String>, Box<Expr>),
+    /// `f(args)`; `args.len() == f.arity()`.
+    App(Fun, Vec<Expr>),
     /// Pattern variable `?a` (rule patterns only).
     PVar(String),
 }
@@ -143,6 +193,29 @@ impl Expr {
     pub fn sqrt(a: Expr) -> Expr {
         Expr::Sqrt(Box::new(a))
     }
+    /// `f(args)`; the caller passes `f.arity()` arguments.
+    pub fn app(f: Fun, args: Vec<Expr>) -> Expr {
+        debug_assert_eq!(args.len(), f.arity());
+        Expr::App(f, args)
+    }
+    pub fn exp(a: Expr) -> Expr {
+        Expr::App(Fun::Exp, vec![a])
+    }
+    pub fn log(a: Expr) -> Expr {
+        Expr::App(Fun::Log, vec![a])
+    }
+    pub fn abs(a: Expr) -> Expr {
+        Expr::App(Fun::Abs, vec![a])
+    }
+    pub fn max(a: Expr, b: Expr) -> Expr {
+        Expr::App(Fun::Max, vec![a, b])
+    }
+    pub fn min(a: Expr, b: Expr) -> Expr {
+        Expr::App(Fun::Min, vec![a, b])
+    }
+    pub fn detach(a: Expr) -> Expr {
+        Expr::App(Fun::Detach, vec![a])
+    }
     /// A reduction; the axes are sorted and deduplicated here.
     pub fn reduce(op: RedOp, axes: &[&str], body: Expr) -> Expr {
         let mut axes: Vec<String> = axes.iter().map(|s| s.to_string()).collect();
@@ -161,6 +234,7 @@ impl Expr {
             | Expr::Mul(a, b)
             | Expr::Div(a, b)
             | Expr::Pow(a, b) => vec![a, b],
+            Expr::App(_, args) => args.iter().collect(),
         }
     }
 
@@ -173,7 +247,17 @@ impl Expr {
             | Expr::Mul(a, b)
             | Expr::Div(a, b)
             | Expr::Pow(a, b) => vec![a, b],
+            Expr::App(_, args) => args.iter_mut().collect(),
         }
+    }
+
+    /// A copy with every child replaced by `f(child)`, in path order.
+    pub fn map_children(&self, mut f: impl FnMut(&Expr) -> Expr) -> Expr {
+        let mut out = self.clone();
+        for c in out.children_mut() {
+            *c = f(c);
+        }
+        out
     }
 
     /// The subterm at `path`, if the path exists.

@@ -429,6 +429,7 @@ fn rename(e: &Expr, axes: &BTreeMap<&str, &[String]>, exprs: &BTreeMap<&str, &Ex
         Expr::Mul(x, y) => Expr::Mul(b(x), b(y)),
         Expr::Div(x, y) => Expr::Div(b(x), b(y)),
         Expr::Pow(x, y) => Expr::Pow(b(x), b(y)),
+        Expr::App(..) => e.map_children(|c| rename(c, axes, exprs)),
         Expr::Reduce(op, over, body) => {
             let mut renamed: Vec<String> = over
                 .iter()
@@ -625,6 +626,7 @@ impl<'a> Definitions<'a> {
             Expr::Div(x, y) => Expr::Div(b(x), b(y)),
             Expr::Pow(x, y) => Expr::Pow(b(x), b(y)),
             Expr::Reduce(op, axes, body) => Expr::Reduce(*op, axes.clone(), b(body)),
+            Expr::App(..) => e.map_children(|c| self.substitute(c)),
         }
     }
 }

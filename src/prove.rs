@@ -11,7 +11,7 @@
 //! free axes, signs from assumptions and structure) and re-established by
 //! the kernel on the concrete terms of the explanation.
 
-use crate::ir::{Assumption, Expr, Rat, RedOp, Rel, Statement, Symbol};
+use crate::ir::{Assumption, Expr, Fun, Rat, RedOp, Rel, Statement, Symbol};
 use crate::kernel::{self, Direction, Proof, Step};
 use crate::refute::{self, Counterexample, RefuteOptions, RefuteOutcome};
 use crate::ring;
@@ -20,7 +20,7 @@ use egg::{
     define_language, Analysis, CostFunction, DidMerge, EGraph, ENodeOrVar, Extractor, Id, Language,
     Pattern, PatternAst, RecExpr, Rewrite, Runner, StopReason, TreeTerm, Var,
 };
-use num_traits::{Signed, Zero};
+use num_traits::{One, Signed, Zero};
 use std::collections::{BTreeSet, HashSet};
 use std::fmt;
 use std::str::FromStr;
@@ -76,6 +76,12 @@ define_language! {
         "^" = Pow([Id; 2]),
         "neg" = Neg([Id; 1]),
         "sqrt" = Sqrt([Id; 1]),
+        "exp" = Exp([Id; 1]),
+        "log" = Log([Id; 1]),
+        "abs" = Abs([Id; 1]),
+        "max" = Max([Id; 2]),
+        "min" = Min([Id; 2]),
+        "detach" = Detach([Id; 1]),
         "mean" = Mean([Id; 2]),
         "sum" = Sum([Id; 2]),
         "var" = Var([Id; 2]),
@@ -235,6 +241,59 @@ impl Analysis<Node> for Facts {
                     nonzero: x.pos,
                 };
             }
+            Node::Exp([a]) => {
+                out.free = d(a).free.clone();
+                out.constant = c(a).filter(|x| x.is_zero()).map(|_| Rat::one());
+                out.sign = SignFlags {
+                    pos: true,
+                    nonneg: true,
+                    nonzero: true,
+                };
+            }
+            Node::Log([a]) => {
+                out.free = d(a).free.clone();
+                // log 0 = log 1 = log (-1) = 0; other values are irrational.
+                out.constant = c(a)
+                    .filter(|x| x.is_zero() || x.abs().is_one())
+                    .map(|_| Rat::zero());
+            }
+            Node::Abs([a]) => {
+                out.free = d(a).free.clone();
+                out.constant = c(a).map(|x| x.abs());
+                let x = s(a);
+                out.sign = SignFlags {
+                    pos: x.nonzero,
+                    nonneg: true,
+                    nonzero: x.nonzero,
+                };
+            }
+            Node::Max([a, b]) | Node::Min([a, b]) => {
+                out.free = union(&[*a, *b]);
+                let is_max = matches!(enode, Node::Max(_));
+                out.constant = c(a)
+                    .zip(c(b))
+                    .map(|(x, y)| if (x >= y) == is_max { x } else { y });
+                let (x, y) = (s(a), s(b));
+                // max(a, b) is one of a, b and at least each; min at most each.
+                out.sign = if is_max {
+                    SignFlags {
+                        pos: x.pos || y.pos,
+                        nonneg: x.nonneg || y.nonneg || x.pos || y.pos,
+                        nonzero: x.pos || y.pos || (x.nonzero && y.nonzero),
+                    }
+                } else {
+                    SignFlags {
+                        pos: x.pos && y.pos,
+                        nonneg: x.nonneg && y.nonneg,
+                        nonzero: x.nonzero && y.nonzero,
+                    }
+                };
+            }
+            Node::Detach([a]) => {
+                out.free = d(a).free.clone();
+                out.constant = c(a);
+                out.sign = s(a);
+            }
             Node::Mean([ax, b]) | Node::Sum([ax, b]) | Node::Var([ax, b]) => {
                 let mut f = d(b).free.clone();
                 for a in d(ax).axes.iter().flatten() {
@@ -314,6 +373,19 @@ fn add_pattern(e: &Expr, out: &mut Vec<ENodeOrVar<Node>>) -> Id {
             };
             node(n, out)
         }
+        Expr::App(f, args) => {
+            let ids: Vec<Id> = args.iter().map(|a| add_pattern(a, out)).collect();
+            let n = match (f, ids.as_slice()) {
+                (Fun::Exp, [a]) => Node::Exp([*a]),
+                (Fun::Log, [a]) => Node::Log([*a]),
+                (Fun::Abs, [a]) => Node::Abs([*a]),
+                (Fun::Detach, [a]) => Node::Detach([*a]),
+                (Fun::Max, [a, b]) => Node::Max([*a, *b]),
+                (Fun::Min, [a, b]) => Node::Min([*a, *b]),
+                _ => unreachable!("Expr::app checks the arity"),
+            };
+            node(n, out)
+        }
         Expr::Reduce(op, axes, body) => {
             let ax = match axes.as_slice() {
                 [v] if v.starts_with('?') => {
@@ -361,6 +433,12 @@ pub fn from_rec(r: &RecExpr<Node>) -> Option<Expr> {
             Node::Pow([a, c]) => Expr::Pow(b(a)?, b(c)?),
             Node::Neg([a]) => Expr::Neg(b(a)?),
             Node::Sqrt([a]) => Expr::Sqrt(b(a)?),
+            Node::Exp([a]) => Expr::exp(go(r, *a)?),
+            Node::Log([a]) => Expr::log(go(r, *a)?),
+            Node::Abs([a]) => Expr::abs(go(r, *a)?),
+            Node::Detach([a]) => Expr::detach(go(r, *a)?),
+            Node::Max([a, c]) => Expr::max(go(r, *a)?, go(r, *c)?),
+            Node::Min([a, c]) => Expr::min(go(r, *a)?, go(r, *c)?),
             Node::Mean([ax, body]) | Node::Sum([ax, body]) | Node::Var([ax, body]) => {
                 let axes = match &r[*ax] {
                     Node::Axes(a) => a.0.clone(),
@@ -465,6 +543,12 @@ impl Flatten {
             Node::Pow(_) => Expr::Pow(next()?, next()?),
             Node::Neg(_) => Expr::Neg(next()?),
             Node::Sqrt(_) => Expr::Sqrt(next()?),
+            Node::Exp(_) => Expr::exp(*next()?),
+            Node::Log(_) => Expr::log(*next()?),
+            Node::Abs(_) => Expr::abs(*next()?),
+            Node::Detach(_) => Expr::detach(*next()?),
+            Node::Max(_) => Expr::max(*next()?, *next()?),
+            Node::Min(_) => Expr::min(*next()?, *next()?),
             Node::Mean(_) | Node::Sum(_) | Node::Var(_) => {
                 let op = match &t.node {
                     Node::Mean(_) => RedOp::Mean,

@@ -11,7 +11,7 @@
 //!
 //! This module must not depend on `egg`.
 
-use crate::ir::{Expr, Rat, RedOp, Symbol};
+use crate::ir::{Expr, Fun, Rat, RedOp, Symbol};
 use num_bigint::BigInt;
 use num_integer::Integer;
 use num_traits::{One, Signed, ToPrimitive, Zero};
@@ -189,6 +189,9 @@ pub enum Atom {
     Root(u32, Rc<Expr>),
     /// `base ^ exponent` whose exponent is not a constant; both canonical.
     Pow(Rc<Expr>, Rc<Expr>),
+    /// `f(args)` (`exp`, `log`, `abs`, `max`, `min`, `detach`), arguments
+    /// canonical, not all constants whose value is rational.
+    App(Fun, Vec<Rc<Expr>>),
     /// `1 / e` (zero at `e = 0`) where `e` is the expression of a non-`Inv`
     /// atom, or a canonical polynomial with at least two terms, no common
     /// monomial factor, integer coprime coefficients and a positive leading
@@ -206,6 +209,7 @@ impl Atom {
                 Expr::Reduce(*op, axes.clone(), Box::new((**body).clone()))
             }
             Atom::Sqrt(e) => Expr::Sqrt(Box::new((**e).clone())),
+            Atom::App(f, args) => Expr::App(*f, args.iter().map(|a| (**a).clone()).collect()),
             Atom::Root(q, e) => Expr::pow(
                 (**e).clone(),
                 Expr::Num(Rat::new(BigInt::one(), BigInt::from(*q))),
@@ -224,6 +228,9 @@ impl Atom {
                 op == op2 && axes == axes2 && **body == **body2
             }
             (Atom::Sqrt(a), Expr::Sqrt(b)) => **a == **b,
+            (Atom::App(f, a), Expr::App(g, b)) => {
+                f == g && a.len() == b.len() && a.iter().zip(b).all(|(x, y)| **x == *y)
+            }
             (Atom::Root(q, a), Expr::Pow(b, x)) => {
                 **a == **b
                     && matches!(&**x, Expr::Num(r) if r.numer().is_one() && *r.denom() == BigInt::from(*q))
@@ -249,6 +256,7 @@ impl Atom {
                 f
             }
             Atom::Sqrt(e) | Atom::Root(_, e) | Atom::Inv(e) => e.free_axes(),
+            Atom::App(_, args) => args.iter().flat_map(|a| a.free_axes()).collect(),
             Atom::Pow(b, x) => {
                 let mut f = b.free_axes();
                 f.extend(x.free_axes());
@@ -1044,12 +1052,43 @@ fn norm_node(e: &Expr, m: &Mode) -> Result<Poly, RingError> {
                 sqrt_poly(radicand, m)?
             }
         },
+        // A function's value depends only on its arguments' values; on
+        // constants it folds where the value is rational. `detach` stays
+        // (its value is its argument's, but it marks a stop-gradient).
+        Expr::App(f, args) => {
+            let args: Vec<Expr> = args.iter().map(|a| canon(a, m)).collect::<Result<_, _>>()?;
+            match fold_app(*f, &args) {
+                Some(r) => Poly::constant_poly(r),
+                None => Poly::atom(Atom::App(*f, args.into_iter().map(Rc::new).collect())),
+            }
+        }
         // A reduction depends only on the values of its body.
         Expr::Reduce(op, axes, body) if m.linear => linear_reduce(*op, axes, body, m)?,
         Expr::Reduce(op, axes, body) => {
             Poly::atom(Atom::Reduce(*op, axes.clone(), Rc::new(canon(body, m)?)))
         }
     })
+}
+
+/// The rational value of `f(args)` on constant arguments, where it is
+/// rational: `exp 0 = 1`, `log 0 = log ±1 = 0` (mathlib's `log x = log |x|`),
+/// `abs`, `max`, `min`; `detach` is never folded.
+fn fold_app(f: Fun, args: &[Expr]) -> Option<Rat> {
+    let c: Vec<&Rat> = args
+        .iter()
+        .map(|a| match a {
+            Expr::Num(r) => Some(r),
+            _ => None,
+        })
+        .collect::<Option<_>>()?;
+    match (f, c.as_slice()) {
+        (Fun::Exp, [x]) if x.is_zero() => Some(Rat::one()),
+        (Fun::Log, [x]) if x.is_zero() || x.abs().is_one() => Some(Rat::zero()),
+        (Fun::Abs, [x]) => Some(x.abs()),
+        (Fun::Max, [x, y]) => Some((*x).max(*y).clone()),
+        (Fun::Min, [x, y]) => Some((*x).min(*y).clone()),
+        _ => None,
+    }
 }
 
 /// The canonical expression of a polynomial; `normalize(&to_expr(p)) == Ok(p)`.
@@ -1892,6 +1931,10 @@ mod tests {
             Expr::Div(a, b) => format!("{}/{}", show(a), show(b)),
             Expr::Pow(a, b) => format!("{}^{}", show(a), show(b)),
             Expr::Sqrt(a) => format!("sqrt({})", show(a)),
+            Expr::App(f, args) => {
+                let args: Vec<String> = args.iter().map(show).collect();
+                format!("{}({})", f.keyword(), args.join(", "))
+            }
             Expr::Reduce(op, ax, b) => format!("{}[{}]({})", op.keyword(), ax.join(","), show(b)),
         }
     }

@@ -232,6 +232,11 @@ pub fn match_pattern(pat: &Expr, e: &Expr, subst: &mut Subst) -> bool {
         (Expr::Num(a), Expr::Num(b)) => a == b,
         (Expr::Sym(a), Expr::Sym(b)) => a == b,
         (Expr::Neg(a), Expr::Neg(b)) | (Expr::Sqrt(a), Expr::Sqrt(b)) => match_pattern(a, b, subst),
+        (Expr::App(f, xs), Expr::App(g, ys)) => {
+            f == g
+                && xs.len() == ys.len()
+                && xs.iter().zip(ys).all(|(x, y)| match_pattern(x, y, subst))
+        }
         (Expr::Add(a1, a2), Expr::Add(b1, b2))
         | (Expr::Sub(a1, a2), Expr::Sub(b1, b2))
         | (Expr::Mul(a1, a2), Expr::Mul(b1, b2))
@@ -274,6 +279,12 @@ pub fn instantiate(pat: &Expr, subst: &Subst) -> Option<Expr> {
         Expr::Num(_) | Expr::Sym(_) => pat.clone(),
         Expr::Neg(a) => Expr::neg(instantiate(a, subst)?),
         Expr::Sqrt(a) => Expr::sqrt(instantiate(a, subst)?),
+        Expr::App(f, args) => Expr::App(
+            *f,
+            args.iter()
+                .map(|a| instantiate(a, subst))
+                .collect::<Option<_>>()?,
+        ),
         Expr::Add(a, b) => Expr::add(instantiate(a, subst)?, instantiate(b, subst)?),
         Expr::Sub(a, b) => Expr::sub(instantiate(a, subst)?, instantiate(b, subst)?),
         Expr::Mul(a, b) => Expr::mul(instantiate(a, subst)?, instantiate(b, subst)?),

@@ -12,7 +12,7 @@
 //!
 //! This module must not depend on `egg`.
 
-use crate::ir::{Assumption, Expr, Rat, RedOp, Rel};
+use crate::ir::{Assumption, Expr, Fun, Rat, RedOp, Rel};
 use crate::ring::{self, Atom, Poly};
 use num_integer::Integer;
 use num_traits::{One, Signed, Zero};
@@ -96,6 +96,28 @@ fn pow_int(a: Set, n_is_zero: bool, n_is_even: bool) -> Set {
 
 /// Signs of `sqrt(x)` and `x^r` for non-integer `r`: positive for `x > 0`,
 /// `0` for `x <= 0` (total semantics).
+/// The signs `f(args)` may take when each argument's sign is in its set.
+fn app(f: Fun, s: &[Set]) -> Set {
+    // The signs in order NEG < ZERO < POS, so max and min act on them.
+    let pairs = |pick: fn(Set, Set) -> Set| {
+        let mut out = 0;
+        for a in SIGNS.into_iter().filter(|a| s[0] & a != 0) {
+            for b in SIGNS.into_iter().filter(|b| s[1] & b != 0) {
+                out |= pick(a, b);
+            }
+        }
+        out
+    };
+    match f {
+        Fun::Exp => POS,
+        Fun::Log => ALL,
+        Fun::Abs => (if s[0] & (NEG | POS) != 0 { POS } else { 0 }) | (s[0] & ZERO),
+        Fun::Max => pairs(std::cmp::max),
+        Fun::Min => pairs(std::cmp::min),
+        Fun::Detach => s[0],
+    }
+}
+
 fn root(a: Set) -> Set {
     (a & POS) | (if a & (NEG | ZERO) != 0 { ZERO } else { 0 })
 }
@@ -508,6 +530,10 @@ impl Analysis<'_> {
                 }
             }
             Expr::Sqrt(a) => root(self.sign(a, d)),
+            Expr::App(f, args) => {
+                let s: Vec<Set> = args.iter().map(|a| self.sign(a, d)).collect();
+                app(*f, &s)
+            }
             Expr::Reduce(RedOp::Mean | RedOp::Sum, _, body) => sum_closure(self.sign(body, d)),
             // var[i](e) = mean[i]((e - mean[i](e))^2) >= 0.
             Expr::Reduce(RedOp::Var, _, _) => POS | ZERO,
@@ -914,6 +940,8 @@ mod tests {
             Expr::Div(a, b) => total_div(&eval(a, env, i)?, &eval(b, env, i)?),
             Expr::Pow(a, x) => rat_pow(&eval(a, env, i)?, &x.const_value()?)?,
             Expr::Sqrt(a) => rat_pow(&eval(a, env, i)?, &Rat::new(1.into(), 2.into()))?,
+            // The generators below build no functions.
+            Expr::App(..) => return None,
             Expr::Reduce(op, _, body) => {
                 let vals: Option<Vec<Rat>> = (0..env.size).map(|j| eval(body, env, j)).collect();
                 let vals = vals?;

@@ -352,7 +352,7 @@ fn merge_means(e: &Expr, order: &[String]) -> Expr {
             };
             merge_means(&Expr::Reduce(*op, all, Box::new(inner)), order)
         }
-        _ => map_children(e, |c| merge_means(c, order)),
+        _ => e.map_children(|c| merge_means(c, order)),
     }
 }
 
@@ -441,7 +441,7 @@ fn collect_diffs(e: &Expr, model_defs: &[(Symbol, Expr)], out: &mut Vec<Expr>) {
 /// `e` with each product of a count `sum[A](1)` and a mean over the same
 /// axes written as the sum it is (`mean[n](b) * sum[n](1)` is `sum[n](b)`).
 fn counted_sums(e: &Expr) -> Expr {
-    let e = map_children(e, counted_sums);
+    let e = e.map_children(counted_sums);
     let Expr::Mul(..) = &e else { return e };
     let mut factors = Vec::new();
     flatten_product(&e, &mut factors);
@@ -545,23 +545,7 @@ fn replace(e: &Expr, from: &Expr, to: &Expr) -> Expr {
     if e == from {
         return to.clone();
     }
-    map_children(e, |c| replace(c, from, to))
-}
-
-/// `e` with `f` applied to each of its children.
-fn map_children(e: &Expr, f: impl Fn(&Expr) -> Expr) -> Expr {
-    let b = |x: &Expr| Box::new(f(x));
-    match e {
-        Expr::Sym(_) | Expr::Num(_) | Expr::PVar(_) => e.clone(),
-        Expr::Neg(a) => Expr::Neg(b(a)),
-        Expr::Sqrt(a) => Expr::Sqrt(b(a)),
-        Expr::Add(x, y) => Expr::Add(b(x), b(y)),
-        Expr::Sub(x, y) => Expr::Sub(b(x), b(y)),
-        Expr::Mul(x, y) => Expr::Mul(b(x), b(y)),
-        Expr::Div(x, y) => Expr::Div(b(x), b(y)),
-        Expr::Pow(x, y) => Expr::Pow(b(x), b(y)),
-        Expr::Reduce(op, axes, body) => Expr::Reduce(*op, axes.clone(), b(body)),
-    }
+    e.map_children(|c| replace(c, from, to))
 }
 
 /// The size `e` would inline to over `defs`, without building it

@@ -7,7 +7,7 @@
 
 use super::{Approx, Bound, References};
 use crate::diff::Derivation;
-use crate::ir::{Expr, RedOp};
+use crate::ir::{Expr, Fun, RedOp};
 use crate::syntax::Model;
 use num_traits::ToPrimitive;
 use std::collections::{BTreeMap, HashMap};
@@ -116,6 +116,48 @@ impl Iv {
         Ok(acc)
     }
 
+    /// `f(x)` for a monotone increasing `f` from libm, which is within an
+    /// ulp or two: widened by four ulps on each side.
+    fn monotone(self, f: fn(f64) -> f64) -> Iv {
+        let widen = |x: f64, g: fn(f64) -> f64| (0..4).fold(x, |v, _| g(v));
+        Iv {
+            lo: widen(f(self.lo), down),
+            hi: widen(f(self.hi), up),
+        }
+    }
+
+    fn exp(self) -> Iv {
+        let e = self.monotone(f64::exp);
+        Iv {
+            lo: e.lo.max(0.0),
+            hi: e.hi,
+        }
+    }
+
+    fn abs(self) -> Iv {
+        if self.lo >= 0.0 {
+            self
+        } else if self.hi <= 0.0 {
+            self.neg()
+        } else {
+            Iv {
+                lo: 0.0,
+                hi: self.hi.max(-self.lo),
+            }
+        }
+    }
+
+    /// `log |x|`, `log 0 = 0`.
+    fn log(self) -> Result<Iv, String> {
+        if self.lo == 0.0 && self.hi == 0.0 {
+            return Ok(Iv::point(0.0));
+        }
+        if self.contains_zero() {
+            return Err("a logarithm's argument interval contains 0".to_string());
+        }
+        Ok(self.abs().monotone(f64::ln))
+    }
+
     /// `x^p` for a non-integer `p`, defined for `x > 0` (and 0 at `x <= 0`).
     fn powf(self, p: f64) -> Result<Iv, String> {
         if self.hi <= 0.0 {
@@ -178,6 +220,24 @@ impl Eval<'_> {
                 x.mul(self.ev(b, index)?.recip()?)
             }
             Expr::Sqrt(a) => self.ev(a, index)?.sqrt(),
+            Expr::App(f, args) => {
+                let x = self.ev(&args[0], index)?;
+                match f {
+                    Fun::Exp => x.exp(),
+                    Fun::Log => x.log()?,
+                    Fun::Abs => x.abs(),
+                    // Both monotone in each argument; no rounding.
+                    Fun::Max | Fun::Min => {
+                        let y = self.ev(&args[1], index)?;
+                        let pick = if *f == Fun::Max { f64::max } else { f64::min };
+                        Iv {
+                            lo: pick(x.lo, y.lo),
+                            hi: pick(x.hi, y.hi),
+                        }
+                    }
+                    Fun::Detach => x,
+                }
+            }
             Expr::Pow(a, p) => {
                 let p = p
                     .const_value()

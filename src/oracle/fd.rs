@@ -5,7 +5,7 @@
 use super::forward::{count, offset, outputs_of, BUDGET};
 use super::OracleError;
 use crate::eval::assignments;
-use crate::ir::{Expr, RedOp, Symbol};
+use crate::ir::{Expr, Fun, RedOp, Symbol};
 use crate::syntax::Model;
 use num_traits::ToPrimitive;
 use rand::Rng;
@@ -120,6 +120,20 @@ impl F64Eval<'_> {
                     0.0
                 } else {
                     x.sqrt()
+                }
+            }
+            Expr::App(f, args) => {
+                let x = self.ev(&args[0], index, d)?;
+                match f {
+                    Fun::Exp => x.exp(),
+                    // log x = log |x|, log 0 = 0.
+                    Fun::Log if x == 0.0 => 0.0,
+                    Fun::Log => x.abs().ln(),
+                    Fun::Abs => x.abs(),
+                    Fun::Max => x.max(self.ev(&args[1], index, d)?),
+                    Fun::Min => x.min(self.ev(&args[1], index, d)?),
+                    // Values only: central differences see through it.
+                    Fun::Detach => x,
                 }
             }
             Expr::Pow(a, p) => {

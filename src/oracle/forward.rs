@@ -9,7 +9,7 @@
 use super::jet::Jet;
 use super::OracleError;
 use crate::eval::{assignments, Env, Tensor};
-use crate::ir::{Expr, Rat, RedOp};
+use crate::ir::{Expr, Fun, Rat, RedOp};
 use crate::syntax::Model;
 use num_traits::Zero;
 use std::collections::{BTreeMap, BTreeSet};
@@ -214,6 +214,8 @@ impl<'a> JetEval<'a> {
     fn depends(&self, e: &Expr) -> bool {
         match e {
             Expr::Sym(s) => self.varying.contains(&s.name),
+            // A stop-gradient's jet is constant.
+            Expr::App(Fun::Detach, _) => false,
             _ => e.children().iter().any(|c| self.depends(c)),
         }
     }
@@ -328,6 +330,31 @@ impl<'a> JetEval<'a> {
                     })
                 } else {
                     x.pow(&p)?
+                }
+            }
+            Expr::App(f, args) => {
+                let x = self.ev(&args[0], index, d)?;
+                match f {
+                    Fun::Exp => x.exp()?,
+                    Fun::Log if x.value().is_zero() && !self.depends(&args[0]) => {
+                        // log 0 = 0 for every t.
+                        Jet::zero(self.order)
+                    }
+                    Fun::Log => x.log()?,
+                    Fun::Abs if x.value().is_zero() && !self.depends(&args[0]) => {
+                        Jet::zero(self.order)
+                    }
+                    Fun::Abs => x.abs()?,
+                    Fun::Max | Fun::Min => {
+                        let y = self.ev(&args[1], index, d)?;
+                        let tie = x.value() == y.value();
+                        if tie && !self.depends(&args[0]) && !self.depends(&args[1]) {
+                            x
+                        } else {
+                            x.max_min(&y, *f == Fun::Max)?
+                        }
+                    }
+                    Fun::Detach => x.detach(),
                 }
             }
             Expr::Reduce(op, axes, body) => self.reduce(*op, axes, body, index, d)?,

@@ -220,6 +220,97 @@ impl Jet {
     pub fn sqrt(&self) -> Result<Jet, OracleError> {
         self.pow(&Rat::new(BigInt::from(1), BigInt::from(2)))
     }
+
+    /// `self` with its value removed (`u(0) = 0`).
+    fn centred(&self) -> Jet {
+        let mut u = self.clone();
+        u.c[0] = Rat::zero();
+        u
+    }
+
+    /// `Σ_{i=0..=k} coef(i) · u^i` for a jet `u` with `u(0) = 0`.
+    fn series(u: &Jet, coef: impl Fn(usize) -> Rat) -> Jet {
+        let k = u.order();
+        let mut sum = Jet::constant(coef(0), k);
+        let mut term = Jet::constant(Rat::one(), k);
+        for i in 1..=k {
+            term = &term * u;
+            sum = &sum + &term.scale(&coef(i));
+        }
+        sum
+    }
+
+    /// `exp(self)`: rational only when the value is 0.
+    pub fn exp(&self) -> Result<Jet, OracleError> {
+        if !self.value().is_zero() {
+            return Err(OracleError::Irrational(format!(
+                "exp({}) is not a rational number",
+                self.value()
+            )));
+        }
+        let mut fact = Rat::one();
+        let mut facts = vec![Rat::one()];
+        for i in 1..=self.order() {
+            fact *= rat(i as i64);
+            facts.push(fact.recip());
+        }
+        Ok(Jet::series(self, |i| facts[i].clone()))
+    }
+
+    /// `log |self|` (`log 0 = 0`): rational only when the value is ±1;
+    /// [`OracleError::NotSmooth`] at 0.
+    pub fn log(&self) -> Result<Jet, OracleError> {
+        let v = self.value().clone();
+        if v.is_zero() {
+            return Err(OracleError::NotSmooth("log at 0".to_string()));
+        }
+        if !v.abs().is_one() {
+            return Err(OracleError::Irrational(format!(
+                "log({v}) is not a rational number"
+            )));
+        }
+        // log |v (1 + u)| = log (1 + u) for |v| = 1, u = self / v − 1.
+        let u = self.scale(&v.recip()).centred();
+        Ok(Jet::series(&u, |i| {
+            if i == 0 {
+                Rat::zero()
+            } else {
+                let s = if i % 2 == 1 { 1 } else { -1 };
+                Rat::new(BigInt::from(s), BigInt::from(i))
+            }
+        }))
+    }
+
+    /// `|self|`; [`OracleError::NotSmooth`] at the kink 0.
+    pub fn abs(&self) -> Result<Jet, OracleError> {
+        match self.value() {
+            v if v.is_positive() => Ok(self.clone()),
+            v if v.is_negative() => Ok(-self),
+            _ => Err(OracleError::NotSmooth("abs at 0".to_string())),
+        }
+    }
+
+    /// `max(self, other)` (`is_max`) or `min`; [`OracleError::NotSmooth`] on
+    /// a tie.
+    pub fn max_min(&self, other: &Jet, is_max: bool) -> Result<Jet, OracleError> {
+        let (a, b) = (self.value(), other.value());
+        if a == b {
+            return Err(OracleError::NotSmooth(format!(
+                "{} at a tie",
+                if is_max { "max" } else { "min" }
+            )));
+        }
+        Ok(if (a > b) == is_max {
+            self.clone()
+        } else {
+            other.clone()
+        })
+    }
+
+    /// The value with no derivative (`detach`).
+    pub fn detach(&self) -> Jet {
+        Jet::constant(self.value().clone(), self.order())
+    }
 }
 
 impl Add for &Jet {

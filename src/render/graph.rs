@@ -369,6 +369,7 @@ fn strip_axes(n: &Node) -> Node {
         Node::Frac(a, b) => Node::Frac(Box::new(strip_axes(a)), Box::new(strip_axes(b))),
         Node::Sup(a, b) => Node::Sup(Box::new(strip_axes(a)), Box::new(strip_axes(b))),
         Node::Sqrt(a) => Node::Sqrt(Box::new(strip_axes(a))),
+        Node::Abs(a) => Node::Abs(Box::new(strip_axes(a))),
         Node::Partial(a, b) => Node::Partial(Box::new(strip_axes(a)), Box::new(strip_axes(b))),
         other => other.clone(),
     }
@@ -442,6 +443,12 @@ fn node_label(n: &Node, out: &mut Label, shift: Shift) {
             for (t, _) in inner.0 {
                 out.push(&t, Shift::Sup);
             }
+        }
+        Node::Func(f) => out.push(f.keyword(), shift),
+        Node::Abs(a) => {
+            out.push("|", shift);
+            node_label(a, out, shift);
+            out.push("|", shift);
         }
         Node::Sqrt(a) => {
             out.push("√", shift);

@@ -5,6 +5,7 @@
 use super::layout::{Node, Op, Reducer};
 use super::linebreak::{self, Line};
 use super::notation::{greek_latex, Glyph};
+use crate::ir::Fun;
 use std::fmt::Write;
 
 /// A formula as LaTeX math (without delimiters).
@@ -54,6 +55,19 @@ fn write_node(n: &Node, out: &mut String) {
             out.push_str("}^{");
             write_node(e, out);
             out.push('}');
+        }
+        Node::Func(f) => out.push_str(match f {
+            Fun::Exp => r"\exp",
+            Fun::Log => r"\log",
+            Fun::Max => r"\max",
+            Fun::Min => r"\min",
+            Fun::Abs => r"\operatorname{abs}",
+            Fun::Detach => r"\operatorname{detach}",
+        }),
+        Node::Abs(a) => {
+            out.push_str(r"\left\lvert ");
+            write_node(a, out);
+            out.push_str(r"\right\rvert ");
         }
         Node::Sqrt(a) => {
             out.push_str(r"\sqrt{");

@@ -7,7 +7,7 @@
 //! reductions with their parenthesized bodies).
 
 use super::notation::{Glyph, Notation};
-use crate::ir::{Expr, Rat, RedOp, Symbol};
+use crate::ir::{Expr, Fun, Rat, RedOp, Symbol};
 use num_traits::Signed;
 
 /// Operators and relation signs.
@@ -49,6 +49,11 @@ pub enum Node {
     Frac(Box<Node>, Box<Node>),
     Sup(Box<Node>, Box<Node>),
     Sqrt(Box<Node>),
+    /// The name of a function (`exp`, `log`, `max`…); its arguments follow
+    /// in a [`Node::Paren`].
+    Func(Fun),
+    /// `|a|`.
+    Abs(Box<Node>),
     /// The head of a reduction (`mean_{n}`, `∑_{n}`); its body follows.
     Reduce(Reducer, Vec<String>),
     /// `∂ℓ/∂v`-style partial derivative of `of` with respect to `wrt`.
@@ -179,6 +184,20 @@ impl Layout<'_> {
                 Node::Sup(Box::new(base), Box::new(exp))
             }
             Expr::Sqrt(a) => Node::Sqrt(Box::new(self.node(a))),
+            Expr::App(Fun::Abs, args) => Node::Abs(Box::new(self.node(&args[0]))),
+            Expr::App(f, args) => {
+                let mut inner = Vec::new();
+                for (k, a) in args.iter().enumerate() {
+                    if k > 0 {
+                        inner.push(Node::Op(Op::Comma));
+                    }
+                    inner.push(self.node(a));
+                }
+                Node::Row(vec![
+                    Node::Func(*f),
+                    Node::Paren(Box::new(Node::Row(inner))),
+                ])
+            }
             Expr::Reduce(op, axes, body) => {
                 // The body is always in parentheses: `∑_n x_n y` would be
                 // ambiguous (a big operator reaches to the right).
@@ -333,6 +352,8 @@ mod tests {
             Node::Frac(a, b) => format!("(({})/({}))", linear(a), linear(b)),
             Node::Sup(b, e) => format!("({})^({})", linear(b), linear(e)),
             Node::Sqrt(a) => format!("sqrt({})", linear(a)),
+            Node::Func(f) => f.keyword().to_string(),
+            Node::Abs(a) => format!("abs({})", linear(a)),
             Node::Reduce(r, axes) => {
                 let k = match r {
                     Reducer::Mean => "mean",

@@ -50,6 +50,8 @@ pub fn width(n: &Node) -> f32 {
         Node::Frac(a, b) => width(a).max(width(b)) + 0.3,
         Node::Sup(b, e) => width(b) + SCRIPT * width(e) + 0.1,
         Node::Sqrt(a) => width(a) + 1.0,
+        Node::Func(f) => 0.5 * f.keyword().len() as f32,
+        Node::Abs(a) => width(a) + 0.6,
         Node::Reduce(r, axes) => {
             let below = SCRIPT * axes_width(axes);
             match r {

@@ -96,6 +96,14 @@ fn write_node(n: &Node, out: &mut String) {
             write_node(e, out);
             out.push_str("</msup>");
         }
+        Node::Func(f) => {
+            let _ = write!(out, "<mi>{}</mi>", f.keyword());
+        }
+        Node::Abs(a) => {
+            out.push_str("<mrow><mo>|</mo>");
+            write_node(a, out);
+            out.push_str("<mo>|</mo></mrow>");
+        }
         Node::Sqrt(a) => {
             out.push_str("<msqrt>");
             write_node(a, out);

@@ -8,12 +8,13 @@
 //! unary := '-' unary | '-' NUMBER | power    -- `-2` is a literal unless `^`/superscript follows
 //! power := atom ('^' unary | SUPERSCRIPT)?   -- right-associative, constant exponent
 //! atom  := NUMBER | name | name[axes] | ?a | ( expr ) | √ atom | sqrt(expr)
+//!        | exp(expr) | log(expr) | abs(expr) | detach(expr) | max(expr, expr) | min(expr, expr)
 //!        | mean[axes](expr) | mean(expr) | sum… | var… | E[expr]
 //! ```
 
 use super::error::PErr;
 use super::lexer::{lex, Tok, Token};
-use crate::ir::{Expr, RedOp, Symbol};
+use crate::ir::{Expr, Fun, RedOp, Symbol};
 use num_rational::BigRational;
 use num_traits::Zero;
 use std::collections::{BTreeSet, HashMap};
@@ -827,8 +828,46 @@ impl<'s> Parser<'s> {
                     span.start..close.span.end,
                 );
             }
+            if let Some(f) = Fun::from_keyword(&name) {
+                let open = self.bump();
+                self.enter()?;
+                let mut args = vec![self.additive()?];
+                while args.len() < f.arity() {
+                    if *self.peek() != Tok::Comma {
+                        self.level -= 1;
+                        return Err(PErr::new(
+                            format!(
+                                "{name} takes {} arguments; expected `,`, found {}",
+                                f.arity(),
+                                self.peek().describe()
+                            ),
+                            self.span(),
+                            format!("write {name}(a, b)"),
+                        ));
+                    }
+                    self.bump();
+                    args.push(self.additive()?);
+                }
+                self.level -= 1;
+                let what = if f.arity() == 2 {
+                    format!("{name}(a, b)")
+                } else {
+                    format!("{name}(...)")
+                };
+                let close = self.expect(Tok::RParen, &open, &what)?;
+                let depth = args.iter().map(|a| a.depth).max().unwrap_or(0);
+                let height = args.iter().map(|a| a.height).max().unwrap_or(0);
+                return self.mk(
+                    Expr::app(f, args.into_iter().map(|a| a.e).collect()),
+                    (depth + 1, height + 1),
+                    span.start..close.span.end,
+                );
+            }
             return Err(PErr::new(
-                format!("unknown function {name}; bnproof knows sqrt, mean, sum, var, E"),
+                format!(
+                    "unknown function {name}; bnproof knows sqrt, exp, log, abs, max, min, \
+                     detach, mean, sum, var, E"
+                ),
                 span,
                 "use one of the known functions, or write `*` for a product: `a * (b + c)`",
             ));

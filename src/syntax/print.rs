@@ -114,6 +114,17 @@ fn go(e: &Expr, min: u8, force: bool, out: &mut String, o: Option<&AxisOrder>) {
             go(a, 0, false, out, o);
             out.push(')');
         }
+        Expr::App(f, args) => {
+            out.push_str(f.keyword());
+            out.push('(');
+            for (k, a) in args.iter().enumerate() {
+                if k > 0 {
+                    out.push_str(", ");
+                }
+                go(a, 0, false, out, o);
+            }
+            out.push(')');
+        }
         Expr::Reduce(op, axes, body) => {
             out.push_str(op.keyword());
             out.push('[');

@@ -261,7 +261,10 @@ fn errors_have_messages_positions_and_hints() {
     let cases: &[(&str, &str, usize)] = &[
         ("", "empty input; expected an expression", 1),
         ("   ", "empty input; expected an expression", 4),
-        ("f(x)", "unknown function f; bnproof knows sqrt, mean, sum, var, E", 1),
+        ("f(x)", "unknown function f; bnproof knows sqrt, exp, log, abs, max, min, detach, mean, sum, var, E", 1),
+        ("max(x)", "max takes 2 arguments; expected `,`", 6),
+        ("exp(x, y)", "expected `)` to close exp(...)", 6),
+        ("min(x, )", "expected an expression", 8),
         ("1 + foo(2)", "unknown function foo", 5),
         ("x[i] + x[j]", "symbol x is used with inconsistent axes: x[i] at column 1, but x[j] here", 8),
         ("x + x[i]", "x (no axes) at column 1, but x[i]", 5),
@@ -834,4 +837,38 @@ fn model_checks_constants_and_warnings() {
         .iter()
         .any(|w| w.line == 5 && w.message.contains("c is declared only by this assumption")));
     assert_eq!(m.warnings.len(), 2, "{:?}", m.warnings);
+}
+
+#[test]
+fn functions_parse_print_and_read_back() {
+    use crate::ir::Fun;
+    for src in [
+        "exp(x[i])",
+        "log(x[i] * y)",
+        "abs(x[i] - mean[i](x[i]))",
+        "max(sqrt(sum[i](x[i]^2)), eps)",
+        "min(max(r, 1 / 3), 3)",
+        "detach(mean[i](x[i])) * x[i]",
+        "-exp(-x) + log(2)^2",
+    ] {
+        let e = parse_expr(src).unwrap();
+        assert_eq!(parse_expr(&crate::syntax::print(&e)).unwrap(), e, "{src}");
+    }
+    let e = parse_expr("max(a, b + 1)").unwrap();
+    assert_eq!(
+        e,
+        Expr::max(
+            Expr::sym("a", &[]),
+            Expr::add(Expr::sym("b", &[]), Expr::num(1))
+        )
+    );
+    assert!(matches!(
+        parse_expr("detach(x)").unwrap(),
+        Expr::App(Fun::Detach, _)
+    ));
+    // A name followed by no `(` stays a name (`max = …` in a model).
+    assert_eq!(
+        parse_expr("max * 2").unwrap(),
+        Expr::mul(Expr::sym("max", &[]), Expr::num(2))
+    );
 }

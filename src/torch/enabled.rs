@@ -4,7 +4,7 @@
 //! autograd up to order three (`create_graph`).
 
 use super::{Device, Dtype, Native, Path, Problem, Quantity, Variant};
-use crate::ir::{Expr, RedOp};
+use crate::ir::{Expr, Fun, RedOp};
 use num_traits::ToPrimitive;
 use std::collections::BTreeMap;
 use tch::{Kind, TchError, Tensor};
@@ -292,6 +292,25 @@ fn expr(e: &Expr, p: &Problem, vals: &BTreeMap<String, Tensor>, ctx: &Ctx) -> R<
         Expr::Mul(a, b) => ev(a)?.f_mul(&ev(b)?)?,
         Expr::Div(a, b) => ev(a)?.f_div(&ev(b)?)?,
         Expr::Sqrt(a) => ev(a)?.f_sqrt()?,
+        Expr::App(f, args) => {
+            let x = ev(&args[0])?;
+            match f {
+                Fun::Exp => x.f_exp()?,
+                // log |x| with log 0 = 0; the inner `where` keeps the
+                // gradient at 0 finite (it is 0 there, as 1/0 = 0).
+                Fun::Log => {
+                    let zero = x.f_eq(0.0)?;
+                    let safe = x.f_where_self(&zero.f_logical_not()?, &x.f_ones_like()?)?;
+                    safe.f_abs()?
+                        .f_log()?
+                        .f_where_self(&zero.f_logical_not()?, &x.f_zeros_like()?)?
+                }
+                Fun::Abs => x.f_abs()?,
+                Fun::Max => x.f_maximum(&ev(&args[1])?)?,
+                Fun::Min => x.f_minimum(&ev(&args[1])?)?,
+                Fun::Detach => x.f_detach()?,
+            }
+        }
         Expr::Pow(a, k) => {
             let k = k
                 .const_value()
