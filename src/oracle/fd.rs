@@ -1,6 +1,11 @@
 //! Central finite differences in `f64`, with an `f64` evaluator of its own
 //! (total semantics: `x/0 = 0`, `sqrt` and non-integer powers of negative
-//! numbers are `0`, `0^-n = 0`).
+//! numbers are `0`, `0^-n = 0`, `log x = log |x|`, `log 0 = 0`).
+//!
+//! Central differences see only values, so they cannot see a stop-gradient:
+//! for a model with `detach`, [`fd_gradient`] differentiates the forward
+//! pass with forward-mode dual numbers in `f64` instead (the same
+//! evaluator over [`Dual`]), where `detach` drops the tangent.
 
 use super::forward::{count, offset, outputs_of, BUDGET};
 use super::OracleError;
@@ -20,18 +25,184 @@ pub const RTOL: f64 = 1e-3;
 
 const MAX_DEPTH: usize = 256;
 
-/// A tensor of `f64` values, laid out like [`crate::eval::Tensor`].
+/// A tensor of values, laid out like [`crate::eval::Tensor`].
 #[derive(Clone, Debug, PartialEq)]
-pub struct TensorF64 {
+pub struct TensorOf<T> {
     pub axes: Vec<String>,
-    pub data: Vec<f64>,
+    pub data: Vec<T>,
+}
+
+/// A tensor of `f64` values.
+pub type TensorF64 = TensorOf<f64>;
+
+/// Axis sizes and values of symbols.
+#[derive(Clone, Debug, PartialEq)]
+pub struct EnvOf<T> {
+    pub sizes: BTreeMap<String, usize>,
+    pub values: BTreeMap<String, TensorOf<T>>,
+}
+
+impl<T> Default for EnvOf<T> {
+    fn default() -> Self {
+        EnvOf {
+            sizes: BTreeMap::new(),
+            values: BTreeMap::new(),
+        }
+    }
 }
 
 /// Axis sizes and `f64` values of symbols.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct EnvF64 {
-    pub sizes: BTreeMap<String, usize>,
-    pub values: BTreeMap<String, TensorF64>,
+pub type EnvF64 = EnvOf<f64>;
+
+/// What the evaluator computes with: `f64`, or [`Dual`] numbers. Every
+/// operation follows the total semantics.
+trait Scalar: Copy + std::fmt::Debug {
+    fn constant(x: f64) -> Self;
+    fn value(self) -> f64;
+    fn add(self, o: Self) -> Self;
+    fn mul(self, o: Self) -> Self;
+    fn neg(self) -> Self;
+    /// `self / o` with `x / 0 = 0`.
+    fn div(self, o: Self) -> Self;
+    /// `self^p` for a constant `p` (integer or not).
+    fn pow(self, p: f64, integer: Option<i32>) -> Self;
+    fn app(f: Fun, x: Self, y: Option<Self>) -> Self;
+}
+
+fn pow_f64(x: f64, p: f64, integer: Option<i32>) -> f64 {
+    match integer {
+        Some(n) if x == 0.0 && n < 0 => 0.0,
+        Some(n) => x.powi(n),
+        None if x < 0.0 || (x == 0.0 && p < 0.0) => 0.0,
+        None => x.powf(p),
+    }
+}
+
+impl Scalar for f64 {
+    fn constant(x: f64) -> f64 {
+        x
+    }
+    fn value(self) -> f64 {
+        self
+    }
+    fn add(self, o: f64) -> f64 {
+        self + o
+    }
+    fn mul(self, o: f64) -> f64 {
+        self * o
+    }
+    fn neg(self) -> f64 {
+        -self
+    }
+    fn div(self, o: f64) -> f64 {
+        if o == 0.0 {
+            0.0
+        } else {
+            self / o
+        }
+    }
+    fn pow(self, p: f64, integer: Option<i32>) -> f64 {
+        pow_f64(self, p, integer)
+    }
+    fn app(f: Fun, x: f64, y: Option<f64>) -> f64 {
+        let y = y.unwrap_or(f64::NAN);
+        match f {
+            Fun::Exp => x.exp(),
+            Fun::Log if x == 0.0 => 0.0,
+            Fun::Log => x.abs().ln(),
+            Fun::Abs => x.abs(),
+            Fun::Max => x.max(y),
+            Fun::Min => x.min(y),
+            // Values only: central differences see through it.
+            Fun::Detach => x,
+        }
+    }
+}
+
+/// A dual number `v + d ε` (`ε² = 0`): a value and its derivative along one
+/// direction. Kinks follow PyTorch: `abs'(0) = 0`, a `max`/`min` tie splits
+/// the derivative evenly; `detach` has derivative 0.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Dual {
+    pub v: f64,
+    pub d: f64,
+}
+
+impl Scalar for Dual {
+    fn constant(x: f64) -> Dual {
+        Dual { v: x, d: 0.0 }
+    }
+    fn value(self) -> f64 {
+        self.v
+    }
+    fn add(self, o: Dual) -> Dual {
+        Dual {
+            v: self.v + o.v,
+            d: self.d + o.d,
+        }
+    }
+    fn mul(self, o: Dual) -> Dual {
+        Dual {
+            v: self.v * o.v,
+            d: self.d * o.v + self.v * o.d,
+        }
+    }
+    fn neg(self) -> Dual {
+        Dual {
+            v: -self.v,
+            d: -self.d,
+        }
+    }
+    fn div(self, o: Dual) -> Dual {
+        if o.v == 0.0 {
+            return Dual::constant(0.0);
+        }
+        let q = self.v / o.v;
+        Dual {
+            v: q,
+            d: (self.d - q * o.d) / o.v,
+        }
+    }
+    fn pow(self, p: f64, integer: Option<i32>) -> Dual {
+        let v = pow_f64(self.v, p, integer);
+        // d x^p = p x^(p-1) dx where the power is smooth; 0 where the total
+        // semantics makes it constant (negative base of a non-integer power).
+        let slope = match integer {
+            Some(0) => 0.0,
+            Some(n) => f64::from(n) * pow_f64(self.v, p - 1.0, Some(n - 1)),
+            None => p * pow_f64(self.v, p - 1.0, None),
+        };
+        Dual {
+            v,
+            d: slope * self.d,
+        }
+    }
+    fn app(f: Fun, x: Dual, y: Option<Dual>) -> Dual {
+        let y = y.unwrap_or(Dual::constant(f64::NAN));
+        let v = f64::app(f, x.v, Some(y.v));
+        let d = match f {
+            Fun::Exp => v * x.d,
+            Fun::Log => f64::div(x.d, x.v),
+            Fun::Abs => x.v.signum() * x.d * f64::from(u8::from(x.v != 0.0)),
+            Fun::Max | Fun::Min if x.v == y.v => (x.d + y.d) / 2.0,
+            Fun::Max => {
+                if x.v > y.v {
+                    x.d
+                } else {
+                    y.d
+                }
+            }
+            Fun::Min => {
+                if x.v < y.v {
+                    x.d
+                } else {
+                    y.d
+                }
+            }
+            Fun::Detach => 0.0,
+        };
+        Dual { v, d }
+    }
 }
 
 /// Result of comparing a gradient with finite differences.
@@ -56,18 +227,18 @@ pub struct Worst {
     pub reference: f64,
 }
 
-struct F64Eval<'a> {
-    env: &'a EnvF64,
+struct F64Eval<'a, T = f64> {
+    env: &'a EnvOf<T>,
     steps: u64,
 }
 
-impl F64Eval<'_> {
+impl<T: Scalar> F64Eval<'_, T> {
     fn ev(
         &mut self,
         e: &Expr,
         index: &mut BTreeMap<String, usize>,
         depth: usize,
-    ) -> Result<f64, OracleError> {
+    ) -> Result<T, OracleError> {
         self.steps += 1;
         if self.steps > BUDGET {
             return Err(OracleError::TooLarge("f64 evaluation budget".to_string()));
@@ -79,7 +250,7 @@ impl F64Eval<'_> {
         }
         let d = depth + 1;
         Ok(match e {
-            Expr::Num(r) => r.to_f64().unwrap_or(f64::NAN),
+            Expr::Num(r) => T::constant(r.to_f64().unwrap_or(f64::NAN)),
             Expr::Sym(s) => {
                 let t = self
                     .env
@@ -101,40 +272,19 @@ impl F64Eval<'_> {
                 t.data[off]
             }
             Expr::PVar(v) => return Err(OracleError::Model(format!("pattern variable ?{v}"))),
-            Expr::Neg(a) => -self.ev(a, index, d)?,
-            Expr::Add(a, b) => self.ev(a, index, d)? + self.ev(b, index, d)?,
-            Expr::Sub(a, b) => self.ev(a, index, d)? - self.ev(b, index, d)?,
-            Expr::Mul(a, b) => self.ev(a, index, d)? * self.ev(b, index, d)?,
-            Expr::Div(a, b) => {
-                let x = self.ev(a, index, d)?;
-                let y = self.ev(b, index, d)?;
-                if y == 0.0 {
-                    0.0
-                } else {
-                    x / y
-                }
-            }
-            Expr::Sqrt(a) => {
-                let x = self.ev(a, index, d)?;
-                if x <= 0.0 {
-                    0.0
-                } else {
-                    x.sqrt()
-                }
-            }
+            Expr::Neg(a) => self.ev(a, index, d)?.neg(),
+            Expr::Add(a, b) => self.ev(a, index, d)?.add(self.ev(b, index, d)?),
+            Expr::Sub(a, b) => self.ev(a, index, d)?.add(self.ev(b, index, d)?.neg()),
+            Expr::Mul(a, b) => self.ev(a, index, d)?.mul(self.ev(b, index, d)?),
+            Expr::Div(a, b) => self.ev(a, index, d)?.div(self.ev(b, index, d)?),
+            Expr::Sqrt(a) => self.ev(a, index, d)?.pow(0.5, None),
             Expr::App(f, args) => {
                 let x = self.ev(&args[0], index, d)?;
-                match f {
-                    Fun::Exp => x.exp(),
-                    // log x = log |x|, log 0 = 0.
-                    Fun::Log if x == 0.0 => 0.0,
-                    Fun::Log => x.abs().ln(),
-                    Fun::Abs => x.abs(),
-                    Fun::Max => x.max(self.ev(&args[1], index, d)?),
-                    Fun::Min => x.min(self.ev(&args[1], index, d)?),
-                    // Values only: central differences see through it.
-                    Fun::Detach => x,
-                }
+                let y = match args.get(1) {
+                    Some(b) => Some(self.ev(b, index, d)?),
+                    None => None,
+                };
+                T::app(*f, x, y)
             }
             Expr::Pow(a, p) => {
                 let x = self.ev(a, index, d)?;
@@ -144,22 +294,14 @@ impl F64Eval<'_> {
                             .to_integer()
                             .to_i32()
                             .ok_or_else(|| OracleError::TooLarge(format!("exponent {p}")))?;
-                        if x == 0.0 && n < 0 {
-                            0.0
-                        } else {
-                            x.powi(n)
-                        }
+                        x.pow(f64::from(n), Some(n))
                     }
                     other => {
                         let p = match other {
                             Some(p) => p.to_f64().unwrap_or(f64::NAN),
-                            None => self.ev(p, index, d)?,
+                            None => self.ev(p, index, d)?.value(),
                         };
-                        if x < 0.0 || (x == 0.0 && p < 0.0) {
-                            0.0
-                        } else {
-                            x.powf(p)
-                        }
+                        x.pow(p, None)
                     }
                 }
             }
@@ -190,20 +332,21 @@ impl F64Eval<'_> {
                 if let Some(e) = err {
                     return Err(e);
                 }
-                let n = vals.len() as f64;
-                let mean = |vs: &[f64]| {
-                    if vs.is_empty() {
-                        0.0
-                    } else {
-                        vs.iter().sum::<f64>() / n
-                    }
-                };
+                let n = T::constant(vals.len() as f64);
+                let sum = |vs: &[T]| vs.iter().fold(T::constant(0.0), |acc, v| acc.add(*v));
+                let mean = |vs: &[T]| sum(vs).div(n);
                 match op {
-                    RedOp::Sum => vals.iter().sum(),
+                    RedOp::Sum => sum(&vals),
                     RedOp::Mean => mean(&vals),
                     RedOp::Var => {
-                        let m = mean(&vals);
-                        let sq: Vec<f64> = vals.iter().map(|v| (v - m) * (v - m)).collect();
+                        let m = mean(&vals).neg();
+                        let sq: Vec<T> = vals
+                            .iter()
+                            .map(|v| {
+                                let c = v.add(m);
+                                c.mul(c)
+                            })
+                            .collect();
                         mean(&sq)
                     }
                 }
@@ -211,13 +354,13 @@ impl F64Eval<'_> {
         })
     }
 
-    fn tensor(&mut self, e: &Expr) -> Result<TensorF64, OracleError> {
+    fn tensor(&mut self, e: &Expr) -> Result<TensorOf<T>, OracleError> {
         let axes: Vec<String> = e.free_axes().into_iter().collect();
         let mut data = Vec::new();
         for mut p in assignments(&axes, &self.env.sizes, BUDGET)? {
             data.push(self.ev(e, &mut p, 0)?);
         }
-        Ok(TensorF64 { axes, data })
+        Ok(TensorOf { axes, data })
     }
 }
 
@@ -308,8 +451,76 @@ pub fn loss_f64(model: &Model, env: &EnvF64, dy: &UpstreamF64) -> Result<f64, Or
     Ok(total)
 }
 
-/// The gradient of `ℓ = Σ dy · y` in `wrt` by central differences with
-/// step [`STEP`], one entry at a time (row-major over `wrt`'s axes).
+/// Whether any definition of the model stops a gradient (`detach`).
+pub fn has_detach(model: &Model) -> bool {
+    fn walk(e: &Expr) -> bool {
+        matches!(e, Expr::App(Fun::Detach, _)) || e.children().into_iter().any(walk)
+    }
+    model.defs.iter().any(|(_, e)| walk(e))
+}
+
+/// `ℓ = Σ dy · y` over dual numbers: its tangent is the derivative of the
+/// loss when entry `at` of `wrt` moves with unit speed.
+fn loss_dual(
+    model: &Model,
+    env: &EnvF64,
+    dy: &UpstreamF64,
+    wrt: &str,
+    at: usize,
+) -> Result<f64, OracleError> {
+    let lift = |name: &String, t: &TensorF64| TensorOf {
+        axes: t.axes.clone(),
+        data: t
+            .data
+            .iter()
+            .enumerate()
+            .map(|(i, &v)| Dual {
+                v,
+                d: if name == wrt && i == at { 1.0 } else { 0.0 },
+            })
+            .collect(),
+    };
+    let mut full = EnvOf {
+        sizes: env.sizes.clone(),
+        values: env
+            .values
+            .iter()
+            .map(|(n, t)| (n.clone(), lift(n, t)))
+            .collect(),
+    };
+    for (name, e) in &model.defs {
+        let t = F64Eval {
+            env: &full,
+            steps: 0,
+        }
+        .tensor(e)?;
+        full.values.insert(name.clone(), t);
+    }
+    let mut total = 0.0;
+    for (out, dy) in dy {
+        let y = full
+            .values
+            .get(out)
+            .ok_or_else(|| OracleError::Model(format!("no value for output `{out}`")))?;
+        if dy.axes != y.axes || y.data.len() != dy.data.len() {
+            return Err(OracleError::Model(format!(
+                "upstream gradient does not match the output `{out}`"
+            )));
+        }
+        total += y
+            .data
+            .iter()
+            .zip(&dy.data)
+            .map(|(a, b)| a.d * b)
+            .sum::<f64>();
+    }
+    Ok(total)
+}
+
+/// The gradient of `ℓ = Σ dy · y` in `wrt`, one entry at a time
+/// (row-major over `wrt`'s axes): by central differences with step
+/// [`STEP`], or, for a model with `detach` (which values cannot show), by
+/// forward-mode dual numbers.
 pub fn fd_gradient(
     model: &Model,
     wrt: &str,
@@ -322,6 +533,9 @@ pub fn fd_gradient(
         .ok_or_else(|| OracleError::Model(format!("no value for `{wrt}`")))?
         .data
         .len();
+    if has_detach(model) {
+        return (0..n).map(|i| loss_dual(model, env, dy, wrt, i)).collect();
+    }
     let mut out = Vec::with_capacity(n);
     for i in 0..n {
         let at = |delta: f64| -> Result<f64, OracleError> {
@@ -446,4 +660,63 @@ pub fn fd_check(
     }
     let got = eval_over(grad, &full, &axes)?;
     fd_check_values(model, wrt, &got, env, &dy)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(x: &[f64]) -> (EnvF64, UpstreamF64) {
+        let t = |data: Vec<f64>| TensorF64 {
+            axes: vec!["i".to_string()],
+            data,
+        };
+        let env = EnvF64 {
+            sizes: [("i".to_string(), x.len())].into(),
+            values: [("x".to_string(), t(x.to_vec()))].into(),
+        };
+        let dy = [("y".to_string(), t(vec![1.0; x.len()]))].into();
+        (env, dy)
+    }
+
+    fn gradient(src: &str, x: &[f64]) -> Vec<f64> {
+        let m = crate::syntax::parse_model(src).unwrap();
+        let (env, dy) = env(x);
+        fd_gradient(&m, "x", &env, &dy).unwrap()
+    }
+
+    #[test]
+    fn dual_numbers_follow_pytorch_at_kinks() {
+        let d = |v: f64| Dual { v, d: 1.0 };
+        let c = Dual::constant;
+        assert_eq!(Dual::app(Fun::Abs, d(0.0), None).d, 0.0);
+        assert_eq!(Dual::app(Fun::Abs, d(-2.0), None).d, -1.0);
+        assert_eq!(Dual::app(Fun::Max, d(2.0), Some(c(2.0))).d, 0.5);
+        assert_eq!(Dual::app(Fun::Min, c(2.0), Some(d(2.0))).d, 0.5);
+        assert_eq!(Dual::app(Fun::Max, d(1.0), Some(c(2.0))).d, 0.0);
+        assert_eq!(Dual::app(Fun::Log, d(0.0), None), c(0.0));
+        assert_eq!(Dual::app(Fun::Log, d(-4.0), None).d, -0.25);
+        assert_eq!(Dual::app(Fun::Detach, d(3.0), None), c(3.0));
+    }
+
+    #[test]
+    fn a_model_with_detach_is_differentiated_by_dual_numbers() {
+        // Central differences would see d/dx (x · x) = 2x.
+        let g = gradient(
+            "axis i\ninput x[i]\ny = detach(x) * x\noutput y\n",
+            &[0.5, -2.0],
+        );
+        assert_eq!(g, vec![0.5, -2.0]);
+        let g = gradient("axis i\ninput x[i]\ny = x * x\noutput y\n", &[0.5, -2.0]);
+        assert!(
+            (g[0] - 1.0).abs() < 1e-8 && (g[1] + 4.0).abs() < 1e-8,
+            "{g:?}"
+        );
+        // A detached statistic: y = x − detach(mean(x)) has gradient dy.
+        let g = gradient(
+            "axis i\ninput x[i]\nm = detach(mean[i](x))\ny = x - m\noutput y\n",
+            &[1.0, 2.0, 4.0],
+        );
+        assert_eq!(g, vec![1.0, 1.0, 1.0]);
+    }
 }
