@@ -319,7 +319,11 @@ fn expr(e: &Expr, p: &Problem, vals: &BTreeMap<String, Tensor>, ctx: &Ctx) -> R<
             ev(a)?.f_pow_tensor_scalar(k)?
         }
         Expr::Reduce(op, axes, body) => {
-            let b = ev(body)?;
+            let mut b = ev(body)?;
+            if b.dim() == 0 {
+                // A number (`sum[n](1)`): one entry on every axis first.
+                b = b.f_reshape(p.full_dims(&[]).as_slice())?;
+            }
             // A body constant along a reduced axis still counts its size.
             let mut target = b.size();
             let mut dims = Vec::new();
