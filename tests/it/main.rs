@@ -34,6 +34,7 @@ mod handout;
 mod higher;
 mod independence;
 mod kernel;
+mod kinks;
 mod library;
 mod prove;
 mod readable;
