@@ -16,7 +16,9 @@
 //!    subterm positive (non-zero for a divisor) instead, or is skipped;
 //! 3. [`Kind::PerFeature`]: a parameter gets one more axis of the output
 //!    that no statistic reduces;
-//! 4. [`Kind::Detach`]: always skipped — the language has no `detach`;
+//! 4. [`Kind::Detach`]: a statistic (a definition whose body is a
+//!    reduction, used by a later definition) becomes `detach(…)`: its value
+//!    stays, no gradient flows through it (one variant per statistic);
 //! 5. [`Kind::OtherAxes`]: every reduction's axes change consistently, the
 //!    first reduced axis swapped for the first axis of the output none
 //!    reduces (batch norm 2-D over `[n,h,w]` becomes one over `[c,h,w]`).
@@ -104,7 +106,7 @@ pub fn variants(m: &Model) -> (Vec<Variant>, Vec<Skipped>) {
             Kind::UnbiasedVariance => unbiased(m),
             Kind::ConstantZero => constant_zero(m),
             Kind::PerFeature => per_feature(m),
-            Kind::Detach => (Vec::new(), vec![detach_reason(m)]),
+            Kind::Detach => detach_statistic(m),
             Kind::OtherAxes => other_axes(m),
         };
         // Each variant as the parser reads its model file: the names'
@@ -565,15 +567,42 @@ fn per_feature(m: &Model) -> (Vec<Variant>, Vec<String>) {
     (out, why)
 }
 
-fn detach_reason(m: &Model) -> String {
-    if reductions(m).is_empty() {
-        "the forward pass has no statistic (no reduction) to detach".to_string()
-    } else {
-        "not expressible yet: the model language has no `detach` (stop-gradient) operation \
-         (issue 14, item 4), so a variant with a detached statistic can be neither written nor \
-         derived"
-            .to_string()
+/// Variant 4: one statistic at a time treated as a constant in the backward
+/// pass, as Batch Renormalization does with r and d.
+fn detach_statistic(m: &Model) -> (Vec<Variant>, Vec<String>) {
+    let used_later = |k: usize, name: &str| {
+        m.defs[k + 1..].iter().any(|(_, b)| {
+            let mut syms = BTreeSet::new();
+            b.symbols(&mut syms);
+            syms.iter().any(|s| s.name == name)
+        })
+    };
+    let mut out = Vec::new();
+    for (k, (name, body)) in m.defs.iter().enumerate() {
+        if !matches!(body, Expr::Reduce(..)) || !used_later(k, name) {
+            continue;
+        }
+        let mut v = base(m);
+        let new = Expr::detach(body.clone());
+        v.defs[k].1 = new.clone();
+        out.push(Variant {
+            kind: Kind::Detach,
+            changes: vec![format!(
+                "{name} = {} becomes {name} = {}: the same value, but no gradient flows \
+                 through {name} (a stop-gradient)",
+                print_in(body, &m.axes),
+                print_in(&new, &m.axes)
+            )],
+            model: v,
+            subst: BTreeMap::new(),
+        });
     }
+    let why = if out.is_empty() {
+        vec!["no definition is a statistic (a reduction) that later definitions use".to_string()]
+    } else {
+        Vec::new()
+    };
+    (out, why)
 }
 
 /// Variant 5: every reduction over the same axes `R` changes to `R` with
@@ -1458,13 +1487,33 @@ mod tests {
     }
 
     #[test]
-    fn detach_is_always_listed_as_skipped() {
-        for name in crate::models::builtin_names() {
-            let (vs, skipped) = variants(&model(name));
-            assert!(vs.iter().all(|v| v.kind != Kind::Detach));
-            let d = skipped.iter().find(|s| s.kind == Kind::Detach).unwrap();
-            assert!(d.reason.contains("detach"), "{name}: {}", d.reason);
-        }
+    fn detach_wraps_each_statistic_used_later() {
+        let (vs, why) = detach_statistic(&model("batchnorm"));
+        assert!(why.is_empty());
+        let changed: Vec<(&str, String)> = vs
+            .iter()
+            .map(|v| {
+                let (k, (n, b)) = v
+                    .model
+                    .defs
+                    .iter()
+                    .enumerate()
+                    .find(|(k, (_, b))| *b != model("batchnorm").defs[*k].1)
+                    .unwrap();
+                assert_eq!(v.model.defs.len(), model("batchnorm").defs.len(), "{k}");
+                (n.as_str(), print(b))
+            })
+            .collect();
+        assert_eq!(
+            changed,
+            vec![
+                ("mu", "detach(mean[n](x))".to_string()),
+                ("var", "detach(mean[n]((x - mu)^2))".to_string())
+            ]
+        );
+        // A model with no statistic has nothing to detach.
+        let (vs, why) = detach_statistic(&model("batchnorm-eval"));
+        assert!(vs.is_empty() && why[0].contains("no definition is a statistic"));
     }
 
     #[test]
