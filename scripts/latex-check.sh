@@ -24,13 +24,16 @@ echo "== $(pdflatex --version | head -n 1)"
 
 cargo build --release --quiet
 bin=$PWD/target/release/bnproof
+# Every built-in model: models/*.bn (the binary embeds the same files).
+models=$(basename -s .bn models/*.bn)
 dir=target/latex-check
 rm -rf "$dir"
 mkdir -p "$dir"
 
 seed='u[i] + (b + Δb) - mean[i](u[i] + (b + Δb)) = u[i] + b - mean[i](u[i] + b)'
 $bin derive batchnorm --format latex --proofs >"$dir/derive-batchnorm.tex"
-for m in centering batchnorm2d batchnorm-eval layernorm instancenorm groupnorm rmsnorm; do
+for m in $models; do
+  [ "$m" = batchnorm ] && continue
   $bin derive "$m" --format latex >"$dir/derive-$m.tex"
 done
 $bin prove "$seed" --format latex >"$dir/prove-seed.tex"
@@ -99,7 +102,7 @@ done
 # Handouts: standalone documents that bnproof compiles (exit 1 when
 # pdflatex fails).
 out="$dir/handout"
-for s in centering batchnorm batchnorm2d batchnorm-eval layernorm instancenorm groupnorm rmsnorm \
+for s in $models \
   seed scale bn-backward; do
   ok=0
   $bin handout "$s" --out "$out" >/dev/null || ok=$?
@@ -120,7 +123,7 @@ done
 # Exercises: standalone documents (answers, proofs, counterexamples and
 # residuals included); exit 1 would mean an answer not proved.
 ex="$dir/exercises"
-for m in centering batchnorm batchnorm2d batchnorm-eval layernorm instancenorm groupnorm rmsnorm; do
+for m in $models; do
   ok=0
   $bin exercises "$m" --format latex --solutions --out "$ex" >/dev/null || ok=$?
   f="$ex/$m-exercises.tex"

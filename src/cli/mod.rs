@@ -280,7 +280,7 @@ enum Command {
     },
     /// Write what-if exercises made by structural changes of a model
     /// (unbiased variance, a constant set to 0, a per-feature parameter,
-    /// other reduction axes; detaching a statistic is listed as skipped),
+    /// a detached statistic, other reduction axes),
     /// each answer proved by the kernel and one or two tempting wrong
     /// answers refuted with their residuals (exit 1 if one is not).
     Exercises {
