@@ -1,5 +1,5 @@
 use super::*;
-use crate::ir::{Expr, Rat, RedOp, Rel};
+use crate::ir::{Expr, Fun, Rat, RedOp, Rel};
 use num_bigint::BigInt;
 use proptest::prelude::*;
 
@@ -641,6 +641,15 @@ pub(crate) fn expr() -> impl Strategy<Value = Expr> {
             (inner.clone(), inner.clone()).prop_map(|(a, b)| Expr::mul(a, b)),
             (inner.clone(), inner.clone()).prop_map(|(a, b)| Expr::div(a, b)),
             (inner.clone(), const_expr()).prop_map(|(a, b)| Expr::pow(a, b)),
+            (
+                proptest::sample::select(&Fun::ALL[..]),
+                inner.clone(),
+                inner.clone()
+            )
+                .prop_map(|(f, a, b)| {
+                    let args = if f.arity() == 2 { vec![a, b] } else { vec![a] };
+                    Expr::app(f, args)
+                }),
             (
                 prop_oneof![Just(RedOp::Mean), Just(RedOp::Sum), Just(RedOp::Var)],
                 axes(),
