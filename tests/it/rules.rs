@@ -591,3 +591,26 @@ fn kernel_checks_int_and_ge_conditions() {
     )
     .is_ok());
 }
+
+/// Two applications of different functions differ at their root, even when
+/// one argument differs too (a step's position is taken from this).
+#[test]
+fn diff_position_compares_functions() {
+    let e = |s: &str| syntax::parse_expr(s).unwrap();
+    assert_eq!(
+        rules::diff_position(&e("exp(a)"), &e("log(b)")),
+        Some(vec![])
+    );
+    assert_eq!(
+        rules::diff_position(&e("1 + exp(a)"), &e("1 + log(b)")),
+        Some(vec![1])
+    );
+    assert_eq!(
+        rules::diff_position(&e("exp(a)"), &e("exp(b)")),
+        Some(vec![0])
+    );
+    assert_eq!(
+        rules::diff_position(&e("max(a, c)"), &e("max(b, c)")),
+        Some(vec![0])
+    );
+}
