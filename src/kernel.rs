@@ -815,6 +815,14 @@ fn check_cond(
         Cond::NonNeg(v) => defs.proves(bound_expr(subst, v)?, facts, |s| s.nonneg),
         Cond::NonZero(v) => defs.proves(bound_expr(subst, v)?, facts, |s| s.nonzero),
         Cond::Const(v) => bound_expr(subst, v)?.const_value().is_some(),
+        Cond::Int(v) => bound_expr(subst, v)?
+            .const_value()
+            .is_some_and(|c| c.is_integer()),
+        // Proven on the difference, as an assumption `a >= b` is read.
+        Cond::Ge(a, b) => {
+            let d = Expr::sub(bound_expr(subst, a)?.clone(), bound_expr(subst, b)?.clone());
+            defs.proves(&d, facts, |s| s.nonneg)
+        }
         Cond::Indep(v, i) => {
             let e = bound_expr(subst, v)?;
             let axes = match subst.get(*i) {

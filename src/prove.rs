@@ -736,6 +736,20 @@ impl egg::Condition<Node, Facts> for Conditions {
                 Cond::NonNeg(v) => data(v).is_some_and(|d| d.sign.nonneg),
                 Cond::NonZero(v) => data(v).is_some_and(|d| d.sign.nonzero),
                 Cond::Const(v) => data(v).is_some_and(|d| d.constant.is_some()),
+                Cond::Int(v) => data(v)
+                    .and_then(|d| d.constant.as_ref())
+                    .is_some_and(|c| c.is_integer()),
+                Cond::Ge(a, b) => {
+                    let id = |v: &str| {
+                        self.var(v)
+                            .and_then(|v| subst.get(v))
+                            .map(|i| egraph.find(*i))
+                    };
+                    let (Some(x), Some(y)) = (id(a), id(b)) else {
+                        return false;
+                    };
+                    ge_known(egraph, x, y)
+                }
                 Cond::Indep(v, i) => match (data(v), data(i).and_then(|d| d.axes.clone())) {
                     (Some(d), Some(axes)) => !axes.iter().any(|a| d.free.contains(a)),
                     _ => false,
@@ -743,6 +757,23 @@ impl egg::Condition<Node, Facts> for Conditions {
             }
         })
     }
+}
+
+/// Whether `x >= y` follows from what the e-graph knows: one class, two
+/// constants, a non-negative `x` over a constant `y <= 0`, or an existing
+/// class of `x - y` known non-negative (an assumption `x >= y` makes one).
+/// The kernel proves the condition again on the concrete terms.
+fn ge_known(egraph: &EG, x: Id, y: Id) -> bool {
+    let (dx, dy) = (&egraph[x].data, &egraph[y].data);
+    x == y
+        || match (&dx.constant, &dy.constant) {
+            (Some(a), Some(b)) => a >= b,
+            (_, Some(b)) => !b.is_positive() && dx.sign.nonneg,
+            _ => false,
+        }
+        || egraph
+            .lookup(Node::Sub([x, y]))
+            .is_some_and(|d| egraph[d].data.sign.nonneg)
 }
 
 const REVERSED: &str = "<-";

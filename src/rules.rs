@@ -21,6 +21,8 @@ pub enum Theory {
     Power,
     Reduction,
     Variance,
+    ExpLog,
+    AbsMax,
 }
 
 impl Theory {
@@ -31,6 +33,8 @@ impl Theory {
             Theory::Power => "power/sqrt",
             Theory::Reduction => "mean/sum",
             Theory::Variance => "variance",
+            Theory::ExpLog => "exp/log",
+            Theory::AbsMax => "abs/max/min",
         }
     }
 }
@@ -49,6 +53,10 @@ pub enum Cond {
     Indep(&'static str, &'static str),
     /// The expression bound to the variable is a constant (a number).
     Const(&'static str),
+    /// ... an integer constant.
+    Int(&'static str),
+    /// The first bound expression minus the second is provably `>= 0`.
+    Ge(&'static str, &'static str),
 }
 
 impl Cond {
@@ -59,6 +67,8 @@ impl Cond {
             Cond::NonZero(v) => format!("?{v} != 0"),
             Cond::Indep(v, i) => format!("?{v} does not vary along ?{i}"),
             Cond::Const(v) => format!("?{v} is a constant"),
+            Cond::Int(v) => format!("?{v} is an integer constant"),
+            Cond::Ge(a, b) => format!("?{a} >= ?{b}"),
         }
     }
 }
@@ -160,6 +170,45 @@ const SPECS: &[Spec] = rules! {
     "sum-mean"      [Reduction, Forward]: "sum[?i](?a)" => "sum[?i](1) * mean[?i](?a)"; "a sum is the count times the mean"
     // variance
     "var-def"       [Variance, Forward]: "var[?i](?a)" => "mean[?i]((?a - mean[?i](?a))^2)"; "the (biased) variance is the mean squared deviation from the mean"
+    // exp and log, with log x = log |x| and log 0 = 0 (mathlib): log
+    // splits a product only of non-zero factors (log (0 * b) = 0).
+    "exp-zero"      [ExpLog, Forward]: "exp(0)" => "1"; "e to the power 0 is 1"
+    "exp-add"       [ExpLog, Forward]: "exp(?a + ?b)" => "exp(?a) * exp(?b)"; "the exponential of a sum is the product of the exponentials"
+    "exp-sub"       [ExpLog, Forward]: "exp(?a - ?b)" => "exp(?a) / exp(?b)"; "the exponential of a difference is the quotient of the exponentials"
+    "exp-neg"       [ExpLog, Forward]: "exp(-?a)" => "1 / exp(?a)"; "the exponential of a negation is the reciprocal of the exponential"
+    "log-zero"      [ExpLog, Forward]: "log(0)" => "0"; "log 0 = 0 by convention (as mathlib's Real.log)"
+    "log-one"       [ExpLog, Forward]: "log(1)" => "0"; "the logarithm of 1 is 0"
+    "log-exp"       [ExpLog, Forward]: "log(exp(?a))" => "?a"; "the logarithm undoes the exponential"
+    "exp-log"       [ExpLog, Forward]: "exp(log(?a))" => "?a" if [Pos("a")]; "the exponential undoes the logarithm of a positive number"
+    "exp-log-abs"   [ExpLog, Forward]: "exp(log(?a))" => "abs(?a)" if [NonZero("a")]; "log reads |a|, so the exponential of the logarithm of a non-zero number is its absolute value"
+    "log-mul"       [ExpLog, Forward]: "log(?a * ?b)" => "log(?a) + log(?b)" if [NonZero("a"), NonZero("b")]; "the logarithm of a product of non-zero numbers is the sum of the logarithms"
+    "log-div"       [ExpLog, Forward]: "log(?a / ?b)" => "log(?a) - log(?b)" if [NonZero("a"), NonZero("b")]; "the logarithm of a quotient of non-zero numbers is the difference of the logarithms"
+    "log-inv"       [ExpLog, Forward]: "log(1 / ?a)" => "-log(?a)"; "log |1/a| = -log |a| (both 0 at a = 0, since 1/0 = 0)"
+    "log-neg"       [ExpLog, Forward]: "log(-?a)" => "log(?a)"; "the logarithm reads the absolute value"
+    "log-abs"       [ExpLog, Forward]: "log(abs(?a))" => "log(?a)"; "the logarithm reads the absolute value"
+    "log-pow"       [ExpLog, Forward]: "log(?a^?n)" => "?n * log(?a)" if [Int("n")]; "log |a^n| = n log |a| for an integer n (both 0 at a = 0, as 0^n is 0 or 1)"
+    "log-rpow"      [ExpLog, Forward]: "log(?a^?p)" => "?p * log(?a)" if [NonNeg("a"), Const("p")]; "log a^p = p log a for a non-negative base (both 0 at a = 0)"
+    "log-sqrt"      [ExpLog, Forward]: "log(sqrt(?a))" => "log(?a) / 2" if [NonNeg("a")]; "the logarithm of a square root of a non-negative number is half its logarithm"
+    // abs, max and min
+    "abs-neg"       [AbsMax, Forward]: "abs(-?a)" => "abs(?a)"; "a number and its negation have the same absolute value"
+    "abs-sub"       [AbsMax, Forward]: "abs(?a - ?b)" => "abs(?b - ?a)"; "a - b and b - a have the same absolute value"
+    "abs-mul"       [AbsMax, Forward]: "abs(?a * ?b)" => "abs(?a) * abs(?b)"; "the absolute value of a product is the product of the absolute values"
+    "abs-div"       [AbsMax, Forward]: "abs(?a / ?b)" => "abs(?a) / abs(?b)"; "the absolute value of a quotient is the quotient of the absolute values (both 0 when b = 0)"
+    "abs-abs"       [AbsMax, Forward]: "abs(abs(?a))" => "abs(?a)"; "an absolute value is its own absolute value"
+    "abs-nonneg"    [AbsMax, Forward]: "abs(?a)" => "?a" if [NonNeg("a")]; "a non-negative number is its own absolute value"
+    "abs-sq"        [AbsMax, Forward]: "abs(?a)^2" => "?a^2"; "squaring forgets the sign"
+    "sqrt-sq-abs"   [AbsMax, Forward]: "sqrt(?a^2)" => "abs(?a)"; "the square root of a square is the absolute value"
+    "max-comm"      [AbsMax, Forward]: "max(?a, ?b)" => "max(?b, ?a)"; "max is symmetric"
+    "min-comm"      [AbsMax, Forward]: "min(?a, ?b)" => "min(?b, ?a)"; "min is symmetric"
+    "max-self"      [AbsMax, Forward]: "max(?a, ?a)" => "?a"; "the larger of a number and itself is the number"
+    "min-self"      [AbsMax, Forward]: "min(?a, ?a)" => "?a"; "the smaller of a number and itself is the number"
+    "max-min-sum"   [AbsMax, Forward]: "max(?a, ?b) + min(?a, ?b)" => "?a + ?b"; "the larger and the smaller of two numbers are the two numbers"
+    "max-ge"        [AbsMax, Forward]: "max(?a, ?b)" => "?a" if [Ge("a", "b")]; "the larger of two numbers is the one that is at least the other"
+    "min-le"        [AbsMax, Forward]: "min(?a, ?b)" => "?a" if [Ge("b", "a")]; "the smaller of two numbers is the one that is at most the other"
+    "max-neg"       [AbsMax, Forward]: "max(-?a, -?b)" => "-min(?a, ?b)"; "negation swaps max and min"
+    "min-neg"       [AbsMax, Forward]: "min(-?a, -?b)" => "-max(?a, ?b)"; "negation swaps min and max"
+    "max-add"       [AbsMax, Forward]: "max(?a + ?c, ?b + ?c)" => "max(?a, ?b) + ?c"; "adding the same number to both does not change which is larger"
+    "min-add"       [AbsMax, Forward]: "min(?a + ?c, ?b + ?c)" => "min(?a, ?b) + ?c"; "adding the same number to both does not change which is smaller"
 };
 
 static RULES: OnceLock<Vec<Rule>> = OnceLock::new();
@@ -324,6 +373,8 @@ pub fn diff_position(a: &Expr, b: &Expr) -> Option<Path> {
         && ca.len() == cb.len()
         && match (a, b) {
             (Expr::Reduce(o1, x1, _), Expr::Reduce(o2, x2, _)) => o1 == o2 && x1 == x2,
+            // `exp(a)` and `log(b)` differ at the root, not inside.
+            (Expr::App(f, _), Expr::App(g, _)) => f == g,
             _ => !ca.is_empty(),
         };
     if !same_head {

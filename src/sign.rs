@@ -94,9 +94,9 @@ fn pow_int(a: Set, n_is_zero: bool, n_is_even: bool) -> Set {
     }
 }
 
-/// Signs of `sqrt(x)` and `x^r` for non-integer `r`: positive for `x > 0`,
-/// `0` for `x <= 0` (total semantics).
 /// The signs `f(args)` may take when each argument's sign is in its set.
+/// `log` is left unknown: it reads `|x|` (`log(-1) = log 0 = 0`), so no
+/// sign of `x` alone decides it.
 fn app(f: Fun, s: &[Set]) -> Set {
     // The signs in order NEG < ZERO < POS, so max and min act on them.
     let pairs = |pick: fn(Set, Set) -> Set| {
@@ -118,6 +118,8 @@ fn app(f: Fun, s: &[Set]) -> Set {
     }
 }
 
+/// Signs of `sqrt(x)` and `x^r` for non-integer `r`: positive for `x > 0`,
+/// `0` for `x <= 0` (total semantics).
 fn root(a: Set) -> Set {
     (a & POS) | (if a & (NEG | ZERO) != 0 { ZERO } else { 0 })
 }
@@ -940,8 +942,17 @@ mod tests {
             Expr::Div(a, b) => total_div(&eval(a, env, i)?, &eval(b, env, i)?),
             Expr::Pow(a, x) => rat_pow(&eval(a, env, i)?, &x.const_value()?)?,
             Expr::Sqrt(a) => rat_pow(&eval(a, env, i)?, &Rat::new(1.into(), 2.into()))?,
-            // The generators below build no functions.
-            Expr::App(..) => return None,
+            // exp and log are irrational almost everywhere: not generated.
+            Expr::App(f, args) => {
+                let x = eval(&args[0], env, i)?;
+                match f {
+                    Fun::Abs => x.abs(),
+                    Fun::Max => x.max(eval(&args[1], env, i)?),
+                    Fun::Min => x.min(eval(&args[1], env, i)?),
+                    Fun::Detach => x,
+                    Fun::Exp | Fun::Log => return None,
+                }
+            }
             Expr::Reduce(op, _, body) => {
                 let vals: Option<Vec<Rat>> = (0..env.size).map(|j| eval(body, env, j)).collect();
                 let vals = vals?;
@@ -979,6 +990,10 @@ mod tests {
                 (inner.clone(), -2i64..=2, 2i64..=3)
                     .prop_map(|(a, p, q)| Expr::pow(a, Expr::rat(p, q))),
                 inner.clone().prop_map(Expr::sqrt),
+                inner.clone().prop_map(Expr::abs),
+                inner.clone().prop_map(Expr::detach),
+                (inner.clone(), inner.clone()).prop_map(|(a, b)| Expr::max(a, b)),
+                (inner.clone(), inner.clone()).prop_map(|(a, b)| Expr::min(a, b)),
                 inner
                     .clone()
                     .prop_map(|a| Expr::sqrt(Expr::mul(a.clone(), a))),
@@ -1115,17 +1130,18 @@ mod tests {
         v
     }
 
+    fn asm(v: &[(&str, Rel)]) -> Vec<Assumption> {
+        v.iter()
+            .map(|(e, rel)| Assumption {
+                expr: p(e),
+                rel: *rel,
+            })
+            .collect()
+    }
+
     #[test]
     fn products_bounds_and_contradictions() {
         let x = s("x");
-        let asm = |v: &[(&str, Rel)]| -> Vec<Assumption> {
-            v.iter()
-                .map(|(e, rel)| Assumption {
-                    expr: p(e),
-                    rel: *rel,
-                })
-                .collect()
-        };
         type Case<'a> = (&'a str, Vec<(&'a str, Rel)>, Sign);
         let cases: Vec<Case> = vec![
             ("y", vec![("x^2*y", Rel::Gt)], POSITIVE),
@@ -1195,6 +1211,50 @@ mod tests {
             assert!(!Facts::new(&asm(&a)).is_contradictory(), "{a:?}");
         }
         assert!(!is_nonzero(&x, &Facts::empty()));
+    }
+
+    /// exp, abs, max, min and detach through the sign analysis; and what
+    /// must not be concluded of `log x = log |x|` (0 at x = 0 and ±1).
+    #[test]
+    fn functions() {
+        type Case<'a> = (&'a str, Vec<(&'a str, Rel)>, Sign);
+        let cases: Vec<Case> = vec![
+            ("exp(x)", vec![], POSITIVE),
+            ("exp(-x^2) - 0", vec![], POSITIVE),
+            ("abs(x)", vec![], NONNEG),
+            ("abs(x)", vec![("x", Rel::Ne)], POSITIVE),
+            ("abs(x - 1)", vec![("x - 1", Rel::Ne)], POSITIVE),
+            ("abs(x)", vec![("x", Rel::Ge)], NONNEG),
+            ("max(a, b)", vec![("a", Rel::Gt)], POSITIVE),
+            ("max(b, a)", vec![("a", Rel::Gt)], POSITIVE),
+            ("max(a, b)", vec![("a", Rel::Ge)], NONNEG),
+            ("max(a, b)", vec![], UNKNOWN),
+            ("min(a, b)", vec![("a", Rel::Gt)], UNKNOWN),
+            ("min(a, b)", vec![("a", Rel::Gt), ("b", Rel::Gt)], POSITIVE),
+            ("min(a, b)", vec![("-a", Rel::Gt)], NEGATIVE),
+            ("detach(x)", vec![("x", Rel::Gt)], POSITIVE),
+            ("detach(x)", vec![], UNKNOWN),
+            ("v + exp(z)", vec![("v", Rel::Ge)], POSITIVE),
+            ("var[i](u[i]) + exp(z)", vec![], POSITIVE),
+            ("1 / (var[i](u[i]) + exp(z))", vec![], POSITIVE),
+            ("exp(z) * abs(y) + 1", vec![], POSITIVE),
+            // log |x|: 0 at x = -1, 0, 1, whatever else holds
+            ("log(x)", vec![("x - 1", Rel::Ne)], UNKNOWN),
+            ("log(x)", vec![("x", Rel::Ne)], UNKNOWN),
+            ("log(x)", vec![("x", Rel::Gt)], UNKNOWN),
+            (
+                "log(x)",
+                vec![("x + 2", Rel::Gt), ("x - 1", Rel::Ne)],
+                UNKNOWN,
+            ),
+        ];
+        for (e, a, want) in cases {
+            let got = sign(&p(e), &Facts::new(&asm(&a)));
+            assert_eq!(got, want, "sign of {e} under {a:?}");
+        }
+        // x = 1 makes log x = 0: never positive, never non-zero.
+        let got = sign(&p("log(x)"), &Facts::new(&asm(&[("x - 1", Rel::Ge)])));
+        assert!(!got.pos && !got.nonzero, "{got:?}");
     }
 
     proptest! {

@@ -234,7 +234,8 @@ fn cond(c: &Cond, subst: &rules::Subst, n: &Notation) -> Option<Vec<Span>> {
         Cond::Pos(v) => vec![Span::Math(Node::rel(e(v)?, Op::Gt, zero()))],
         Cond::NonNeg(v) => vec![Span::Math(Node::rel(e(v)?, Op::Ge, zero()))],
         Cond::NonZero(v) => vec![Span::Math(Node::rel(e(v)?, Op::Ne, zero()))],
-        Cond::Const(_) => return None,
+        Cond::Const(_) | Cond::Int(_) => return None,
+        Cond::Ge(a, b) => vec![Span::Math(Node::rel(e(a)?, Op::Ge, e(b)?))],
         Cond::Indep(v, i) => {
             let axes = match subst.get(*i) {
                 Some(Binding::Axes(a)) => a.join(", "),

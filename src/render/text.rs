@@ -163,7 +163,8 @@ fn cond_text(c: &Cond, subst: &rules::Subst) -> Option<String> {
         Cond::Pos(v) => format!("{} > 0", e(v)?),
         Cond::NonNeg(v) => format!("{} >= 0", e(v)?),
         Cond::NonZero(v) => format!("{} != 0", e(v)?),
-        Cond::Const(_) => return None,
+        Cond::Const(_) | Cond::Int(_) => return None,
+        Cond::Ge(a, b) => format!("{} >= {}", e(a)?, e(b)?),
         Cond::Indep(v, i) => {
             let axes = match subst.get(*i) {
                 Some(Binding::Axes(a)) => a.join(","),

@@ -1,5 +1,5 @@
 use super::*;
-use crate::ir::{Expr, Rat, RedOp, Rel};
+use crate::ir::{Expr, Fun, Rat, RedOp, Rel};
 use num_bigint::BigInt;
 use proptest::prelude::*;
 
@@ -629,25 +629,58 @@ fn axes() -> impl Strategy<Value = Vec<&'static str>> {
     proptest::sample::subsequence(vec!["i", "j", "k"], 1..=3)
 }
 
-/// Random well-formed expressions (also used by the renderers' tests).
+/// Random well-formed expressions without function applications (used by
+/// the renderers' tests, whose read-back helpers know no `max(a, b)`).
 pub(crate) fn expr() -> impl Strategy<Value = Expr> {
+    expr_of(false)
+}
+
+/// Random well-formed expressions, with `exp`, `log`, `abs`, `max`, `min`
+/// and `detach` applications when `functions`.
+fn expr_of(functions: bool) -> impl Strategy<Value = Expr> {
     let leaf = prop_oneof![rat().prop_map(Expr::Num), symbol()];
-    leaf.prop_recursive(6, 64, 2, |inner| {
-        prop_oneof![
-            inner.clone().prop_map(Expr::neg),
-            inner.clone().prop_map(Expr::sqrt),
-            (inner.clone(), inner.clone()).prop_map(|(a, b)| Expr::add(a, b)),
-            (inner.clone(), inner.clone()).prop_map(|(a, b)| Expr::sub(a, b)),
-            (inner.clone(), inner.clone()).prop_map(|(a, b)| Expr::mul(a, b)),
-            (inner.clone(), inner.clone()).prop_map(|(a, b)| Expr::div(a, b)),
-            (inner.clone(), const_expr()).prop_map(|(a, b)| Expr::pow(a, b)),
+    leaf.prop_recursive(6, 64, 2, move |inner| {
+        let mut arms = vec![
+            inner.clone().prop_map(Expr::neg).boxed(),
+            inner.clone().prop_map(Expr::sqrt).boxed(),
+            (inner.clone(), inner.clone())
+                .prop_map(|(a, b)| Expr::add(a, b))
+                .boxed(),
+            (inner.clone(), inner.clone())
+                .prop_map(|(a, b)| Expr::sub(a, b))
+                .boxed(),
+            (inner.clone(), inner.clone())
+                .prop_map(|(a, b)| Expr::mul(a, b))
+                .boxed(),
+            (inner.clone(), inner.clone())
+                .prop_map(|(a, b)| Expr::div(a, b))
+                .boxed(),
+            (inner.clone(), const_expr())
+                .prop_map(|(a, b)| Expr::pow(a, b))
+                .boxed(),
             (
                 prop_oneof![Just(RedOp::Mean), Just(RedOp::Sum), Just(RedOp::Var)],
                 axes(),
-                inner
+                inner.clone(),
             )
-                .prop_map(|(op, ax, body)| Expr::reduce(op, &ax, body)),
-        ]
+                .prop_map(|(op, ax, body)| Expr::reduce(op, &ax, body))
+                .boxed(),
+        ];
+        if functions {
+            arms.push(
+                (
+                    proptest::sample::select(&Fun::ALL[..]),
+                    inner.clone(),
+                    inner,
+                )
+                    .prop_map(|(f, a, b)| {
+                        let args = if f.arity() == 2 { vec![a, b] } else { vec![a] };
+                        Expr::app(f, args)
+                    })
+                    .boxed(),
+            );
+        }
+        proptest::strategy::Union::new(arms)
     })
 }
 
@@ -714,7 +747,7 @@ proptest! {
     #![proptest_config(ProptestConfig::with_cases(400))]
 
     #[test]
-    fn print_then_parse_round_trips(e in expr()) {
+    fn print_then_parse_round_trips(e in expr_of(true)) {
         let s = print(&e);
         prop_assert_eq!(parse_expr(&s), Ok(e), "printed: {}", s);
     }

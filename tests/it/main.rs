@@ -28,6 +28,7 @@ mod edge;
 mod emit;
 mod exercises;
 mod explain;
+mod functions;
 mod grade;
 mod graph;
 mod handout;

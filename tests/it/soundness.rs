@@ -756,3 +756,137 @@ fn kernel_normal_form_steps_agree_with_evaluation() {
     );
     assert!(violations.is_empty(), "{}", violations.join("\n"));
 }
+
+/// Templates of identities with exp, log, abs, max and min: true under the
+/// total semantics (`log x = log |x|`, `log 0 = 0`) for every value of the
+/// pattern variables, or false (each with a rule's side condition dropped,
+/// or a wrong law).
+const FUNCTIONS_TRUE: &[&str] = &[
+    "exp(?a + ?b) = exp(?a) * exp(?b)",
+    "exp(?a - ?b) = exp(?a) / exp(?b)",
+    "exp(?a) * exp(-?a) = 1",
+    "log(exp(?a)) = ?a",
+    "log(exp(?a) * exp(?b)) = ?a + ?b",
+    "log(abs(?a)) = log(?a)",
+    "log(?a^2) = 2 * log(?a)",
+    "log(1 / ?a) = -log(?a)",
+    "abs(?a * ?b) = abs(?a) * abs(?b)",
+    "abs(?a - ?b) = abs(?b - ?a)",
+    "sqrt(?a^2) = abs(?a)",
+    "max(?a, ?b) + min(?a, ?b) = ?a + ?b",
+    "max(?a, ?b) = max(?b, ?a)",
+    "max(?a^2 + 1, -1) = ?a^2 + 1",
+];
+const FUNCTIONS_FALSE: &[&str] = &[
+    "exp(log(?a)) = ?a",
+    "exp(log(?a)) = abs(?a)",
+    "log(?a * ?b) = log(?a) + log(?b)",
+    "log(?a / ?b) = log(?a) - log(?b)",
+    "log(?a + ?b) = log(?a) + log(?b)",
+    "log(sqrt(?a)) = log(?a) / 2",
+    "log(?a^(1/2)) = 1/2 * log(?a)",
+    "exp(?a * ?b) = exp(?a) * exp(?b)",
+    "abs(?a) = ?a",
+    "abs(?a + ?b) = abs(?a) + abs(?b)",
+    "max(?a, ?b) = ?a",
+    "min(?a, ?b) = ?b",
+    "max(?a, ?b) - min(?a, ?b) = ?a - ?b",
+];
+
+/// A template with `?a`, `?b` replaced by random expressions.
+fn function_case(rng: &mut ChaCha8Rng, template: &str) -> Case {
+    let (l, r) = template.split_once(" = ").unwrap();
+    let p = (
+        syntax::parse_pattern(l).unwrap(),
+        syntax::parse_pattern(r).unwrap(),
+    );
+    let mut s = bnproof::rules::Subst::new();
+    for v in ["a", "b"] {
+        s.insert(v.into(), bnproof::rules::Binding::Expr(gen(rng, 2)));
+    }
+    let inst = |e: &Expr| bnproof::rules::instantiate(e, &s).unwrap();
+    (template.to_string(), st(inst(&p.0), inst(&p.1)), vec![])
+}
+
+/// Both sides differ at some random point, by more than `f64` rounding
+/// could explain (exp and log rarely have exact values), or exactly.
+fn witness_f64(rng: &mut ChaCha8Rng, st: &Statement) -> bool {
+    use bnproof::oracle::fd::{eval_f64, EnvF64, TensorF64};
+    use num_traits::ToPrimitive;
+    for _ in 0..40 {
+        let env = env(rng);
+        let envf = EnvF64 {
+            sizes: env.sizes.clone(),
+            values: env
+                .values
+                .iter()
+                .map(|(k, t)| {
+                    let data = t.data.iter().map(|v| v.to_f64().unwrap()).collect();
+                    (
+                        k.clone(),
+                        TensorF64 {
+                            axes: t.axes.clone(),
+                            data,
+                        },
+                    )
+                })
+                .collect(),
+        };
+        for k in 0..env.sizes["i"] {
+            let idx: BTreeMap<String, usize> = [("i".to_string(), k)].into();
+            if let (Ok(l), Ok(r)) = (
+                eval_f64(&st.lhs, &envf, &idx),
+                eval_f64(&st.rhs, &envf, &idx),
+            ) {
+                if l.is_finite()
+                    && r.is_finite()
+                    && (l - r).abs() > 1e-6 * l.abs().max(r.abs()).max(1.0)
+                {
+                    return true;
+                }
+            }
+        }
+    }
+    witness(rng, st, &[])
+}
+
+/// The function rules never prove a false statement and the refuter never
+/// refutes a true one, on random instances of the templates above.
+#[test]
+fn functions_nothing_false_proved_nothing_true_refuted() {
+    let _heavy = heavy();
+    let mut rng = ChaCha8Rng::seed_from_u64(0xf0_0d);
+    let mut cases: Vec<(Case, bool)> = Vec::new();
+    for _ in 0..3 {
+        for t in FUNCTIONS_TRUE {
+            cases.push((function_case(&mut rng, t), true));
+        }
+        for t in FUNCTIONS_FALSE {
+            let c = function_case(&mut rng, t);
+            if witness_f64(&mut rng, &c.1) {
+                cases.push((c, false));
+            }
+        }
+    }
+    let n_false = cases.iter().filter(|(_, t)| !t).count();
+    assert!(n_false >= 25, "only {n_false} false cases with a witness");
+    let t = run_cases(&cases, 7);
+    eprintln!(
+        "functions: {}/{} true proved, {}/{n_false} false refuted, {} unknown",
+        t.true_proved,
+        cases.len() - n_false,
+        t.false_refuted,
+        t.unknown
+    );
+    assert!(
+        t.violations.is_empty(),
+        "violations:\n{}",
+        t.violations.join("\n")
+    );
+    // The rules do work: most true instances are proved.
+    assert!(
+        t.true_proved * 2 >= cases.len() - n_false,
+        "{} proved",
+        t.true_proved
+    );
+}
