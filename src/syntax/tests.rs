@@ -637,7 +637,7 @@ pub(crate) fn expr() -> impl Strategy<Value = Expr> {
 
 /// Random well-formed expressions, with `exp`, `log`, `abs`, `max`, `min`
 /// and `detach` applications when `functions`.
-fn expr_of(functions: bool) -> impl Strategy<Value = Expr> {
+pub(crate) fn expr_of(functions: bool) -> impl Strategy<Value = Expr> {
     let leaf = prop_oneof![rat().prop_map(Expr::Num), symbol()];
     leaf.prop_recursive(6, 64, 2, move |inner| {
         let mut arms = vec![
