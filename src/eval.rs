@@ -232,9 +232,10 @@ type R<T> = Result<T, EvalError>;
 /// Values at positions: each assignment of the free axes with its value.
 pub type Points = Vec<(BTreeMap<String, usize>, Value)>;
 
-/// An enclosure `lo <= v <= hi`; exact when `lo == hi`.
-#[derive(Clone, Debug)]
-struct Iv {
+/// An enclosure `lo <= v <= hi`; exact when `lo == hi`. Arithmetic
+/// rounds outward and follows the total semantics.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Iv {
     lo: Rat,
     hi: Rat,
 }
@@ -312,6 +313,13 @@ fn div_dir(n: &BigInt, d: &BigInt, up: bool) -> BigInt {
     }
 }
 
+impl std::ops::Neg for Iv {
+    type Output = Iv;
+    fn neg(self) -> Iv {
+        Iv::neg(self)
+    }
+}
+
 fn exact(v: Rat) -> R<Iv> {
     check_bits(&v)?;
     Ok(Iv {
@@ -340,8 +348,48 @@ fn mk(lo: Rat, hi: Rat) -> R<Iv> {
 }
 
 impl Iv {
+    /// The exact value `v`.
+    pub fn exact(v: Rat) -> R<Iv> {
+        exact(v)
+    }
+
+    /// The enclosure of a value.
+    pub fn from_value(v: &Value) -> Iv {
+        Iv {
+            lo: v.lo().clone(),
+            hi: v.hi().clone(),
+        }
+    }
+
+    /// As a value (exact when the ends agree).
+    pub fn to_value(&self) -> Value {
+        Value::from_iv(self.clone())
+    }
+
+    pub fn lo(&self) -> &Rat {
+        &self.lo
+    }
+
+    pub fn hi(&self) -> &Rat {
+        &self.hi
+    }
+
+    /// `self ^ p` for a rational constant `p` under the total semantics.
+    pub fn pow(&self, p: &Rat) -> R<Iv> {
+        pow_value(self, p)
+    }
+
+    /// `hi − lo` over the larger magnitude of the ends: 0 when exact.
+    pub fn rel_width(&self) -> Rat {
+        if self.is_exact() {
+            return Rat::zero();
+        }
+        let m = self.lo.abs().max(self.hi.abs());
+        (&self.hi - &self.lo) / m
+    }
+
     /// `|x|`, exact where `x` is.
-    fn abs(self) -> Iv {
+    pub fn abs(self) -> Iv {
         let zero = Rat::zero();
         if self.lo >= zero {
             self
@@ -355,7 +403,7 @@ impl Iv {
 
     /// `max(x, y)` (`is_max`) or `min(x, y)`: both are monotone in each
     /// argument, so the ends are the max (min) of the ends.
-    fn max_min(self, y: &Iv, is_max: bool) -> Iv {
+    pub fn max_min(self, y: &Iv, is_max: bool) -> Iv {
         if is_max {
             Iv {
                 lo: self.lo.max(y.lo.clone()),
@@ -370,7 +418,7 @@ impl Iv {
     }
 
     /// `exp(x)`: exact only at 0; monotone, so the ends map to the ends.
-    fn exp(self) -> R<Iv> {
+    pub fn exp(self) -> R<Iv> {
         if self.is_zero() {
             return exact(Rat::one());
         }
@@ -380,7 +428,7 @@ impl Iv {
     /// `log |x|` with `log 0 = 0`: exact at 0 and ±1. The total function
     /// jumps at 0, so an enclosure containing 0 (other than `[0, 0]`) is
     /// undecidable; on either side of 0 it is monotone in `|x|`.
-    fn log(self) -> R<Iv> {
+    pub fn log(self) -> R<Iv> {
         if self.lo == self.hi && (self.lo.is_zero() || self.lo.abs().is_one()) {
             return exact(Rat::zero());
         }
@@ -397,15 +445,15 @@ impl Iv {
         mk(log_dir(&a, false)?, log_dir(&b, true)?)
     }
 
-    fn is_exact(&self) -> bool {
+    pub fn is_exact(&self) -> bool {
         self.lo == self.hi
     }
 
-    fn contains_zero(&self) -> bool {
+    pub fn contains_zero(&self) -> bool {
         !self.lo.is_positive() && !self.hi.is_negative()
     }
 
-    fn is_zero(&self) -> bool {
+    pub fn is_zero(&self) -> bool {
         self.lo.is_zero() && self.hi.is_zero()
     }
 
@@ -416,21 +464,21 @@ impl Iv {
         }
     }
 
-    fn add(&self, o: &Iv) -> R<Iv> {
+    pub fn add(&self, o: &Iv) -> R<Iv> {
         if self.is_exact() && o.is_exact() {
             return exact(&self.lo + &o.lo);
         }
         mk(&self.lo + &o.lo, &self.hi + &o.hi)
     }
 
-    fn sub(&self, o: &Iv) -> R<Iv> {
+    pub fn sub(&self, o: &Iv) -> R<Iv> {
         if self.is_exact() && o.is_exact() {
             return exact(&self.lo - &o.lo);
         }
         mk(&self.lo - &o.hi, &self.hi - &o.lo)
     }
 
-    fn mul(&self, o: &Iv) -> R<Iv> {
+    pub fn mul(&self, o: &Iv) -> R<Iv> {
         if self.is_zero() || o.is_zero() {
             return exact(Rat::zero());
         }
@@ -449,7 +497,7 @@ impl Iv {
     }
 
     /// Total reciprocal: `1/0 = 0`; undecidable for an enclosure of `0`.
-    fn recip(&self) -> R<Iv> {
+    pub fn recip(&self) -> R<Iv> {
         if self.is_exact() {
             return exact(if self.lo.is_zero() {
                 Rat::zero()
@@ -465,7 +513,7 @@ impl Iv {
         mk(self.hi.recip(), self.lo.recip())
     }
 
-    fn div(&self, o: &Iv) -> R<Iv> {
+    pub fn div(&self, o: &Iv) -> R<Iv> {
         if self.is_zero() {
             return exact(Rat::zero());
         }
