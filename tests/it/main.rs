@@ -33,6 +33,7 @@ mod graph;
 mod handout;
 mod higher;
 mod independence;
+mod interval_oracle;
 mod kernel;
 mod library;
 mod prove;
