@@ -232,9 +232,10 @@ type R<T> = Result<T, EvalError>;
 /// Values at positions: each assignment of the free axes with its value.
 pub type Points = Vec<(BTreeMap<String, usize>, Value)>;
 
-/// An enclosure `lo <= v <= hi`; exact when `lo == hi`.
-#[derive(Clone, Debug)]
-struct Iv {
+/// An enclosure `lo <= v <= hi`; exact when `lo == hi`. Arithmetic
+/// rounds outward and follows the total semantics.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Iv {
     lo: Rat,
     hi: Rat,
 }
@@ -267,23 +268,55 @@ fn round_dir(v: Rat, up: bool) -> Rat {
     if v.is_zero() || v.denom().bits() <= ROUND_THRESHOLD_BITS.max(prec as u64 + 32) {
         return v;
     }
-    let shift = prec - log2_approx(&v);
-    let (n, d) = (v.numer(), v.denom());
-    // floor or ceil of v * 2^shift, then divided back.
+    round_rel(&v, prec, up)
+}
+
+/// `v != 0` rounded down or up to a grid of relative spacing `2^-prec`.
+fn round_rel(v: &Rat, prec: i64, up: bool) -> Rat {
+    round_parts(v.numer(), v.denom(), prec, up)
+}
+
+/// `n / d` (`n != 0`, `d > 0`, not necessarily in lowest terms) rounded
+/// down or up to a grid of relative spacing `2^-prec`, without reducing
+/// the fraction first (a gcd of long numbers costs more than the division).
+fn round_parts(n: &BigInt, d: &BigInt, prec: i64, up: bool) -> Rat {
+    let shift = prec - (n.bits() as i64 - d.bits() as i64);
+    // floor or ceil of (n / d) * 2^shift, then divided back.
     let (num, den) = if shift >= 0 {
         (n << (shift as usize), d.clone())
     } else {
         (n.clone(), d << ((-shift) as usize))
     };
-    let q = if up {
-        -((-num).div_floor(&den))
-    } else {
-        num.div_floor(&den)
-    };
+    let q = div_dir(&num, &den, up);
     if shift >= 0 {
         Rat::new(q, pow2(shift as u64))
     } else {
         Rat::from_integer(q * pow2((-shift) as u64))
+    }
+}
+
+/// `floor(x / 2^w)` (`up = false`) or `ceil(x / 2^w)`, for `x >= 0`.
+fn shr_dir(x: &BigInt, w: u64, up: bool) -> BigInt {
+    if up {
+        (x + pow2(w) - BigInt::one()) >> (w as usize)
+    } else {
+        x >> (w as usize)
+    }
+}
+
+/// `floor(n / d)` (`up = false`) or `ceil(n / d)`, for `d > 0`.
+fn div_dir(n: &BigInt, d: &BigInt, up: bool) -> BigInt {
+    if up {
+        -((-n).div_floor(d))
+    } else {
+        n.div_floor(d)
+    }
+}
+
+impl std::ops::Neg for Iv {
+    type Output = Iv;
+    fn neg(self) -> Iv {
+        Iv::neg(self)
     }
 }
 
@@ -315,8 +348,48 @@ fn mk(lo: Rat, hi: Rat) -> R<Iv> {
 }
 
 impl Iv {
+    /// The exact value `v`.
+    pub fn exact(v: Rat) -> R<Iv> {
+        exact(v)
+    }
+
+    /// The enclosure of a value.
+    pub fn from_value(v: &Value) -> Iv {
+        Iv {
+            lo: v.lo().clone(),
+            hi: v.hi().clone(),
+        }
+    }
+
+    /// As a value (exact when the ends agree).
+    pub fn to_value(&self) -> Value {
+        Value::from_iv(self.clone())
+    }
+
+    pub fn lo(&self) -> &Rat {
+        &self.lo
+    }
+
+    pub fn hi(&self) -> &Rat {
+        &self.hi
+    }
+
+    /// `self ^ p` for a rational constant `p` under the total semantics.
+    pub fn pow(&self, p: &Rat) -> R<Iv> {
+        pow_value(self, p)
+    }
+
+    /// `hi − lo` over the larger magnitude of the ends: 0 when exact.
+    pub fn rel_width(&self) -> Rat {
+        if self.is_exact() {
+            return Rat::zero();
+        }
+        let m = self.lo.abs().max(self.hi.abs());
+        (&self.hi - &self.lo) / m
+    }
+
     /// `|x|`, exact where `x` is.
-    fn abs(self) -> Iv {
+    pub fn abs(self) -> Iv {
         let zero = Rat::zero();
         if self.lo >= zero {
             self
@@ -330,7 +403,7 @@ impl Iv {
 
     /// `max(x, y)` (`is_max`) or `min(x, y)`: both are monotone in each
     /// argument, so the ends are the max (min) of the ends.
-    fn max_min(self, y: &Iv, is_max: bool) -> Iv {
+    pub fn max_min(self, y: &Iv, is_max: bool) -> Iv {
         if is_max {
             Iv {
                 lo: self.lo.max(y.lo.clone()),
@@ -344,35 +417,43 @@ impl Iv {
         }
     }
 
-    /// `exp(x)`: exact only at 0.
-    fn exp(self) -> R<Iv> {
-        if self.lo.is_zero() && self.hi.is_zero() {
+    /// `exp(x)`: exact only at 0; monotone, so the ends map to the ends.
+    pub fn exp(self) -> R<Iv> {
+        if self.is_zero() {
             return exact(Rat::one());
         }
-        Err(EvalError::Undefined(
-            "exp enclosure not yet available".to_string(),
-        ))
+        mk(exp_dir(&self.lo, false)?, exp_dir(&self.hi, true)?)
     }
 
-    /// `log |x|` with `log 0 = 0`: exact at 0 and ±1.
-    fn log(self) -> R<Iv> {
+    /// `log |x|` with `log 0 = 0`: exact at 0 and ±1. The total function
+    /// jumps at 0, so an enclosure containing 0 (other than `[0, 0]`) is
+    /// undecidable; on either side of 0 it is monotone in `|x|`.
+    pub fn log(self) -> R<Iv> {
         if self.lo == self.hi && (self.lo.is_zero() || self.lo.abs().is_one()) {
             return exact(Rat::zero());
         }
-        Err(EvalError::Undefined(
-            "log enclosure not yet available".to_string(),
-        ))
+        if self.contains_zero() {
+            return Err(EvalError::Undefined(
+                "log of an interval containing 0".to_string(),
+            ));
+        }
+        let (a, b) = if self.lo.is_positive() {
+            (self.lo, self.hi)
+        } else {
+            (-self.hi, -self.lo)
+        };
+        mk(log_dir(&a, false)?, log_dir(&b, true)?)
     }
 
-    fn is_exact(&self) -> bool {
+    pub fn is_exact(&self) -> bool {
         self.lo == self.hi
     }
 
-    fn contains_zero(&self) -> bool {
+    pub fn contains_zero(&self) -> bool {
         !self.lo.is_positive() && !self.hi.is_negative()
     }
 
-    fn is_zero(&self) -> bool {
+    pub fn is_zero(&self) -> bool {
         self.lo.is_zero() && self.hi.is_zero()
     }
 
@@ -383,21 +464,21 @@ impl Iv {
         }
     }
 
-    fn add(&self, o: &Iv) -> R<Iv> {
+    pub fn add(&self, o: &Iv) -> R<Iv> {
         if self.is_exact() && o.is_exact() {
             return exact(&self.lo + &o.lo);
         }
         mk(&self.lo + &o.lo, &self.hi + &o.hi)
     }
 
-    fn sub(&self, o: &Iv) -> R<Iv> {
+    pub fn sub(&self, o: &Iv) -> R<Iv> {
         if self.is_exact() && o.is_exact() {
             return exact(&self.lo - &o.lo);
         }
         mk(&self.lo - &o.hi, &self.hi - &o.lo)
     }
 
-    fn mul(&self, o: &Iv) -> R<Iv> {
+    pub fn mul(&self, o: &Iv) -> R<Iv> {
         if self.is_zero() || o.is_zero() {
             return exact(Rat::zero());
         }
@@ -416,7 +497,7 @@ impl Iv {
     }
 
     /// Total reciprocal: `1/0 = 0`; undecidable for an enclosure of `0`.
-    fn recip(&self) -> R<Iv> {
+    pub fn recip(&self) -> R<Iv> {
         if self.is_exact() {
             return exact(if self.lo.is_zero() {
                 Rat::zero()
@@ -432,7 +513,7 @@ impl Iv {
         mk(self.hi.recip(), self.lo.recip())
     }
 
-    fn div(&self, o: &Iv) -> R<Iv> {
+    pub fn div(&self, o: &Iv) -> R<Iv> {
         if self.is_zero() {
             return exact(Rat::zero());
         }
@@ -521,6 +602,164 @@ impl Iv {
             root.ipow(a.unsigned_abs())?.recip()
         }
     }
+}
+
+/// Largest `|x|` whose `exp` is enclosed: `e^65536 ≈ 2^94548` still fits
+/// in [`MAX_BITS`]; beyond it the value (or its reciprocal) does not.
+const EXP_ARG_MAX: i64 = 1 << 16;
+
+/// Bits carried beyond the target precision by the series of `exp` and
+/// `log` (rounding of up to a few hundred terms, squarings).
+const SERIES_GUARD: u64 = 24;
+
+/// Largest working precision of `exp` and `log` (their cost grows with
+/// its square); [`with_precision`] beyond it answers `TooLarge`.
+const SERIES_MAX_PREC: i64 = 20_000;
+
+/// Target bits of the series: the precision of roots.
+fn series_bits() -> R<u64> {
+    let p = root_prec();
+    if p > SERIES_MAX_PREC {
+        return Err(too_large("precision of exp/log beyond 20000 bits"));
+    }
+    Ok(p.max(1) as u64)
+}
+
+/// A bound `F / 2^w` of `exp(x)` from below (`up = false`) or above, for
+/// `0 <= x <= EXP_ARG_MAX`, in fixed point with `w` fractional bits.
+///
+/// `y = x / 2^s <= 1/2`; the Taylor terms `T_k = T_(k-1) y / k` are
+/// rounded the same way as the bound (every quantity is non-negative, so
+/// each rounded term stays on its side), and the sum stops at a term
+/// `T_N <= 2^-w`. The tail `Σ_(j>N) y^j/j! <= T_N Σ_i (y/(N+2))^i <= T_N`
+/// (as `y/(N+2) <= 1/2`) is added to the upper bound. Then `s` squarings,
+/// each rounded the same way.
+fn exp_fixed(x: &Rat, bits: u64, up: bool) -> (BigInt, u64) {
+    let s = x.ceil().to_integer().bits() + 1;
+    let w = bits + s + SERIES_GUARD;
+    let one = pow2(w);
+    let y = div_dir(
+        &(x.numer() << (w as usize)),
+        &(x.denom() << (s as usize)),
+        up,
+    );
+    let mut sum = one.clone();
+    let mut term = one.clone();
+    let mut k = 1u64;
+    loop {
+        term = div_dir(&(&term * &y), &(BigInt::from(k) << (w as usize)), up);
+        sum += &term;
+        if term <= BigInt::one() {
+            if up {
+                sum += &term;
+            }
+            break;
+        }
+        k += 1;
+    }
+    for _ in 0..s {
+        sum = shr_dir(&(&sum * &sum), w, up);
+    }
+    (sum, w)
+}
+
+/// A rigorous bound of `exp(x)` from below (`up = false`) or above.
+fn exp_dir(x: &Rat, up: bool) -> R<Rat> {
+    if x.is_zero() {
+        return Ok(Rat::one());
+    }
+    if x.abs() > Rat::from_integer(BigInt::from(EXP_ARG_MAX)) {
+        return Err(too_large(
+            "exp of a number beyond ±65536 exceeds 100000 bits",
+        ));
+    }
+    let bits = series_bits()?;
+    let prec = (bits + SERIES_GUARD) as i64;
+    Ok(if x.is_positive() {
+        let (f, w) = exp_fixed(x, bits, up);
+        round_parts(&f, &pow2(w), prec, up)
+    } else {
+        // exp(x) = 1 / exp(-x): a lower bound from an upper one.
+        let (f, w) = exp_fixed(&-x, bits, !up);
+        round_parts(&pow2(w), &f, prec, up)
+    })
+}
+
+/// Bounds `(lo, hi)` of `atanh(d) = d Σ_j d^(2j) / (2j + 1)` for
+/// `|d| <= 1/3`. With `q = d² <= 1/9`, the powers `P_j = q^j 2^w` are
+/// rounded each way; the sum stops at `P_J <= 1` and the tail
+/// `Σ_(j>J) q^j/(2j+1) <= q^J · q/(1−q) <= q^J` is added to the upper sum.
+fn atanh_bounds(d: &Rat, bits: u64) -> (Rat, Rat) {
+    let w = bits + SERIES_GUARD;
+    let one = pow2(w);
+    let q = d * d;
+    let series = |up: bool| {
+        let mut p = one.clone();
+        let mut sum = one.clone();
+        let mut j = 1u64;
+        loop {
+            p = div_dir(&(&p * q.numer()), q.denom(), up);
+            sum += div_dir(&p, &BigInt::from(2 * j + 1), up);
+            if p <= BigInt::one() {
+                if up {
+                    sum += &p;
+                }
+                break;
+            }
+            j += 1;
+        }
+        Rat::new(sum, one.clone())
+    };
+    let (lo, hi) = (series(false), series(true));
+    if d.is_negative() {
+        (d * hi, d * lo)
+    } else {
+        (d * lo, d * hi)
+    }
+}
+
+/// A rigorous bound of `log m` for `m > 0` from below (`up = false`) or
+/// above: `m = 2^k f` with `2/3 <= f < 4/3`, `log f = 2 atanh(u)` with
+/// `u = (f − 1)/(f + 1)`, `|u| <= 1/5` (rounded outward, `atanh` being
+/// increasing), and `ln 2 = 2 atanh(1/3)`. With `f` near 1 the series
+/// keeps the relative precision of a `log` near 0; otherwise
+/// `|log m| >= log(4/3)` and nothing cancels.
+fn log_dir(m: &Rat, up: bool) -> R<Rat> {
+    if m.is_one() {
+        return Ok(Rat::zero());
+    }
+    // f = fn / fd, kept unreduced: m may have 10^5-bit parts.
+    let mut k = log2_approx(m);
+    let (mut fn_, mut fd) = (m.numer().clone(), m.denom().clone());
+    if k >= 0 {
+        fd <<= k as usize;
+    } else {
+        fn_ <<= k.unsigned_abs() as usize;
+    }
+    while BigInt::from(3) * &fn_ >= BigInt::from(4) * &fd {
+        fd <<= 1;
+        k += 1;
+    }
+    while BigInt::from(3) * &fn_ < BigInt::from(2) * &fd {
+        fn_ <<= 1;
+        k -= 1;
+    }
+    let bits = series_bits()? + 64 - u64::from(k.unsigned_abs().leading_zeros());
+    let two = Rat::from_integer(2.into());
+    let mut out = Rat::zero();
+    let un = &fn_ - &fd;
+    if !un.is_zero() {
+        let u = round_parts(&un, &(&fn_ + &fd), (bits + SERIES_GUARD) as i64, up);
+        let (lo, hi) = atanh_bounds(&u, bits);
+        out += &two * if up { hi } else { lo };
+    }
+    if k != 0 {
+        let (lo, hi) = atanh_bounds(&Rat::new(1.into(), 3.into()), bits);
+        // k ln 2: the upper bound of ln 2 bounds k ln 2 above when k > 0.
+        let ln2 = &two * if up == (k > 0) { hi } else { lo };
+        out += ln2 * Rat::from_integer(k.into());
+    }
+    Ok(out)
 }
 
 /// `v^n` for `v >= 0`, rounded down or up (each step rounded the same way,
@@ -914,8 +1153,15 @@ impl<'a> Evaluator<'a> {
             Expr::App(f, args) => {
                 let x = self.ev(&args[0], index, d)?;
                 match f {
-                    Fun::Exp => x.exp(),
-                    Fun::Log => x.log(),
+                    // A series costs more than reading the clock.
+                    Fun::Exp | Fun::Log => {
+                        self.check_deadline()?;
+                        if *f == Fun::Exp {
+                            x.exp()
+                        } else {
+                            x.log()
+                        }
+                    }
                     Fun::Abs => Ok(x.abs()),
                     Fun::Max | Fun::Min => {
                         let y = self.ev(&args[1], index, d)?;
@@ -1285,6 +1531,150 @@ mod tests {
         let (lo, hi) = interval(&tiny);
         assert!(lo.is_positive() && &lo * &lo <= num_traits::pow(q(1, 10), 301));
         assert!(num_traits::pow(q(1, 10), 301) <= &hi * &hi);
+    }
+
+    /// A decimal literal as a rational.
+    fn dec(s: &str) -> Rat {
+        let (int, frac) = s.split_once('.').unwrap_or((s, ""));
+        let digits: BigInt = format!("{int}{frac}").parse().unwrap();
+        Rat::new(digits, BigInt::from(10).pow(frac.len() as u32))
+    }
+
+    /// `e` encloses the 45-digit decimal `want` (rounded, so within
+    /// `5e-45` relative of the truth) with relative width at most `2^-bits`.
+    fn encloses(e: &Expr, want: &Rat, bits: u32) {
+        let (lo, hi) = interval(e);
+        let slack = want.abs() * Rat::new(BigInt::from(5), BigInt::from(10).pow(45));
+        assert!(
+            lo <= want + &slack && want - &slack <= hi,
+            "{e:?}: [{lo}, {hi}]"
+        );
+        let width = (&hi - &lo) / want.abs();
+        assert!(
+            width <= Rat::new(BigInt::one(), pow2(u64::from(bits))),
+            "{e:?}"
+        );
+    }
+
+    #[test]
+    fn exp_and_log_enclose_known_values_tightly() {
+        let e = |x: Expr| Expr::app(Fun::Exp, vec![x]);
+        let l = |x: Expr| Expr::app(Fun::Log, vec![x]);
+        let cases = [
+            (e(n(1)), "2.71828182845904523536028747135266249775724709"),
+            (
+                e(n(-30)),
+                "0.0000000000000935762296884017460491583222337870674495832269",
+            ),
+            (
+                e(Expr::rat(15, 2)),
+                "1808.04241445606320690380148277880545202784436",
+            ),
+            (
+                e(Expr::sqrt(n(2))),
+                "4.11325037878292751717358181514030450240166396",
+            ),
+            (l(n(2)), "0.693147180559945309417232121458176568075500134"),
+            (l(n(-2)), "0.693147180559945309417232121458176568075500134"),
+            (
+                l(Expr::rat(1, 3)),
+                "-1.09861228866810969139524523692252570464749056",
+            ),
+            (l(n(100)), "4.60517018598809136803598290936872841520220298"),
+            (
+                l(e(Expr::rat(7, 3))),
+                "2.33333333333333333333333333333333333333333333",
+            ),
+        ];
+        for (x, want) in cases {
+            let want = if let Some(w) = want.strip_prefix('-') {
+                -dec(w)
+            } else {
+                dec(want)
+            };
+            encloses(&x, &want, 60);
+        }
+        // log(1 + 2^-200) ∈ [ε − ε²/2, ε]: a log near 0 keeps its relative precision.
+        let eps = Rat::new(BigInt::one(), pow2(200));
+        let (lo, hi) = interval(&l(Expr::Num(Rat::one() + &eps)));
+        assert!(lo <= eps && &eps - &eps * &eps / z(2) <= hi);
+        assert!((&hi - &lo) / &eps <= Rat::new(BigInt::one(), pow2(60)));
+        // exp(log 5) encloses 5; a higher precision narrows the enclosure.
+        let five = e(l(n(5)));
+        let (lo, hi) = interval(&five);
+        assert!(lo < z(5) && z(5) < hi);
+        let (lo2, hi2) = with_precision(400, || interval(&five));
+        assert!(lo <= lo2 && hi2 <= hi && lo2 < z(5) && z(5) < hi2);
+        assert!(&hi2 - &lo2 <= Rat::new(BigInt::one(), pow2(300)));
+        // Exact points.
+        let none = BTreeMap::new();
+        let en = Env::default();
+        for (x, want) in [
+            (e(n(0)), z(1)),
+            (l(n(0)), z(0)),
+            (l(n(1)), z(0)),
+            (l(n(-1)), z(0)),
+        ] {
+            assert_eq!(eval(&x, &en, &none), Ok(Value::Exact(want)), "{x:?}");
+        }
+    }
+
+    #[test]
+    fn exp_and_log_of_intervals() {
+        let iv = |lo: Rat, hi: Rat| Iv { lo, hi };
+        // Monotone: the ends map to the ends.
+        let x = iv(z(0), z(1)).exp().unwrap();
+        assert!(
+            x.lo.is_one() && x.hi > dec("2.718281828459045") && x.hi < dec("2.7182818284590453")
+        );
+        let x = iv(z(-3), q(-1, 2)).log().unwrap(); // log |x| on [1/2, 3]
+        assert!(x.lo < dec("-0.693147180559945") && x.lo > dec("-0.6931471805599454"));
+        assert!(x.hi > dec("1.098612288668109") && x.hi < dec("1.0986122886681099"));
+        // log jumps at 0 under the total semantics: never guessed.
+        for bad in [iv(z(-1), z(1)), iv(z(0), z(2)), iv(q(-1, 2), z(0))] {
+            assert!(matches!(bad.log(), Err(EvalError::Undefined(_))));
+        }
+        let none = BTreeMap::new();
+        let en = Env::default();
+        let z0 = Expr::sub(Expr::mul(Expr::sqrt(n(2)), Expr::sqrt(n(2))), n(2));
+        let log_z0 = Expr::app(Fun::Log, vec![z0]);
+        assert!(matches!(
+            eval(&log_z0, &en, &none),
+            Err(EvalError::Undefined(_))
+        ));
+    }
+
+    #[test]
+    fn huge_exp_and_log_arguments_are_refused_fast() {
+        let none = BTreeMap::new();
+        let en = Env::default();
+        let start = Instant::now();
+        let big = |x: Expr| Expr::app(Fun::Exp, vec![x]);
+        for x in [
+            big(Expr::pow(n(10), n(6))),
+            big(Expr::neg(Expr::pow(n(10), n(9)))),
+            big(n(EXP_ARG_MAX + 1)),
+            big(big(n(12))),
+        ] {
+            assert!(
+                matches!(eval(&x, &en, &none), Err(EvalError::TooLarge(_))),
+                "{x:?}"
+            );
+        }
+        // The largest arguments allowed still answer, and log of a huge number too.
+        let v = eval(&big(n(EXP_ARG_MAX)), &en, &none).unwrap();
+        assert!(v.lo().is_positive());
+        let l = Expr::app(Fun::Log, vec![Expr::Num(z(10).pow(30000))]);
+        let (lo, hi) = interval(&l);
+        let want = dec("69077.5527898213705205397436405309262280330447");
+        assert!(lo <= want && want <= hi);
+        assert!(start.elapsed().as_secs() < 5, "{:?}", start.elapsed());
+        // A huge working precision is refused, not ground through.
+        let e1 = Expr::app(Fun::Exp, vec![n(1)]);
+        assert!(matches!(
+            with_precision(100_000, || eval(&e1, &en, &none)),
+            Err(EvalError::TooLarge(_))
+        ));
     }
 
     #[test]

@@ -2,13 +2,16 @@
 //! every gradient claim) with the oracles of [`crate::oracle`], which
 //! evaluate the forward pass themselves and never use the differentiation
 //! code: exact directional derivatives over rationals (no tolerance) and f64
-//! central finite differences.
+//! central finite differences. Where a sample cannot keep every value
+//! rational (`exp`, `log`, irrational roots), the exact backend falls back
+//! to rigorous enclosures ([`oracle::interval`]): such rows say `interval`.
 
 use crate::diff;
+use crate::eval::Env;
 use crate::ir::Expr;
 use crate::junit;
 use crate::models::Loaded;
-use crate::oracle::{self, fd, sample, OracleError};
+use crate::oracle::{self, fd, sample, ExactCheck, IntervalCheck, OracleError};
 use crate::syntax::Model;
 use std::collections::BTreeMap;
 use std::fmt::{self, Write};
@@ -23,6 +26,10 @@ pub enum Backend {
     /// LibTorch autograd through `tch` (feature `torch`): native op and
     /// composed ops against the symbolic results in f64 ([`crate::torch`]).
     Torch,
+    /// Rows of the exact backend decided by rigorous enclosures (no
+    /// rational sample): overlapping enclosures of relative width at most
+    /// 1e-20 pass, disjoint ones fail. Not chosen on its own.
+    Interval,
 }
 
 impl Backend {
@@ -31,6 +38,7 @@ impl Backend {
             Backend::Exact => "exact",
             Backend::F64 => "f64",
             Backend::Torch => "torch",
+            Backend::Interval => "interval",
         }
     }
 }
@@ -50,6 +58,8 @@ pub struct VerifyOptions {
     pub order: u8,
     /// Devices and dtype of the torch backend.
     pub torch: crate::torch::TorchOptions,
+    /// Every skipped row becomes a failure.
+    pub strict: bool,
 }
 
 impl Default for VerifyOptions {
@@ -60,6 +70,7 @@ impl Default for VerifyOptions {
             seed: 0,
             order: 1,
             torch: crate::torch::TorchOptions::default(),
+            strict: false,
         }
     }
 }
@@ -375,8 +386,16 @@ pub fn verify(loaded: &Loaded, opts: &VerifyOptions) -> Result<Vec<Row>, VerifyE
         let seed = opts.seed.wrapping_mul(1_000_003).wrapping_add(k as u64);
         for &backend in &opts.backends {
             match backend {
+                Backend::Interval => {}
                 Backend::Exact => {
                     let env = sample::exact_sample(model, sizes, seed);
+                    // No rational sample: the interval oracle's own.
+                    let ienv = match &env {
+                        Err(OracleError::Irrational(_)) => {
+                            Some(sample::interval_sample(model, sizes, seed))
+                        }
+                        _ => None,
+                    };
                     if let (Some(h), Ok(env)) = (&higher, &env) {
                         for c in crate::higher::check(model, h, env, seed) {
                             let mut row = Row::pending(
@@ -407,14 +426,25 @@ pub fn verify(loaded: &Loaded, opts: &VerifyOptions) -> Result<Vec<Row>, VerifyE
                             sizes,
                         );
                         row.line = *line;
-                        let res = env.as_ref().map_err(Clone::clone).and_then(|env| {
-                            oracle::check_gradient_of_definition(model, &program, def, g, env, seed)
-                        });
-                        record_exact(
+                        exact_or_interval(
                             &mut row,
-                            res,
+                            (&env, ienv.as_ref()),
+                            |env| {
+                                oracle::check_gradient_of_definition(
+                                    model, &program, def, g, env, seed,
+                                )
+                            },
+                            |env| {
+                                let wrt = oracle::Wrt::Definition(def);
+                                oracle::check_gradient_interval(
+                                    model,
+                                    &program,
+                                    wrt,
+                                    g,
+                                    (env, seed),
+                                )
+                            },
                             ("⟨claim, v⟩ =", "moving the definition along v gives"),
-                            env.as_ref().ok(),
                         );
                         rows.push(row);
                     }
@@ -429,19 +459,38 @@ pub fn verify(loaded: &Loaded, opts: &VerifyOptions) -> Result<Vec<Row>, VerifyE
                                 sizes,
                             );
                             row.line = *line;
-                            let res = env.as_ref().map_err(Clone::clone).and_then(|env| {
-                                if order == 1 {
-                                    oracle::check_gradient(model, &program, wrt, g, env, seed)
-                                } else {
+                            let labels = ("⟨grad, v⟩ =", "the directional derivative is");
+                            if order == 1 {
+                                exact_or_interval(
+                                    &mut row,
+                                    (&env, ienv.as_ref()),
+                                    |env| {
+                                        oracle::check_gradient(model, &program, wrt, g, env, seed)
+                                    },
+                                    |env| {
+                                        let wrt = oracle::Wrt::Input(wrt);
+                                        oracle::check_gradient_interval(
+                                            model,
+                                            &program,
+                                            wrt,
+                                            g,
+                                            (env, seed),
+                                        )
+                                    },
+                                    labels,
+                                );
+                            } else {
+                                let res = env.as_ref().map_err(Clone::clone).and_then(|env| {
                                     oracle::check_second_order(model, &program, wrt, g, env, seed)
-                                }
-                            });
-                            record_exact(
-                                &mut row,
-                                res,
-                                ("⟨grad, v⟩ =", "the directional derivative is"),
-                                env.as_ref().ok(),
-                            );
+                                });
+                                let res = res.map_err(|e| match e {
+                                    OracleError::Irrational(why) => OracleError::Irrational(
+                                        format!("{why} (second order is checked exactly only)"),
+                                    ),
+                                    e => e,
+                                });
+                                record_exact(&mut row, res, labels, env.as_ref().ok());
+                            }
 
                             rows.push(row);
                         }
@@ -524,7 +573,113 @@ pub fn verify(loaded: &Loaded, opts: &VerifyOptions) -> Result<Vec<Row>, VerifyE
             }
         }
     }
+    if opts.strict {
+        make_strict(&mut rows);
+    }
     Ok(rows)
+}
+
+/// `--strict`: a skipped row is a failure, its reason kept.
+pub fn make_strict(rows: &mut [Row]) {
+    for r in rows {
+        if let Status::Skip(why) = &r.status {
+            r.detail = format!("skipped, a failure under --strict: {why}");
+            r.status = Status::Fail;
+        }
+    }
+}
+
+/// A first-order check on the exact sample `env`; where it meets an
+/// irrational value, the interval check on the same sample, and where no
+/// rational sample exists, the interval check on the interval sample
+/// `ienv`. Interval rows say [`Backend::Interval`].
+fn exact_or_interval(
+    row: &mut Row,
+    (env, ienv): (&Result<Env, OracleError>, Option<&Result<Env, OracleError>>),
+    exact: impl Fn(&Env) -> Result<ExactCheck, OracleError>,
+    interval: impl Fn(&Env) -> Result<IntervalCheck, OracleError>,
+    labels: (&str, &str),
+) {
+    let at = match (env, ienv) {
+        (Ok(env), _) => match exact(env) {
+            Err(OracleError::Irrational(_)) => env,
+            res => return record_exact(row, res, labels, Some(env)),
+        },
+        (Err(_), Some(Ok(ienv))) => ienv,
+        (Err(_), Some(Err(e))) | (Err(e), None) => return skip_or_fail(row, e.clone()),
+    };
+    row.backend = Backend::Interval;
+    record_interval(row, interval(at), labels, at);
+}
+
+/// An enclosure for a detail: its midpoint and relative width.
+fn enclosure_text(v: &crate::eval::Value) -> String {
+    let w = crate::eval::Iv::from_value(v).rel_width();
+    if v.is_exact() {
+        format!("{:e} (exact)", v.approx())
+    } else {
+        format!("{:e} (rel. width {:.1e})", v.approx(), rat_f64(&w))
+    }
+}
+
+fn rat_f64(r: &crate::ir::Rat) -> f64 {
+    num_traits::ToPrimitive::to_f64(r).unwrap_or(f64::NAN)
+}
+
+/// An interval check's outcome in `row`: tight overlapping enclosures pass,
+/// disjoint ones fail (with the sample as evidence), others skip.
+fn record_interval(
+    row: &mut Row,
+    res: Result<IntervalCheck, OracleError>,
+    (lhs_is, rhs_is): (&str, &str),
+    env: &Env,
+) {
+    let c = match res {
+        Ok(c) => c,
+        Err(e) => return skip_or_fail(row, e),
+    };
+    let (wl, wr) = c.widths();
+    let (l, r) = (enclosure_text(&c.lhs), enclosure_text(&c.rhs));
+    match c.verdict {
+        Some(true) => {
+            row.detail = format!(
+                "enclosures overlap: {l} and {r}, at {} bits",
+                c.bits
+            )
+        }
+        Some(false) => {
+            row.status = Status::Fail;
+            row.detail = format!("{lhs_is} {l} but {rhs_is} {r}: disjoint enclosures");
+            row.evidence = Some(sample_evidence(env, c.lhs.to_string(), c.rhs.to_string()));
+        }
+        None => {
+            row.status = Status::Skip(format!(
+                "enclosures overlap but are not tight at {} bits (relative widths {:.1e} and {:.1e}, need ≤ 1e-20)",
+                c.bits,
+                rat_f64(&wl),
+                rat_f64(&wr)
+            ))
+        }
+    }
+}
+
+/// The sample of a failed check, with both sides, in the model's order.
+fn sample_evidence(env: &Env, lhs: String, rhs: String) -> Evidence {
+    let keys: Vec<String> = env.sizes.keys().cloned().collect();
+    Evidence::Exact {
+        sizes: env.sizes.clone(),
+        values: env
+            .values
+            .iter()
+            .map(|(k, t)| {
+                let shown = crate::syntax::order::shown_tensor(k, t, &env.sizes);
+                (k.clone(), shown)
+            })
+            .collect(),
+        lhs,
+        rhs,
+        axes: crate::syntax::order::shown_axes(&keys),
+    }
 }
 
 /// An exact check's outcome in `row`: equal passes; unequal fails, showing
@@ -534,7 +689,7 @@ fn record_exact(
     row: &mut Row,
     res: Result<oracle::ExactCheck, OracleError>,
     (lhs_is, rhs_is): (&str, &str),
-    env: Option<&crate::eval::Env>,
+    env: Option<&Env>,
 ) {
     match res {
         Ok(c) if c.equal => {
@@ -547,23 +702,8 @@ fn record_exact(
                 crate::render::text::rational_text(&c.lhs),
                 crate::render::text::rational_text(&c.rhs)
             );
-            row.evidence = env.map(|env| {
-                let keys: Vec<String> = env.sizes.keys().cloned().collect();
-                Evidence::Exact {
-                    sizes: env.sizes.clone(),
-                    values: env
-                        .values
-                        .iter()
-                        .map(|(k, t)| {
-                            let shown = crate::syntax::order::shown_tensor(k, t, &env.sizes);
-                            (k.clone(), shown)
-                        })
-                        .collect(),
-                    lhs: c.lhs.to_string(),
-                    rhs: c.rhs.to_string(),
-                    axes: crate::syntax::order::shown_axes(&keys),
-                }
-            });
+            row.evidence =
+                env.map(|env| sample_evidence(env, c.lhs.to_string(), c.rhs.to_string()));
         }
         Err(e) => skip_or_fail(row, e),
     }

@@ -209,6 +209,10 @@ enum Command {
         /// reference (default by dtype: f64 1e-12, f32 1e-5).
         #[arg(long)]
         atol: Option<f64>,
+        /// Count every skipped check (an oracle that could not decide) as a
+        /// failure: exit 1 unless every check passed.
+        #[arg(long)]
+        strict: bool,
     },
     /// Write reference test vectors: seeded inputs, upstream gradients and
     /// the derived gradients correctly rounded to f64 (for `verify
@@ -399,6 +403,7 @@ fn run(cli: Cli) -> i32 {
             against: Some(file),
             rtol,
             atol,
+            strict,
         } => {
             let (json, junit_xml) = (format == VerifyFormat::Json, format == VerifyFormat::Junit);
             // A TorchScript module is run on arrays bnproof draws (--shape,
@@ -408,6 +413,7 @@ fn run(cli: Cli) -> i32 {
                 (all, "--all"),
                 (shape.is_some() && !module, "--shape (a .pt module only)"),
                 (order != 1, "--order"),
+                (strict, "--strict"),
                 (backend != ["exact", "f64"], "--backend"),
                 (device != ["cpu"] && !module, "--device (a .pt module only)"),
                 (
@@ -456,6 +462,7 @@ fn run(cli: Cli) -> i32 {
             against: None,
             rtol,
             atol,
+            strict,
         } => {
             if rtol.is_some() || atol.is_some() {
                 eprintln!("error: --rtol and --atol apply to --against only");
@@ -471,6 +478,7 @@ fn run(cli: Cli) -> i32 {
                 seed,
                 order,
                 format,
+                strict,
             )
         }
         Command::Vectors {
@@ -1089,6 +1097,7 @@ fn verify_cmd(
     seed: u64,
     order: u8,
     format: VerifyFormat,
+    strict: bool,
 ) -> i32 {
     use bnproof::torch::{Device, Dtype};
     use bnproof::verify::{self, Backend, VerifyOptions};
@@ -1179,6 +1188,7 @@ fn verify_cmd(
         seed,
         order,
         torch,
+        strict,
     };
     // Each file verified on its own; a bad one does not stop the others.
     let mut files: Vec<(String, Result<Vec<verify::Row>, BadInput>)> = Vec::new();

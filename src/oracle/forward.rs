@@ -5,6 +5,10 @@
 //! axes (sorted, row-major, last axis fastest, as [`crate::eval::Tensor`]).
 //! A symbol that is perturbed (a direction is given for it) becomes
 //! `x + t v`; every other input, parameter or constant is a constant jet.
+//!
+//! The pass is generic over its numbers ([`Coef`]): exact jets ([`Jet`]),
+//! or first-order dual numbers of rigorous enclosures
+//! ([`super::interval::Dual`]) where values are irrational.
 
 use super::jet::Jet;
 use super::OracleError;
@@ -20,12 +24,99 @@ pub const BUDGET: u64 = 20_000_000;
 /// Deepest expression evaluated (recursion guard).
 const MAX_DEPTH: usize = 256;
 
-/// A tensor of jets, laid out like [`Tensor`].
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct JetTensor {
-    pub axes: Vec<String>,
-    pub data: Vec<Jet>,
+/// The numbers a forward pass runs over. Operations follow the total
+/// semantics and answer [`OracleError::NotSmooth`] at a kink and
+/// [`OracleError::Irrational`] where a value cannot be held.
+pub trait Coef: Clone {
+    fn constant(v: Rat, order: usize) -> Self;
+    /// `v + dv · t`.
+    fn linear(v: Rat, dv: Rat, order: usize) -> Self;
+    fn add(&self, o: &Self) -> Result<Self, OracleError>;
+    fn sub(&self, o: &Self) -> Result<Self, OracleError>;
+    fn mul(&self, o: &Self) -> Result<Self, OracleError>;
+    fn neg(&self) -> Self;
+    fn scale(&self, s: &Rat) -> Result<Self, OracleError>;
+    fn div(&self, o: &Self) -> Result<Self, OracleError>;
+    /// `self ^ p` for a rational constant `p`.
+    fn pow(&self, p: &Rat) -> Result<Self, OracleError>;
+    fn exp(&self) -> Result<Self, OracleError>;
+    /// `log |self|`.
+    fn log(&self) -> Result<Self, OracleError>;
+    fn abs(&self) -> Result<Self, OracleError>;
+    fn max_min(&self, o: &Self, is_max: bool) -> Result<Self, OracleError>;
+    /// The value with no derivative.
+    fn detach(&self) -> Self;
+    /// The value is exactly 0.
+    fn value_is_zero(&self) -> bool;
+    /// The values are exactly equal.
+    fn value_eq(&self, o: &Self) -> bool;
+    /// The value, when it is exact.
+    fn exact_value(&self) -> Option<Rat>;
 }
+
+impl Coef for Jet {
+    fn constant(v: Rat, order: usize) -> Self {
+        Jet::constant(v, order)
+    }
+    fn linear(v: Rat, dv: Rat, order: usize) -> Self {
+        Jet::linear(v, dv, order)
+    }
+    fn add(&self, o: &Self) -> Result<Self, OracleError> {
+        Ok(self + o)
+    }
+    fn sub(&self, o: &Self) -> Result<Self, OracleError> {
+        Ok(self - o)
+    }
+    fn mul(&self, o: &Self) -> Result<Self, OracleError> {
+        Ok(self * o)
+    }
+    fn neg(&self) -> Self {
+        -self
+    }
+    fn scale(&self, s: &Rat) -> Result<Self, OracleError> {
+        Ok(Jet::scale(self, s))
+    }
+    fn div(&self, o: &Self) -> Result<Self, OracleError> {
+        Jet::div(self, o)
+    }
+    fn pow(&self, p: &Rat) -> Result<Self, OracleError> {
+        Jet::pow(self, p)
+    }
+    fn exp(&self) -> Result<Self, OracleError> {
+        Jet::exp(self)
+    }
+    fn log(&self) -> Result<Self, OracleError> {
+        Jet::log(self)
+    }
+    fn abs(&self) -> Result<Self, OracleError> {
+        Jet::abs(self)
+    }
+    fn max_min(&self, o: &Self, is_max: bool) -> Result<Self, OracleError> {
+        Jet::max_min(self, o, is_max)
+    }
+    fn detach(&self) -> Self {
+        Jet::detach(self)
+    }
+    fn value_is_zero(&self) -> bool {
+        self.value().is_zero()
+    }
+    fn value_eq(&self, o: &Self) -> bool {
+        self.value() == o.value()
+    }
+    fn exact_value(&self) -> Option<Rat> {
+        Some(self.value().clone())
+    }
+}
+
+/// A tensor of [`Coef`] numbers, laid out like [`Tensor`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CoefTensor<C> {
+    pub axes: Vec<String>,
+    pub data: Vec<C>,
+}
+
+/// A tensor of jets.
+pub type JetTensor = CoefTensor<Jet>;
 
 impl JetTensor {
     /// The values at `t = 0`.
@@ -77,18 +168,21 @@ pub(crate) fn count(
     })
 }
 
-/// Evaluates expressions over jets in an environment of constant values,
-/// perturbed symbols and already evaluated definitions.
-pub struct JetEval<'a> {
+/// Evaluates expressions over [`Coef`] numbers in an environment of
+/// constant values, perturbed symbols and already evaluated definitions.
+pub struct Forward<'a, C> {
     env: &'a Env,
     order: usize,
-    jets: BTreeMap<String, JetTensor>,
+    jets: BTreeMap<String, CoefTensor<C>>,
     /// Names whose value depends on `t`.
     varying: BTreeSet<String>,
     steps: u64,
 }
 
-impl<'a> JetEval<'a> {
+/// The forward pass over exact jets.
+pub type JetEval<'a> = Forward<'a, Jet>;
+
+impl<'a, C: Coef> Forward<'a, C> {
     /// Perturb each symbol named in `directions`: its value becomes
     /// `env value + t · direction`.
     pub fn new(
@@ -114,17 +208,17 @@ impl<'a> JetEval<'a> {
                 .data
                 .iter()
                 .zip(&v.data)
-                .map(|(a, b)| Jet::linear(a.clone(), b.clone(), order))
+                .map(|(a, b)| C::linear(a.clone(), b.clone(), order))
                 .collect();
             jets.insert(
                 name.clone(),
-                JetTensor {
+                CoefTensor {
                     axes: x.axes.clone(),
                     data,
                 },
             );
         }
-        Ok(JetEval {
+        Ok(Forward {
             env,
             order,
             varying: jets.keys().cloned().collect(),
@@ -158,7 +252,7 @@ impl<'a> JetEval<'a> {
                         )));
                     }
                     for (j, d) in t.data.iter_mut().zip(&v.data) {
-                        *j = &*j + &Jet::linear(Rat::zero(), d.clone(), self.order);
+                        *j = j.add(&C::linear(Rat::zero(), d.clone(), self.order))?;
                     }
                     self.varying.insert(name.clone());
                     self.jets.insert(name.clone(), t);
@@ -170,7 +264,7 @@ impl<'a> JetEval<'a> {
     }
 
     /// Bind `name` to a tensor computed from `e`.
-    pub fn bind(&mut self, name: &str, e: &Expr, t: JetTensor) {
+    pub fn bind(&mut self, name: &str, e: &Expr, t: CoefTensor<C>) {
         if self.depends(e) {
             self.varying.insert(name.to_string());
         } else {
@@ -180,32 +274,28 @@ impl<'a> JetEval<'a> {
     }
 
     /// The bound jet tensor of a perturbed symbol or evaluated definition.
-    pub fn get(&self, name: &str) -> Option<&JetTensor> {
+    pub fn get(&self, name: &str) -> Option<&CoefTensor<C>> {
         self.jets.get(name)
     }
 
     /// Every bound jet tensor.
-    pub fn bound(&self) -> &BTreeMap<String, JetTensor> {
+    pub fn bound(&self) -> &BTreeMap<String, CoefTensor<C>> {
         &self.jets
     }
 
     /// The value of `e` at every assignment of its free axes.
-    pub fn eval_tensor(&mut self, e: &Expr) -> Result<JetTensor, OracleError> {
+    pub fn eval_tensor(&mut self, e: &Expr) -> Result<CoefTensor<C>, OracleError> {
         let axes: Vec<String> = e.free_axes().into_iter().collect();
         let points = assignments(&axes, &self.env.sizes, BUDGET)?;
         let mut data = Vec::with_capacity(points.len());
         for mut p in points {
             data.push(self.ev(e, &mut p, 0)?);
         }
-        Ok(JetTensor { axes, data })
+        Ok(CoefTensor { axes, data })
     }
 
     /// The value of `e` at one position.
-    pub fn eval_at(
-        &mut self,
-        e: &Expr,
-        index: &BTreeMap<String, usize>,
-    ) -> Result<Jet, OracleError> {
+    pub fn eval_at(&mut self, e: &Expr, index: &BTreeMap<String, usize>) -> Result<C, OracleError> {
         let mut idx = index.clone();
         self.ev(e, &mut idx, 0)
     }
@@ -220,15 +310,19 @@ impl<'a> JetEval<'a> {
         }
     }
 
-    fn constant(&self, v: Rat) -> Jet {
-        Jet::constant(v, self.order)
+    fn constant(&self, v: Rat) -> C {
+        C::constant(v, self.order)
+    }
+
+    fn zero(&self) -> C {
+        self.constant(Rat::zero())
     }
 
     fn symbol(
         &self,
         s: &crate::ir::Symbol,
         index: &BTreeMap<String, usize>,
-    ) -> Result<Jet, OracleError> {
+    ) -> Result<C, OracleError> {
         let sizes = &self.env.sizes;
         let mismatch = |axes: &[String]| {
             OracleError::Model(format!(
@@ -268,7 +362,7 @@ impl<'a> JetEval<'a> {
         e: &Expr,
         index: &mut BTreeMap<String, usize>,
         depth: usize,
-    ) -> Result<Jet, OracleError> {
+    ) -> Result<C, OracleError> {
         self.steps += 1;
         if self.steps > BUDGET {
             return Err(OracleError::TooLarge(
@@ -285,26 +379,26 @@ impl<'a> JetEval<'a> {
             Expr::Num(r) => self.constant(r.clone()),
             Expr::Sym(s) => self.symbol(s, index)?,
             Expr::PVar(v) => return Err(OracleError::Model(format!("pattern variable ?{v}"))),
-            Expr::Neg(a) => -&self.ev(a, index, d)?,
-            Expr::Add(a, b) => &self.ev(a, index, d)? + &self.ev(b, index, d)?,
-            Expr::Sub(a, b) => &self.ev(a, index, d)? - &self.ev(b, index, d)?,
-            Expr::Mul(a, b) => &self.ev(a, index, d)? * &self.ev(b, index, d)?,
+            Expr::Neg(a) => self.ev(a, index, d)?.neg(),
+            Expr::Add(a, b) => self.ev(a, index, d)?.add(&self.ev(b, index, d)?)?,
+            Expr::Sub(a, b) => self.ev(a, index, d)?.sub(&self.ev(b, index, d)?)?,
+            Expr::Mul(a, b) => self.ev(a, index, d)?.mul(&self.ev(b, index, d)?)?,
             Expr::Div(a, b) => {
                 let x = self.ev(a, index, d)?;
                 let y = self.ev(b, index, d)?;
-                if y.value().is_zero() && !self.depends(b) {
+                if y.value_is_zero() && !self.depends(b) {
                     // x / 0 = 0 for every t: exact under the total semantics.
-                    Jet::zero(self.order)
+                    self.zero()
                 } else {
                     x.div(&y)?
                 }
             }
             Expr::Sqrt(a) => {
                 let x = self.ev(a, index, d)?;
-                if x.value().is_zero() && !self.depends(a) {
-                    Jet::zero(self.order)
+                if x.value_is_zero() && !self.depends(a) {
+                    self.zero()
                 } else {
-                    x.sqrt()?
+                    x.pow(&Rat::new(1.into(), 2.into()))?
                 }
             }
             Expr::Pow(a, p) => {
@@ -312,7 +406,9 @@ impl<'a> JetEval<'a> {
                     Some(p) => p,
                     None if !self.depends(p) => {
                         let v = self.ev(p, index, d)?;
-                        v.value().clone()
+                        v.exact_value().ok_or_else(|| {
+                            OracleError::Irrational("the exponent is not exact".to_string())
+                        })?
                     }
                     None => {
                         return Err(OracleError::Model(
@@ -321,7 +417,7 @@ impl<'a> JetEval<'a> {
                     }
                 };
                 let x = self.ev(a, index, d)?;
-                if x.value().is_zero() && !self.depends(a) {
+                if x.value_is_zero() && !self.depends(a) {
                     // 0^p for every t: 1 when p = 0, else 0.
                     self.constant(if p.is_zero() {
                         Rat::from_integer(1.into())
@@ -336,18 +432,16 @@ impl<'a> JetEval<'a> {
                 let x = self.ev(&args[0], index, d)?;
                 match f {
                     Fun::Exp => x.exp()?,
-                    Fun::Log if x.value().is_zero() && !self.depends(&args[0]) => {
+                    Fun::Log if x.value_is_zero() && !self.depends(&args[0]) => {
                         // log 0 = 0 for every t.
-                        Jet::zero(self.order)
+                        self.zero()
                     }
                     Fun::Log => x.log()?,
-                    Fun::Abs if x.value().is_zero() && !self.depends(&args[0]) => {
-                        Jet::zero(self.order)
-                    }
+                    Fun::Abs if x.value_is_zero() && !self.depends(&args[0]) => self.zero(),
                     Fun::Abs => x.abs()?,
                     Fun::Max | Fun::Min => {
                         let y = self.ev(&args[1], index, d)?;
-                        let tie = x.value() == y.value();
+                        let tie = x.value_eq(&y);
                         if tie && !self.depends(&args[0]) && !self.depends(&args[1]) {
                             x
                         } else {
@@ -368,7 +462,7 @@ impl<'a> JetEval<'a> {
         body: &Expr,
         index: &mut BTreeMap<String, usize>,
         d: usize,
-    ) -> Result<Jet, OracleError> {
+    ) -> Result<C, OracleError> {
         let points = assignments(axes, &self.env.sizes, BUDGET)?;
         let saved: Vec<(String, Option<usize>)> = axes
             .iter()
@@ -393,31 +487,31 @@ impl<'a> JetEval<'a> {
             };
         }
         result?;
-        let k = self.order;
+        let zero = self.zero();
         let n = Rat::from_integer(vals.len().into());
-        let sum = |vs: &[Jet]| vs.iter().fold(Jet::zero(k), |acc, v| &acc + v);
-        let mean = |vs: &[Jet]| {
+        let sum = |vs: &[C]| vs.iter().try_fold(zero.clone(), |acc, v| acc.add(v));
+        let mean = |vs: &[C]| {
             if vs.is_empty() {
-                Jet::zero(k)
+                Ok(zero.clone())
             } else {
-                sum(vs).scale(&n.recip())
+                sum(vs)?.scale(&n.recip())
             }
         };
-        Ok(match op {
+        match op {
             RedOp::Sum => sum(&vals),
             RedOp::Mean => mean(&vals),
             RedOp::Var => {
-                let m = mean(&vals);
-                let sq: Vec<Jet> = vals
+                let m = mean(&vals)?;
+                let sq = vals
                     .iter()
                     .map(|v| {
-                        let c = v - &m;
-                        &c * &c
+                        let c = v.sub(&m)?;
+                        c.mul(&c)
                     })
-                    .collect();
+                    .collect::<Result<Vec<C>, OracleError>>()?;
                 mean(&sq)
             }
-        })
+        }
     }
 }
 
@@ -478,8 +572,12 @@ fn output_axes(model: &Model, out: &str) -> Result<(String, Vec<String>), Oracle
 /// The jet of `ℓ(t) = Σ_outputs Σ dy · y(x + t v)` (`dy` the upstream
 /// gradient of output `y`; an output missing from `dy` contributes
 /// nothing), with the model's definitions evaluated in `ev`.
-pub fn loss_jet(model: &Model, ev: &JetEval<'_>, dy: &Upstream) -> Result<Jet, OracleError> {
-    let mut total = Jet::zero(ev.order);
+pub fn loss_jet<C: Coef>(
+    model: &Model,
+    ev: &Forward<'_, C>,
+    dy: &Upstream,
+) -> Result<C, OracleError> {
+    let mut total = C::constant(Rat::zero(), ev.order);
     for (out, dy) in dy {
         let (_, axes) = output_axes(model, out)?;
         if dy.axes != axes {
@@ -496,12 +594,12 @@ pub fn loss_jet(model: &Model, ev: &JetEval<'_>, dy: &Upstream) -> Result<Jet, O
                     ev.env.values.get(out).ok_or_else(|| {
                         OracleError::Model(format!("no value for output `{out}`"))
                     })?;
-                JetTensor {
+                CoefTensor {
                     axes: x.axes.clone(),
                     data: x
                         .data
                         .iter()
-                        .map(|v| Jet::constant(v.clone(), ev.order))
+                        .map(|v| C::constant(v.clone(), ev.order))
                         .collect(),
                 }
             }
@@ -511,11 +609,9 @@ pub fn loss_jet(model: &Model, ev: &JetEval<'_>, dy: &Upstream) -> Result<Jet, O
                 "upstream gradient has a wrong size".to_string(),
             ));
         }
-        total = y
-            .data
-            .iter()
-            .zip(&dy.data)
-            .fold(total, |acc, (y, g)| &acc + &y.scale(g));
+        for (y, g) in y.data.iter().zip(&dy.data) {
+            total = total.add(&y.scale(g)?)?;
+        }
     }
     Ok(total)
 }

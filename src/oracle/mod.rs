@@ -18,15 +18,21 @@
 //!   direction; a symbolic third derivative `T` is checked as
 //!   `T[v, v, v] == directional(.., 3)[2]`.
 //! * [`fd::fd_check`]: central finite differences in `f64`.
+//! * [`interval`]: where no sample keeps every value rational (`exp`,
+//!   `log`, irrational roots), first-order checks over dual numbers of
+//!   rigorous enclosures: tight overlapping enclosures pass, disjoint ones
+//!   fail.
 
 pub mod fd;
 pub mod forward;
+pub mod interval;
 pub mod jet;
 pub mod sample;
 
-pub use forward::{def_values, directional, JetEval, JetTensor, Upstream};
+pub use forward::{def_values, directional, Coef, Forward, JetEval, JetTensor, Upstream};
+pub use interval::{check_gradient_interval, Dual, IntervalCheck, Wrt};
 pub use jet::Jet;
-pub use sample::{exact_sample, f64_sample};
+pub use sample::{exact_sample, f64_sample, interval_sample};
 
 use crate::eval::{assignments, Env, EvalError, Evaluator, Tensor, Value};
 use crate::ir::{Expr, Rat, Symbol};
@@ -169,6 +175,20 @@ pub fn inner_product(e: &Expr, env: &Env, v: &Tensor) -> Result<Rat, OracleError
     Ok(acc)
 }
 
+/// A random direction over `axes` and a random upstream gradient of every
+/// output, drawn from `seed`: the same for the exact and interval checks.
+pub(crate) fn direction_and_upstream(
+    model: &Model,
+    env: &Env,
+    axes: &[String],
+    seed: u64,
+) -> Result<(Tensor, Upstream), OracleError> {
+    let mut rng = sample::rng(seed, sample::Stream::Directions);
+    let v = sample::random_tensor(axes, &env.sizes, &mut rng)?;
+    let dy = forward::random_upstream(model, env, &mut rng)?;
+    Ok((v, dy))
+}
+
 /// Check a candidate gradient `grad` of `ℓ = Σ dy · y` with respect to
 /// `wrt` (an input, parameter or constant) exactly at `env`:
 /// `⟨grad, v⟩ == d/dt ℓ(wrt + t v)` for a random direction `v` and a random
@@ -183,10 +203,7 @@ pub fn check_gradient(
     env: &Env,
     seed: u64,
 ) -> Result<ExactCheck, OracleError> {
-    let mut rng = sample::rng(seed, sample::Stream::Directions);
-    let axes = axes_of(model, env, wrt)?;
-    let v = sample::random_tensor(&axes, &env.sizes, &mut rng)?;
-    let dy = forward::random_upstream(model, env, &mut rng)?;
+    let (v, dy) = direction_and_upstream(model, env, &axes_of(model, env, wrt)?, seed)?;
     let dirs = BTreeMap::from([(wrt.to_string(), v.clone())]);
     let rhs = directional(model, env, &dirs, &dy, 1)?.remove(0);
     let mut genv = gradient_env(model, env, &dy)?;
@@ -207,15 +224,12 @@ pub fn check_gradient_of_definition(
     env: &Env,
     seed: u64,
 ) -> Result<ExactCheck, OracleError> {
-    let mut rng = sample::rng(seed, sample::Stream::Directions);
     let values = def_values(model, env)?;
-    let axes = values
+    let axes = &values
         .get(def)
         .ok_or_else(|| OracleError::Model(format!("`{def}` is not a definition")))?
-        .axes
-        .clone();
-    let v = sample::random_tensor(&axes, &env.sizes, &mut rng)?;
-    let dy = forward::random_upstream(model, env, &mut rng)?;
+        .axes;
+    let (v, dy) = direction_and_upstream(model, env, axes, seed)?;
     let mut ev = JetEval::new(env, &BTreeMap::new(), 1)?;
     ev.run_defs_cut(model, Some((def, &v)))?;
     let rhs = forward::loss_jet(model, &ev, &dy)?

@@ -25,14 +25,22 @@
 //!
 //! Finally every definition must evaluate exactly and every assumption of
 //! the model must hold (checked with [`crate::eval`]); otherwise the sample
-//! is redrawn (a few times) before giving up.
+//! is redrawn (a few times) before giving up. A sample on a kink of `abs`,
+//! `max`, `min` or `log` (with every input and parameter moving) is
+//! redrawn too, and kept only when every draw lands on one.
+//!
+//! Interval samples ([`interval_sample`]), for models with no rational
+//! sample (`exp`, `log`, roots that cannot be made rational): the same
+//! random draw without the squaring of radicands; the definitions must
+//! evaluate over enclosures with no kink and the assumptions must hold.
 
 use super::fd::{EnvF64, TensorF64};
-use super::forward::{count, offset, JetEval};
-use super::jet::exact_root;
+use super::forward::{count, offset, Coef, Forward, JetEval};
+use super::interval::{bind_expr, Dual};
+use super::jet::{exact_root, Jet};
 use super::OracleError;
-use crate::eval::{assignments, eval, Env, Tensor};
-use crate::ir::{Expr, Rat, Rel};
+use crate::eval::{assignments, eval, Env, EvalError, Evaluator, Tensor};
+use crate::ir::{Expr, Fun, Rat, Rel};
 use crate::syntax::Model;
 use num_bigint::BigInt;
 use num_traits::{One, Signed, Zero};
@@ -374,24 +382,9 @@ fn assumptions_hold(model: &Model, env: &Env) -> Result<bool, OracleError> {
     Ok(true)
 }
 
-fn try_exact(
-    model: &Model,
-    names: &Names,
-    sizes: &BTreeMap<String, usize>,
-    rng: &mut impl Rng,
-) -> Result<Env, OracleError> {
-    let mut env = Env {
-        sizes: sizes.clone(),
-        values: BTreeMap::new(),
-    };
-    for (name, axes) in &names.vars {
-        let mut t = random_tensor(axes, sizes, rng)?;
-        if names.positive.contains(name) {
-            t.data.iter_mut().for_each(|x| *x = x.abs());
-        }
-        env.values.insert(name.clone(), t);
-    }
-    // Radicands in definition order, without repeats.
+/// Radicands in definition order, without repeats, and the scalar
+/// constants feeding them (the model's "epsilons").
+fn radicands_of(model: &Model, names: &Names) -> (Vec<(usize, Expr)>, BTreeSet<String>) {
     let mut rads: Vec<(usize, Expr)> = Vec::new();
     for (i, (_, e)) in model.defs.iter().enumerate() {
         let mut out = Vec::new();
@@ -407,6 +400,28 @@ fn try_exact(
         .flat_map(|(_, r)| deps_with(r, &names.def_deps))
         .filter(|n| names.consts.contains(n))
         .collect();
+    (rads, eps)
+}
+
+/// Random small rationals for inputs, parameters and constants (those
+/// feeding a radicand get [`eps_value`]); assumed-positive names positive.
+fn draw(
+    names: &Names,
+    eps: &BTreeSet<String>,
+    sizes: &BTreeMap<String, usize>,
+    rng: &mut impl Rng,
+) -> Result<Env, OracleError> {
+    let mut env = Env {
+        sizes: sizes.clone(),
+        values: BTreeMap::new(),
+    };
+    for (name, axes) in &names.vars {
+        let mut t = random_tensor(axes, sizes, rng)?;
+        if names.positive.contains(name) {
+            t.data.iter_mut().for_each(|x| *x = x.abs());
+        }
+        env.values.insert(name.clone(), t);
+    }
     for c in &names.consts {
         let v = if eps.contains(c) {
             eps_value()
@@ -420,6 +435,17 @@ fn try_exact(
         };
         env.values.insert(c.clone(), Tensor::scalar(v));
     }
+    Ok(env)
+}
+
+fn try_exact(
+    model: &Model,
+    names: &Names,
+    sizes: &BTreeMap<String, usize>,
+    rng: &mut impl Rng,
+) -> Result<Env, OracleError> {
+    let (rads, eps) = radicands_of(model, names);
+    let mut env = draw(names, &eps, sizes, rng)?;
     let mut done = false;
     if let [(def, r)] = rads.as_slice() {
         let own: Vec<String> = deps_with(r, &names.def_deps)
@@ -452,6 +478,11 @@ fn try_exact(
     Ok(env)
 }
 
+/// The generator of one attempt at a sample.
+fn attempt_rng(seed: u64, attempt: u64) -> ChaCha8Rng {
+    ChaCha8Rng::seed_from_u64(seed.wrapping_add(attempt.wrapping_mul(0x9E37_79B9)))
+}
+
 /// An exact sample for `model` at the axis `sizes`: random small rationals
 /// for inputs and parameters, constants chosen (or inputs scaled) so that
 /// every square root in the definitions is rational, and every assumption
@@ -462,10 +493,11 @@ pub fn exact_sample(
     seed: u64,
 ) -> Result<Env, OracleError> {
     let names = Names::new(model);
+    let kinks = model.defs.iter().any(|(_, e)| has_kink(e));
     let mut last = OracleError::Model("no attempt made".to_string());
+    let mut on_kink = None;
     for attempt in 0..ATTEMPTS {
-        let mut rng =
-            ChaCha8Rng::seed_from_u64(seed.wrapping_add(attempt.wrapping_mul(0x9E37_79B9)));
+        let mut rng = attempt_rng(seed, attempt);
         let env = try_exact(model, &names, sizes, &mut rng)?;
         match with_defs(model, &env, model.defs.len()) {
             Ok(_) => {}
@@ -476,9 +508,103 @@ pub fn exact_sample(
             Err(e) => return Err(e),
         }
         if assumptions_hold(model, &env)? {
+            if kinks
+                && matches!(
+                    smooth::<Jet>(model, &names, &env),
+                    Err(OracleError::NotSmooth(_))
+                )
+            {
+                on_kink.get_or_insert(env);
+                continue;
+            }
             return Ok(env);
         }
         last = OracleError::Model("the model's assumptions failed at every sample".to_string());
+    }
+    on_kink.ok_or(last)
+}
+
+/// Whether `e` applies `abs`, `max`, `min` or `log` (kinks a sample can
+/// land on; `log` jumps at 0).
+fn has_kink(e: &Expr) -> bool {
+    matches!(e, Expr::App(Fun::Abs | Fun::Max | Fun::Min | Fun::Log, _))
+        || e.children().iter().any(|c| has_kink(c))
+}
+
+/// The definitions evaluated with every input and parameter moving (along
+/// ones), so that a kink of anything they feed is
+/// [`OracleError::NotSmooth`].
+fn smooth<C: Coef>(model: &Model, names: &Names, env: &Env) -> Result<(), OracleError> {
+    let dirs: BTreeMap<String, Tensor> = names
+        .vars
+        .iter()
+        .filter_map(|(n, _)| env.values.get(n).map(|t| (n.clone(), t)))
+        .map(|(n, t)| {
+            let ones = Tensor {
+                axes: t.axes.clone(),
+                data: vec![Rat::one(); t.data.len()],
+            };
+            (n, ones)
+        })
+        .collect();
+    let mut ev = Forward::<C>::new(env, &dirs, 1)?;
+    ev.run_defs(model)
+}
+
+/// Whether every assumption holds at every position, by enclosures (the
+/// definitions bound as enclosures).
+fn assumptions_hold_enclosed(model: &Model, env: &Env) -> Result<bool, OracleError> {
+    let mut ev = Evaluator::new(env);
+    for (name, e) in &model.defs {
+        bind_expr(&mut ev, name, e)?;
+    }
+    for a in &model.assumptions {
+        let axes: Vec<String> = a.expr.free_axes().into_iter().collect();
+        for v in ev.eval_over(&a.expr, &axes)? {
+            if v.holds(a.rel) != Some(true) {
+                return Ok(false);
+            }
+        }
+    }
+    Ok(true)
+}
+
+/// A sample for the interval oracle: random small rationals as in
+/// [`exact_sample`] (radicands not made squares), redrawn while a
+/// definition sits on a kink or cannot be enclosed, or an assumption is
+/// not certainly true. Deterministic in `seed`.
+pub fn interval_sample(
+    model: &Model,
+    sizes: &BTreeMap<String, usize>,
+    seed: u64,
+) -> Result<Env, OracleError> {
+    let names = Names::new(model);
+    let (_, eps) = radicands_of(model, &names);
+    let mut last = OracleError::Model("no attempt made".to_string());
+    for attempt in 0..ATTEMPTS {
+        let mut rng = attempt_rng(seed, attempt);
+        let env = draw(&names, &eps, sizes, &mut rng)?;
+        match smooth::<Dual>(model, &names, &env) {
+            Ok(()) => {}
+            Err(
+                e @ (OracleError::NotSmooth(_)
+                | OracleError::Irrational(_)
+                | OracleError::Eval(EvalError::Undefined(_))),
+            ) => {
+                last = e;
+                continue;
+            }
+            Err(e) => return Err(e),
+        }
+        match assumptions_hold_enclosed(model, &env) {
+            Ok(true) => return Ok(env),
+            Ok(false) => {
+                last =
+                    OracleError::Model("the model's assumptions failed at every sample".to_string())
+            }
+            Err(e @ OracleError::Eval(EvalError::Undefined(_))) => last = e,
+            Err(e) => return Err(e),
+        }
     }
     Err(last)
 }
@@ -501,8 +627,7 @@ pub fn f64_sample(
         .flat_map(|r| deps_with(r, &names.def_deps))
         .collect();
     for attempt in 0..ATTEMPTS {
-        let mut rng =
-            ChaCha8Rng::seed_from_u64(seed.wrapping_add(attempt.wrapping_mul(0x9E37_79B9)));
+        let mut rng = attempt_rng(seed, attempt);
         let mut draw = |name: &str, n: usize| -> Vec<f64> {
             (0..n)
                 .map(|_| {

@@ -386,3 +386,148 @@ fn a_comparison_names_its_worst_entry() {
     // Different lengths: no entry to point at.
     assert!(fd::compare(&[1.0], &[1.0, 2.0]).worst.is_none());
 }
+
+/// `v + d t` with exact parts.
+fn dual(v: Rat, d: Rat) -> Dual {
+    Dual::linear(v, d, 1)
+}
+
+/// An enclosure of `[lo, hi]`.
+fn iv(lo: Rat, hi: Rat) -> crate::eval::Iv {
+    crate::eval::Iv::from_value(&Value::Interval(lo, hi))
+}
+
+#[test]
+fn dual_numbers_of_enclosures_follow_the_chain_rule() {
+    let x = dual(q(1, 2), q(3, 1));
+    // d/dt exp(x) = exp(x) · 3, enclosed.
+    let e = Coef::exp(&x).unwrap();
+    // exp(1/2) = 1.6487212707001281468…
+    let want = Rat::new(
+        BigInt::from(1648721270700128_i64),
+        BigInt::from(10_i64.pow(15)),
+    );
+    assert!(e.v.lo() < &(&want + q(1, 1_000_000_000_000_000)) && &want < e.v.hi());
+    let three = e.v.mul(&iv(q(3, 1), q(3, 1))).unwrap();
+    assert_eq!(e.d, three);
+    // d/dt log|x| = 3 / x = 6, exactly for an exact x.
+    let l = Coef::log(&dual(q(-1, 2), q(3, 1))).unwrap();
+    assert!(l.d.is_exact() && l.d.lo() == &q(-6, 1));
+    // x^(3/2): slope (3/2) x^(1/2) at x = 4 is 3, times 3.
+    let p = Coef::pow(&dual(q(4, 1), q(3, 1)), &q(3, 2)).unwrap();
+    assert!(p.v.lo() == &q(8, 1) && p.d.lo() == &q(9, 1));
+    // a non-integer power of a negative number is 0 nearby
+    let z = Coef::pow(&dual(q(-4, 1), q(3, 1)), &q(1, 2)).unwrap();
+    assert!(z.v.is_zero() && z.d.is_zero());
+    // division: (x / y)' = (x' − q y') / y
+    let d = Coef::div(&dual(q(1, 1), q(1, 1)), &dual(q(2, 1), q(1, 1))).unwrap();
+    assert!(d.v.lo() == &q(1, 2) && d.d.lo() == &q(1, 4));
+    // detach flows nothing
+    let x = dual(q(2, 1), q(5, 1));
+    assert!(Coef::detach(&x).d.is_zero() && Coef::detach(&x).v.lo() == &q(2, 1));
+    // max / min pick the certainly larger (smaller) side
+    let a = dual(q(1, 1), q(1, 1));
+    let b = dual(q(2, 1), q(7, 1));
+    assert_eq!(Coef::max_min(&a, &b, true).unwrap(), b);
+    assert_eq!(Coef::max_min(&a, &b, false).unwrap(), a);
+    assert_eq!(
+        Coef::abs(&dual(q(-2, 1), q(7, 1))).unwrap().d.lo(),
+        &q(-7, 1)
+    );
+}
+
+#[test]
+fn enclosures_at_kinks_are_not_smooth() {
+    let around0 = Dual {
+        v: iv(q(-1, 1_000_000), q(1, 1_000_000)),
+        d: iv(q(1, 1), q(1, 1)),
+    };
+    let kink = |r: Result<Dual, OracleError>| matches!(r, Err(OracleError::NotSmooth(_)));
+    assert!(kink(Coef::abs(&around0)));
+    assert!(kink(Coef::log(&around0)));
+    assert!(kink(Coef::div(&dual(q(1, 1), q(0, 1)), &around0)));
+    assert!(kink(Coef::pow(&around0, &q(1, 2))));
+    assert!(kink(Coef::pow(&around0, &q(-2, 1))));
+    // overlapping arguments may tie
+    let near1 = Dual {
+        v: iv(q(99, 100), q(101, 100)),
+        d: iv(q(0, 1), q(0, 1)),
+    };
+    assert!(kink(Coef::max_min(&near1, &dual(q(1, 1), q(1, 1)), true)));
+    // a positive integer power of an enclosure of 0 is smooth
+    assert!(Coef::pow(&around0, &q(2, 1)).is_ok());
+}
+
+/// `y = max(x, 1) OP …` and the same draws without the kink.
+const KINKED: &str = "axis n\ninput x[n]\ny = max(x, 1) * TAIL\noutput y\n";
+const SMOOTH: &str = "axis n\ninput x[n]\ny = (x + 1) * TAIL\noutput y\n";
+
+/// Samples from `sample` of the kinked model never tie at the kink, and
+/// for some seed the same draw of the smooth model does: the kinked
+/// sample was redrawn.
+fn redraws_kinks(tail: &str, sample: impl Fn(&crate::syntax::Model, u64) -> Env) {
+    let kinked = parse_model(&KINKED.replace("TAIL", tail)).unwrap();
+    let smooth = parse_model(&SMOOTH.replace("TAIL", tail)).unwrap();
+    let ties = |env: &Env| env.values["x"].data.iter().any(|v| *v == q(1, 1));
+    let mut redrawn = 0;
+    for seed in 0..40 {
+        let env = sample(&kinked, seed);
+        assert!(!ties(&env), "seed {seed}: {:?}", env.values["x"]);
+        if ties(&sample(&smooth, seed)) {
+            redrawn += 1;
+        }
+    }
+    assert!(redrawn > 0, "no seed drew a tie: the test shows nothing");
+}
+
+#[test]
+fn samples_on_a_kink_are_redrawn() {
+    let four = sizes(&[("n", 4)]);
+    // Exact sample: the kink found with every input moving.
+    redraws_kinks("x", |m, seed| exact_sample(m, &four, seed).unwrap());
+    // Interval sample (exp has no rational value): the kink by enclosures.
+    redraws_kinks("exp(x)", |m, seed| {
+        assert!(matches!(
+            exact_sample(m, &four, seed),
+            Err(OracleError::Irrational(_))
+        ));
+        interval_sample(m, &four, seed).unwrap()
+    });
+    // Every draw on a kink: the exact sampler keeps one (its checks then
+    // skip), the interval sampler says why it has none.
+    let always = parse_model("axis n\ninput x[n]\ny = abs(x - mean[n](x))\noutput y\n").unwrap();
+    assert!(exact_sample(&always, &sizes(&[("n", 1)]), 0).is_ok());
+    let always =
+        parse_model("axis n\ninput x[n]\ny = abs(exp(x) - exp(mean[n](x)))\noutput y\n").unwrap();
+    assert!(matches!(
+        interval_sample(&always, &sizes(&[("n", 1)]), 0),
+        Err(OracleError::NotSmooth(_))
+    ));
+}
+
+#[test]
+fn interval_checks_pass_the_right_gradient_and_fail_a_wrong_one() {
+    let m = parse_model("axis n\ninput x[n]\ny = exp(x) / sum[n](exp(x))\noutput y\n").unwrap();
+    let sizes = sizes(&[("n", 3)]);
+    let env = interval_sample(&m, &sizes, 0).unwrap();
+    let right = parse_expr("y[n] * (dy[n] - sum[n](dy[n] * y[n]))").unwrap();
+    let wrong = parse_expr("y[n] * dy[n]").unwrap();
+    let check = |g: &Expr| check_gradient_interval(&m, &[], Wrt::Input("x"), g, (&env, 0)).unwrap();
+    let ok = check(&right);
+    assert_eq!(ok.verdict, Some(true), "{ok:?}");
+    let (wl, wr) = ok.widths();
+    assert!(wl <= interval::tight() && wr <= interval::tight());
+    assert!(!ok.lhs.definitely_ne(&ok.rhs));
+    let bad = check(&wrong);
+    assert_eq!(bad.verdict, Some(false), "{bad:?}");
+    assert!(bad.lhs.definitely_ne(&bad.rhs));
+    // The exact check says why it cannot run here.
+    assert!(matches!(
+        check_gradient(&m, &[], "x", &right, &env, 0),
+        Err(OracleError::Irrational(_))
+    ));
+    // Cut at a definition: ∂ℓ/∂y = dy.
+    let dy = parse_expr("dy[n]").unwrap();
+    let c = check_gradient_interval(&m, &[], Wrt::Definition("y"), &dy, (&env, 0)).unwrap();
+    assert_eq!(c.verdict, Some(true), "{c:?}");
+}

@@ -34,6 +34,7 @@ mod graph;
 mod handout;
 mod higher;
 mod independence;
+mod interval_oracle;
 mod kernel;
 mod kinks;
 mod library;
