@@ -612,13 +612,14 @@ fn exact_or_interval(
     record_interval(row, interval(at), labels, at);
 }
 
-/// An enclosure for a detail: its midpoint and relative width.
+/// An enclosure for a detail: its midpoint and width (relative to the
+/// larger of its magnitude and 1, as the check measures it).
 fn enclosure_text(v: &crate::eval::Value) -> String {
-    let w = crate::eval::Iv::from_value(v).rel_width();
+    let w = crate::oracle::interval::width(&crate::eval::Iv::from_value(v));
     if v.is_exact() {
         format!("{:e} (exact)", v.approx())
     } else {
-        format!("{:e} (rel. width {:.1e})", v.approx(), rat_f64(&w))
+        format!("{:e} (width {:.1e})", v.approx(), rat_f64(&w))
     }
 }
 
@@ -654,7 +655,7 @@ fn record_interval(
         }
         None => {
             row.status = Status::Skip(format!(
-                "enclosures overlap but are not tight at {} bits (relative widths {:.1e} and {:.1e}, need ≤ 1e-20)",
+                "enclosures overlap but are not tight at {} bits (widths {:.1e} and {:.1e} relative to max(|value|, 1), need ≤ 1e-20)",
                 c.bits,
                 rat_f64(&wl),
                 rat_f64(&wr)

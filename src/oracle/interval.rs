@@ -6,8 +6,9 @@
 //! code.
 //!
 //! A check passes only when the enclosures of `⟨grad, v⟩` and of
-//! `d/dt ℓ(x + t v)` overlap and each is tight (relative width at most
-//! `10^-20`, retried at higher precision); disjoint enclosures fail;
+//! `d/dt ℓ(x + t v)` overlap and each is tight (width at most `10^-20`
+//! relative to the larger of its magnitude and 1, so that a true 0 can
+//! pass; retried at higher precision); disjoint enclosures fail;
 //! anything else is undecided. A kink (`abs` at an enclosure containing 0,
 //! `max`/`min` of overlapping enclosures, `log` or a division at an
 //! enclosure containing 0) is [`OracleError::NotSmooth`], so the sampler
@@ -194,13 +195,25 @@ pub struct IntervalCheck {
 }
 
 impl IntervalCheck {
-    /// Relative widths of the two enclosures.
+    /// Widths of the two enclosures, as [`width`] measures them.
     pub fn widths(&self) -> (Rat, Rat) {
         (
-            Iv::from_value(&self.lhs).rel_width(),
-            Iv::from_value(&self.rhs).rel_width(),
+            width(&Iv::from_value(&self.lhs)),
+            width(&Iv::from_value(&self.rhs)),
         )
     }
+}
+
+/// An enclosure's width relative to the larger of its magnitude and 1. A
+/// purely relative width never gets small around a true 0 (one class of a
+/// softmax, one example of a batch norm), so below magnitude 1 the width
+/// counts absolutely.
+pub fn width(iv: &Iv) -> Rat {
+    if iv.is_exact() {
+        return Rat::zero();
+    }
+    let m = iv.lo().abs().max(iv.hi().abs()).max(Rat::one());
+    (iv.hi() - iv.lo()) / m
 }
 
 /// Relative width both enclosures must reach before overlap passes.
@@ -216,7 +229,7 @@ fn decide(lhs: &Iv, rhs: &Iv) -> Option<bool> {
         return Some(false);
     }
     let t = tight();
-    (lhs.rel_width() <= t && rhs.rel_width() <= t).then_some(true)
+    (width(lhs) <= t && width(rhs) <= t).then_some(true)
 }
 
 /// Runs `once` at increasing precision until the enclosures decide; an

@@ -57,6 +57,11 @@ pub enum OracleError {
     /// The model, the gradient expression or the inputs do not fit together.
     #[error("bad input: {0}")]
     Model(String),
+    /// No sample of this shape satisfies the model's assumptions (an
+    /// assumption such as `sum[n](1) - 1 > 0` excludes the shape): nothing
+    /// to check there, not a mismatch.
+    #[error("{0}")]
+    Excluded(String),
     #[error("too large: {0}")]
     TooLarge(String),
     #[error("evaluation failed: {0}")]

@@ -519,7 +519,9 @@ pub fn exact_sample(
             }
             return Ok(env);
         }
-        last = OracleError::Model("the model's assumptions failed at every sample".to_string());
+        last = OracleError::Excluded(
+            "the model's assumptions failed at every sample of this shape".to_string(),
+        );
     }
     on_kink.ok_or(last)
 }
@@ -599,8 +601,9 @@ pub fn interval_sample(
         match assumptions_hold_enclosed(model, &env) {
             Ok(true) => return Ok(env),
             Ok(false) => {
-                last =
-                    OracleError::Model("the model's assumptions failed at every sample".to_string())
+                last = OracleError::Excluded(
+                    "the model's assumptions failed at every sample of this shape".to_string(),
+                )
             }
             Err(e @ OracleError::Eval(EvalError::Undefined(_))) => last = e,
             Err(e) => return Err(e),
@@ -666,7 +669,7 @@ pub fn f64_sample(
             return Ok(env);
         }
     }
-    Err(OracleError::Model(
-        "the model's assumptions failed at every f64 sample".to_string(),
+    Err(OracleError::Excluded(
+        "the model's assumptions failed at every f64 sample of this shape".to_string(),
     ))
 }

@@ -531,3 +531,22 @@ fn interval_checks_pass_the_right_gradient_and_fail_a_wrong_one() {
     let c = check_gradient_interval(&m, &[], Wrt::Definition("y"), &dy, (&env, 0)).unwrap();
     assert_eq!(c.verdict, Some(true), "{c:?}");
 }
+
+#[test]
+fn a_true_zero_decided_by_enclosures_passes() {
+    // One entry: the softmax is 1 whatever x is, so the gradient is 0, and
+    // the enclosure of d/dt ℓ straddles 0 (no relative width is small).
+    let m = parse_model("axis n\ninput x[n]\ny = exp(x) / sum[n](exp(x))\noutput y\n").unwrap();
+    let env = interval_sample(&m, &sizes(&[("n", 1)]), 0).unwrap();
+    let check = |g: &str| {
+        let g = parse_expr(g).unwrap();
+        check_gradient_interval(&m, &[], Wrt::Input("x"), &g, (&env, 0)).unwrap()
+    };
+    let zero = check("y[n] * (dy[n] - sum[n](dy[n] * y[n]))");
+    assert_eq!(zero.verdict, Some(true), "{zero:?}");
+    // A gradient off by 1/1000 is still told apart.
+    assert_eq!(
+        check("y[n] * (dy[n] - sum[n](dy[n] * y[n])) + 1/1000").verdict,
+        Some(false)
+    );
+}

@@ -48,7 +48,7 @@ fn softmax_cross_entropy_passes_on_interval_rows() {
     for r in &rows {
         assert!(r.contains(" interval ") && r.contains(" ok "), "{r}");
         assert!(
-            r.contains("enclosures overlap") && r.contains("rel. width"),
+            r.contains("enclosures overlap") && r.contains("width"),
             "{r}"
         );
     }
