@@ -20,6 +20,12 @@ pub const BUILTIN: &[(&str, &str)] = &[
     ("instancenorm", include_str!("../models/instancenorm.bn")),
     ("groupnorm", include_str!("../models/groupnorm.bn")),
     ("rmsnorm", include_str!("../models/rmsnorm.bn")),
+    (
+        "batchnorm-softmax",
+        include_str!("../models/batchnorm-softmax.bn"),
+    ),
+    ("l2norm", include_str!("../models/l2norm.bn")),
+    ("batchrenorm", include_str!("../models/batchrenorm.bn")),
 ];
 
 /// The source text of a built-in model.
