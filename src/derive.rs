@@ -9,7 +9,7 @@
 //! in the model's own names.
 
 use crate::diff::{self, Derivation};
-use crate::ir::{Assumption, Expr, RedOp, Symbol};
+use crate::ir::{Assumption, Expr, RedOp, Statement, Symbol};
 use crate::kernel::Proof;
 use crate::models::Loaded;
 use crate::prove::{self, Options, Outcome};
@@ -773,6 +773,10 @@ fn small_fraction(x: f64) -> Option<crate::ir::Rat> {
 /// Samples of the fallback's counterexample search.
 const FALLBACK_SAMPLES: usize = 64;
 
+/// Statement size (nodes, both sides) up to which the fallback search draws
+/// all of [`FALLBACK_SAMPLES`]; beyond it proportionally fewer, at least 4.
+const FALLBACK_NODES: usize = 2000;
+
 /// What checking an equality needs.
 struct Ctx<'a> {
     model: &'a Model,
@@ -862,11 +866,15 @@ impl<'a> Ctx<'a> {
         })
     }
 
-    /// The deterministic counterexample search of the fallback.
-    fn refute_options(&self) -> RefuteOptions {
+    /// The deterministic counterexample search of the fallback: fewer
+    /// samples for a larger statement (each sample evaluates all of it; the
+    /// inlined Hessian of a softmax head runs to thousands of nodes).
+    fn refute_options(&self, stmt: &Statement) -> RefuteOptions {
+        let size = stmt.lhs.size().saturating_add(stmt.rhs.size()).max(1);
+        let by_size = (FALLBACK_SAMPLES * FALLBACK_NODES / size).clamp(4, FALLBACK_SAMPLES);
         RefuteOptions {
             seed: self.prover.seed,
-            samples: self.prover.samples.min(FALLBACK_SAMPLES),
+            samples: self.prover.samples.min(by_size),
             max_axis_size: 3,
             deadline: None,
         }
@@ -907,7 +915,7 @@ impl<'a> Ctx<'a> {
                     // A counterexample search bounded by samples, not the
                     // clock, so the verdict does not change with load.
                     None if let RefuteOutcome::Refuted(c) =
-                        refute::refute(&stmt, assumptions, &self.refute_options()) =>
+                        refute::refute(&stmt, assumptions, &self.refute_options(&stmt)) =>
                     {
                         Verdict::Refuted(Box::new(c))
                     }

@@ -30,6 +30,14 @@ pub const MAX_BITS: u64 = 100_000;
 /// Default work budget: node evaluations per [`Evaluator`].
 pub const DEFAULT_BUDGET: u64 = 2_000_000;
 
+/// Budget units one `exp` or `log` enclosure costs: a series of a few dozen
+/// rounded products.
+const SERIES_TICKS: u64 = 64;
+
+/// Budget units an operation whose result is an enclosure costs: two
+/// outward roundings at the working precision.
+const INTERVAL_TICKS: u64 = 16;
+
 /// Interval endpoints with a denominator longer than this many bits (or
 /// than the precision plus 32) are rounded outward to a grid of relative
 /// spacing `2^-precision` (96 bits unless [`with_precision`] says more).
@@ -1063,10 +1071,18 @@ impl<'a> Evaluator<'a> {
 
     /// After an operation on large numbers (one costs far more than reading
     /// the clock), look at the deadline now rather than 1024 ticks later:
-    /// a product of 10 000 factors grows its numbers to 10⁵ bits.
-    fn check_deadline_if_large(&self, v: &Iv) -> R<()> {
+    /// a product of 10 000 factors grows its numbers to 10⁵ bits. The work
+    /// budget is charged by size too (one unit per 256 bits, more for an
+    /// enclosure), so that a budget bounds the time of the arithmetic.
+    fn check_deadline_if_large(&mut self, v: &Iv) -> R<()> {
         let bits = |r: &Rat| r.numer().bits() + r.denom().bits();
-        if bits(&v.lo) + bits(&v.hi) > 4096 {
+        let size = bits(&v.lo) + bits(&v.hi);
+        // An enclosure costs a rounding of each end on top of the operation.
+        self.steps += size / 256 + if v.is_exact() { 0 } else { INTERVAL_TICKS };
+        if self.steps > self.limits.budget {
+            return Err(too_large("evaluation work budget exhausted"));
+        }
+        if size > 4096 {
             self.check_deadline()?;
         }
         Ok(())
@@ -1153,9 +1169,14 @@ impl<'a> Evaluator<'a> {
             Expr::App(f, args) => {
                 let x = self.ev(&args[0], index, d)?;
                 match f {
-                    // A series costs more than reading the clock.
+                    // A series costs more than reading the clock, and
+                    // the work budget counts it as the many operations it
+                    // is (so budgets bound time, whatever the clock says).
                     Fun::Exp | Fun::Log => {
                         self.check_deadline()?;
+                        for _ in 0..SERIES_TICKS {
+                            self.tick()?;
+                        }
                         if *f == Fun::Exp {
                             x.exp()
                         } else {

@@ -360,6 +360,10 @@ fn compare(ev: &mut Evaluator, stmt: &Statement, env: &Env) -> Compare {
     }
 }
 
+/// Evaluation work one counterexample search may spend over all its
+/// samples (each also stops at [`DEFAULT_BUDGET`]).
+const TOTAL_BUDGET: u64 = 8 * DEFAULT_BUDGET;
+
 /// Searches for a counterexample to `stmt` under `assumptions`.
 pub fn refute(stmt: &Statement, assumptions: &[Assumption], opts: &RefuteOptions) -> RefuteOutcome {
     let axes = statement_axes(stmt, assumptions);
@@ -370,7 +374,11 @@ pub fn refute(stmt: &Statement, assumptions: &[Assumption], opts: &RefuteOptions
     let (mut tried, mut skipped) = (0usize, 0usize);
     let max_draws = opts.samples.saturating_mul(4);
     let mut draw = 0usize;
-    while tried + skipped < opts.samples && draw < max_draws {
+    // One budget for the whole search as well as one per sample: a
+    // statement too large to evaluate would otherwise spend a full budget
+    // on every sample.
+    let mut total = TOTAL_BUDGET;
+    while tried + skipped < opts.samples && draw < max_draws && total > 0 {
         if opts.deadline.is_some_and(|d| Instant::now() >= d) {
             break;
         }
@@ -379,22 +387,19 @@ pub fn refute(stmt: &Statement, assumptions: &[Assumption], opts: &RefuteOptions
         let values = draw_values(&syms, &sizes, &bias, &mut rng);
         let env = Env { sizes, values };
         let limits = Limits {
-            budget: DEFAULT_BUDGET,
+            budget: DEFAULT_BUDGET.min(total),
             deadline: opts.deadline,
         };
         let mut ev = Evaluator::with_limits(&env, limits);
-        match assumptions_hold(&mut ev, assumptions) {
-            Some(true) => {}
-            Some(false) => continue,
-            None => {
-                skipped += 1;
-                continue;
-            }
-        }
-        match compare(&mut ev, stmt, &env) {
-            Compare::Equal => tried += 1,
-            Compare::Undecided => skipped += 1,
-            Compare::Differ(found) => {
+        let held = assumptions_hold(&mut ev, assumptions);
+        let verdict = (held == Some(true)).then(|| compare(&mut ev, stmt, &env));
+        total = total.saturating_sub(ev.steps().max(1));
+        match (held, verdict) {
+            (Some(false), _) => {}
+            (None, _) | (_, None) => skipped += 1,
+            (_, Some(Compare::Equal)) => tried += 1,
+            (_, Some(Compare::Undecided)) => skipped += 1,
+            (_, Some(Compare::Differ(found))) => {
                 let (index, lhs, rhs) = *found;
                 let cx = Counterexample {
                     sizes: env.sizes,

@@ -629,12 +629,6 @@ fn axes() -> impl Strategy<Value = Vec<&'static str>> {
     proptest::sample::subsequence(vec!["i", "j", "k"], 1..=3)
 }
 
-/// Random well-formed expressions without function applications (used by
-/// the renderers' tests, whose read-back helpers know no `max(a, b)`).
-pub(crate) fn expr() -> impl Strategy<Value = Expr> {
-    expr_of(false)
-}
-
 /// Random well-formed expressions, with `exp`, `log`, `abs`, `max`, `min`
 /// and `detach` applications when `functions`.
 pub(crate) fn expr_of(functions: bool) -> impl Strategy<Value = Expr> {

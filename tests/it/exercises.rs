@@ -50,8 +50,14 @@ fn every_builtin_model_gets_its_applicable_variants_checked() {
     use Kind::*;
     let expected: &[(&str, &[Kind])] = &[
         ("centering", &[]),
-        ("batchnorm", &[UnbiasedVariance, ConstantZero]),
-        ("batchnorm2d", &[UnbiasedVariance, ConstantZero, OtherAxes]),
+        (
+            "batchnorm",
+            &[UnbiasedVariance, ConstantZero, Detach, Detach],
+        ),
+        (
+            "batchnorm2d",
+            &[UnbiasedVariance, ConstantZero, Detach, Detach, OtherAxes],
+        ),
         ("batchnorm-eval", &[ConstantZero, PerFeature, PerFeature]),
         (
             "layernorm",
@@ -60,6 +66,8 @@ fn every_builtin_model_gets_its_applicable_variants_checked() {
                 ConstantZero,
                 PerFeature,
                 PerFeature,
+                Detach,
+                Detach,
                 OtherAxes,
             ],
         ),
@@ -70,6 +78,8 @@ fn every_builtin_model_gets_its_applicable_variants_checked() {
                 ConstantZero,
                 PerFeature,
                 PerFeature,
+                Detach,
+                Detach,
                 OtherAxes,
             ],
         ),
@@ -80,10 +90,28 @@ fn every_builtin_model_gets_its_applicable_variants_checked() {
                 ConstantZero,
                 PerFeature,
                 PerFeature,
+                Detach,
+                Detach,
                 OtherAxes,
             ],
         ),
         ("rmsnorm", &[ConstantZero, PerFeature, OtherAxes]),
+        (
+            "batchnorm-softmax",
+            &[UnbiasedVariance, ConstantZero, Detach, Detach],
+        ),
+        ("l2norm", &[ConstantZero, OtherAxes]),
+        (
+            "batchrenorm",
+            &[
+                UnbiasedVariance,
+                ConstantZero,
+                ConstantZero,
+                ConstantZero,
+                Detach,
+                Detach,
+            ],
+        ),
     ];
     assert_eq!(expected.len(), bnproof::models::BUILTIN.len());
     for (name, kinds) in expected {
@@ -91,8 +119,7 @@ fn every_builtin_model_gets_its_applicable_variants_checked() {
         let got: Vec<Kind> = ex.exercises.iter().map(|e| e.variant.kind).collect();
         assert_eq!(&got, kinds, "{name}");
         assert_checked(&ex);
-        // Every kind is applied or skipped with a reason, detach always
-        // skipped.
+        // Every kind is applied or skipped with a reason.
         for k in Kind::ALL {
             assert!(
                 got.contains(&k)
@@ -103,7 +130,6 @@ fn every_builtin_model_gets_its_applicable_variants_checked() {
                 "{name}: {k:?}"
             );
         }
-        assert!(ex.skipped.iter().any(|s| s.kind == Detach));
     }
 }
 
@@ -155,12 +181,13 @@ fn a_renamed_copy_gets_the_same_exercises_up_to_names() {
 }
 
 #[test]
-fn markdown_lists_the_skipped_detach_variant_and_the_answers() {
+fn markdown_lists_the_detach_variant_the_skipped_ones_and_the_answers() {
     let o = bnproof(&["exercises", "batchnorm"]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     let md = String::from_utf8_lossy(&o.stdout);
-    assert!(md.contains("**Detach a statistic**: skipped"), "{md}");
-    assert!(md.contains("no `detach`"), "{md}");
+    assert!(md.contains("## Exercise 3: detach a statistic"), "{md}");
+    assert!(md.contains("mu = detach(mean[n](x))"), "{md}");
+    assert!(md.contains("**Reduce over other axes**: skipped"), "{md}");
     assert!(md.contains("## Answers"));
     assert!(md.contains("Proved by the kernel as a claim of the changed model"));
     // Residuals and proofs only with --solutions.

@@ -58,8 +58,19 @@ fn exact(e: &Expr, env: &Env) -> Vec<(BTreeMap<String, usize>, String)> {
 
 #[test]
 fn the_tangent_program_equals_the_inlined_higher_orders() {
+    let mut compared = 0;
     for name in builtin_names() {
         let model = parse_model(builtin(name).unwrap()).unwrap();
+        // Exact values only: a model with exp, log or a radicand no sample
+        // makes a square (softmax, the L2 norm) has none to compare.
+        let sizes: BTreeMap<String, usize> = model.axes.iter().map(|a| (a.clone(), 2)).collect();
+        if matches!(
+            sample::exact_sample(&model, &sizes, 3),
+            Err(bnproof::oracle::OracleError::Irrational(_))
+        ) {
+            continue;
+        }
+        compared += 1;
         let h = higher::derive(&model, 3).unwrap();
         let v = higher::direction(&model).unwrap();
         let (hvp, mixed, jv, third) = inlined(&model, &v);
@@ -85,6 +96,8 @@ fn the_tangent_program_equals_the_inlined_higher_orders() {
             }
         }
     }
+    // Every model with exact samples: all but batchnorm-softmax and l2norm.
+    assert_eq!(compared, builtin_names().len() - 2);
 }
 
 /// A wrong tangent is caught by the same comparison (the test can fail).
@@ -160,7 +173,28 @@ pub(crate) fn derive_json(path: &str) -> serde_json::Value {
 fn every_name_in_the_json_higher_orders_resolves() {
     for name in builtin_names() {
         let model = parse_model(builtin(name).unwrap()).unwrap();
-        let json = derive_json(name);
+        let json = if name == "batchnorm-softmax" {
+            // The Hessian's symmetry through exp and log is beyond the
+            // prover's limits: unknown (exit 3), everything else proved.
+            let o = bnproof(&["derive", name, "--order", "3", "--format", "json"]);
+            assert_eq!(o.status.code(), Some(3), "{}", text(&o));
+            let json: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+            let unknown: Vec<String> = json["proofs"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|c| c["verdict"] != "proved")
+                .map(|c| format!("{}: {}", c["title"], c["verdict"]))
+                .collect();
+            assert_eq!(unknown.len(), 1, "{unknown:?}");
+            assert!(
+                unknown[0].contains("Hessian in x is symmetric") && unknown[0].contains("unknown"),
+                "{unknown:?}"
+            );
+            json
+        } else {
+            derive_json(name)
+        };
         assert_names_resolve(&model, &json);
         let defs = json["double_backward"]["definitions"].as_object().unwrap();
         assert!(!defs.is_empty(), "{name}: no tangent definitions");
