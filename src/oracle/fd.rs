@@ -386,7 +386,10 @@ pub fn eval_over(e: &Expr, env: &EnvF64, axes: &[String]) -> Result<Vec<f64>, Or
 
 /// `env` with every definition of the model evaluated and bound.
 pub fn with_defs_f64(model: &Model, env: &EnvF64) -> Result<EnvF64, OracleError> {
-    let mut out = env.clone();
+    with_defs(model, env.clone())
+}
+
+fn with_defs<T: Scalar>(model: &Model, mut out: EnvOf<T>) -> Result<EnvOf<T>, OracleError> {
     for (name, e) in &model.defs {
         let t = F64Eval {
             env: &out,
@@ -396,6 +399,33 @@ pub fn with_defs_f64(model: &Model, env: &EnvF64) -> Result<EnvF64, OracleError>
         out.values.insert(name.clone(), t);
     }
     Ok(out)
+}
+
+/// `Σ_outputs Σ dy · part(y)` over a forward pass's values.
+fn output_dot<T: Copy>(
+    full: &EnvOf<T>,
+    dy: &UpstreamF64,
+    part: impl Fn(T) -> f64,
+) -> Result<f64, OracleError> {
+    let mut total = 0.0;
+    for (out, dy) in dy {
+        let y = full
+            .values
+            .get(out)
+            .ok_or_else(|| OracleError::Model(format!("no value for output `{out}`")))?;
+        if dy.axes != y.axes || y.data.len() != dy.data.len() {
+            return Err(OracleError::Model(format!(
+                "upstream gradient does not match the output `{out}`"
+            )));
+        }
+        total += y
+            .data
+            .iter()
+            .zip(&dy.data)
+            .map(|(a, b)| part(*a) * b)
+            .sum::<f64>();
+    }
+    Ok(total)
 }
 
 /// Bind the definitions of a derivation's program, each evaluated once, in
@@ -434,21 +464,7 @@ pub type UpstreamF64 = BTreeMap<String, TensorF64>;
 
 /// `ℓ = Σ_outputs Σ dy · y`.
 pub fn loss_f64(model: &Model, env: &EnvF64, dy: &UpstreamF64) -> Result<f64, OracleError> {
-    let full = with_defs_f64(model, env)?;
-    let mut total = 0.0;
-    for (out, dy) in dy {
-        let y = full
-            .values
-            .get(out)
-            .ok_or_else(|| OracleError::Model(format!("no value for output `{out}`")))?;
-        if dy.axes != y.axes || y.data.len() != dy.data.len() {
-            return Err(OracleError::Model(format!(
-                "upstream gradient does not match the output `{out}`"
-            )));
-        }
-        total += y.data.iter().zip(&dy.data).map(|(a, b)| a * b).sum::<f64>();
-    }
-    Ok(total)
+    output_dot(&with_defs_f64(model, env)?, dy, |v| v)
 }
 
 /// Whether any definition of the model stops a gradient (`detach`).
@@ -480,7 +496,7 @@ fn loss_dual(
             })
             .collect(),
     };
-    let mut full = EnvOf {
+    let lifted = EnvOf {
         sizes: env.sizes.clone(),
         values: env
             .values
@@ -488,33 +504,7 @@ fn loss_dual(
             .map(|(n, t)| (n.clone(), lift(n, t)))
             .collect(),
     };
-    for (name, e) in &model.defs {
-        let t = F64Eval {
-            env: &full,
-            steps: 0,
-        }
-        .tensor(e)?;
-        full.values.insert(name.clone(), t);
-    }
-    let mut total = 0.0;
-    for (out, dy) in dy {
-        let y = full
-            .values
-            .get(out)
-            .ok_or_else(|| OracleError::Model(format!("no value for output `{out}`")))?;
-        if dy.axes != y.axes || y.data.len() != dy.data.len() {
-            return Err(OracleError::Model(format!(
-                "upstream gradient does not match the output `{out}`"
-            )));
-        }
-        total += y
-            .data
-            .iter()
-            .zip(&dy.data)
-            .map(|(a, b)| a.d * b)
-            .sum::<f64>();
-    }
-    Ok(total)
+    output_dot(&with_defs(model, lifted)?, dy, |d: Dual| d.d)
 }
 
 /// The gradient of `ℓ = Σ dy · y` in `wrt`, one entry at a time

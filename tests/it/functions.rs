@@ -3,21 +3,12 @@
 //! assumptions, and certificates that cite a rule without its side
 //! condition rejected by the kernel.
 
+use crate::prove::verdict;
 use crate::rules::one_step;
 use crate::{bnproof, text};
 use bnproof::cert;
 use bnproof::kernel;
-use bnproof::prove::{self, Options, Outcome};
-use bnproof::syntax;
-
-fn verdict(stmt: &str, assume: &[&str]) -> Outcome {
-    let s = syntax::parse_statement(stmt).unwrap_or_else(|e| panic!("{stmt}: {e}"));
-    let a: Vec<_> = assume
-        .iter()
-        .map(|x| syntax::parse_assumption(x).unwrap())
-        .collect();
-    prove::prove(&s, &a, &Options::default()).0
-}
+use bnproof::prove::Outcome;
 
 /// Proved, and the proof passes the kernel on its own; returns the rules used.
 fn proved(stmt: &str, assume: &[&str]) -> Vec<String> {

@@ -7,7 +7,7 @@ use bnproof::prove::{self, Options, Outcome};
 use bnproof::render;
 use bnproof::syntax;
 
-fn verdict(stmt: &str, assume: &[&str]) -> Outcome {
+pub(crate) fn verdict(stmt: &str, assume: &[&str]) -> Outcome {
     let s = syntax::parse_statement(stmt).unwrap_or_else(|e| panic!("{stmt}: {e}"));
     let a: Vec<_> = assume
         .iter()

@@ -155,7 +155,7 @@ fn transcendental(rule: &Rule) -> bool {
 }
 
 /// The same values as `env`, in `f64`.
-fn to_f64(env: &Env) -> EnvF64 {
+pub(crate) fn to_f64(env: &Env) -> EnvF64 {
     EnvF64 {
         sizes: env.sizes.clone(),
         values: env

@@ -811,27 +811,10 @@ fn function_case(rng: &mut ChaCha8Rng, template: &str) -> Case {
 /// Both sides differ at some random point, by more than `f64` rounding
 /// could explain (exp and log rarely have exact values), or exactly.
 fn witness_f64(rng: &mut ChaCha8Rng, st: &Statement) -> bool {
-    use bnproof::oracle::fd::{eval_f64, EnvF64, TensorF64};
-    use num_traits::ToPrimitive;
+    use bnproof::oracle::fd::eval_f64;
     for _ in 0..40 {
         let env = env(rng);
-        let envf = EnvF64 {
-            sizes: env.sizes.clone(),
-            values: env
-                .values
-                .iter()
-                .map(|(k, t)| {
-                    let data = t.data.iter().map(|v| v.to_f64().unwrap()).collect();
-                    (
-                        k.clone(),
-                        TensorF64 {
-                            axes: t.axes.clone(),
-                            data,
-                        },
-                    )
-                })
-                .collect(),
-        };
+        let envf = crate::rules::to_f64(&env);
         for k in 0..env.sizes["i"] {
             let idx: BTreeMap<String, usize> = [("i".to_string(), k)].into();
             if let (Ok(l), Ok(r)) = (
