@@ -205,6 +205,77 @@ impl Scalar for Dual {
     }
 }
 
+/// An `f64` value with a first-order bound on the rounding error of
+/// computing it, in units of the unit roundoff: every rounded operation
+/// adds its result's magnitude, and errors already made propagate through
+/// the operation's derivative (running error analysis). A value that
+/// cancels to nearly 0 keeps the magnitudes it was computed from, which is
+/// what its rounding noise scales with.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Rounding {
+    pub v: f64,
+    pub e: f64,
+}
+
+impl Scalar for Rounding {
+    fn constant(x: f64) -> Rounding {
+        // A leaf is rounded once on the way in (to f32, say).
+        Rounding { v: x, e: x.abs() }
+    }
+    fn value(self) -> f64 {
+        self.v
+    }
+    fn add(self, o: Rounding) -> Rounding {
+        let v = self.v + o.v;
+        Rounding {
+            v,
+            e: self.e + o.e + v.abs(),
+        }
+    }
+    fn mul(self, o: Rounding) -> Rounding {
+        let v = self.v * o.v;
+        Rounding {
+            v,
+            e: self.e * o.v.abs() + o.e * self.v.abs() + v.abs(),
+        }
+    }
+    fn neg(self) -> Rounding {
+        Rounding {
+            v: -self.v,
+            e: self.e,
+        }
+    }
+    fn div(self, o: Rounding) -> Rounding {
+        if o.v == 0.0 {
+            return Rounding { v: 0.0, e: 0.0 };
+        }
+        let v = self.v / o.v;
+        Rounding {
+            v,
+            e: self.e / o.v.abs() + o.e * v.abs() / o.v.abs() + v.abs(),
+        }
+    }
+    fn pow(self, p: f64, integer: Option<i32>) -> Rounding {
+        let d = Dual { v: self.v, d: 1.0 }.pow(p, integer);
+        Rounding {
+            v: d.v,
+            e: d.d.abs() * self.e + d.v.abs(),
+        }
+    }
+    fn app(f: Fun, x: Rounding, y: Option<Rounding>) -> Rounding {
+        let y = y.unwrap_or(Rounding::constant(f64::NAN));
+        let v = f64::app(f, x.v, Some(y.v));
+        // exp and log round; abs, max, min and detach are exact.
+        let e = match f {
+            Fun::Exp => v.abs() * x.e + v.abs(),
+            Fun::Log => f64::div(x.e, x.v.abs()) + v.abs(),
+            Fun::Abs | Fun::Detach => x.e,
+            Fun::Max | Fun::Min => x.e.max(y.e),
+        };
+        Rounding { v, e }
+    }
+}
+
 /// Result of comparing a gradient with finite differences.
 #[derive(Clone, Debug, PartialEq)]
 pub struct FdCheck {
@@ -377,6 +448,14 @@ pub fn eval_f64(
 /// The `f64` values of `e` at every position of `axes`, row-major in the
 /// order given (one evaluation budget for all of them).
 pub fn eval_over(e: &Expr, env: &EnvF64, axes: &[String]) -> Result<Vec<f64>, OracleError> {
+    eval_over_of(e, env, axes)
+}
+
+fn eval_over_of<T: Scalar>(
+    e: &Expr,
+    env: &EnvOf<T>,
+    axes: &[String],
+) -> Result<Vec<T>, OracleError> {
     let mut ev = F64Eval { env, steps: 0 };
     assignments(axes, &env.sizes, BUDGET)?
         .into_iter()
@@ -431,11 +510,57 @@ fn output_dot<T: Copy>(
 /// Bind the definitions of a derivation's program, each evaluated once, in
 /// order (see [`super::bind_program`]).
 pub fn bind_program_f64(env: &mut EnvF64, program: &[(Symbol, Expr)]) -> Result<(), OracleError> {
+    bind_program(env, program)
+}
+
+fn bind_program<T: Scalar>(
+    env: &mut EnvOf<T>,
+    program: &[(Symbol, Expr)],
+) -> Result<(), OracleError> {
     for (s, e) in program {
         let t = F64Eval { env, steps: 0 }.tensor(e)?;
         env.values.insert(s.name.clone(), t);
     }
     Ok(())
+}
+
+/// [`Rounding`] values of `f64` ones: each a leaf, rounded once.
+pub fn rounding_of(t: &TensorF64) -> TensorOf<Rounding> {
+    TensorOf {
+        axes: t.axes.clone(),
+        data: t.data.iter().map(|&x| Rounding::constant(x)).collect(),
+    }
+}
+
+/// `env` (leaves only) as [`Rounding`] values, with every definition of
+/// the model evaluated and bound.
+pub fn with_defs_rounding(model: &Model, env: &EnvF64) -> Result<EnvOf<Rounding>, OracleError> {
+    let leaves = EnvOf {
+        sizes: env.sizes.clone(),
+        values: env
+            .values
+            .iter()
+            .map(|(k, t)| (k.clone(), rounding_of(t)))
+            .collect(),
+    };
+    with_defs(model, leaves)
+}
+
+/// [`bind_program_f64`] over [`Rounding`] values.
+pub fn bind_program_rounding(
+    env: &mut EnvOf<Rounding>,
+    program: &[(Symbol, Expr)],
+) -> Result<(), OracleError> {
+    bind_program(env, program)
+}
+
+/// [`eval_over`] over [`Rounding`] values.
+pub fn eval_over_rounding(
+    e: &Expr,
+    env: &EnvOf<Rounding>,
+    axes: &[String],
+) -> Result<Vec<Rounding>, OracleError> {
+    eval_over_of(e, env, axes)
 }
 
 /// Whether every assumption of the model holds at every position.
@@ -549,6 +674,18 @@ pub fn compare(got: &[f64], reference: &[f64]) -> FdCheck {
 /// Compare entry by entry: every `|got − ref| ≤ atol + rtol · |ref|`, and
 /// the whole-tensor errors. A NaN or a length mismatch fails.
 pub fn compare_with(got: &[f64], reference: &[f64], atol: f64, rtol: f64) -> FdCheck {
+    compare_with_floor(got, reference, atol, rtol, &[])
+}
+
+/// [`compare_with`], where entry `i` may also differ by `floor[i]` (a
+/// rounding bound; a missing or non-finite one counts as 0).
+pub fn compare_with_floor(
+    got: &[f64],
+    reference: &[f64],
+    atol: f64,
+    rtol: f64,
+    floor: &[f64],
+) -> FdCheck {
     let mut max_abs_err: f64 = if got.len() == reference.len() {
         0.0
     } else {
@@ -559,7 +696,12 @@ pub fn compare_with(got: &[f64], reference: &[f64], atol: f64, rtol: f64) -> FdC
     let mut worst: Option<(f64, Worst)> = None;
     for (at, (g, r)) in got.iter().zip(reference).enumerate() {
         let err = (g - r).abs();
-        if err.is_nan() || err > atol + rtol * r.abs() {
+        let extra = floor
+            .get(at)
+            .copied()
+            .filter(|f| f.is_finite())
+            .unwrap_or(0.0);
+        if err.is_nan() || err > atol + rtol * r.abs() + extra {
             passed = false;
         }
         let err = if err.is_nan() { f64::INFINITY } else { err };

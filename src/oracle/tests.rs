@@ -550,3 +550,55 @@ fn a_true_zero_decided_by_enclosures_passes() {
         Some(false)
     );
 }
+
+/// A running rounding bound keeps the magnitudes a cancelled value was
+/// computed from, and grows with them; an exact value of a single leaf is
+/// bounded by its own size.
+#[test]
+fn rounding_bounds_remember_cancelled_magnitudes() {
+    use super::fd::{eval_over_rounding, rounding_of, TensorF64};
+    let mut env = fd::EnvOf::default();
+    env.sizes.insert("i".to_string(), 2);
+    let x = TensorF64 {
+        axes: vec!["i".to_string()],
+        data: vec![3.0, 3.0],
+    };
+    let scalar = |v: f64| TensorF64 {
+        axes: vec![],
+        data: vec![v],
+    };
+    env.values.insert("x".to_string(), rounding_of(&x));
+    env.values
+        .insert("a".to_string(), rounding_of(&scalar(3.0)));
+    env.values
+        .insert("b".to_string(), rounding_of(&scalar(3.0)));
+    let over = |src: &str| eval_over_rounding(&parse_expr(src).unwrap(), &env, &[]).unwrap()[0];
+    // a − b = 0 exactly, computed from magnitudes 3 and 3.
+    let r = over("a - b");
+    assert_eq!(r.v, 0.0);
+    assert!(r.e >= 6.0, "{r:?}");
+    // Scaling the inputs by 1000 scales the bound of the cancellation.
+    let r1000 = over("1000 * a - 1000 * b");
+    assert_eq!(r1000.v, 0.0);
+    assert!(r1000.e >= 1000.0 * r.e, "{r1000:?} vs {r:?}");
+    // A value that does not cancel stays within a small multiple of itself.
+    let s = over("sum[i](x[i])");
+    assert_eq!(s.v, 6.0);
+    assert!(s.e >= 6.0 && s.e <= 4.0 * 6.0, "{s:?}");
+    // exp and log propagate relative errors: log(exp(x)) carries x's.
+    let l = over("log(exp(a))");
+    assert!((l.v - 3.0).abs() < 1e-12 && l.e >= 3.0, "{l:?}");
+}
+
+/// A per-entry floor admits exactly the entries it covers; a non-finite
+/// floor admits nothing extra.
+#[test]
+fn comparison_floors_are_per_entry_and_finite() {
+    use super::fd::compare_with_floor;
+    let got = [1e-9, 0.0];
+    let want = [0.0, 1e-9];
+    assert!(!compare_with_floor(&got, &want, 0.0, 1e-4, &[]).passed);
+    assert!(compare_with_floor(&got, &want, 0.0, 1e-4, &[2e-9, 2e-9]).passed);
+    assert!(!compare_with_floor(&got, &want, 0.0, 1e-4, &[2e-9, 0.5e-9]).passed);
+    assert!(!compare_with_floor(&got, &want, 0.0, 1e-4, &[f64::INFINITY, f64::NAN]).passed);
+}
