@@ -533,8 +533,8 @@ pub fn check(
     for (name, g) in symbolic.gradients {
         predict(Quantity::Grad(name.clone()), g)?;
         let q = Quantity::Grad(name.clone());
-        let axes = &problem.leaves[q.tensor(&dy_name)].axes;
-        if let Ok(r) = fd::eval_over_rounding(g, &rounding, axes) {
+        let axes = problem.leaves.get(q.tensor(&dy_name)).map(|t| &t.axes);
+        if let Some(Ok(r)) = axes.map(|a| fd::eval_over_rounding(g, &rounding, a)) {
             bounds.insert(q, r.iter().map(|r| r.e).collect());
         }
     }
