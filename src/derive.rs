@@ -236,6 +236,9 @@ fn cost_in(e: &Expr, costs: &BTreeMap<String, usize>) -> usize {
 /// Derive the model and check every equality.
 pub fn derive(loaded: &Loaded, opts: &DeriveOptions) -> Result<Report, DeriveError> {
     let start = Instant::now();
+    // Each derivation starts with nothing remembered (those it makes for
+    // its checks share what it learns), so its time is a fresh process's.
+    let _facts = crate::named::Remember::enter();
     let model = &loaded.model;
     let derivation = diff::derive(model).map_err(DeriveError::Diff)?;
     let wanted: Vec<String> = match &opts.wrt {

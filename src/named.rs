@@ -5,7 +5,7 @@
 //! called: which names are unfolded follows from where they occur and the
 //! order in which they are defined.
 
-use crate::ir::{Assumption, Expr, Statement, Symbol};
+use crate::ir::{Assumption, Expr, RedOp, Statement, Symbol};
 use crate::kernel::{self, Direction, Proof, Step};
 use std::collections::BTreeSet;
 
@@ -55,7 +55,7 @@ pub fn by_names(
     assumptions: &[Assumption],
 ) -> Option<Proof> {
     let definitions = used_definitions(lhs, rhs, all);
-    let (haves, shorter, lemmas) = facts(&definitions, assumptions);
+    let (mut haves, shorter, mut lemmas) = facts(&definitions, assumptions);
     let unfolds: Vec<Unfold<'_>> = definitions
         .iter()
         .map(
@@ -73,7 +73,14 @@ pub fn by_names(
             },
         )
         .collect();
-    let steps = chain(lhs, rhs, &unfolds, &definitions, assumptions)?;
+    let mut known = Known {
+        haves: &mut haves,
+        lemmas: &mut lemmas,
+        definitions: &definitions,
+        assumptions,
+        probe: None,
+    };
+    let steps = chain(lhs, rhs, &unfolds, &mut known)?;
     let proof = Proof {
         statement: Statement {
             lhs: lhs.clone(),
@@ -136,7 +143,70 @@ fn zero_chain(
     r: &Expr,
     definitions: &[(Symbol, Expr)],
     assumptions: &[Assumption],
-) -> Option<(Vec<Step>, Definitions, Vec<kernel::Lemma>)> {
+) -> Option<ZeroChain> {
+    // The same reductions are tried by every proof over one program (each
+    // claim and check of a model): remembered per reduction, the definitions
+    // it reaches and the assumptions. A remembered chain is still checked
+    // by the kernel with the proof that uses it.
+    let key = format!(
+        "{r:?}|{:?}|{assumptions:?}",
+        used_definitions(r, r, definitions)
+    );
+    if let Some(found) = ZERO_CHAINS.with(|c| c.borrow().get(&key).cloned()) {
+        return found;
+    }
+    let found = zero_chain_uncached(r, definitions, assumptions);
+    ZERO_CHAINS.with(|c| {
+        let mut c = c.borrow_mut();
+        if c.len() >= MAX_REMEMBERED {
+            c.clear();
+        }
+        c.insert(key, found.clone());
+    });
+    found
+}
+
+/// A chain from a reduction to 0: its steps, the definitions they unfold
+/// and the lemmas they cite.
+type ZeroChain = (Vec<Step>, Definitions, Vec<kernel::Lemma>);
+
+/// Most zero chains remembered (then forgotten all at once).
+const MAX_REMEMBERED: usize = 4096;
+
+thread_local! {
+    static ZERO_CHAINS: std::cell::RefCell<std::collections::HashMap<String, Option<ZeroChain>>> =
+        std::cell::RefCell::new(std::collections::HashMap::new());
+}
+
+/// A scope of remembered zero chains: the outermost one starts with
+/// nothing remembered; scopes inside it (a derivation made for a check)
+/// share what it remembers.
+pub struct Remember(());
+
+impl Remember {
+    pub fn enter() -> Remember {
+        if DEPTH.with(|d| d.replace(d.get() + 1)) == 0 {
+            ZERO_CHAINS.with(|c| c.borrow_mut().clear());
+        }
+        Remember(())
+    }
+}
+
+impl Drop for Remember {
+    fn drop(&mut self) {
+        DEPTH.with(|d| d.set(d.get().saturating_sub(1)));
+    }
+}
+
+thread_local! {
+    static DEPTH: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+fn zero_chain_uncached(
+    r: &Expr,
+    definitions: &[(Symbol, Expr)],
+    assumptions: &[Assumption],
+) -> Option<ZeroChain> {
     let zero = Expr::num(0);
     let mut steps: Vec<Step> = Vec::new();
     let mut unfolded: Vec<&(Symbol, Expr)> = Vec::new();
@@ -308,9 +378,9 @@ fn chain(
     lhs: &Expr,
     rhs: &Expr,
     unfolds: &[Unfold<'_>],
-    definitions: &[(Symbol, Expr)],
-    assumptions: &[Assumption],
+    known: &mut Known<'_>,
 ) -> Option<Vec<Step>> {
+    let (definitions, assumptions) = (known.definitions, known.assumptions);
     let mut left = vec![Step {
         expr: lhs.clone(),
         rule: String::new(),
@@ -321,6 +391,11 @@ fn chain(
     let mut right = left.clone();
     right[0].expr = rhs.clone();
     let mut count = 0;
+    let mut distributed = false;
+    // Kernel checks the early closing may spend: a statement that is false
+    // must not pay one per name per round.
+    let mut tries = MAX_EARLY_TRIES;
+    let mut candidates = MAX_EARLY_TRIES;
     loop {
         let (l, r) = (&left.last()?.expr, &right.last()?.expr);
         // A name on one side only must go; a name on both sides may stay an
@@ -330,9 +405,22 @@ fn chain(
             .iter()
             .rev()
             .find(|u| occurs(u.name, l) != occurs(u.name, r));
-        let close = match one_sided {
-            Some(_) => None,
-            None => closing_step(l, r, definitions, assumptions),
+        // While a one-sided name remains, a closing step is tried only
+        // against a number and on small sides: there a name such as `var`
+        // may cancel (`sum[n](dx[n]) = 0`), and unfolding it would only
+        // lengthen every later line. Elsewhere the attempt would cost a
+        // kernel check per name for nothing.
+        let early = tries > 0 && matches!(r, Expr::Num(_)) && l.size() <= MAX_EARLY_CLOSE_SIZE;
+        let close = if one_sided.is_none() {
+            closing_step(l, r, definitions, assumptions)
+        } else if early {
+            // One check decides whether any normal form closes the gap
+            // (field normalizes furthest); only then is the weakest sought.
+            tries -= 1;
+            closing_with(l, r, definitions, assumptions, &["field"])
+                .and_then(|_| closing_step(l, r, definitions, assumptions))
+        } else {
+            None
         };
         if let Some(close) = close {
             let mut steps: Vec<Step> = left.drain(1..).collect();
@@ -349,6 +437,25 @@ fn chain(
             return Some(steps);
         }
         let u = match one_sided {
+            // Against a number, a one-sided name whose unfolding alone
+            // closes the gap goes first (a count such as `m` in
+            // `sum[n](dx[n]) = 0`): the others' bodies would only lengthen
+            // the lines.
+            Some(u) if early => unfolds
+                .iter()
+                .rev()
+                .filter(|v| occurs(v.name, l) && !occurs(v.name, r))
+                .take(MAX_EARLY_CANDIDATES)
+                .find(|v| {
+                    if candidates == 0 {
+                        return false;
+                    }
+                    candidates -= 1;
+                    unfold_all(v.name, &v.into, l).is_some_and(|l2| {
+                        closing_with(&l2, r, definitions, assumptions, &["field"]).is_some()
+                    })
+                })
+                .unwrap_or(u),
             Some(u) => u,
             None => {
                 let both: Vec<&Unfold<'_>> =
@@ -388,6 +495,287 @@ fn chain(
                 });
             }
         }
+        // Split the left side's reduction when the right side is a number
+        // (`sum[n](dx[n]) = 0`); against a reduction it would only break the
+        // two sides' symmetry.
+        if !distributed && matches!(right.last()?.expr, Expr::Num(_)) {
+            if let Some(steps) = split_reduction(&left.last()?.expr, known) {
+                distributed = true;
+                left.extend(steps);
+            }
+        }
+    }
+}
+
+/// Most kernel checks one chain spends on closing early against a number,
+/// and as many again on finding the name whose unfolding closes it.
+const MAX_EARLY_TRIES: usize = 8;
+
+/// Most names tried as the one whose unfolding closes a gap to a number.
+const MAX_EARLY_CANDIDATES: usize = 8;
+
+/// Largest side (nodes) on which a closing step against a number is tried
+/// while a name on one side only remains.
+const MAX_EARLY_CLOSE_SIZE: usize = 160;
+
+/// What a chain may cite and extend: the proof's haves and lemmas, its
+/// definitions and assumptions.
+struct Known<'a> {
+    haves: &'a mut Vec<kernel::Have>,
+    lemmas: &'a mut Vec<kernel::Lemma>,
+    definitions: &'a [(Symbol, Expr)],
+    assumptions: &'a [Assumption],
+    /// Made when a new fact is first sought.
+    probe: Option<Probe>,
+}
+
+/// A numeric screen for facts `r = 0`: the definitions evaluated in `f64`
+/// at one fixed sample. A reduction clearly non-zero there is not given to
+/// the kernel (this only saves work: a fact that passes is still proved and
+/// checked, and a fact screened out is only not cited).
+struct Probe {
+    env: Option<crate::oracle::fd::EnvF64>,
+}
+
+impl Probe {
+    /// Every axis of size 3, every free symbol's entries drawn from a fixed
+    /// sequence in [1/2, 3/2).
+    fn new(definitions: &[(Symbol, Expr)]) -> Probe {
+        use crate::oracle::fd::{bind_program_f64, EnvF64, TensorF64};
+        let defined: BTreeSet<&str> = definitions.iter().map(|(s, _)| s.name.as_str()).collect();
+        let mut syms = BTreeSet::new();
+        let mut axes = BTreeSet::new();
+        for (s, body) in definitions {
+            body.symbols(&mut syms);
+            body.all_axes(&mut axes);
+            axes.extend(s.axes.iter().cloned());
+        }
+        let mut env = EnvF64::default();
+        for a in &axes {
+            env.sizes.insert(a.clone(), 3);
+        }
+        let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut next = || {
+            state = state
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            0.5 + (state >> 11) as f64 / (1u64 << 53) as f64
+        };
+        for s in syms.iter().filter(|s| !defined.contains(s.name.as_str())) {
+            let len = s.axes.iter().map(|_| 3usize).product();
+            let data = (0..len).map(|_| next()).collect();
+            let axes = s.axes.clone();
+            env.values.insert(s.name.clone(), TensorF64 { axes, data });
+        }
+        let env = bind_program_f64(&mut env, definitions).ok().map(|()| env);
+        Probe { env }
+    }
+
+    /// False only when `r` evaluates to a finite value clearly away from 0
+    /// somewhere at the sample.
+    fn maybe_zero(&self, r: &Expr) -> bool {
+        let Some(env) = &self.env else { return true };
+        let axes: Vec<String> = r.free_axes().into_iter().collect();
+        match crate::oracle::fd::eval_over(r, env, &axes) {
+            Ok(v) => v.iter().all(|x| !x.is_finite() || x.abs() <= 1e-9),
+            Err(_) => true,
+        }
+    }
+}
+
+/// When `e` is a sum or mean of terms (a statement such as
+/// `sum[n](dx[n]) = 0` once `dx` is unfolded): one `linear` step to the
+/// reduction of each term, factors constant along the reduced axes taken
+/// out, then each of those reductions that is zero replaced by 0 (a `have`,
+/// proved here if no earlier fact says so) and the zeros dropped (`ring`).
+/// So the chain rule's vanishing terms are seen as the paper sees them
+/// (`Σ(x − μ) = 0`), and nothing is unfolded to find them.
+fn split_reduction(e: &Expr, known: &mut Known<'_>) -> Option<Vec<Step>> {
+    let Expr::Reduce(op @ (RedOp::Sum | RedOp::Mean), axes, body) = e else {
+        return None;
+    };
+    let split = distribute(*op, axes, body);
+    if split == *e
+        || closing_with(e, &split, known.definitions, known.assumptions, &["linear"]).is_none()
+    {
+        return None;
+    }
+    let mut steps = vec![Step {
+        expr: split.clone(),
+        rule: "linear".into(),
+        direction: Direction::Forward,
+        position: Vec::new(),
+        subst: None,
+    }];
+    let mut reductions = Vec::new();
+    collect_reductions(&split, &mut reductions);
+    let mut cur = split.clone();
+    for r in reductions {
+        let Some(k) = zero_fact(r, known) else {
+            continue;
+        };
+        while let Some(path) = find_expr(r, &cur) {
+            let next = cur.replace_at(&path, Expr::num(0))?;
+            cur = next;
+            steps.push(Step {
+                expr: cur.clone(),
+                rule: kernel::have_rule(k),
+                direction: Direction::Forward,
+                position: path,
+                subst: None,
+            });
+        }
+    }
+    if steps.len() == 1 {
+        return Some(steps);
+    }
+    let pruned = prune_zeros(&cur);
+    if pruned != cur {
+        let position = crate::rules::diff_position(&cur, &pruned).unwrap_or_default();
+        steps.push(Step {
+            expr: pruned,
+            rule: "ring".into(),
+            direction: Direction::Forward,
+            position,
+            subst: None,
+        });
+    }
+    Some(steps)
+}
+
+/// The 1-based index of a have saying `r = 0`: an existing one, else one
+/// proved now by [`zero_chain`] and appended (with the lemmas it cites),
+/// if the kernel accepts it.
+fn zero_fact(r: &Expr, known: &mut Known<'_>) -> Option<usize> {
+    let zero = Expr::num(0);
+    if let Some(k) = known
+        .haves
+        .iter()
+        .position(|h| h.statement.lhs == *r && h.statement.rhs == zero)
+    {
+        return Some(k + 1);
+    }
+    if !matches!(r, Expr::Reduce(RedOp::Sum | RedOp::Mean, _, _)) {
+        return None;
+    }
+    let definitions = known.definitions;
+    if !known
+        .probe
+        .get_or_insert_with(|| Probe::new(definitions))
+        .maybe_zero(r)
+    {
+        return None;
+    }
+    let (steps, _, used) = zero_chain(r, known.definitions, known.assumptions)?;
+    let have = kernel::Have {
+        statement: Statement {
+            lhs: r.clone(),
+            rhs: zero,
+        },
+        steps,
+    };
+    let mut lemmas = known.lemmas.clone();
+    for l in used {
+        if !lemmas.iter().any(|k| k.name == l.name) {
+            lemmas.push(l);
+        }
+    }
+    let probe = Proof {
+        statement: have.statement.clone(),
+        assumptions: known.assumptions.to_vec(),
+        steps: have.steps.clone(),
+        definitions: known.definitions.to_vec(),
+        haves: known.haves.clone(),
+        lemmas: lemmas.clone(),
+    };
+    kernel::check(&probe).ok()?;
+    *known.lemmas = lemmas;
+    known.haves.push(have);
+    Some(known.haves.len())
+}
+
+/// `op[axes](body)` as a sum of reductions of `body`'s terms, with factors
+/// constant along `axes` taken out (`sum[n](c * t) = c * sum[n](t)`). Only
+/// the outer terms are split: inside a factor the reduction stays whole
+/// (`sum[n](x[n] - mu)`, the form a vanishing fact has); a term constant
+/// along `axes` stays reduced (`sum[n](c)`), so the step needs no count.
+fn distribute(op: RedOp, axes: &[String], body: &Expr) -> Expr {
+    split_terms(op, axes, body, true)
+}
+
+fn split_terms(op: RedOp, axes: &[String], body: &Expr, outer: bool) -> Expr {
+    let constant = |e: &Expr| e.free_axes().iter().all(|a| !axes.contains(a));
+    let d = |e: &Expr| Box::new(split_terms(op, axes, e, outer));
+    let sum = |e: &Expr| matches!(e, Expr::Add(..) | Expr::Sub(..));
+    match body {
+        Expr::Add(a, b) if outer => Expr::Add(d(a), d(b)),
+        Expr::Sub(a, b) if outer => Expr::Sub(d(a), d(b)),
+        Expr::Neg(a) => Expr::Neg(d(a)),
+        // A varying factor times a sum of terms: each term on its own.
+        Expr::Mul(a, b) if outer && !constant(a) && sum(b) => {
+            let (op2, b1, b2) = match &**b {
+                Expr::Add(x, y) => (true, x, y),
+                Expr::Sub(x, y) => (false, x, y),
+                _ => unreachable!("matched a sum"),
+            };
+            let t1 = Expr::Mul(a.clone(), b1.clone());
+            let t2 = Expr::Mul(a.clone(), b2.clone());
+            let (t1, t2) = (d(&t1), d(&t2));
+            if op2 {
+                Expr::Add(t1, t2)
+            } else {
+                Expr::Sub(t1, t2)
+            }
+        }
+        Expr::Mul(..) | Expr::Div(..) => {
+            // The factors constant along `axes` go outside the reduction.
+            let mut num = Vec::new();
+            let mut den = Vec::new();
+            factors(body, &mut num, &mut den, &constant);
+            let (c, v): (Vec<&Expr>, Vec<&Expr>) = num.into_iter().partition(|e| constant(e));
+            if c.is_empty() && den.is_empty() {
+                return Expr::Reduce(op, axes.to_vec(), Box::new(body.clone()));
+            }
+            let inner = match v.split_first() {
+                Some((first, rest)) => rest.iter().fold((*first).clone(), |acc, e| {
+                    Expr::Mul(Box::new(acc), Box::new((*e).clone()))
+                }),
+                None => return Expr::Reduce(op, axes.to_vec(), Box::new(body.clone())),
+            };
+            let mut out = Expr::Reduce(op, axes.to_vec(), Box::new(inner));
+            if let Some((first, rest)) = c.split_first() {
+                let k = rest.iter().fold((*first).clone(), |acc, e| {
+                    Expr::Mul(Box::new(acc), Box::new((*e).clone()))
+                });
+                out = Expr::Mul(Box::new(k), Box::new(out));
+            }
+            for e in den {
+                out = Expr::Div(Box::new(out), Box::new(e.clone()));
+            }
+            out
+        }
+        _ => Expr::Reduce(op, axes.to_vec(), Box::new(body.clone())),
+    }
+}
+
+/// The factors of a product: `num` multiplied, `den` divided by (only
+/// divisors that are `constant`; another quotient stays one factor).
+fn factors<'a>(
+    e: &'a Expr,
+    num: &mut Vec<&'a Expr>,
+    den: &mut Vec<&'a Expr>,
+    constant: &dyn Fn(&Expr) -> bool,
+) {
+    match e {
+        Expr::Mul(a, b) => {
+            factors(a, num, den, constant);
+            factors(b, num, den, constant);
+        }
+        Expr::Div(a, b) if constant(b) => {
+            factors(a, num, den, constant);
+            den.push(b);
+        }
+        _ => num.push(e),
     }
 }
 
@@ -406,7 +794,7 @@ fn collect_new<'a>(
     if out.len() >= MAX_VANISHING_TRIES {
         return;
     }
-    if let Expr::Reduce(crate::ir::RedOp::Sum | crate::ir::RedOp::Mean, _, _) = e {
+    if let Expr::Reduce(RedOp::Sum | RedOp::Mean, _, _) = e {
         if seen.insert(e) {
             out.push(e);
         }
@@ -569,5 +957,87 @@ fn find(s: &Symbol, e: &Expr) -> Option<Vec<usize>> {
             p.insert(0, k);
             Some(p)
         }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::syntax::{parse_expr, print};
+
+    fn e(s: &str) -> Expr {
+        parse_expr(s).unwrap()
+    }
+
+    fn def(name: &str, axes: &[&str], body: &str) -> (Symbol, Expr) {
+        (Symbol::new(name, axes.iter().copied()), e(body))
+    }
+
+    #[test]
+    fn a_reduction_splits_into_its_outer_terms_with_constant_factors_outside() {
+        let n = ["n".to_string()];
+        let split = distribute(RedOp::Sum, &n, &e("c * (u[n] - q) + w[n] / (k + 1) - q"));
+        // The centred sum stays whole (the form of a vanishing fact); the
+        // constant term stays reduced.
+        assert_eq!(
+            print(&split),
+            "c * sum[n](u[n] - q) + sum[n](w[n]) / (k + 1) - sum[n](q)"
+        );
+        // A varying factor times a sum of terms: each term on its own.
+        let split = distribute(RedOp::Mean, &n, &e("h[n] * (a * u[n] + b)"));
+        assert_eq!(
+            print(&split),
+            "a * mean[n](h[n] * u[n]) + b * mean[n](h[n])"
+        );
+        // Nothing to take out: the reduction is left as it is.
+        let whole = e("sum[n](u[n] * w[n])");
+        let Expr::Reduce(op, axes, body) = &whole else {
+            unreachable!()
+        };
+        assert_eq!(distribute(*op, axes, body), whole);
+    }
+
+    #[test]
+    fn a_vanishing_sum_is_cited_not_unfolded_whatever_the_names() {
+        // `zeta` is a centred copy of `u`, scaled: its sum is 0 because
+        // `sum[k](u[k] - q) = 0`, with `q` the mean. Unusual names on
+        // purpose: nothing depends on them.
+        let defs = vec![
+            def("q", &[], "mean[k](u[k])"),
+            def("zeta", &["k"], "c * (u[k] - q) + b * (u[k] - q)"),
+        ];
+        let p = by_names(&e("sum[k](zeta[k])"), &Expr::num(0), &defs, &[]).expect("proved");
+        assert!(kernel::check(&p).is_ok());
+        let rules: Vec<&str> = p.steps.iter().map(|s| s.rule.as_str()).collect();
+        assert_eq!(rules[..2], ["def zeta", "linear"], "{rules:?}");
+        assert!(
+            rules.iter().any(|r| kernel::have_index(r).is_some()),
+            "{rules:?}"
+        );
+        // `q` is never unfolded in the main chain: the fact says the sum is 0.
+        assert!(!rules.contains(&"def q"), "{rules:?}");
+        let fact = &p.haves[kernel::have_index(rules[2]).unwrap() - 1];
+        assert_eq!(print(&fact.statement.lhs), "sum[k](u[k] - q)");
+        assert!(p.steps.len() <= 6, "{rules:?}");
+    }
+
+    #[test]
+    fn remembered_zero_chains_give_the_same_proof() {
+        let defs = vec![
+            def("q", &[], "mean[k](u[k])"),
+            def("zeta", &["k"], "c * (u[k] - q)"),
+        ];
+        let _scope = Remember::enter();
+        let prove = || by_names(&e("sum[k](zeta[k])"), &Expr::num(0), &defs, &[]);
+        let first = prove().expect("proved");
+        let again = prove().expect("proved again");
+        assert_eq!(first.steps, again.steps);
+        assert_eq!(first.haves.len(), again.haves.len());
+        // A false statement stays unproved with the chains remembered.
+        let defs2 = vec![
+            def("q", &[], "mean[k](u[k])"),
+            def("zeta", &["k"], "c * u[k]"),
+        ];
+        assert!(by_names(&e("sum[k](zeta[k])"), &Expr::num(0), &defs2, &[]).is_none());
     }
 }

@@ -423,6 +423,12 @@ fn wrap_line(line: &str, width: usize) -> Vec<String> {
     if line.len() <= width {
         return vec![line.to_string()];
     }
+    // A step's label alone on its line, aligned past the width: moved left
+    // to end at the width (no break point could shorten it).
+    let label = line.trim_start();
+    if label.starts_with('[') && label.ends_with(']') && label.len() < width {
+        return vec![format!("{}{label}", " ".repeat(width - label.len()))];
+    }
     let chars: Vec<char> = line.chars().collect();
     let mut at_byte = Vec::with_capacity(chars.len() + 1);
     let mut b = 0usize;
