@@ -347,15 +347,7 @@ fn facts(definitions: &[(Symbol, Expr)], assumptions: &[Assumption]) -> Starting
     // after it, which may cite it) is dropped.
     let mut ok = haves.len();
     for k in 0..haves.len() {
-        let probe = Proof {
-            statement: haves[k].statement.clone(),
-            assumptions: assumptions.to_vec(),
-            steps: haves[k].steps.clone(),
-            definitions: definitions.to_vec(),
-            haves: haves[..k].to_vec(),
-            lemmas: lemmas.clone(),
-        };
-        if kernel::check(&probe).is_err() {
+        if !have_checks(&haves[k], assumptions, definitions, &haves[..k], &lemmas) {
             ok = k;
             break;
         }
@@ -368,6 +360,26 @@ fn facts(definitions: &[(Symbol, Expr)], assumptions: &[Assumption]) -> Starting
         haves.iter().any(|h| h.steps.iter().any(|s| s.rule == rule))
     });
     (haves, shorter, lemmas)
+}
+
+/// Whether the kernel accepts `have`'s chain with `earlier` haves and
+/// `lemmas` to cite, under the proof's assumptions and definitions.
+fn have_checks(
+    have: &kernel::Have,
+    assumptions: &[Assumption],
+    definitions: &[(Symbol, Expr)],
+    earlier: &[kernel::Have],
+    lemmas: &[kernel::Lemma],
+) -> bool {
+    let probe = Proof {
+        statement: have.statement.clone(),
+        assumptions: assumptions.to_vec(),
+        steps: have.steps.clone(),
+        definitions: definitions.to_vec(),
+        haves: earlier.to_vec(),
+        lemmas: lemmas.to_vec(),
+    };
+    kernel::check(&probe).is_ok()
 }
 
 /// The chain from `lhs` to `rhs`: unfold the latest-defined name that
@@ -538,8 +550,8 @@ struct Probe {
 }
 
 impl Probe {
-    /// Every axis of size 3, every free symbol's entries drawn from a fixed
-    /// sequence in [1/2, 3/2).
+    /// Every axis of size 3, every free symbol's entries drawn in [1/2, 3/2)
+    /// from the sampler's fixed-seed generator.
     fn new(definitions: &[(Symbol, Expr)]) -> Probe {
         use crate::oracle::fd::{bind_program_f64, EnvF64, TensorF64};
         let defined: BTreeSet<&str> = definitions.iter().map(|(s, _)| s.name.as_str()).collect();
@@ -554,16 +566,11 @@ impl Probe {
         for a in &axes {
             env.sizes.insert(a.clone(), 3);
         }
-        let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
-        let mut next = || {
-            state = state
-                .wrapping_mul(6_364_136_223_846_793_005)
-                .wrapping_add(1_442_695_040_888_963_407);
-            0.5 + (state >> 11) as f64 / (1u64 << 53) as f64
-        };
+        use rand::Rng;
+        let mut rng = crate::oracle::sample::rng(0, crate::oracle::sample::Stream::Sample);
         for s in syms.iter().filter(|s| !defined.contains(s.name.as_str())) {
             let len = s.axes.iter().map(|_| 3usize).product();
-            let data = (0..len).map(|_| next()).collect();
+            let data = (0..len).map(|_| rng.gen_range(0.5..1.5)).collect();
             let axes = s.axes.clone();
             env.values.insert(s.name.clone(), TensorF64 { axes, data });
         }
@@ -680,15 +687,15 @@ fn zero_fact(r: &Expr, known: &mut Known<'_>) -> Option<usize> {
             lemmas.push(l);
         }
     }
-    let probe = Proof {
-        statement: have.statement.clone(),
-        assumptions: known.assumptions.to_vec(),
-        steps: have.steps.clone(),
-        definitions: known.definitions.to_vec(),
-        haves: known.haves.clone(),
-        lemmas: lemmas.clone(),
-    };
-    kernel::check(&probe).ok()?;
+    if !have_checks(
+        &have,
+        known.assumptions,
+        known.definitions,
+        known.haves,
+        &lemmas,
+    ) {
+        return None;
+    }
     *known.lemmas = lemmas;
     known.haves.push(have);
     Some(known.haves.len())
@@ -736,18 +743,13 @@ fn split_terms(op: RedOp, axes: &[String], body: &Expr, outer: bool) -> Expr {
             if c.is_empty() && den.is_empty() {
                 return Expr::Reduce(op, axes.to_vec(), Box::new(body.clone()));
             }
-            let inner = match v.split_first() {
-                Some((first, rest)) => rest.iter().fold((*first).clone(), |acc, e| {
-                    Expr::Mul(Box::new(acc), Box::new((*e).clone()))
-                }),
-                None => return Expr::Reduce(op, axes.to_vec(), Box::new(body.clone())),
+            let product = |fs: Vec<&Expr>| fs.into_iter().cloned().reduce(Expr::mul);
+            let Some(inner) = product(v) else {
+                return Expr::Reduce(op, axes.to_vec(), Box::new(body.clone()));
             };
             let mut out = Expr::Reduce(op, axes.to_vec(), Box::new(inner));
-            if let Some((first, rest)) = c.split_first() {
-                let k = rest.iter().fold((*first).clone(), |acc, e| {
-                    Expr::Mul(Box::new(acc), Box::new((*e).clone()))
-                });
-                out = Expr::Mul(Box::new(k), Box::new(out));
+            if let Some(k) = product(c) {
+                out = Expr::mul(k, out);
             }
             for e in den {
                 out = Expr::Div(Box::new(out), Box::new(e.clone()));
