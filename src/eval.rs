@@ -143,13 +143,13 @@ impl Value {
     /// True only when the two values certainly differ: both exact and
     /// different, or disjoint enclosures.
     pub fn definitely_ne(&self, other: &Value) -> bool {
-        self.hi() < other.lo() || other.hi() < self.lo()
+        rat_cmp(self.hi(), other.lo()).is_lt() || rat_cmp(other.hi(), self.lo()).is_lt()
     }
 
     /// True only when both values are exact and equal.
     pub fn definitely_eq(&self, other: &Value) -> bool {
         match (self, other) {
-            (Value::Exact(a), Value::Exact(b)) => a == b,
+            (Value::Exact(a), Value::Exact(b)) => rat_eq(a, b),
             _ => false,
         }
     }
@@ -201,12 +201,36 @@ impl Value {
     }
 
     fn from_iv(iv: Iv) -> Value {
-        if iv.lo == iv.hi {
+        if rat_eq(&iv.lo, &iv.hi) {
             Value::Exact(iv.lo)
         } else {
             Value::Interval(iv.lo, iv.hi)
         }
     }
+}
+
+/// `a` against `b` by cross-multiplication. num-rational compares (and
+/// tests equality) by expanding both into continued fractions, a long
+/// division per term; the two ends of a narrow enclosure share many terms,
+/// and that expansion was a fifth of `derive batchnorm`'s work.
+fn rat_cmp(a: &Rat, b: &Rat) -> std::cmp::Ordering {
+    let (ad, bd) = (a.denom(), b.denom());
+    if !ad.is_positive() || !bd.is_positive() {
+        // Not reduced (only `Ratio::new_raw` makes these): the library's way.
+        return a.cmp(b);
+    }
+    let (sa, sb) = (a.numer().sign(), b.numer().sign());
+    if sa != sb {
+        return sa.cmp(&sb);
+    }
+    if ad == bd {
+        return a.numer().cmp(b.numer());
+    }
+    (a.numer() * bd).cmp(&(b.numer() * ad))
+}
+
+fn rat_eq(a: &Rat, b: &Rat) -> bool {
+    rat_cmp(a, b) == std::cmp::Ordering::Equal
 }
 
 fn rat_to_f64(v: &Rat) -> f64 {
@@ -338,14 +362,14 @@ fn exact(v: Rat) -> R<Iv> {
 
 /// Builds an enclosure from `lo <= hi`, rounding outward.
 fn mk(lo: Rat, hi: Rat) -> R<Iv> {
-    if lo == hi {
+    if rat_eq(&lo, &hi) {
         return exact(lo);
     }
     let lo = round_dir(lo, false);
     let hi = round_dir(hi, true);
     check_bits(&lo)?;
     check_bits(&hi)?;
-    if lo == hi {
+    if rat_eq(&lo, &hi) {
         Ok(Iv {
             lo: lo.clone(),
             hi: lo,
@@ -454,7 +478,7 @@ impl Iv {
     }
 
     pub fn is_exact(&self) -> bool {
-        self.lo == self.hi
+        rat_eq(&self.lo, &self.hi)
     }
 
     pub fn contains_zero(&self) -> bool {
@@ -499,8 +523,12 @@ impl Iv {
             &self.hi * &o.lo,
             &self.hi * &o.hi,
         ];
-        let lo = ps.iter().min().cloned().unwrap_or_default();
-        let hi = ps.iter().max().cloned().unwrap_or_default();
+        let lo = ps.iter().min_by(|a, b| rat_cmp(a, b));
+        let hi = ps.iter().max_by(|a, b| rat_cmp(a, b));
+        let (lo, hi) = (
+            lo.cloned().unwrap_or_default(),
+            hi.cloned().unwrap_or_default(),
+        );
         mk(lo, hi)
     }
 
@@ -1935,5 +1963,29 @@ mod tests {
         assert_eq!(Value::Interval(z(-1), z(0)).holds(Rel::Ge), None);
         assert_eq!(Value::Exact(z(0)).holds(Rel::Ne), Some(false));
         assert_eq!(Value::Exact(z(0)).holds(Rel::Ge), Some(true));
+    }
+
+    #[test]
+    fn cross_multiplied_comparison_agrees_with_the_library() {
+        // Signs, zero, equal and different denominators, values a few
+        // units in the last place apart (the ends of a narrow enclosure).
+        let big = pow2(300);
+        let mut vals: Vec<Rat> = vec![Rat::zero()];
+        for (p, q) in [(1, 3), (-1, 3), (2, 6), (5, 1), (-5, 1), (7, 4), (-7, 4)] {
+            vals.push(Rat::new(BigInt::from(p), BigInt::from(q)));
+        }
+        for k in [-1i64, 0, 1, 2] {
+            vals.push(Rat::new(&big * 3 + BigInt::from(k), &big + BigInt::one()));
+            vals.push(-Rat::new(&big * 3 + BigInt::from(k), &big + BigInt::one()));
+        }
+        // Not reduced: the fallback.
+        vals.push(Rat::new_raw(BigInt::from(2), BigInt::from(-6)));
+        vals.push(Rat::new_raw(BigInt::from(4), BigInt::from(12)));
+        for a in &vals {
+            for b in &vals {
+                assert_eq!(rat_cmp(a, b), a.cmp(b), "{a} against {b}");
+                assert_eq!(rat_eq(a, b), a == b, "{a} = {b}");
+            }
+        }
     }
 }
