@@ -217,22 +217,33 @@ pub fn check(proof: &Proof) -> Result<(), KernelError> {
         })
         .collect();
     let facts = Facts::new(&assumptions);
+    // Side conditions answered under the same assumptions and definitions
+    // before (the prover checks many one-step proofs in one context).
+    let keep = !facts.is_cut_short();
+    if keep {
+        *defs.answers.borrow_mut() = answers::take(&assumptions, &proof.definitions);
+    }
+    let verdict = check_in(proof, &defs, &facts);
+    if keep {
+        answers::keep(assumptions, &proof.definitions, defs.answers.take());
+    }
+    verdict
+}
+
+/// [`check`] once the definitions and the facts are established.
+fn check_in(proof: &Proof, defs: &Definitions<'_>, facts: &Facts) -> Result<(), KernelError> {
     // One set of field checks for the whole proof: their answers depend on
     // the assumptions only, and large proofs ask the same questions again.
-    let checks = if defs.is_empty() {
-        sign::field_checks(&facts)
-    } else {
-        ring::FieldChecks::new(
-            |e| defs.proves(e, &facts, |s| s.nonzero),
-            |e| defs.proves(e, &facts, |s| s.nonneg),
-        )
-    };
+    let checks = ring::FieldChecks::new(
+        |e| defs.proves(e, facts, Want::NonZero),
+        |e| defs.proves(e, facts, Want::NonNeg),
+    );
     // Each have is a chain of its own, citing only earlier haves; the
     // proof's steps may cite them all.
     let ctx = StepContext {
-        facts: &facts,
+        facts,
         checks: &checks,
-        defs: &defs,
+        defs,
         lemmas: &proof.lemmas,
     };
     for (h, have) in proof.haves.iter().enumerate() {
@@ -482,6 +493,70 @@ struct Definitions<'a> {
     inlined: std::cell::RefCell<BTreeMap<String, Expr>>,
     /// The size of each name's full inlining, computed without building it.
     sizes: std::cell::RefCell<BTreeMap<String, usize>>,
+    /// Side conditions decided so far under these definitions and the
+    /// proof's assumptions ([`answers`]).
+    answers: std::cell::RefCell<answers::Answers>,
+}
+
+/// What a side condition asks of an expression's sign.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+enum Want {
+    Pos,
+    NonNeg,
+    NonZero,
+}
+
+impl Want {
+    fn of(self, s: &sign::Sign) -> bool {
+        match self {
+            Want::Pos => s.pos,
+            Want::NonNeg => s.nonneg,
+            Want::NonZero => s.nonzero,
+        }
+    }
+}
+
+/// Side-condition answers kept between checks on this thread, per context
+/// (the inlined assumptions and the definitions, compared in full). An
+/// answer is kept only when no normalization was refused while it was
+/// decided, so it is the answer any check in that context computes.
+mod answers {
+    use super::Want;
+    use crate::ir::{Assumption, Expr, Symbol};
+    use std::cell::RefCell;
+    use std::collections::HashMap;
+
+    pub type Answers = HashMap<(Expr, Want), bool>;
+
+    type Context = (Vec<Assumption>, Vec<(Symbol, Expr)>);
+
+    /// Contexts kept; the oldest goes first.
+    const KEPT: usize = 8;
+
+    thread_local! {
+        static KEPT_ANSWERS: RefCell<Vec<(Context, Answers)>> = const { RefCell::new(Vec::new()) };
+    }
+
+    /// The answers kept for this context (removed until [`keep`] returns them).
+    pub fn take(assumptions: &[Assumption], definitions: &[(Symbol, Expr)]) -> Answers {
+        KEPT_ANSWERS.with(|k| {
+            let mut k = k.borrow_mut();
+            let at = k
+                .iter()
+                .position(|((a, d), _)| a.as_slice() == assumptions && d.as_slice() == definitions);
+            at.map(|i| k.remove(i).1).unwrap_or_default()
+        })
+    }
+
+    pub fn keep(assumptions: Vec<Assumption>, definitions: &[(Symbol, Expr)], answers: Answers) {
+        KEPT_ANSWERS.with(|k| {
+            let mut k = k.borrow_mut();
+            if k.len() >= KEPT {
+                k.remove(0);
+            }
+            k.push(((assumptions, definitions.to_vec()), answers));
+        });
+    }
 }
 
 /// Largest full inlining (nodes) the sign analysis is run on after the
@@ -511,6 +586,7 @@ impl<'a> Definitions<'a> {
             by_name,
             inlined: std::cell::RefCell::new(BTreeMap::new()),
             sizes: std::cell::RefCell::new(BTreeMap::new()),
+            answers: std::cell::RefCell::new(answers::Answers::new()),
         };
         for (k, (s, body)) in list.iter().enumerate() {
             // A body may use only names defined before it: no cycles, and a
@@ -561,14 +637,27 @@ impl<'a> Definitions<'a> {
     /// Whether the sign analysis proves `want` of `e`: first through the
     /// names (each has its body's sign; linear in the definitions), then
     /// on the full inlining, which can cancel across definitions.
-    fn proves(&self, e: &Expr, facts: &Facts, want: fn(&sign::Sign) -> bool) -> bool {
+    fn proves(&self, e: &Expr, facts: &Facts, want: Want) -> bool {
+        let key = (e.clone(), want);
+        if let Some(&known) = self.answers.borrow().get(&key) {
+            return known;
+        }
+        let refused = ring::refusals();
+        let answer = self.decide(e, facts, want);
+        if ring::refusals() == refused {
+            self.answers.borrow_mut().insert(key, answer);
+        }
+        answer
+    }
+
+    fn decide(&self, e: &Expr, facts: &Facts, want: Want) -> bool {
         if self.is_empty() {
-            return want(&sign::sign(e, facts));
+            return want.of(&sign::sign(e, facts));
         }
         let lookup = |n: &str| self.by_name.get(n).map(|(_, _, body)| *body);
-        want(&sign::sign_through(e, facts, &lookup))
+        want.of(&sign::sign_through(e, facts, &lookup))
             || (self.inlined_size(e) <= MAX_SIGN_INLINE
-                && want(&sign::sign(&self.inline(e), facts)))
+                && want.of(&sign::sign(&self.inline(e), facts)))
     }
 
     /// The node count of `e`'s full inlining (saturating), without building it.
@@ -811,9 +900,9 @@ fn check_cond(
     defs: &Definitions<'_>,
 ) -> Result<(), String> {
     let ok = match cond {
-        Cond::Pos(v) => defs.proves(bound_expr(subst, v)?, facts, |s| s.pos),
-        Cond::NonNeg(v) => defs.proves(bound_expr(subst, v)?, facts, |s| s.nonneg),
-        Cond::NonZero(v) => defs.proves(bound_expr(subst, v)?, facts, |s| s.nonzero),
+        Cond::Pos(v) => defs.proves(bound_expr(subst, v)?, facts, Want::Pos),
+        Cond::NonNeg(v) => defs.proves(bound_expr(subst, v)?, facts, Want::NonNeg),
+        Cond::NonZero(v) => defs.proves(bound_expr(subst, v)?, facts, Want::NonZero),
         Cond::Const(v) => bound_expr(subst, v)?.const_value().is_some(),
         Cond::Int(v) => bound_expr(subst, v)?
             .const_value()
@@ -821,7 +910,7 @@ fn check_cond(
         // Proven on the difference, as an assumption `a >= b` is read.
         Cond::Ge(a, b) => {
             let d = Expr::sub(bound_expr(subst, a)?.clone(), bound_expr(subst, b)?.clone());
-            defs.proves(&d, facts, |s| s.nonneg)
+            defs.proves(&d, facts, Want::NonNeg)
         }
         Cond::Indep(v, i) => {
             let e = bound_expr(subst, v)?;

@@ -52,6 +52,8 @@ thread_local! {
     /// Subterm normalizations on this thread since it started (never reset):
     /// a caller measures the work of a series of normalizations by it.
     static TOTAL_WORK: Cell<u64> = const { Cell::new(0) };
+    /// Normalizations refused (too large, out of work or time): [`refusals`].
+    static REFUSALS: Cell<u64> = const { Cell::new(0) };
     /// Set by [`deadline`]: normalizations on this thread stop after it.
     static DEADLINE: Cell<Option<Instant>> = const { Cell::new(None) };
     /// Normal forms of the compound subterms met during the outermost
@@ -170,7 +172,15 @@ impl fmt::Display for RingError {
 impl std::error::Error for RingError {}
 
 fn too_large<T>(why: impl Into<String>) -> Result<T, RingError> {
+    REFUSALS.with(|r| r.set(r.get() + 1));
     Err(RingError::TooLarge(why.into()))
+}
+
+/// Normalizations refused on this thread since it started (never reset):
+/// an answer computed while none was refused depends on its inputs alone,
+/// not on a work limit or deadline shared with an enclosing computation.
+pub fn refusals() -> u64 {
+    REFUSALS.with(|r| r.get())
 }
 
 /// An opaque atom of the ring normal form. Every expression stored inside an

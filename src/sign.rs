@@ -317,12 +317,27 @@ fn centred_mean_contradicts(a: &Assumption) -> bool {
 /// a range of values of the canonical non-constant part `K` of its normal
 /// form (`e = s·K + k`), so that `2*e`, `e/3`, `-e` and bounds `e > 1/1000`
 /// are recognized too; products are also split into their factors.
+/// How many assumption lists [`Facts::new`] remembers on a thread.
+const RECENT_FACTS_KEPT: usize = 8;
+
+thread_local! {
+    /// The facts of the last assumption lists seen: the kernel checks many
+    /// one-step proofs under the same assumptions (the prover's attempts
+    /// to close a chain), and each check built them anew, normalizing
+    /// every assumption twice (a sixth of `derive batchnorm`'s work).
+    static RECENT_FACTS: std::cell::RefCell<Vec<(Vec<Assumption>, Facts)>> =
+        const { std::cell::RefCell::new(Vec::new()) };
+}
+
 #[derive(Clone, Debug, Default)]
 pub struct Facts {
     ranges: BTreeMap<Poly, Range>,
     /// The assumptions cannot all hold (`x > 1` and `x < 0`): every sign
     /// claim is then vacuously true.
     contradictory: bool,
+    /// An assumption's normal form was refused (too large, out of work or
+    /// time), so these facts may know less than the assumptions say.
+    cut_short: bool,
 }
 
 impl Facts {
@@ -330,13 +345,24 @@ impl Facts {
     /// adds nothing (which is sound), one about a constant that is false
     /// makes the facts contradictory.
     pub fn new(assumptions: &[Assumption]) -> Facts {
+        let recent = RECENT_FACTS.with(|r| {
+            r.borrow()
+                .iter()
+                .find(|(a, _)| a.as_slice() == assumptions)
+                .map(|(_, f)| f.clone())
+        });
+        if let Some(f) = recent {
+            return f;
+        }
         let mut f = Facts::default();
+        let mut complete = true;
         for a in assumptions {
             // Stored under the plain ring normal form and under the
             // linearity one, so that `var[i](x[i]) > 0` is also recognized
             // as `mean[i](x[i]^2) - mean[i](x[i])^2 > 0`.
             for mode in [ring::Mode::RING, ring::Mode::LINEAR] {
                 let Ok(p) = ring::normalize_with(&a.expr, &mode) else {
+                    complete = false;
                     continue;
                 };
                 f.add(&p, a.rel, &mode, 0);
@@ -344,6 +370,18 @@ impl Facts {
         }
         f.contradictory |= f.ranges.values().any(Range::is_empty);
         f.contradictory |= assumptions.iter().any(centred_mean_contradicts);
+        f.cut_short = !complete;
+        // Only facts that no work limit or deadline cut short are kept:
+        // those depend on the assumptions alone.
+        if complete {
+            RECENT_FACTS.with(|r| {
+                let mut r = r.borrow_mut();
+                if r.len() >= RECENT_FACTS_KEPT {
+                    r.remove(0);
+                }
+                r.push((assumptions.to_vec(), f.clone()));
+            });
+        }
         f
     }
 
@@ -446,6 +484,12 @@ impl Facts {
     /// claim holds vacuously, and the kernel accepts any side condition).
     pub fn is_contradictory(&self) -> bool {
         self.contradictory
+    }
+
+    /// Whether an assumption's normal form was refused while building these
+    /// facts (a limit or deadline, not the assumptions, decided what they know).
+    pub fn is_cut_short(&self) -> bool {
+        self.cut_short
     }
 
     /// The signs the assumptions allow for a value with normal form `p`.

@@ -787,3 +787,51 @@ fn lemmas_in_derive_certificates_are_checked() {
     c.haves.clear();
     assert!(check_certificate(&c).is_err());
 }
+
+/// The kernel keeps side-condition answers between checks on a thread; an
+/// answer from one context (assumptions, definitions) must never decide a
+/// check in another.
+#[test]
+fn side_condition_answers_do_not_cross_contexts() {
+    let with = proof_of("a / a = 1", &["a > 0"]);
+    let bare = Proof {
+        assumptions: Vec::new(),
+        ..with.clone()
+    };
+    let other = Proof {
+        assumptions: vec![syntax::parse_assumption("b > 0").unwrap()],
+        ..with.clone()
+    };
+    for _ in 0..3 {
+        kernel::check(&with).unwrap();
+        // `a` may be 0 here, and 0 / 0 = 0 under the total semantics.
+        rejected(&bare);
+        rejected(&other);
+    }
+    // Through a definition: `s := a` is non-zero under `a > 0` only.
+    let s = bnproof::ir::Symbol {
+        name: "s".into(),
+        axes: Vec::new(),
+    };
+    let a_over_a = syntax::parse_statement("s / s = 1").unwrap();
+    let by_def = Proof {
+        statement: a_over_a.clone(),
+        steps: vec![kernel::Step {
+            expr: Expr::num(1),
+            rule: "field".into(),
+            direction: Direction::Forward,
+            position: Vec::new(),
+            subst: None,
+        }],
+        definitions: vec![(s.clone(), syntax::parse_expr("a").unwrap())],
+        ..with.clone()
+    };
+    let by_other_def = Proof {
+        definitions: vec![(s, syntax::parse_expr("a - 1").unwrap())],
+        ..by_def.clone()
+    };
+    for _ in 0..3 {
+        kernel::check(&by_def).unwrap();
+        rejected(&by_other_def);
+    }
+}
