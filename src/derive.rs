@@ -906,29 +906,54 @@ impl<'a> Ctx<'a> {
         assumptions: &[Assumption],
     ) -> Equality {
         let start = Instant::now();
-        let verdict = match crate::named::by_names(&lhs, &rhs, definitions, assumptions) {
-            Some(p) => Verdict::Proved(Box::new(p)),
-            None => {
-                // Fallback: the one-shot proof over the fully inlined
-                // statement, and the counterexample search.
-                let (stmt, inlined) = diff::inline_statement(&lhs, &rhs, assumptions, definitions);
-                let assumptions = &inlined[..];
-                match prove::by_normal_form(&stmt, assumptions) {
-                    Some(p) => Verdict::Proved(Box::new(p)),
-                    // A counterexample search bounded by samples, not the
-                    // clock, so the verdict does not change with load.
-                    None if let RefuteOutcome::Refuted(c) =
-                        refute::refute(&stmt, assumptions, &self.refute_options(&stmt)) =>
-                    {
-                        Verdict::Refuted(Box::new(c))
+        // A counterexample search bounded by samples, not the clock, so the
+        // verdict does not change with load.
+        let search = |stmt: &Statement, assumptions: &[Assumption]| match refute::refute(
+            stmt,
+            assumptions,
+            &self.refute_options(stmt),
+        ) {
+            RefuteOutcome::Refuted(c) => Some(c),
+            RefuteOutcome::NotFound { .. } => None,
+        };
+        // A statement the model expects to be false is searched for a
+        // counterexample first: no proof of it exists (the prover is sound),
+        // so every proof attempt before the search would be spent for
+        // nothing. The search is the one the fallback below runs, so the
+        // verdict is the same, only found sooner.
+        let refuted_first = if expect_true {
+            None
+        } else {
+            let (stmt, inlined) = diff::inline_statement(&lhs, &rhs, assumptions, definitions);
+            Some(search(&stmt, &inlined))
+        };
+        let verdict = match refuted_first {
+            Some(Some(c)) => Verdict::Refuted(Box::new(c)),
+            _ => match crate::named::by_names(&lhs, &rhs, definitions, assumptions) {
+                Some(p) => Verdict::Proved(Box::new(p)),
+                None => {
+                    // Fallback: the one-shot proof over the fully inlined
+                    // statement, and the counterexample search.
+                    let (stmt, inlined) =
+                        diff::inline_statement(&lhs, &rhs, assumptions, definitions);
+                    let assumptions = &inlined[..];
+                    match prove::by_normal_form(&stmt, assumptions) {
+                        Some(p) => Verdict::Proved(Box::new(p)),
+                        None if let Some(c) = refuted_first
+                            .is_none()
+                            .then(|| search(&stmt, assumptions))
+                            .flatten() =>
+                        {
+                            Verdict::Refuted(Box::new(c))
+                        }
+                        None => match prove::prove(&stmt, assumptions, self.prover).0 {
+                            Outcome::Proved(p) => Verdict::Proved(Box::new(p)),
+                            Outcome::Refuted(c) => Verdict::Refuted(Box::new(c)),
+                            Outcome::Unknown { reason } => Verdict::Unknown(reason),
+                        },
                     }
-                    None => match prove::prove(&stmt, assumptions, self.prover).0 {
-                        Outcome::Proved(p) => Verdict::Proved(Box::new(p)),
-                        Outcome::Refuted(c) => Verdict::Refuted(Box::new(c)),
-                        Outcome::Unknown { reason } => Verdict::Unknown(reason),
-                    },
                 }
-            }
+            },
         };
         Equality {
             title,
