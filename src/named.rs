@@ -408,6 +408,8 @@ fn chain(
     // must not pay one per name per round.
     let mut tries = MAX_EARLY_TRIES;
     let mut candidates = MAX_EARLY_TRIES;
+    // The closing step found for the sides a chosen unfolding leads to.
+    let mut found: Option<(Expr, Expr, Vec<Step>)> = None;
     loop {
         let (l, r) = (&left.last()?.expr, &right.last()?.expr);
         // A name on one side only must go; a name on both sides may stay an
@@ -424,7 +426,11 @@ fn chain(
         // kernel check per name for nothing.
         let early = tries > 0 && matches!(r, Expr::Num(_)) && l.size() <= MAX_EARLY_CLOSE_SIZE;
         let close = if one_sided.is_none() {
-            closing_step(l, r, definitions, assumptions)
+            match found.take() {
+                // Found while choosing the name just unfolded.
+                Some((fl, fr, close)) if (&fl, &fr) == (l, r) => Some(close),
+                _ => closing_step(l, r, definitions, assumptions),
+            }
         } else if early {
             // One check decides whether any normal form closes the gap
             // (field normalizes furthest); only then is the weakest sought.
@@ -481,7 +487,10 @@ fn chain(
                         ) else {
                             return false;
                         };
-                        closing_step(&l2, &r2, definitions, assumptions).is_some()
+                        let close = closing_step(&l2, &r2, definitions, assumptions);
+                        let hit = close.is_some();
+                        found = close.map(|c| (l2, r2, c));
+                        hit
                     })
                     .unwrap_or(first)
             }
@@ -885,12 +894,26 @@ fn closing_with(
         return Some(Vec::new());
     }
     let position = crate::rules::diff_position(l, r).unwrap_or_default();
-    for &rule in rules {
+    // Where the sides differ only inside a reduction, the bodies may differ
+    // at each index while the reductions agree (`sum[n](w * J u)` and
+    // `sum[n](u * J w)`): the outermost reduction on the way is tried too.
+    let outer = (0..position.len())
+        .find(|&k| {
+            l.at(&position[..k])
+                .is_some_and(|e| matches!(e, Expr::Reduce(..)))
+        })
+        .map(|k| position[..k].to_vec());
+    let positions: Vec<_> = std::iter::once(position).chain(outer).collect();
+    // The weakest rule first, at either position.
+    for (rule, position) in rules
+        .iter()
+        .flat_map(|&r| positions.iter().map(move |p| (r, p.clone())))
+    {
         let step = Step {
             expr: r.clone(),
             rule: rule.into(),
             direction: Direction::Forward,
-            position: position.clone(),
+            position,
             subst: None,
         };
         let proof = Proof {
@@ -1041,5 +1064,20 @@ mod tests {
             def("zeta", &["k"], "c * u[k]"),
         ];
         assert!(by_names(&e("sum[k](zeta[k])"), &Expr::num(0), &defs2, &[]).is_none());
+    }
+
+    #[test]
+    fn sides_equal_only_as_reductions_close_at_the_reduction() {
+        // The bodies differ at every index (w[n] * U against u[n] * W);
+        // the sums agree. `p` and `t` are names on both sides, so the
+        // chain closes without unfolding them.
+        let defs = vec![def("p", &[], "sum[n](u[n])"), def("t", &[], "sum[n](w[n])")];
+        let lhs = e("sum[n](w[n] * p)");
+        let rhs = e("sum[n](u[n] * t)");
+        assert!(by_names(&lhs, &rhs, &defs, &[]).is_some_and(|p| {
+            kernel::check(&p).is_ok() && p.steps.iter().any(|s| s.position.is_empty())
+        }));
+        // A false one stays unproved.
+        assert!(by_names(&e("sum[n](w[n] * p)"), &e("sum[n](u[n] * p)"), &defs, &[]).is_none());
     }
 }
