@@ -479,6 +479,11 @@ fn chain(
                 let both: Vec<&Unfold<'_>> =
                     unfolds.iter().rev().filter(|u| occurs(u.name, l)).collect();
                 let first = *both.first()?;
+                // Candidates with the smallest bodies first: of two
+                // unfoldings that close the gap, the shorter lines win (and
+                // it is found sooner); the latest name stays the default.
+                let mut both = both;
+                both.sort_by_key(|u| u.into.size());
                 both.into_iter()
                     .find(|u| {
                         let (Some(l2), Some(r2)) = (
