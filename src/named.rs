@@ -1073,9 +1073,10 @@ mod tests {
 
     #[test]
     fn sides_equal_only_as_reductions_close_at_the_reduction() {
-        // The bodies differ at every index (w[n] * U against u[n] * W);
-        // the sums agree. `p` and `t` are names on both sides, so the
-        // chain closes without unfolding them.
+        // `p` occurs on the left only and `t` on the right only, so both
+        // are unfolded; then the bodies differ at every index (w[n] * U
+        // against u[n] * W) while the sums agree: the closing step is at
+        // the outer sum.
         let defs = vec![def("p", &[], "sum[n](u[n])"), def("t", &[], "sum[n](w[n])")];
         let lhs = e("sum[n](w[n] * p)");
         let rhs = e("sum[n](u[n] * t)");
