@@ -313,10 +313,6 @@ fn centred_mean_contradicts(a: &Assumption) -> bool {
     }
 }
 
-/// Sign facts taken from assumptions. Each assumption `e REL 0` is stored as
-/// a range of values of the canonical non-constant part `K` of its normal
-/// form (`e = s·K + k`), so that `2*e`, `e/3`, `-e` and bounds `e > 1/1000`
-/// are recognized too; products are also split into their factors.
 /// How many assumption lists [`Facts::new`] remembers on a thread.
 const RECENT_FACTS_KEPT: usize = 8;
 
@@ -329,6 +325,10 @@ thread_local! {
         const { std::cell::RefCell::new(Vec::new()) };
 }
 
+/// Sign facts taken from assumptions. Each assumption `e REL 0` is stored as
+/// a range of values of the canonical non-constant part `K` of its normal
+/// form (`e = s·K + k`), so that `2*e`, `e/3`, `-e` and bounds `e > 1/1000`
+/// are recognized too; products are also split into their factors.
 #[derive(Clone, Debug, Default)]
 pub struct Facts {
     ranges: BTreeMap<Poly, Range>,
