@@ -908,9 +908,20 @@ impl<'a> Ctx<'a> {
         let start = Instant::now();
         // A counterexample search bounded by samples, not the clock, so the
         // verdict does not change with load.
-        let search = |stmt: &Statement, assumptions: &[Assumption]| match refute::refute(
-            stmt,
+        // Samples are evaluated through the definitions, each once.
+        let named = Statement {
+            lhs: lhs.clone(),
+            rhs: rhs.clone(),
+        };
+        let program = refute::Program {
+            stmt: &named,
             assumptions,
+            definitions,
+        };
+        let search = |stmt: &Statement, inlined: &[Assumption]| match refute::refute_program(
+            stmt,
+            inlined,
+            Some(program),
             &self.refute_options(stmt),
         ) {
             RefuteOutcome::Refuted(c) => Some(c),

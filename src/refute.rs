@@ -364,8 +364,110 @@ fn compare(ev: &mut Evaluator, stmt: &Statement, env: &Env) -> Compare {
 /// samples (each also stops at [`DEFAULT_BUDGET`]).
 const TOTAL_BUDGET: u64 = 8 * DEFAULT_BUDGET;
 
+/// A statement over defined names, with the definitions (in dependency
+/// order) that give the names their meaning.
+#[derive(Clone, Copy)]
+pub struct Program<'a> {
+    pub stmt: &'a Statement,
+    pub assumptions: &'a [Assumption],
+    pub definitions: &'a [(Symbol, Expr)],
+}
+
+/// What a sample is evaluated against: the inlined statement, and where
+/// one is given the same statement as a program, whose definitions are
+/// evaluated once per sample instead of once per use. A name's values are
+/// those its inlined body evaluates to, so both give the same verdict;
+/// should a definition fail to evaluate (at a position the statement might
+/// not need), the sample falls back to the inlined statement.
+struct Target<'a> {
+    stmt: &'a Statement,
+    assumptions: &'a [Assumption],
+    program: Option<Program<'a>>,
+}
+
+impl Target<'_> {
+    /// Whether the assumptions hold at `env` and, when they do, how the
+    /// sides compare; with the evaluation work spent.
+    fn sample(&self, env: &Env, limits: Limits) -> (Option<bool>, Option<Compare>, u64) {
+        let mut spent = 0;
+        if let Some(p) = &self.program {
+            let mut ev = Evaluator::with_limits(env, limits.clone());
+            if bind(&mut ev, p.definitions).is_ok() {
+                let held = assumptions_hold(&mut ev, p.assumptions);
+                let verdict = (held == Some(true)).then(|| compare(&mut ev, p.stmt, env));
+                return (held, verdict, ev.steps());
+            }
+            spent = ev.steps();
+        }
+        let limits = Limits {
+            budget: limits.budget.saturating_sub(spent),
+            deadline: limits.deadline,
+        };
+        let mut ev = Evaluator::with_limits(env, limits);
+        let held = assumptions_hold(&mut ev, self.assumptions);
+        let verdict = (held == Some(true)).then(|| compare(&mut ev, self.stmt, env));
+        (held, verdict, spent + ev.steps())
+    }
+}
+
+/// Binds every definition at every position of its axes, in order.
+fn bind(ev: &mut Evaluator, definitions: &[(Symbol, Expr)]) -> Result<(), EvalError> {
+    for (s, body) in definitions {
+        let values = ev.eval_over(body, &s.axes)?;
+        ev.bind(&s.name, s.axes.clone(), values);
+    }
+    Ok(())
+}
+
+/// The definitions `program` reaches from its statement and assumptions,
+/// in their order.
+fn reached<'a>(program: &Program<'a>) -> Vec<(Symbol, Expr)> {
+    let mut want = BTreeSet::new();
+    program.stmt.lhs.symbols(&mut want);
+    program.stmt.rhs.symbols(&mut want);
+    for a in program.assumptions {
+        a.expr.symbols(&mut want);
+    }
+    let mut keep = vec![false; program.definitions.len()];
+    for (k, (s, body)) in program.definitions.iter().enumerate().rev() {
+        if want.iter().any(|w| w.name == s.name) {
+            keep[k] = true;
+            body.symbols(&mut want);
+        }
+    }
+    program
+        .definitions
+        .iter()
+        .zip(keep)
+        .filter(|(_, k)| *k)
+        .map(|(d, _)| d.clone())
+        .collect()
+}
+
 /// Searches for a counterexample to `stmt` under `assumptions`.
 pub fn refute(stmt: &Statement, assumptions: &[Assumption], opts: &RefuteOptions) -> RefuteOutcome {
+    refute_program(stmt, assumptions, None, opts)
+}
+
+/// [`refute`] for `stmt` and `assumptions`, the inlining of `program`:
+/// samples are drawn for the inlined statement's symbols and evaluated
+/// through the program's definitions, once each; a counterexample is
+/// double-checked against the inlined statement.
+pub fn refute_program(
+    stmt: &Statement,
+    assumptions: &[Assumption],
+    program: Option<Program>,
+    opts: &RefuteOptions,
+) -> RefuteOutcome {
+    let definitions = program.as_ref().map(reached).unwrap_or_default();
+    let target = Target {
+        stmt,
+        assumptions,
+        program: program.map(|p| Program {
+            definitions: &definitions,
+            ..p
+        }),
+    };
     let axes = statement_axes(stmt, assumptions);
     let syms = statement_symbols(stmt, assumptions);
     let bias = biases(assumptions);
@@ -390,10 +492,8 @@ pub fn refute(stmt: &Statement, assumptions: &[Assumption], opts: &RefuteOptions
             budget: DEFAULT_BUDGET.min(total),
             deadline: opts.deadline,
         };
-        let mut ev = Evaluator::with_limits(&env, limits);
-        let held = assumptions_hold(&mut ev, assumptions);
-        let verdict = (held == Some(true)).then(|| compare(&mut ev, stmt, &env));
-        total = total.saturating_sub(ev.steps().max(1));
+        let (held, verdict, steps) = target.sample(&env, limits);
+        total = total.saturating_sub(steps.max(1));
         match (held, verdict) {
             (Some(false), _) => {}
             (None, _) | (_, None) => skipped += 1,
@@ -409,7 +509,7 @@ pub fn refute(stmt: &Statement, assumptions: &[Assumption], opts: &RefuteOptions
                     rhs,
                 };
                 if check_counterexample(stmt, assumptions, &cx) {
-                    return RefuteOutcome::Refuted(simplest(stmt, assumptions, cx, opts.deadline));
+                    return RefuteOutcome::Refuted(simplest(&target, cx, opts.deadline));
                 }
                 skipped += 1;
             }
@@ -506,8 +606,7 @@ fn slice(t: &Tensor, sizes: &BTreeMap<String, usize>, axis: &str, n: usize) -> T
 /// The counterexample at `env`, when every assumption holds there and the
 /// sides differ (not yet double-checked); `budget` is charged the work.
 fn refutes_at(
-    stmt: &Statement,
-    assumptions: &[Assumption],
+    target: &Target,
     env: Env,
     budget: &mut u64,
     deadline: Option<Instant>,
@@ -516,16 +615,10 @@ fn refutes_at(
         budget: *budget,
         deadline,
     };
-    let mut ev = Evaluator::with_limits(&env, limits);
-    let holds = assumptions_hold(&mut ev, assumptions) == Some(true);
-    let found = if holds {
-        compare(&mut ev, stmt, &env)
-    } else {
-        Compare::Undecided
-    };
-    *budget = budget.saturating_sub(ev.steps().max(1));
+    let (_, found, steps) = target.sample(&env, limits);
+    *budget = budget.saturating_sub(steps.max(1));
     match found {
-        Compare::Differ(found) => {
+        Some(Compare::Differ(found)) => {
             let (index, lhs, rhs) = *found;
             Some(Counterexample {
                 sizes: env.sizes,
@@ -545,16 +638,12 @@ fn refutes_at(
 /// change at a time (a smaller size, one entry set to a simple value). The
 /// result is double-checked by [`check_counterexample`] like any other;
 /// should that fail, `cx` itself (already checked) is returned.
-fn simplest(
-    stmt: &Statement,
-    assumptions: &[Assumption],
-    cx: Counterexample,
-    deadline: Option<Instant>,
-) -> Counterexample {
+fn simplest(target: &Target, cx: Counterexample, deadline: Option<Instant>) -> Counterexample {
+    let (stmt, assumptions) = (target.stmt, target.assumptions);
     // At most the work of SIMPLIFY_TRIES evaluations of the sample found
     // (smaller samples cost less, so more of them are tried).
     let mut probe = SIMPLIFY_BUDGET;
-    let _ = refutes_at(stmt, assumptions, cx.env(), &mut probe, deadline);
+    let _ = refutes_at(target, cx.env(), &mut probe, deadline);
     let one = SIMPLIFY_BUDGET - probe;
     let mut budget = SIMPLIFY_BUDGET.min(one.saturating_mul(SIMPLIFY_TRIES));
     let mut best = cx.clone();
@@ -564,7 +653,7 @@ fn simplest(
     while improved && budget > 0 {
         improved = false;
         let mut consider = |cand: Env, best: &mut Counterexample, best_score: &mut _| {
-            if let Some(c) = refutes_at(stmt, assumptions, cand, &mut budget, deadline) {
+            if let Some(c) = refutes_at(target, cand, &mut budget, deadline) {
                 let s = score(&c);
                 if s < *best_score {
                     *best = c;
@@ -898,6 +987,74 @@ mod tests {
         not_refuted(&st(e.clone(), s("a")), &[ge(s("a"))]);
         // ... and refuted without the assumption
         refuted(&st(e, s("a")), &[]);
+    }
+
+    #[test]
+    fn a_program_is_refuted_as_its_inlining_is() {
+        use crate::syntax::parse_expr;
+        let p = |src: &str| parse_expr(src).unwrap();
+        let defs = vec![
+            (Symbol::new("mu", [""; 0]), p("mean[n](x[n])")),
+            (Symbol::new("var", [""; 0]), p("mean[n]((x[n] - mu)^2)")),
+            (
+                Symbol::new("xhat", ["n"]),
+                p("(x[n] - mu) / sqrt(var + eps)"),
+            ),
+            // Not reached by any statement below.
+            (Symbol::new("junk", ["k"]), p("1 / (y[k] - y[k])")),
+        ];
+        let eps = Assumption {
+            expr: p("eps"),
+            rel: Rel::Gt,
+        };
+        let var = Assumption {
+            expr: p("var"),
+            rel: Rel::Gt,
+        };
+        let cases = [
+            (
+                "sum[n](xhat[n] * xhat[n])",
+                "sum[n](1)",
+                vec![eps.clone()],
+                false,
+            ),
+            (
+                "sum[n](xhat[n] * x[n])",
+                "0",
+                vec![eps.clone(), var.clone()],
+                false,
+            ),
+            ("sum[n](xhat[n])", "0", vec![eps.clone()], true),
+            (
+                "mean[n](xhat[n] * xhat[n])",
+                "var / (var + eps)",
+                vec![eps],
+                true,
+            ),
+        ];
+        for (l, r, asm, holds) in cases {
+            let (inlined, inlined_asm) = crate::diff::inline_statement(&p(l), &p(r), &asm, &defs);
+            let named = st(p(l), p(r));
+            let program = Program {
+                stmt: &named,
+                assumptions: &asm,
+                definitions: &defs,
+            };
+            let opts = RefuteOptions::default();
+            let through = refute_program(&inlined, &inlined_asm, Some(program), &opts);
+            let plain = refute(&inlined, &inlined_asm, &opts);
+            match (&through, holds) {
+                (RefuteOutcome::Refuted(cx), false) => {
+                    assert!(check_counterexample(&inlined, &inlined_asm, cx));
+                    assert_eq!(through, plain, "{l} = {r}");
+                }
+                (RefuteOutcome::NotFound { tried, .. }, true) => {
+                    assert!(*tried > 0, "{l} = {r}");
+                    assert!(matches!(plain, RefuteOutcome::NotFound { .. }), "{l} = {r}");
+                }
+                _ => panic!("{l} = {r}: {through:?}"),
+            }
+        }
     }
 
     #[test]
