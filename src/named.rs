@@ -898,6 +898,9 @@ fn closing_with(
     if l == r {
         return Some(Vec::new());
     }
+    if opaque_differ(l, r) {
+        return None;
+    }
     let position = crate::rules::diff_position(l, r).unwrap_or_default();
     // Where the sides differ only inside a reduction, the bodies may differ
     // at each index while the reductions agree (`sum[n](w * J u)` and
@@ -938,6 +941,53 @@ fn closing_with(
     }
     None
 }
+
+/// Whether no normal form can equate `l` and `r`, by one sample: `ring`,
+/// `linear` and `field` treat every name, defined or not, as an opaque
+/// atom, so sides they equate agree wherever each name takes any value and
+/// every division and root on the way is defined. Each name gets its own
+/// values here (in `[1/2, 3/2)`, in order of first appearance, every axis
+/// of size 3); sides that clearly differ at a defined position cannot be
+/// closed, and the kernel checks that would fail are not run. This only
+/// saves work: a closing step that passes is still checked by the kernel.
+fn opaque_differ(l: &Expr, r: &Expr) -> bool {
+    use crate::oracle::fd::{EnvF64, TensorF64};
+    use rand::Rng;
+    fn names(e: &Expr, out: &mut Vec<Symbol>) {
+        match e {
+            Expr::Sym(s) => {
+                if !out.iter().any(|t| t.name == s.name) {
+                    out.push(s.clone());
+                }
+            }
+            _ => e.children().into_iter().for_each(|c| names(c, out)),
+        }
+    }
+    let mut syms = Vec::new();
+    names(l, &mut syms);
+    names(r, &mut syms);
+    let mut axes = BTreeSet::new();
+    l.all_axes(&mut axes);
+    r.all_axes(&mut axes);
+    let mut env = EnvF64::default();
+    for a in axes {
+        env.sizes.insert(a, OPAQUE_AXIS_SIZE);
+    }
+    let mut rng = crate::oracle::sample::rng(0, crate::oracle::sample::Stream::Sample);
+    for s in syms {
+        let len = OPAQUE_AXIS_SIZE.pow(s.axes.len() as u32);
+        let data = (0..len).map(|_| rng.gen_range(0.5..1.5)).collect();
+        let t = TensorF64 { axes: s.axes, data };
+        env.values.insert(s.name, t);
+    }
+    let mut free = l.free_axes();
+    free.extend(r.free_axes());
+    let free: Vec<String> = free.into_iter().collect();
+    crate::oracle::fd::clearly_differ(l, r, &env, &free)
+}
+
+/// Axis size of [`opaque_differ`]'s sample.
+const OPAQUE_AXIS_SIZE: usize = 3;
 
 /// The definitions `lhs` and `rhs` reach, in order.
 pub fn used_definitions(lhs: &Expr, rhs: &Expr, all: &[(Symbol, Expr)]) -> Vec<(Symbol, Expr)> {
@@ -1069,6 +1119,69 @@ mod tests {
             def("zeta", &["k"], "c * u[k]"),
         ];
         assert!(by_names(&e("sum[k](zeta[k])"), &Expr::num(0), &defs2, &[]).is_none());
+    }
+
+    #[test]
+    fn the_opaque_screen_passes_what_normal_forms_equate() {
+        let defs = vec![
+            def("mu", &[], "mean[n](x[n])"),
+            def("var", &[], "mean[n]((x[n] - mu)^2)"),
+            def("s", &[], "sqrt(var + eps)"),
+        ];
+        let eps = [Assumption {
+            expr: e("eps"),
+            rel: crate::ir::Rel::Gt,
+        }];
+        // Closings the kernel accepts, some only with a sign proved
+        // through a definition (s ≠ 0, var + eps ≥ 0): the screen lets
+        // every one through.
+        for (l, r) in [
+            ("s * (1 / s)", "1"),
+            ("sqrt(var + eps)^2", "var + eps"),
+            (
+                "(x[n] - mu) / sqrt(var + eps) / sqrt(var + eps)",
+                "(x[n] - mu) / (var + eps)",
+            ),
+            ("sum[n](x[n] * s)", "s * sum[n](1) * mean[n](x[n])"),
+            (
+                "sum[n](w[n] * (u[n] + mu))",
+                "sum[n](u[n] * w[n]) + mu * sum[n](w[n])",
+            ),
+        ] {
+            let (l, r) = (e(l), e(r));
+            assert!(!opaque_differ(&l, &r), "{} = {}", print(&l), print(&r));
+            assert!(
+                closing_step(&l, &r, &defs, &eps).is_some(),
+                "{} = {}",
+                print(&l),
+                print(&r)
+            );
+        }
+        // True only through a definition (Σ(x − μ) = 0 needs μ's body):
+        // screened out, and no normal form closes it either.
+        let (l, r) = (e("sum[n](x[n] - mu)"), e("0"));
+        assert!(opaque_differ(&l, &r));
+        for rule in ["ring", "linear", "field"] {
+            let step = Step {
+                expr: r.clone(),
+                rule: rule.into(),
+                direction: Direction::Forward,
+                position: Vec::new(),
+                subst: None,
+            };
+            let proof = Proof {
+                statement: Statement {
+                    lhs: l.clone(),
+                    rhs: r.clone(),
+                },
+                assumptions: eps.to_vec(),
+                steps: vec![step],
+                definitions: defs.clone(),
+                haves: Vec::new(),
+                lemmas: Vec::new(),
+            };
+            assert!(kernel::check(&proof).is_err(), "{rule}");
+        }
     }
 
     #[test]

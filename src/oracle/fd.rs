@@ -276,6 +276,101 @@ impl Scalar for Rounding {
     }
 }
 
+/// A [`Rounding`] value under the partial semantics of real arithmetic:
+/// where an operation is undefined (`x / 0`, a root or non-integer power
+/// of a negative number, `0` to a negative power, the log of a number
+/// `≤ 0`) the value is NaN instead of the total semantics' value, and a
+/// NaN is never dropped (not even by `max` or `min`).
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct Partial(Rounding);
+
+const UNDEFINED: Partial = Partial(Rounding {
+    v: f64::NAN,
+    e: f64::NAN,
+});
+
+impl Scalar for Partial {
+    fn constant(x: f64) -> Partial {
+        Partial(Rounding::constant(x))
+    }
+    fn value(self) -> f64 {
+        self.0.v
+    }
+    fn add(self, o: Partial) -> Partial {
+        Partial(self.0.add(o.0))
+    }
+    fn mul(self, o: Partial) -> Partial {
+        Partial(self.0.mul(o.0))
+    }
+    fn neg(self) -> Partial {
+        Partial(self.0.neg())
+    }
+    fn div(self, o: Partial) -> Partial {
+        if o.0.v == 0.0 || o.0.v.is_nan() {
+            return UNDEFINED;
+        }
+        Partial(self.0.div(o.0))
+    }
+    fn pow(self, p: f64, integer: Option<i32>) -> Partial {
+        let x = self.0.v;
+        let undefined = match integer {
+            Some(n) => x == 0.0 && n < 0,
+            None => x < 0.0 || (x == 0.0 && p < 0.0) || p.is_nan(),
+        };
+        if undefined || x.is_nan() {
+            return UNDEFINED;
+        }
+        Partial(self.0.pow(p, integer))
+    }
+    fn app(f: Fun, x: Partial, y: Option<Partial>) -> Partial {
+        let y = y.unwrap_or(UNDEFINED);
+        let undefined = match f {
+            Fun::Log => x.0.v.is_nan() || x.0.v <= 0.0,
+            Fun::Max | Fun::Min => x.0.v.is_nan() || y.0.v.is_nan(),
+            _ => x.0.v.is_nan(),
+        };
+        if undefined {
+            return UNDEFINED;
+        }
+        Partial(Rounding::app(f, x.0, Some(y.0)))
+    }
+}
+
+/// Whether `a` and `b` clearly differ in real arithmetic at `env`: at some
+/// position of `axes` (which include both free axes) both are defined
+/// (every division, root and power on the way is, see [`Partial`]) and
+/// they differ by far more than their bound on rounding error. An
+/// evaluation error answers `false`.
+pub fn clearly_differ(a: &Expr, b: &Expr, env: &EnvF64, axes: &[String]) -> bool {
+    let env = EnvOf {
+        sizes: env.sizes.clone(),
+        values: env
+            .values
+            .iter()
+            .map(|(k, t)| {
+                let data = t.data.iter().map(|&x| Partial::constant(x)).collect();
+                let axes = t.axes.clone();
+                (k.clone(), TensorOf { axes, data })
+            })
+            .collect(),
+    };
+    let (Ok(xs), Ok(ys)) = (eval_over_of(a, &env, axes), eval_over_of(b, &env, axes)) else {
+        return false;
+    };
+    // The first-order bound is in units of the unit roundoff (2^-53);
+    // 2^-40 leaves a factor of 8192 for what it does not count.
+    let slack = (-40f64).exp2();
+    xs.iter().zip(&ys).any(|(x, y)| {
+        let (x, y) = (x.0, y.0);
+        let d = (x.v - y.v).abs();
+        x.v.is_finite()
+            && y.v.is_finite()
+            && x.e.is_finite()
+            && y.e.is_finite()
+            && d > slack * (x.e + y.e)
+    })
+}
+
 /// Result of comparing a gradient with finite differences.
 #[derive(Clone, Debug, PartialEq)]
 pub struct FdCheck {

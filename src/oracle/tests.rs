@@ -602,3 +602,59 @@ fn comparison_floors_are_per_entry_and_finite() {
     assert!(!compare_with_floor(&got, &want, 0.0, 1e-4, &[2e-9, 0.5e-9]).passed);
     assert!(!compare_with_floor(&got, &want, 0.0, 1e-4, &[f64::INFINITY, f64::NAN]).passed);
 }
+
+/// Sides differ only where both are defined in real arithmetic and apart by
+/// far more than their rounding: a division by 0, a root of a negative
+/// number or a log of 0 never makes them differ, and neither does the
+/// rounding noise of a cancellation.
+#[test]
+fn clearly_differ_only_where_both_sides_are_defined() {
+    use super::fd::{clearly_differ, EnvF64, TensorF64};
+    let mut env = EnvF64::default();
+    env.sizes.insert("i".to_string(), 2);
+    let scalar = |v: f64| TensorF64 {
+        axes: vec![],
+        data: vec![v],
+    };
+    env.values.insert("z".to_string(), scalar(0.0));
+    env.values.insert("a".to_string(), scalar(0.75));
+    env.values.insert("m".to_string(), scalar(-2.0));
+    env.values.insert("big".to_string(), scalar(1e17));
+    env.values.insert(
+        "x".to_string(),
+        TensorF64 {
+            axes: vec!["i".to_string()],
+            data: vec![1.0, 2.0],
+        },
+    );
+    let differ = |l: &str, r: &str, axes: &[&str]| {
+        let axes: Vec<String> = axes.iter().map(|a| a.to_string()).collect();
+        clearly_differ(
+            &parse_expr(l).unwrap(),
+            &parse_expr(r).unwrap(),
+            &env,
+            &axes,
+        )
+    };
+    // Defined and apart.
+    assert!(differ("a + a", "a * a", &[]));
+    assert!(differ("x[i]", "1", &["i"]), "differs at i = 1 only");
+    assert!(differ("a / (a - a + 1)", "0", &[]));
+    // Undefined on one side: the total semantics' values (z/z = 0,
+    // sqrt(m) = 0, log z = 0) must not count.
+    assert!(!differ("z / z", "1", &[]));
+    assert!(!differ("sqrt(m)^2", "m", &[]));
+    assert!(!differ("m^(1/2)", "1", &[]));
+    assert!(!differ("(z)^(-2)", "1", &[]));
+    assert!(!differ("log(z)", "1", &[]));
+    assert!(!differ("log(m)", "1", &[]));
+    // NaN is not dropped by max or min.
+    assert!(!differ("max(z / z, 5)", "1", &[]));
+    assert!(!differ("min(1, sqrt(m))", "0", &[]));
+    // Rounding noise of a cancellation is not a difference; a real
+    // difference of the same size next to small values is.
+    assert!(!differ("(big + a) - big", "a", &[]));
+    assert!(differ("a + 1/1000000000", "a", &[]));
+    // Equal sides never differ.
+    assert!(!differ("sum[i](x[i]) / 2", "mean[i](x[i])", &[]));
+}
