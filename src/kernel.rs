@@ -220,12 +220,18 @@ pub fn check(proof: &Proof) -> Result<(), KernelError> {
     // Side conditions answered under the same assumptions and definitions
     // before (the prover checks many one-step proofs in one context).
     let keep = !facts.is_cut_short();
-    if keep {
-        *defs.answers.borrow_mut() = answers::take(&assumptions, &proof.definitions);
-    }
+    let kept = if keep {
+        answers::take(&assumptions, &proof.definitions).map(|(context, answers)| {
+            *defs.answers.borrow_mut() = answers;
+            context
+        })
+    } else {
+        None
+    };
     let verdict = check_in(proof, &defs, &facts);
     if keep {
-        answers::keep(assumptions, &proof.definitions, defs.answers.take());
+        let context = kept.unwrap_or_else(|| (assumptions, proof.definitions.clone()));
+        answers::keep(context, defs.answers.take());
     }
     verdict
 }
@@ -528,7 +534,7 @@ mod answers {
 
     pub type Answers = HashMap<(Expr, Want), bool>;
 
-    type Context = (Vec<Assumption>, Vec<(Symbol, Expr)>);
+    pub type Context = (Vec<Assumption>, Vec<(Symbol, Expr)>);
 
     /// Contexts kept; the oldest goes first.
     const KEPT: usize = 8;
@@ -537,24 +543,28 @@ mod answers {
         static KEPT_ANSWERS: RefCell<Vec<(Context, Answers)>> = const { RefCell::new(Vec::new()) };
     }
 
-    /// The answers kept for this context (removed until [`keep`] returns them).
-    pub fn take(assumptions: &[Assumption], definitions: &[(Symbol, Expr)]) -> Answers {
+    /// The context kept equal to this one, with its answers (removed until
+    /// [`keep`] returns them: handing the context back saves copying it).
+    pub fn take(
+        assumptions: &[Assumption],
+        definitions: &[(Symbol, Expr)],
+    ) -> Option<(Context, Answers)> {
         KEPT_ANSWERS.with(|k| {
             let mut k = k.borrow_mut();
             let at = k
                 .iter()
                 .position(|((a, d), _)| a.as_slice() == assumptions && d.as_slice() == definitions);
-            at.map(|i| k.remove(i).1).unwrap_or_default()
+            at.map(|i| k.remove(i))
         })
     }
 
-    pub fn keep(assumptions: Vec<Assumption>, definitions: &[(Symbol, Expr)], answers: Answers) {
+    pub fn keep(context: Context, answers: Answers) {
         KEPT_ANSWERS.with(|k| {
             let mut k = k.borrow_mut();
             if k.len() >= KEPT {
                 k.remove(0);
             }
-            k.push(((assumptions, definitions.to_vec()), answers));
+            k.push((context, answers));
         });
     }
 }
