@@ -517,6 +517,22 @@ impl Iv {
         if self.is_exact() && o.is_exact() {
             return exact(&self.lo * &o.lo);
         }
+        // Where neither factor straddles 0 the signs say which two of the
+        // four end products are the ends (half the work, and the usual
+        // case: an exact factor or a positive enclosure).
+        let (a, b) = (self, o);
+        let pos = |x: &Iv| !x.lo.is_negative();
+        let neg = |x: &Iv| !x.hi.is_positive();
+        let ends = match (pos(a), neg(a), pos(b), neg(b)) {
+            (true, _, true, _) => Some((&a.lo * &b.lo, &a.hi * &b.hi)),
+            (true, _, _, true) => Some((&a.hi * &b.lo, &a.lo * &b.hi)),
+            (_, true, true, _) => Some((&a.lo * &b.hi, &a.hi * &b.lo)),
+            (_, true, _, true) => Some((&a.hi * &b.hi, &a.lo * &b.lo)),
+            _ => None,
+        };
+        if let Some((lo, hi)) = ends {
+            return mk(lo, hi);
+        }
         let ps = [
             &self.lo * &o.lo,
             &self.lo * &o.hi,
@@ -1985,6 +2001,44 @@ mod tests {
             for b in &vals {
                 assert_eq!(rat_cmp(a, b), a.cmp(b), "{a} against {b}");
                 assert_eq!(rat_eq(a, b), a == b, "{a} = {b}");
+            }
+        }
+    }
+
+    #[test]
+    fn products_of_enclosures_are_the_hull_of_the_end_products() {
+        // Every sign pattern: exact factors, enclosures on either side of 0,
+        // ends at 0, straddling 0; the ends that the signs pick must be the
+        // least and greatest of the four end products (then rounded out).
+        let ends = [-7, -2, -1, 0, 1, 3, 8];
+        let mut ivs = Vec::new();
+        for (i, &lo) in ends.iter().enumerate() {
+            for &hi in &ends[i..] {
+                ivs.push(Iv {
+                    lo: q(lo, 3),
+                    hi: q(hi, 3),
+                });
+            }
+        }
+        // A narrow enclosure with long ends, as a root leaves.
+        let big = pow2(200);
+        ivs.push(Iv {
+            lo: Rat::new(&big * 3 - BigInt::one(), big.clone()),
+            hi: Rat::new(&big * 3 + BigInt::one(), big.clone()),
+        });
+        ivs.push(Iv {
+            lo: -Rat::new(&big * 3 + BigInt::one(), big.clone()),
+            hi: -Rat::new(&big * 3 - BigInt::one(), big),
+        });
+        for a in &ivs {
+            for b in &ivs {
+                let got = a.mul(b).unwrap();
+                let ps = [&a.lo * &b.lo, &a.lo * &b.hi, &a.hi * &b.lo, &a.hi * &b.hi];
+                let lo = ps.iter().min().unwrap().clone();
+                let hi = ps.iter().max().unwrap().clone();
+                let want = mk(lo.clone(), hi.clone()).unwrap();
+                assert_eq!((&got.lo, &got.hi), (&want.lo, &want.hi), "{a:?} * {b:?}");
+                assert!(got.lo <= lo && hi <= got.hi, "{a:?} * {b:?}");
             }
         }
     }
