@@ -336,12 +336,20 @@ impl Scalar for Partial {
     }
 }
 
-/// Whether `a` and `b` clearly differ in real arithmetic at `env`: at some
-/// position of `axes` (which include both free axes) both are defined
-/// (every division, root and power on the way is, see [`Partial`]) and
+/// Whether `a` and `b` clearly differ in real arithmetic at `env`, at the
+/// position `index` (of at least both free axes): both are defined there
+/// (every division, root and power on the way is: NaN where real
+/// arithmetic is undefined, never dropped by `max` or `min`) and
 /// they differ by far more than their bound on rounding error. An
-/// evaluation error answers `false`.
-pub fn clearly_differ(a: &Expr, b: &Expr, env: &EnvF64, axes: &[String]) -> bool {
+/// evaluation error, or more than `budget` node evaluations, answers
+/// `false`.
+pub fn clearly_differ(
+    a: &Expr,
+    b: &Expr,
+    env: &EnvF64,
+    index: &BTreeMap<String, usize>,
+    budget: u64,
+) -> bool {
     let env = EnvOf {
         sizes: env.sizes.clone(),
         values: env
@@ -354,21 +362,23 @@ pub fn clearly_differ(a: &Expr, b: &Expr, env: &EnvF64, axes: &[String]) -> bool
             })
             .collect(),
     };
-    let (Ok(xs), Ok(ys)) = (eval_over_of(a, &env, axes), eval_over_of(b, &env, axes)) else {
+    let mut ev = F64Eval {
+        env: &env,
+        steps: 0,
+        budget,
+    };
+    let (Ok(x), Ok(y)) = (
+        ev.ev(a, &mut index.clone(), 0),
+        ev.ev(b, &mut index.clone(), 0),
+    ) else {
         return false;
     };
+    let (x, y) = (x.0, y.0);
     // The first-order bound is in units of the unit roundoff (2^-53);
     // 2^-40 leaves a factor of 8192 for what it does not count.
     let slack = (-40f64).exp2();
-    xs.iter().zip(&ys).any(|(x, y)| {
-        let (x, y) = (x.0, y.0);
-        let d = (x.v - y.v).abs();
-        x.v.is_finite()
-            && y.v.is_finite()
-            && x.e.is_finite()
-            && y.e.is_finite()
-            && d > slack * (x.e + y.e)
-    })
+    let finite = [x.v, y.v, x.e, y.e].iter().all(|v| v.is_finite());
+    finite && (x.v - y.v).abs() > slack * (x.e + y.e)
 }
 
 /// Result of comparing a gradient with finite differences.
@@ -396,6 +406,8 @@ pub struct Worst {
 struct F64Eval<'a, T = f64> {
     env: &'a EnvOf<T>,
     steps: u64,
+    /// Node evaluations allowed ([`BUDGET`] but for a screen).
+    budget: u64,
 }
 
 impl<T: Scalar> F64Eval<'_, T> {
@@ -406,7 +418,7 @@ impl<T: Scalar> F64Eval<'_, T> {
         depth: usize,
     ) -> Result<T, OracleError> {
         self.steps += 1;
-        if self.steps > BUDGET {
+        if self.steps > self.budget {
             return Err(OracleError::TooLarge("f64 evaluation budget".to_string()));
         }
         if depth > MAX_DEPTH {
@@ -537,7 +549,12 @@ pub fn eval_f64(
     index: &BTreeMap<String, usize>,
 ) -> Result<f64, OracleError> {
     let mut idx = index.clone();
-    F64Eval { env, steps: 0 }.ev(e, &mut idx, 0)
+    F64Eval {
+        env,
+        steps: 0,
+        budget: BUDGET,
+    }
+    .ev(e, &mut idx, 0)
 }
 
 /// The `f64` values of `e` at every position of `axes`, row-major in the
@@ -551,7 +568,11 @@ fn eval_over_of<T: Scalar>(
     env: &EnvOf<T>,
     axes: &[String],
 ) -> Result<Vec<T>, OracleError> {
-    let mut ev = F64Eval { env, steps: 0 };
+    let mut ev = F64Eval {
+        env,
+        steps: 0,
+        budget: BUDGET,
+    };
     assignments(axes, &env.sizes, BUDGET)?
         .into_iter()
         .map(|mut p| ev.ev(e, &mut p, 0))
@@ -568,6 +589,7 @@ fn with_defs<T: Scalar>(model: &Model, mut out: EnvOf<T>) -> Result<EnvOf<T>, Or
         let t = F64Eval {
             env: &out,
             steps: 0,
+            budget: BUDGET,
         }
         .tensor(e)?;
         out.values.insert(name.clone(), t);
@@ -613,7 +635,12 @@ fn bind_program<T: Scalar>(
     program: &[(Symbol, Expr)],
 ) -> Result<(), OracleError> {
     for (s, e) in program {
-        let t = F64Eval { env, steps: 0 }.tensor(e)?;
+        let t = F64Eval {
+            env,
+            steps: 0,
+            budget: BUDGET,
+        }
+        .tensor(e)?;
         env.values.insert(s.name.clone(), t);
     }
     Ok(())
@@ -665,6 +692,7 @@ pub fn assumptions_hold_f64(model: &Model, env: &EnvF64) -> Result<bool, OracleE
         let t = F64Eval {
             env: &full,
             steps: 0,
+            budget: BUDGET,
         }
         .tensor(&a.expr)?;
         let ok = t.data.iter().all(|&v| match a.rel {

@@ -627,18 +627,20 @@ fn clearly_differ_only_where_both_sides_are_defined() {
             data: vec![1.0, 2.0],
         },
     );
-    let differ = |l: &str, r: &str, axes: &[&str]| {
-        let axes: Vec<String> = axes.iter().map(|a| a.to_string()).collect();
+    let differ = |l: &str, r: &str, at: &[(&str, usize)]| {
+        let at = at.iter().map(|(a, k)| (a.to_string(), *k)).collect();
         clearly_differ(
             &parse_expr(l).unwrap(),
             &parse_expr(r).unwrap(),
             &env,
-            &axes,
+            &at,
+            1000,
         )
     };
     // Defined and apart.
     assert!(differ("a + a", "a * a", &[]));
-    assert!(differ("x[i]", "1", &["i"]), "differs at i = 1 only");
+    assert!(differ("x[i]", "1", &[("i", 1)]));
+    assert!(!differ("x[i]", "1", &[("i", 0)]));
     assert!(differ("a / (a - a + 1)", "0", &[]));
     // Undefined on one side: the total semantics' values (z/z = 0,
     // sqrt(m) = 0, log z = 0) must not count.
@@ -657,4 +659,10 @@ fn clearly_differ_only_where_both_sides_are_defined() {
     assert!(differ("a + 1/1000000000", "a", &[]));
     // Equal sides never differ.
     assert!(!differ("sum[i](x[i]) / 2", "mean[i](x[i])", &[]));
+    // Past the budget: no answer, so not "differ".
+    let deep = (0..100).fold("a".to_string(), |e, _| format!("({e} + a)"));
+    assert!(differ(&deep, "0", &[]));
+    let deep = parse_expr(&deep).unwrap();
+    let zero = parse_expr("0").unwrap();
+    assert!(!clearly_differ(&deep, &zero, &env, &BTreeMap::new(), 100));
 }
